@@ -1,0 +1,11 @@
+import type { DatasetDTO } from '#shared/types/api'
+import { DATASETS } from '../../lib/warehouse/datasets'
+
+const datasets: DatasetDTO[] = DATASETS.map(({ id, name, title, description, time_grain, columns }) => ({
+  id, name, title, description, time_grain, columns: columns.map(({ name, type, description }) => ({ name, type, description }))
+}))
+
+export default defineEventHandler(async (event) => {
+  await requireUser(event)
+  return { datasets }
+})

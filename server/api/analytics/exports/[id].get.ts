@@ -1,0 +1,11 @@
+import { findUserExport, toExportDTO } from '../../../lib/exports/service'
+
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const { db, storage, config } = await useAppContext()
+  const job = await findUserExport(db, user.id, getRouterParam(event, 'id'))
+  if (!job) throw createError({ statusCode: 404, message: 'Export not found' })
+  // A presigned URL must never be cached: each read mints a fresh one.
+  setHeader(event, 'cache-control', 'no-store')
+  return toExportDTO(job, storage, config.EXPORT_URL_TTL_SECONDS)
+})

@@ -1,0 +1,13 @@
+import { findUserExport, mintDownloadLink } from '../../../../lib/exports/service'
+
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const { db, storage, config } = await useAppContext()
+  const job = await findUserExport(db, user.id, getRouterParam(event, 'id'))
+  if (!job) throw createError({ statusCode: 404, message: 'Export not found' })
+  if (job.status === 'expired') throw createError({ statusCode: 410, message: 'This export has expired; start a new one' })
+  const link = await mintDownloadLink(storage, job, config.EXPORT_URL_TTL_SECONDS)
+  if (!link) throw createError({ statusCode: 409, message: `The export is ${job.status}, not completed` })
+  setHeader(event, 'cache-control', 'no-store')
+  return sendRedirect(event, link.url, 302)
+})

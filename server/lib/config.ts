@@ -1,0 +1,56 @@
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { z } from 'zod'
+
+/**
+ * Every setting the server, the worker and the CLI read, validated once at start-up. Errors name the
+ * variable so a misconfigured deployment fails before it serves a request.
+ */
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform(v => ['true', '1', 'yes'].includes(v))
+const positiveInt = z.coerce.number().int().positive()
+const optionalString = z.string().trim().min(1).optional()
+
+export const ConfigSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// connection URL'),
+  WAREHOUSE_PATH: z.string().min(1).default('.data/warehouse.duckdb'),
+  S3_EXPORTS_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name'),
+  AWS_REGION: z.string().min(1).default('eu-west-2'),
+  S3_ENDPOINT: z.url().optional(),
+  S3_FORCE_PATH_STYLE: bool.optional(),
+  AWS_ACCESS_KEY_ID: optionalString,
+  AWS_SECRET_ACCESS_KEY: optionalString,
+  APP_URL: z.url().default('http://localhost:3000'),
+  NUXT_SESSION_PASSWORD: z.string().min(32, 'must be at least 32 characters').optional(),
+  TELEGRAM_BOT_TOKEN: optionalString,
+  TELEGRAM_API_ROOT: z.url().optional(),
+  TELEGRAM_WEBHOOK_SECRET: optionalString,
+  EXPORT_WORKER_CONCURRENCY: positiveInt.max(64).default(2),
+  EXPORT_URL_TTL_SECONDS: positiveInt.max(7 * 24 * 3600).default(3600),
+  EXPORT_RETENTION_HOURS: positiveInt.default(24),
+  EXPORT_MAX_ATTEMPTS: positiveInt.max(20).default(3),
+  EXPORT_RETRY_BASE_MS: positiveInt.default(2000),
+  // Where DuckDB writes export files before upload; they are removed after each export.
+  EXPORT_WORK_DIR: z.string().min(1).default(join(tmpdir(), 'outport-exports')),
+  // all: API and worker; web: API only; worker: only the worker (and /api/health).
+  OUTPORT_ROLE: z.enum(['all', 'web', 'worker']).default('all'),
+  PORT: positiveInt.max(65535).optional()
+})
+
+export type Config = z.infer<typeof ConfigSchema>
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map(p => `  - ${p}`).join('\n')}`)
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable (FOO= in a .env file) means "not set", not "set to nothing".
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = ConfigSchema.safeParse(present)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`))
+  }
+  return parsed.data
+}

@@ -1,0 +1,110 @@
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { DuckDBConnection } from '@duckdb/node-api'
+import type { ExportFormat, ExportMetadata, ExportProgress } from '../../../shared/types/exports.ts'
+import { CONTENT_TYPES } from '../../../shared/types/exports.ts'
+import type { WarehouseReader } from '../context.ts'
+import { WarehouseMissingError } from '../context.ts'
+import { uploadFile, type Storage } from '../storage/s3.ts'
+import { findDataset } from '../warehouse/datasets.ts'
+import { buildDatasetQuery, QueryBuilderError } from '../warehouse/query.ts'
+import { ExportCancelled, ExportFailure, storageFailure } from './errors.ts'
+
+export interface ExportJobInput { id: string, userId: string, metadata: ExportMetadata }
+
+export interface ExportRunOptions {
+  warehouse: WarehouseReader
+  storage: Storage
+  workDir: string
+  signal: AbortSignal
+  onProgress: (progress: ExportProgress) => void
+}
+
+export type ExportResult = Required<Pick<ExportMetadata, 's3_key' | 'row_count' | 'file_size_bytes' | 'checksum_sha256'>>
+
+// Overall percent: the query fills the first half of the bar, the upload the second.
+const QUERY_SHARE = 50
+
+/** S3 keys are built from server-side ids only: exports/{user_id}/{job_id}.{ext}. */
+export function exportKey(userId: string, jobId: string, format: ExportFormat): string {
+  return `exports/${userId}/${jobId}.${format}`
+}
+
+const COPY_OPTIONS: Record<ExportFormat, string> = {
+  // RFC 4180 quoting, header row, ISO dates; DuckDB writes decimals in plain notation.
+  csv: `FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '"', DATEFORMAT '%Y-%m-%d'`,
+  parquet: 'FORMAT parquet, COMPRESSION zstd'
+}
+
+/**
+ * Runs one export: DuckDB's own COPY writes the file (the result never passes through JS), then
+ * it is streamed to S3. The temporary file is removed whatever happens.
+ */
+export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Promise<ExportResult> {
+  const { metadata } = job
+  const dataset = findDataset(metadata.dataset_id)
+  if (!dataset) throw new ExportFailure('DATASET_NOT_FOUND', 'This dataset is no longer available.', false)
+  let sql: string
+  try {
+    sql = buildDatasetQuery(dataset, job.userId, metadata.filters)
+  } catch (error) {
+    if (error instanceof QueryBuilderError) throw new ExportFailure('INVALID_FILTERS', `The export's filters are invalid (${error.field}).`, false, { cause: error })
+    throw error
+  }
+
+  const format = metadata.format
+  const tempPath = join(opts.workDir, `${job.id}.${format}`)
+  try {
+    const rowCount = await copyToFile(opts, sql, tempPath, format)
+    if (opts.signal.aborted) throw new ExportCancelled()
+    opts.onProgress({ phase: 'uploading', percent: QUERY_SHARE, rows: rowCount, bytes_uploaded: 0 })
+    const key = exportKey(job.userId, job.id, format)
+    const uploaded = await uploadFile(opts.storage, key, tempPath, {
+      contentType: CONTENT_TYPES[format],
+      signal: opts.signal,
+      onProgress: (bytes, total) => opts.onProgress({
+        phase: 'uploading',
+        percent: QUERY_SHARE + Math.floor((100 - QUERY_SHARE - 1) * (total ? bytes / total : 1)),
+        rows: rowCount,
+        bytes_uploaded: bytes
+      })
+    }).catch((error) => {
+      if (opts.signal.aborted) throw new ExportCancelled()
+      throw storageFailure(error)
+    })
+    opts.onProgress({ phase: 'finalizing', percent: 99, rows: rowCount, bytes_uploaded: uploaded.size })
+    return { s3_key: key, row_count: rowCount, file_size_bytes: uploaded.size, checksum_sha256: uploaded.sha256 }
+  } finally {
+    await rm(tempPath, { force: true })
+  }
+}
+
+async function copyToFile(opts: ExportRunOptions, sql: string, path: string, format: ExportFormat): Promise<number> {
+  let connection: DuckDBConnection
+  try {
+    connection = await opts.warehouse.connect()
+  } catch (error) {
+    const missing = error instanceof WarehouseMissingError
+    throw new ExportFailure('WAREHOUSE_UNAVAILABLE', 'The data warehouse is not available right now. Please try again later.', !missing, { cause: error })
+  }
+  const interrupt = () => connection.interrupt()
+  opts.signal.addEventListener('abort', interrupt, { once: true })
+  const progressTimer = setInterval(() => {
+    const { percentage, rows_processed: rows } = connection.progress
+    if (percentage >= 0) {
+      opts.onProgress({ phase: 'querying', percent: Math.min(QUERY_SHARE - 1, Math.floor(percentage * QUERY_SHARE / 100)), rows: Number(rows), bytes_uploaded: null })
+    }
+  }, 250)
+  try {
+    opts.onProgress({ phase: 'querying', percent: 0, rows: 0, bytes_uploaded: null })
+    const result = await connection.runAndReadAll(`COPY (${sql}) TO '${path.replaceAll('\'', '\'\'')}' (${COPY_OPTIONS[format]})`)
+    return Number(result.getRowObjectsJson()[0]!.Count)
+  } catch (error) {
+    if (opts.signal.aborted) throw new ExportCancelled()
+    throw new ExportFailure('QUERY_FAILED', 'The dataset query failed. Please try again; if it keeps failing, contact support.', false, { cause: error })
+  } finally {
+    clearInterval(progressTimer)
+    opts.signal.removeEventListener('abort', interrupt)
+    connection.closeSync()
+  }
+}

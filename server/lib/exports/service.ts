@@ -1,0 +1,81 @@
+import type { Db } from '../db/client.ts'
+import type { Job } from '../jobs/queue.ts'
+import { presignDownload, type Storage } from '../storage/s3.ts'
+import { CONTENT_TYPES, type ExportError, type ExportJobDTO, type ExportMetadata, type ExportProgress } from '../../../shared/types/exports.ts'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value)
+}
+
+/** The caller's export job, or null: another user's job and a malformed id look the same. */
+export async function findUserExport(db: Db, userId: string, jobId: unknown): Promise<Job | null> {
+  if (!isUuid(jobId)) return null
+  return db.job.findFirst({ where: { id: jobId.toLowerCase(), userId, type: 'EXPORT' } })
+}
+
+/** `<dataset_name>_<start>_<end>.<ext>`, with open ends named as such. */
+export function exportFilename(metadata: ExportMetadata): string {
+  const { start_date: start, end_date: end } = metadata.filters
+  return `${metadata.dataset_name}_${start ?? 'earliest'}_${end ?? 'latest'}.${metadata.format}`
+}
+
+export interface DownloadLink { url: string, expiresAt: Date }
+
+export async function mintDownloadLink(storage: Storage, job: Job, ttlSeconds: number): Promise<DownloadLink | null> {
+  const metadata = job.metadata as unknown as ExportMetadata
+  if (job.status !== 'completed' || !metadata.s3_key) return null
+  const url = await presignDownload(storage, metadata.s3_key, {
+    filename: exportFilename(metadata),
+    contentType: CONTENT_TYPES[metadata.format],
+    expiresIn: ttlSeconds
+  })
+  return { url, expiresAt: new Date(Date.now() + ttlSeconds * 1000) }
+}
+
+export async function toExportDTO(job: Job, storage: Storage, ttlSeconds: number): Promise<ExportJobDTO> {
+  const metadata = job.metadata as unknown as ExportMetadata
+  const link = await mintDownloadLink(storage, job, ttlSeconds)
+  return {
+    job_id: job.id,
+    status: job.status,
+    dataset_id: metadata.dataset_id,
+    dataset_name: metadata.dataset_name,
+    format: metadata.format,
+    filters: metadata.filters,
+    row_count: metadata.row_count ?? null,
+    file_size_bytes: metadata.file_size_bytes ?? null,
+    checksum_sha256: metadata.checksum_sha256 ?? null,
+    progress: (job.progress as unknown as ExportProgress | null) ?? null,
+    error: (job.error as unknown as ExportError | null) ?? null,
+    attempts: job.attempts,
+    download_url: link?.url ?? null,
+    expires_at: link?.expiresAt.toISOString() ?? null,
+    created_at: job.createdAt.toISOString(),
+    started_at: job.startedAt?.toISOString() ?? null,
+    completed_at: job.completedAt?.toISOString() ?? null
+  }
+}
+
+/** Ids from the request that are not the user's own (unknown, or another user's). */
+export async function foreignIds(db: Db, userId: string, accountIds: string[], tagIds: string[]) {
+  const [accounts, tags] = await Promise.all([
+    accountIds.length ? db.account.findMany({ where: { userId, id: { in: accountIds } }, select: { id: true } }) : [],
+    tagIds.length ? db.tag.findMany({ where: { userId, id: { in: tagIds } }, select: { id: true } }) : []
+  ])
+  const own = new Set([...accounts, ...tags].map(r => r.id))
+  return { accounts: accountIds.filter(id => !own.has(id)), tags: tagIds.filter(id => !own.has(id)) }
+}
+
+/** Keyset pagination over (created_at, id), newest first: stable while new jobs arrive. */
+export function encodeCursor(job: Pick<Job, 'createdAt' | 'id'>): string {
+  return Buffer.from(`${job.createdAt.toISOString()}|${job.id}`).toString('base64url')
+}
+
+export function decodeCursor(cursor: string): { createdAt: Date, id: string } | null {
+  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+  const createdAt = new Date(iso ?? '')
+  if (!isUuid(id) || Number.isNaN(createdAt.getTime())) return null
+  return { createdAt, id }
+}

@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto'
+import { mkdir } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import pg from 'pg'
+import type { ExportMetadata, ExportProgress } from '../../../shared/types/exports.ts'
+import type { AppContext } from '../context.ts'
+import { claimJobs, completeJob, failJob, JOBS_CHANNEL, releaseJobs, renewLease, reportProgress, type Job } from '../jobs/queue.ts'
+import { asExportFailure, ExportCancelled } from './errors.ts'
+import { runExport } from './run.ts'
+
+export interface WorkerOptions {
+  concurrency: number
+  workDir: string
+  maxAttempts: number
+  leaseMs?: number
+  heartbeatMs?: number
+  sweepMs?: number
+  progressIntervalMs?: number
+  retryBaseMs?: number
+  log?: (line: string) => void
+}
+
+interface Running { job: Job, controller: AbortController, done: Promise<void> }
+
+/**
+ * Claims export jobs from PostgreSQL and runs up to `concurrency` at a time. LISTEN/NOTIFY wakes it
+ * the moment a job is created; a periodic sweep is the safety net for missed notifications,
+ * retries whose backoff has passed, and jobs whose worker died.
+ */
+export class ExportWorker {
+  readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  private readonly running = new Map<string, Running>()
+  private listener?: pg.Client
+  private sweepTimer?: NodeJS.Timeout
+  private stopping = false
+  private claiming = false
+  private claimAgain = false
+  private readonly opts: Required<WorkerOptions>
+
+  constructor(private readonly ctx: AppContext, options: WorkerOptions) {
+    this.opts = {
+      leaseMs: 30_000,
+      heartbeatMs: 10_000,
+      sweepMs: 5_000,
+      progressIntervalMs: 1_000,
+      retryBaseMs: 2_000,
+      log: () => {},
+      ...options
+    }
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.opts.workDir, { recursive: true })
+    await this.listen()
+    this.sweepTimer = setInterval(() => this.poke(), this.opts.sweepMs)
+    this.sweepTimer.unref()
+    this.poke()
+  }
+
+  get activeJobIds(): string[] {
+    return [...this.running.keys()]
+  }
+
+  /** Claims as many jobs as there are free slots. Safe to call at any rate. */
+  poke(): void {
+    if (this.stopping) return
+    if (this.claiming) {
+      this.claimAgain = true
+      return
+    }
+    this.claiming = true
+    void this.claim().catch((error) => {
+      this.opts.log(`claim failed: ${(error as Error).message}`)
+    }).finally(() => {
+      this.claiming = false
+      if (this.claimAgain) {
+        this.claimAgain = false
+        this.poke()
+      }
+    })
+  }
+
+  private async claim() {
+    const free = this.opts.concurrency - this.running.size
+    if (free <= 0 || this.stopping) return
+    const jobs = await claimJobs(this.ctx.db, this.id, free, this.opts.leaseMs)
+    for (const job of jobs) this.track(job)
+    // A full batch suggests more are waiting; claim again once a slot frees (run() pokes then).
+  }
+
+  private track(job: Job) {
+    const controller = new AbortController()
+    const entry: Running = { job, controller, done: Promise.resolve() }
+    this.running.set(job.id, entry)
+    entry.done = this.run(job, controller).finally(() => {
+      this.running.delete(job.id)
+      this.poke()
+    })
+  }
+
+  private async run(job: Job, controller: AbortController) {
+    const { db } = this.ctx
+    const heartbeat = setInterval(() => {
+      renewLease(db, job.id, this.id, this.opts.leaseMs).then((held) => {
+        // Cancelled, or reclaimed by another worker after we stalled: stop working on it.
+        if (!held) controller.abort()
+      }, () => { /* transient: the next beat retries; the lease outlives several missed beats */ })
+    }, this.opts.heartbeatMs)
+    const progress = throttle(this.opts.progressIntervalMs, (p: ExportProgress) => reportProgress(db, job.id, this.id, p))
+    try {
+      const result = await runExport(
+        { id: job.id, userId: job.userId, metadata: job.metadata as unknown as ExportMetadata },
+        { warehouse: this.ctx.warehouse, storage: this.ctx.storage, workDir: this.opts.workDir, signal: controller.signal, onProgress: progress.push }
+      )
+      await progress.flush()
+      await completeJob(db, job, this.id, result, { phase: 'finalizing', percent: 100, rows: result.row_count, bytes_uploaded: result.file_size_bytes })
+    } catch (error) {
+      await progress.flush()
+      if (error instanceof ExportCancelled || controller.signal.aborted) return
+      const failure = asExportFailure(error)
+      const retry = failure.retryable && job.attempts < this.opts.maxAttempts
+      this.opts.log(`job ${job.id} attempt ${job.attempts} failed (${failure.code}${retry ? ', will retry' : ''}): ${String(failure.cause ?? failure.message)}`)
+      await failJob(db, job.id, this.id, failure.toJSON(), retry ? new Date(Date.now() + this.backoff(job.attempts)) : undefined)
+    } finally {
+      clearInterval(heartbeat)
+    }
+  }
+
+  /** Exponential backoff with full jitter. */
+  private backoff(attempt: number): number {
+    const cap = this.opts.retryBaseMs * 2 ** (attempt - 1)
+    return Math.round(cap / 2 + Math.random() * cap / 2)
+  }
+
+  private async listen() {
+    const client = new pg.Client({ connectionString: this.ctx.config.DATABASE_URL })
+    client.on('notification', () => this.poke())
+    client.on('error', (error) => {
+      this.opts.log(`job listener lost its connection (${error.message}); reconnecting`)
+      this.reconnectListener()
+    })
+    await client.connect()
+    await client.query(`LISTEN ${JOBS_CHANNEL}`)
+    this.listener = client
+  }
+
+  private reconnectListener() {
+    const old = this.listener
+    this.listener = undefined
+    void old?.end().catch(() => {})
+    if (this.stopping) return
+    setTimeout(() => {
+      // The sweep keeps jobs moving in the meantime.
+      this.listen().then(() => this.poke(), () => this.reconnectListener())
+    }, 1000).unref()
+  }
+
+  /**
+   * Stops claiming, lets running jobs finish until the deadline, then interrupts the rest and
+   * gives them back to the queue for another worker.
+   */
+  async stop(deadlineMs = 25_000): Promise<void> {
+    this.stopping = true
+    clearInterval(this.sweepTimer)
+    const listener = this.listener
+    this.listener = undefined
+    await listener?.end().catch(() => {})
+    const all = Promise.all([...this.running.values()].map(r => r.done))
+    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>(resolve => setTimeout(resolve, deadlineMs, true))])
+    if (timedOut) {
+      const ids = this.activeJobIds
+      for (const r of this.running.values()) r.controller.abort()
+      await all
+      await releaseJobs(this.ctx.db, this.id, ids)
+    }
+  }
+}
+
+/** Keeps the latest value and writes it at most once per interval; flush() writes what is pending. */
+function throttle<T>(intervalMs: number, write: (value: T) => Promise<unknown>) {
+  let pending: T | undefined
+  let last = 0
+  let timer: NodeJS.Timeout | undefined
+  let inflight: Promise<unknown> = Promise.resolve()
+  const send = () => {
+    timer = undefined
+    if (pending === undefined) return
+    const value = pending
+    pending = undefined
+    last = Date.now()
+    inflight = inflight.then(() => write(value)).catch(() => {})
+  }
+  return {
+    push: (value: T) => {
+      pending = value
+      const wait = last + intervalMs - Date.now()
+      if (wait <= 0) send()
+      else timer ??= setTimeout(send, wait)
+    },
+    flush: async () => {
+      clearTimeout(timer)
+      timer = undefined
+      pending = undefined
+      await inflight
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { createDb } from '../db/client.ts'
+import { migrate, readMigrations } from '../db/migrate.ts'
+import { seedDemo } from '../demo-seed.ts'
+import { ensureLocalServices } from './services.ts'
+
+const DEFAULT_WAREHOUSE = '.data/warehouse.duckdb'
+
+/**
+ * `npm run dev` with nothing configured: start what is missing, migrate, and on first start build a
+ * demo warehouse and user and print how to sign in.
+ */
+export async function prepareDevelopment(env: Record<string, string | undefined>, log: (line: string) => void) {
+  const local = await ensureLocalServices(env, { log })
+  Object.assign(env, local.env)
+  const { applied } = await migrate(env.DATABASE_URL!, await readMigrations(join(process.cwd(), 'prisma/migrations')))
+  if (applied.length) log(`Applied migrations: ${applied.join(', ')}`)
+
+  const warehousePath = env.WAREHOUSE_PATH || DEFAULT_WAREHOUSE
+  if (existsSync(warehousePath)) return
+  const db = createDb(env.DATABASE_URL!, { max: 2 })
+  try {
+    const demo = await seedDemo(db, warehousePath, { users: 1, transactions: 50_000, seed: 1 })
+    const user = demo.users[0]!
+    log(`Built a demo warehouse at ${warehousePath} (${user.transactions.toLocaleString('en')} transactions)`)
+    log(`Demo sign-in: ${user.email} / ${user.password}   API token: ${user.token}`)
+  } finally {
+    await db.$disconnect()
+  }
+}

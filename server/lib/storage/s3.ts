@@ -1,0 +1,98 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { Transform } from 'node:stream'
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import type { Config } from '../config.ts'
+
+export interface Storage { client: S3Client, bucket: string }
+
+export function createStorage(config: Config): Storage {
+  const credentials = config.AWS_ACCESS_KEY_ID && config.AWS_SECRET_ACCESS_KEY
+    ? { accessKeyId: config.AWS_ACCESS_KEY_ID, secretAccessKey: config.AWS_SECRET_ACCESS_KEY }
+    : undefined // the SDK's default chain: IAM role, ~/.aws, ...
+  const client = new S3Client({
+    region: config.AWS_REGION,
+    endpoint: config.S3_ENDPOINT,
+    forcePathStyle: config.S3_FORCE_PATH_STYLE ?? Boolean(config.S3_ENDPOINT),
+    credentials,
+    // With the SDK's default (checksums always), streamed uploads are sent with aws-chunked framing,
+    // which some S3-compatible servers store verbatim inside the object. AWS itself keeps the default.
+    ...(config.S3_ENDPOINT ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } as const : {})
+  })
+  return { client, bucket: config.S3_EXPORTS_BUCKET }
+}
+
+export async function checkBucket(storage: Storage): Promise<void> {
+  await storage.client.send(new HeadBucketCommand({ Bucket: storage.bucket }), { abortSignal: AbortSignal.timeout(3000) })
+}
+
+export interface UploadResult { size: number, sha256: string }
+
+export interface UploadOptions {
+  contentType: string
+  onProgress?: (bytesUploaded: number, totalBytes: number) => void
+  signal?: AbortSignal
+  partSize?: number
+  queueSize?: number
+}
+
+/**
+ * Streams a local file to S3 as a multipart upload, hashing it on the way (one read of the file).
+ * On any failure the multipart upload is aborted, so no parts or partial object remain.
+ */
+export async function uploadFile(storage: Storage, key: string, path: string, opts: UploadOptions): Promise<UploadResult> {
+  const { size } = await stat(path)
+  const hash = createHash('sha256')
+  const body = createReadStream(path, { highWaterMark: 1024 * 1024 }).pipe(new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk)
+      callback(null, chunk)
+    }
+  }))
+  const upload = new Upload({
+    client: storage.client,
+    params: { Bucket: storage.bucket, Key: key, Body: body, ContentType: opts.contentType, ContentLength: size },
+    partSize: opts.partSize ?? 16 * 1024 * 1024,
+    queueSize: opts.queueSize ?? 4,
+    leavePartsOnError: false
+  })
+  upload.on('httpUploadProgress', (p) => opts.onProgress?.(p.loaded ?? 0, size))
+  const onAbort = () => { void upload.abort() }
+  opts.signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    await upload.done()
+  } catch (error) {
+    body.destroy()
+    // A failure after the last part (e.g. in CompleteMultipartUpload) can still leave an object.
+    await deleteObject(storage, key).catch(() => {})
+    throw error
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort)
+  }
+  return { size, sha256: hash.digest('hex') }
+}
+
+export async function deleteObject(storage: Storage, key: string): Promise<void> {
+  await storage.client.send(new DeleteObjectCommand({ Bucket: storage.bucket, Key: key }))
+}
+
+/** A presigned GET that downloads as an attachment with the given name and type. */
+export function presignDownload(storage: Storage, key: string, opts: { filename: string, contentType: string, expiresIn: number }): Promise<string> {
+  return getSignedUrl(storage.client, new GetObjectCommand({
+    Bucket: storage.bucket,
+    Key: key,
+    ResponseContentDisposition: contentDisposition(opts.filename),
+    ResponseContentType: opts.contentType
+  }), { expiresIn: opts.expiresIn })
+}
+
+/** RFC 6266: an ASCII fallback plus the exact UTF-8 name. */
+export function contentDisposition(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_')
+  return ascii === filename
+    ? `attachment; filename="${filename}"`
+    : `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`
+}

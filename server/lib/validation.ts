@@ -1,0 +1,27 @@
+import type { z } from 'zod'
+import type { FieldError } from '../../shared/types/api.ts'
+
+export class ValidationError extends Error {
+  constructor(readonly errors: FieldError[]) {
+    super(`Invalid request: ${errors.map(e => `${e.field || 'body'}: ${e.message}`).join('; ')}`)
+  }
+}
+
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.map((issue) => {
+    // Unknown keys are reported on the object; name the offending keys instead.
+    if (issue.code === 'unrecognized_keys') {
+      return { field: issue.keys.join(', '), message: `Unknown field${issue.keys.length > 1 ? 's' : ''}` }
+    }
+    return { field: issue.path.join('.'), message: issue.message }
+  })
+}
+
+/** A parser for h3's readValidatedBody/getValidatedQuery that reports every bad field by name. */
+export function parseWith<S extends z.ZodType>(schema: S) {
+  return (input: unknown): z.output<S> => {
+    const result = schema.safeParse(input)
+    if (!result.success) throw new ValidationError(fieldErrors(result.error))
+    return result.data
+  }
+}

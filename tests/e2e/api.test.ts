@@ -1,0 +1,169 @@
+import pg from 'pg'
+import { describe, expect, inject, it } from 'vitest'
+import { client } from '../helpers/http'
+
+const baseUrl = inject('baseUrl')
+const demo = inject('demo')
+const env = inject('env')
+const [alice, bob] = demo.users as [typeof demo.users[0], typeof demo.users[0]]
+
+const { api, postJson } = client(baseUrl)
+
+async function signIn(email: string, password: string): Promise<string> {
+  const res = await postJson('/api/auth/login', { email, password })
+  expect(res.status).toBe(200)
+  const cookie = res.headers.getSetCookie().find(c => c.startsWith('nuxt-session='))
+  expect(cookie).toBeDefined()
+  return cookie!.split(';')[0]!
+}
+
+const AUTHENTICATED_ROUTES = ['/api/analytics/datasets', '/api/accounts', '/api/tags', '/api/auth/me']
+
+describe('health', () => {
+  it('reports database, warehouse and storage without authentication', async () => {
+    const res = await api('/api/health')
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({
+      status: 'ok',
+      checks: { database: { ok: true }, warehouse: { ok: true }, storage: { ok: true } }
+    })
+  })
+})
+
+describe('authentication', () => {
+  it.each(AUTHENTICATED_ROUTES)('%s is 401 without credentials', async (path) => {
+    const res = await api(path)
+    expect(res.status).toBe(401)
+    expect((await res.json()).message).toMatch(/sign in|token/i)
+  })
+
+  it.each(AUTHENTICATED_ROUTES)('%s is 401 with a forged or malformed bearer token', async (path) => {
+    for (const token of ['otp_' + 'A'.repeat(43), 'not-a-token', alice.token + 'x', "' OR 1=1 --"]) {
+      expect((await api(path, { token })).status).toBe(401)
+    }
+    expect((await api(path, { headers: { authorization: 'Basic Zm9vOmJhcg==' } })).status).toBe(401)
+  })
+
+  it('accepts a valid API token and stores only its hash', async () => {
+    const res = await api('/api/auth/me', { token: alice.token })
+    expect(res.status).toBe(200)
+    expect((await res.json()).user).toMatchObject({ id: alice.user_id, email: alice.email })
+
+    const client = new pg.Client({ connectionString: env.DATABASE_URL })
+    await client.connect()
+    try {
+      const { rows } = await client.query('SELECT token_hash, last_used_at FROM api_tokens WHERE user_id = $1', [alice.user_id])
+      expect(rows.length).toBeGreaterThan(0)
+      expect(JSON.stringify(rows)).not.toContain(alice.token)
+      expect(rows.some(r => r.last_used_at !== null)).toBe(true)
+    } finally {
+      await client.end()
+    }
+  })
+
+  it('rejects a revoked token', async () => {
+    const client = new pg.Client({ connectionString: env.DATABASE_URL })
+    await client.connect()
+    try {
+      // A second token for bob, revoked directly in the database.
+      const res = await api('/api/auth/me', { token: bob.token })
+      expect(res.status).toBe(200)
+      const { createHash } = await import('node:crypto')
+      const hash = createHash('sha256').update(bob.token).digest('hex')
+      await client.query('UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1', [hash])
+      expect((await api('/api/auth/me', { token: bob.token })).status).toBe(401)
+      await client.query('UPDATE api_tokens SET revoked_at = NULL WHERE token_hash = $1', [hash])
+    } finally {
+      await client.end()
+    }
+  })
+
+  it('signs in with email and password into a sealed HttpOnly, SameSite=Lax cookie session, and signs out', async () => {
+    const res = await postJson('/api/auth/login', { email: alice.email.toUpperCase(), password: alice.password })
+    expect(res.status).toBe(200)
+    const setCookie = res.headers.getSetCookie().find(c => c.startsWith('nuxt-session='))!
+    expect(setCookie).toMatch(/HttpOnly/i)
+    expect(setCookie).toMatch(/SameSite=Lax/i)
+    expect(setCookie).not.toContain(alice.user_id)
+    const cookie = setCookie.split(';')[0]!
+
+    const me = await api('/api/auth/me', { cookie })
+    expect(me.status).toBe(200)
+    expect((await me.json()).user.id).toBe(alice.user_id)
+
+    const out = await api('/api/auth/logout', { method: 'POST', cookie })
+    expect(out.status).toBe(200)
+    const cleared = out.headers.getSetCookie().find(c => c.startsWith('nuxt-session='))!.split(';')[0]!
+    expect((await api('/api/auth/me', { cookie: cleared })).status).toBe(401)
+  })
+
+  it('refuses a wrong password and an unknown email with the same 401', async () => {
+    const wrong = await postJson('/api/auth/login', { email: alice.email, password: 'wrong-password' })
+    const unknown = await postJson('/api/auth/login', { email: 'nobody@outport.local', password: 'wrong-password' })
+    expect(wrong.status).toBe(401)
+    expect(unknown.status).toBe(401)
+    expect((await wrong.json()).message).toBe((await unknown.json()).message)
+  })
+
+  it.each([
+    ['a missing password', { email: 'a@b.co' }, 'password'],
+    ['a malformed email', { email: 'not-an-email', password: 'x' }, 'email'],
+    ['an unknown field', { email: 'a@b.co', password: 'x', admin: true }, 'admin'],
+    ['a wrong type', { email: ['a@b.co'], password: 'x' }, 'email']
+  ])('answers 400 naming the field for %s', async (_case, body, field) => {
+    const res = await postJson('/api/auth/login', body)
+    expect(res.status).toBe(400)
+    const json = await res.json()
+    expect(json.data.errors.map((e: { field: string }) => e.field)).toContain(field)
+  })
+
+  it('answers 400 to a malformed JSON body', async () => {
+    const res = await postJson('/api/auth/login', '{"email": ')
+    expect(res.status).toBe(400)
+  })
+})
+
+describe('accounts and tags', () => {
+  it.each([['alice', 0], ['bob', 1]] as const)('%s sees exactly their own accounts and tags', async (_name, index) => {
+    const user = demo.users[index]!
+    const other = demo.users[1 - index]!
+    const accounts: Array<{ id: string, name: string }> = await (await api('/api/accounts', { token: user.token })).json()
+    const tags: Array<{ id: string, name: string }> = await (await api('/api/tags', { token: user.token })).json()
+    expect(accounts.map(a => a.id).sort()).toEqual([...user.account_ids].sort())
+    expect(tags.map(t => t.id).sort()).toEqual([...user.tag_ids].sort())
+    expect(accounts.every(a => typeof a.name === 'string' && a.name.length > 0)).toBe(true)
+    for (const id of [...other.account_ids, ...other.tag_ids]) {
+      expect(JSON.stringify([accounts, tags])).not.toContain(id)
+    }
+  })
+
+  it('works with a cookie session too', async () => {
+    const cookie = await signIn(bob.email, bob.password)
+    const accounts: Array<{ id: string }> = await (await api('/api/accounts', { cookie })).json()
+    expect(accounts.map(a => a.id).sort()).toEqual([...bob.account_ids].sort())
+  })
+})
+
+describe('datasets', () => {
+  it('lists the three datasets with their columns', async () => {
+    const res = await api('/api/analytics/datasets', { token: alice.token })
+    expect(res.status).toBe(200)
+    const { datasets } = await res.json()
+    expect(datasets.map((d: { name: string }) => d.name)).toEqual(['fct_transactions', 'fct_daily_spending_by_tag', 'fct_monthly_trends'])
+    for (const dataset of datasets) {
+      expect(Object.keys(dataset).sort()).toEqual(['columns', 'description', 'id', 'name', 'time_grain', 'title'])
+      expect(dataset.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+      expect(['daily', 'monthly']).toContain(dataset.time_grain)
+      for (const column of dataset.columns) {
+        expect(Object.keys(column).sort()).toEqual(['description', 'name', 'type'])
+      }
+    }
+    const transactions = datasets[0]
+    expect(transactions.title).toBe('Transactions')
+    expect(transactions.columns.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining([
+      'transaction_id', 'transaction_date', 'account_id', 'account_name', 'amount', 'currency', 'merchant', 'description', 'tag_ids', 'tags'
+    ]))
+    expect(datasets[1].columns.map((c: { name: string }) => c.name)).toEqual(['date', 'tag_id', 'tag_name', 'spending', 'transaction_count'])
+    expect(datasets[2].columns.map((c: { name: string }) => c.name)).toEqual(['month', 'income', 'spending', 'net', 'transaction_count'])
+  })
+})

@@ -1,0 +1,316 @@
+import { createHash } from 'node:crypto'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api'
+import { openWarehouse, queryRows } from '../../server/lib/warehouse/duckdb'
+import { DATASETS } from '../../server/lib/warehouse/datasets'
+import { client } from '../helpers/http'
+import { normaliseJsonRow, parseCsv, readParquetRows, type Row } from '../helpers/readers'
+
+const baseUrl = inject('baseUrl')
+const demo = inject('demo')
+const env = inject('env')
+const [alice, bob] = demo.users as [typeof demo.users[0], typeof demo.users[0]]
+const { api, postJson, createExport, getExport, waitForExport } = client(baseUrl)
+
+const [TRANSACTIONS, DAILY_BY_TAG, MONTHLY] = DATASETS.map(d => d.id) as [string, string, string]
+
+type Filters = { start_date?: string, end_date?: string, account_ids?: string[], tag_ids?: string[] }
+
+let warehouse: DuckDBInstance
+let duck: DuckDBConnection
+let tagNames: Map<string, string>
+
+beforeAll(async () => {
+  warehouse = await openWarehouse(env.WAREHOUSE_PATH!)
+  duck = await warehouse.connect()
+  const tags = await queryRows<{ tag_id: string, name: string }>(duck, 'SELECT tag_id, name FROM tags')
+  tagNames = new Map(tags.map(t => [t.tag_id, t.name]))
+})
+afterAll(() => {
+  duck?.closeSync()
+  warehouse?.closeSync()
+})
+
+/** The user's transactions straight from the warehouse tables, filtered here, not by the app. */
+async function referenceTransactions(userId: string, f: Filters): Promise<Row[]> {
+  const where = [`t.user_id = '${userId}'`]
+  if (f.start_date) where.push(`t.transaction_date >= DATE '${f.start_date}'`)
+  if (f.end_date) where.push(`t.transaction_date <= DATE '${f.end_date}'`)
+  if (f.account_ids?.length) where.push(`t.account_id IN (${f.account_ids.map(id => `'${id}'`).join(',')})`)
+  if (f.tag_ids?.length) where.push(`len(list_intersect(t.tag_ids, [${f.tag_ids.map(id => `'${id}'::UUID`).join(',')}])) > 0`)
+  const rows = await queryRows<Record<string, unknown>>(duck, `
+    SELECT t.transaction_id, t.transaction_date, t.account_id, a.name AS account_name, t.amount, t.currency,
+           t.merchant, t.description, t.tag_ids
+    FROM transactions t JOIN accounts a ON a.account_id = t.account_id
+    WHERE ${where.join(' AND ')}
+    ORDER BY t.transaction_date, t.transaction_id`)
+  return rows.map((r) => {
+    const row = normaliseJsonRow(r)
+    row.tags = (row.tag_ids as string[]).map(id => tagNames.get(id)!)
+    return row
+  })
+}
+
+function cents(amount: string): bigint {
+  const negative = amount.startsWith('-')
+  const [whole, fraction = ''] = amount.replace('-', '').split('.')
+  const value = BigInt(whole!) * 100n + BigInt((fraction + '00').slice(0, 2))
+  return negative ? -value : value
+}
+
+function money(value: bigint): string {
+  const negative = value < 0n
+  const abs = negative ? -value : value
+  return `${negative ? '-' : ''}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`
+}
+
+/** Daily spending by tag, aggregated in JS from transaction rows. */
+function dailyByTag(transactions: Row[], tagFilter?: string[]): Row[] {
+  const groups = new Map<string, { date: string, tag_id: string, spending: bigint, count: number }>()
+  for (const t of transactions) {
+    for (const tagId of new Set(t.tag_ids as string[])) {
+      if (tagFilter?.length && !tagFilter.includes(tagId)) continue
+      const key = `${t.transaction_date}|${tagId}`
+      const g = groups.get(key) ?? { date: t.transaction_date as string, tag_id: tagId, spending: 0n, count: 0 }
+      const amount = cents(t.amount as string)
+      if (amount < 0n) g.spending -= amount
+      g.count++
+      groups.set(key, g)
+    }
+  }
+  return [...groups.values()].map(g => ({
+    date: g.date, tag_id: g.tag_id, tag_name: tagNames.get(g.tag_id)!, spending: money(g.spending), transaction_count: String(g.count)
+  }))
+}
+
+function monthly(transactions: Row[]): Row[] {
+  const groups = new Map<string, { income: bigint, spending: bigint, count: number }>()
+  for (const t of transactions) {
+    const month = `${(t.transaction_date as string).slice(0, 7)}-01`
+    const g = groups.get(month) ?? { income: 0n, spending: 0n, count: 0 }
+    const amount = cents(t.amount as string)
+    if (amount > 0n) g.income += amount
+    else g.spending -= amount
+    g.count++
+    groups.set(month, g)
+  }
+  return [...groups.entries()].map(([month, g]) => ({
+    month, income: money(g.income), spending: money(g.spending), net: money(g.income - g.spending), transaction_count: String(g.count)
+  }))
+}
+
+const byKey = (row: Row) => JSON.stringify(row)
+const sortRows = (rows: Row[]) => [...rows].sort((a, b) => byKey(a) < byKey(b) ? -1 : 1)
+
+/** CSV cells are text: lists appear as DuckDB writes them, `[a, b]`. */
+function csvShape(rows: Row[]): Record<string, string>[] {
+  return rows.map(r => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.isArray(v) ? `[${v.join(', ')}]` : v ?? ''])))
+}
+
+async function download(job: Awaited<ReturnType<typeof getExport>>) {
+  expect(job.status).toBe('completed')
+  expect(job.download_url).toBeTruthy()
+  // A presigned URL works without any credentials.
+  const res = await fetch(job.download_url!)
+  expect(res.status).toBe(200)
+  const bytes = new Uint8Array(await res.arrayBuffer())
+  expect(bytes.byteLength).toBe(job.file_size_bytes)
+  expect(createHash('sha256').update(bytes).digest('hex')).toBe(job.checksum_sha256)
+  return { bytes, headers: res.headers }
+}
+
+async function exportRows(token: string, datasetId: string, format: 'csv' | 'parquet', filters: Filters) {
+  const jobId = await createExport(token, { dataset_id: datasetId, format, ...filters })
+  const job = await waitForExport(token, jobId)
+  expect(job.error).toBeNull()
+  const { bytes, headers } = await download(job)
+  const dataset = DATASETS.find(d => d.id === datasetId)!
+  expect(headers.get('content-type')).toBe(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/vnd.apache.parquet')
+  expect(headers.get('content-disposition')).toBe(`attachment; filename="${dataset.name}_${filters.start_date ?? 'earliest'}_${filters.end_date ?? 'latest'}.${format}"`)
+  if (format === 'csv') {
+    const { fields, rows } = parseCsv(new TextDecoder().decode(bytes))
+    expect(fields).toEqual(dataset.columns.map(c => c.name))
+    expect(rows.length).toBe(job.row_count)
+    return { job, csv: rows, parquet: undefined }
+  }
+  const { table, rows } = readParquetRows(bytes)
+  expect(table.schema.fields.map(f => f.name)).toEqual(dataset.columns.map(c => c.name))
+  expect(rows.length).toBe(job.row_count)
+  return { job, csv: undefined, parquet: rows }
+}
+
+const FILTER_CASES: Array<[string, (u: typeof alice) => Filters]> = [
+  ['no filters', () => ({})],
+  ['a date range', () => ({ start_date: '2025-03-01', end_date: '2025-08-31' })],
+  ['one account and one tag', u => ({ account_ids: [u.account_ids[0]!], tag_ids: [u.tag_ids[1]!] })],
+  ['a date range and two tags', u => ({ start_date: '2024-06-15', end_date: '2026-01-31', tag_ids: [u.tag_ids[0]!, u.tag_ids[2]!] })]
+]
+
+describe.each(FILTER_CASES)('exports with %s', (_name, filtersFor) => {
+  const filters = filtersFor(alice)
+  let reference: Row[]
+  beforeAll(async () => {
+    reference = await referenceTransactions(alice.user_id, filters)
+    expect(reference.length).toBeGreaterThan(0)
+  })
+
+  it.each(['csv', 'parquet'] as const)('fct_transactions as %s equals the warehouse, row for row', async (format) => {
+    const { csv, parquet } = await exportRows(alice.token, TRANSACTIONS, format, filters)
+    if (csv) expect(csv).toEqual(csvShape(reference))
+    else expect(parquet).toEqual(reference)
+  })
+
+  it.each(['csv', 'parquet'] as const)('fct_daily_spending_by_tag as %s equals the sums of the transactions', async (format) => {
+    const expected = dailyByTag(reference, filters.tag_ids)
+    const { csv, parquet } = await exportRows(alice.token, DAILY_BY_TAG, format, filters)
+    if (csv) expect(sortRows(csv)).toEqual(sortRows(csvShape(expected)))
+    else expect(sortRows(parquet!)).toEqual(sortRows(expected))
+  })
+
+  it.each(['csv', 'parquet'] as const)('fct_monthly_trends as %s equals the sums of the transactions', async (format) => {
+    const expected = monthly(reference)
+    const { csv, parquet } = await exportRows(alice.token, MONTHLY, format, filters)
+    if (csv) expect(csv).toEqual(csvShape(expected))
+    else expect(parquet).toEqual(expected)
+  })
+})
+
+describe('reconciliation between exports', () => {
+  it('monthly trends and daily spending by tag add up, to the cent, to the same user\'s transactions export', async () => {
+    const filters = { start_date: '2024-01-01', end_date: '2025-12-31' }
+    const [{ csv: tx }, { csv: months }, { csv: daily }] = await Promise.all([
+      exportRows(bob.token, TRANSACTIONS, 'csv', filters),
+      exportRows(bob.token, MONTHLY, 'csv', filters),
+      exportRows(bob.token, DAILY_BY_TAG, 'csv', filters)
+    ])
+    const sum = (rows: Record<string, string>[], pick: (r: Record<string, string>) => bigint) => rows.reduce((acc, r) => acc + pick(r), 0n)
+    const income = sum(tx!, r => cents(r.amount!) > 0n ? cents(r.amount!) : 0n)
+    const spending = sum(tx!, r => cents(r.amount!) < 0n ? -cents(r.amount!) : 0n)
+    expect(sum(months!, r => cents(r.income!))).toBe(income)
+    expect(sum(months!, r => cents(r.spending!))).toBe(spending)
+    expect(sum(months!, r => cents(r.net!))).toBe(income - spending)
+    expect(sum(months!, r => BigInt(r.transaction_count!))).toBe(BigInt(tx!.length))
+    const tagged = tx!.filter(r => r.tag_ids !== '[]')
+    for (const tagId of bob.tag_ids) {
+      const carrying = tagged.filter(r => r.tag_ids!.includes(tagId))
+      const expected = carrying.reduce((acc, r) => acc + (cents(r.amount!) < 0n ? -cents(r.amount!) : 0n), 0n)
+      expect(sum(daily!.filter(r => r.tag_id === tagId), r => cents(r.spending!))).toBe(expected)
+    }
+  })
+})
+
+describe('isolation', () => {
+  it('another user\'s job is a 404 for status and download, and their exports hold none of the other\'s rows', async () => {
+    const aliceJob = await createExport(alice.token, { dataset_id: TRANSACTIONS, format: 'csv' })
+    await waitForExport(alice.token, aliceJob)
+    expect((await api(`/api/analytics/exports/${aliceJob}`, { token: bob.token })).status).toBe(404)
+    expect((await api(`/api/analytics/exports/${aliceJob}/download`, { token: bob.token })).status).toBe(404)
+    const list = await (await api('/api/analytics/exports?limit=100', { token: bob.token })).json()
+    expect(list.exports.map((e: { job_id: string }) => e.job_id)).not.toContain(aliceJob)
+
+    const { csv } = await exportRows(bob.token, TRANSACTIONS, 'csv', {})
+    const aliceAccounts = new Set(alice.account_ids)
+    expect(csv!.length).toBe(bob.transactions)
+    expect(csv!.filter(r => aliceAccounts.has(r.account_id!))).toEqual([])
+  })
+
+  it('a malformed job id is a 404', async () => {
+    for (const id of ['not-a-uuid', '..%2F..%2Fetc%2Fpasswd', "1' OR '1'='1"]) {
+      expect((await api(`/api/analytics/exports/${id}`, { token: alice.token })).status).toBe(404)
+    }
+  })
+})
+
+describe('download endpoint and listing', () => {
+  it('redirects to a fresh presigned URL for a completed export and lists jobs newest first with a cursor', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 3; i++) ids.push(await createExport(bob.token, { dataset_id: MONTHLY, format: 'csv' }))
+    for (const id of ids) await waitForExport(bob.token, id)
+
+    const res = await api(`/api/analytics/exports/${ids[0]}/download`, { token: bob.token })
+    expect(res.status).toBe(302)
+    const location = res.headers.get('location')!
+    expect(location).toContain(`exports/${bob.user_id}/${ids[0]}.csv`)
+    expect(location).toMatch(/X-Amz-Expires=3600/)
+    expect((await fetch(location)).status).toBe(200)
+
+    const first = await (await api('/api/analytics/exports?limit=2', { token: bob.token })).json()
+    expect(first.exports.map((e: { job_id: string }) => e.job_id)).toEqual([ids[2], ids[1]])
+    const second = await (await api(`/api/analytics/exports?limit=2&cursor=${first.next_cursor}`, { token: bob.token })).json()
+    expect(second.exports[0].job_id).toBe(ids[0])
+    expect((await api('/api/analytics/exports?cursor=garbage', { token: bob.token })).status).toBe(400)
+    expect((await api('/api/analytics/exports?limit=0', { token: bob.token })).status).toBe(400)
+  })
+
+  it('answers 409 for the download of an export that has not completed', async () => {
+    const db = new pg.Client({ connectionString: env.DATABASE_URL })
+    await db.connect()
+    try {
+      // A job that no worker will claim for an hour: pending as far as the API can tell.
+      const { rows } = await db.query(`INSERT INTO jobs (user_id, type, status, metadata, run_at, updated_at)
+        VALUES ($1, 'EXPORT', 'pending', $2, now() + interval '1 hour', now()) RETURNING id`,
+      [bob.user_id, JSON.stringify({ dataset_id: MONTHLY, dataset_name: 'fct_monthly_trends', format: 'csv', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] } })])
+      const res = await api(`/api/analytics/exports/${rows[0].id}/download`, { token: bob.token })
+      expect(res.status).toBe(409)
+      const job = await getExport(bob.token, rows[0].id)
+      expect(job).toMatchObject({ status: 'pending', download_url: null, expires_at: null })
+    } finally {
+      await db.end()
+    }
+  })
+})
+
+describe('bad input', () => {
+  async function jobCount() {
+    const db = new pg.Client({ connectionString: env.DATABASE_URL })
+    await db.connect()
+    try {
+      return (await db.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n as number
+    } finally {
+      await db.end()
+    }
+  }
+
+  const valid = () => ({ dataset_id: TRANSACTIONS, format: 'csv' })
+  const cases: Array<[string, () => unknown, number, string | null]> = [
+    ['an unknown field', () => ({ ...valid(), limit: 10 }), 400, 'limit'],
+    ['a malformed dataset_id', () => ({ ...valid(), dataset_id: 'transactions' }), 400, 'dataset_id'],
+    ['a missing format', () => ({ dataset_id: TRANSACTIONS }), 400, 'format'],
+    ['an unknown format', () => ({ ...valid(), format: 'xlsx' }), 400, 'format'],
+    ['a bad date', () => ({ ...valid(), start_date: '2024-02-30' }), 400, 'start_date'],
+    ['a date with SQL', () => ({ ...valid(), end_date: "2024-01-01' OR 1=1 --" }), 400, 'end_date'],
+    ['start after end', () => ({ ...valid(), start_date: '2025-02-01', end_date: '2025-01-31' }), 400, 'end_date'],
+    ['a malformed account id', () => ({ ...valid(), account_ids: ["x' OR 1=1"] }), 400, 'account_ids.0'],
+    ['more than 1,000 ids', () => ({ ...valid(), tag_ids: Array.from({ length: 1001 }, () => alice.tag_ids[0]) }), 400, 'tag_ids'],
+    ['another user\'s account', () => ({ ...valid(), account_ids: [bob.account_ids[0]] }), 400, 'account_ids'],
+    ['another user\'s tag', () => ({ ...valid(), tag_ids: [alice.tag_ids[0], bob.tag_ids[0]] }), 400, 'tag_ids'],
+    ['a wrong type', () => ({ ...valid(), account_ids: 'all' }), 400, 'account_ids'],
+    ['a non-object body', () => '[1,2,3]', 400, null],
+    ['malformed JSON', () => '{"dataset_id": ', 400, null],
+    ['an unknown dataset', () => ({ ...valid(), dataset_id: '00000000-0000-4000-8000-000000000000' }), 404, null]
+  ]
+
+  it.each(cases)('%s is refused and creates nothing', async (_name, body, status, field) => {
+    const before = await jobCount()
+    const res = await postJson('/api/analytics/exports', body(), { token: alice.token })
+    expect(res.status).toBe(status)
+    const json = await res.json()
+    if (field) {
+      const errors: Array<{ field: string, message: string }> = json.data.errors
+      expect(errors.map(e => e.field)).toContain(field)
+    }
+    if (_name.startsWith('another user')) {
+      // The error names the offending id.
+      const foreign = _name.endsWith('tag') ? bob.tag_ids[0]! : bob.account_ids[0]!
+      expect(JSON.stringify(json.data.errors)).toContain(foreign)
+    }
+    expect(await jobCount()).toBe(before)
+  })
+
+  it('is 401 without credentials and creates nothing', async () => {
+    const before = await jobCount()
+    expect((await postJson('/api/analytics/exports', valid())).status).toBe(401)
+    expect(await jobCount()).toBe(before)
+  })
+})

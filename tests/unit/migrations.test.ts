@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { migrate, MigrationError, readMigrations } from '../../server/lib/db/migrate'
+import { createTestDatabase, MIGRATIONS_DIR, type TestDatabase } from '../helpers/database'
+import { databaseShape, schemaShape } from '../helpers/schema-shape'
+
+async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<T>(sql)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+describe('migrations', () => {
+  let db: TestDatabase
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrate: false })
+  })
+  afterAll(() => db?.drop())
+
+  it('migrates a fresh database and records each migration the way Prisma does', async () => {
+    const migrations = await readMigrations(MIGRATIONS_DIR)
+    const result = await migrate(db.url, migrations)
+    expect(result.applied).toEqual(migrations.map(m => m.name))
+    expect(result.alreadyApplied).toEqual([])
+
+    const rows = await query<{ migration_name: string, checksum: string, finished_at: Date | null, applied_steps_count: number, id: string }>(
+      db.url, 'SELECT * FROM _prisma_migrations ORDER BY migration_name')
+    expect(rows.map(r => r.migration_name)).toEqual(migrations.map(m => m.name))
+    for (const row of rows) {
+      const bytes = readFileSync(join(MIGRATIONS_DIR, row.migration_name, 'migration.sql'))
+      expect(row.checksum).toBe(createHash('sha256').update(bytes).digest('hex'))
+      expect(row.finished_at).toBeInstanceOf(Date)
+      expect(row.applied_steps_count).toBe(1)
+      expect(row.id).toMatch(/^[0-9a-f-]{36}$/)
+    }
+  })
+
+  it('matches schema.prisma exactly: tables, columns, types, defaults, enums, indexes, foreign keys', async () => {
+    const actual = await databaseShape(db.url)
+    const expected = schemaShape()
+    expect(Object.keys(expected.tables).sort()).toEqual(['accounts', 'api_tokens', 'jobs', 'tags', 'users'])
+    expect(actual).toEqual(expected)
+  })
+
+  it('is a no-op when applied twice', async () => {
+    const before = await databaseShape(db.url)
+    const result = await migrate(db.url, await readMigrations(MIGRATIONS_DIR))
+    expect(result.applied).toEqual([])
+    expect(result.alreadyApplied.length).toBeGreaterThan(0)
+    expect(await query(db.url, 'SELECT count(*)::int AS n FROM _prisma_migrations')).toEqual([{ n: result.alreadyApplied.length }])
+    expect(await databaseShape(db.url)).toEqual(before)
+  })
+
+  it('refuses a migration that was edited after it was applied', async () => {
+    const [first, ...rest] = await readMigrations(MIGRATIONS_DIR)
+    const edited = { ...first!, sql: `${first!.sql}\n-- edited`, checksum: '0'.repeat(64) }
+    await expect(migrate(db.url, [edited, ...rest])).rejects.toThrow(MigrationError)
+  })
+
+  it('rolls back a failing migration, records it as failed, and then refuses to continue', async () => {
+    const scratch = await createTestDatabase({ migrate: false })
+    try {
+      const broken = { name: '20990101000000_broken', sql: 'CREATE TABLE half_done (id int); SELECT * FROM no_such_table;', checksum: 'f'.repeat(64) }
+      await expect(migrate(scratch.url, [broken])).rejects.toThrow(/no_such_table/)
+      expect(await query(scratch.url, `SELECT to_regclass('half_done') IS NULL AS absent`)).toEqual([{ absent: true }])
+      const [row] = await query<{ finished_at: Date | null, logs: string }>(scratch.url, 'SELECT finished_at, logs FROM _prisma_migrations')
+      expect(row!.finished_at).toBeNull()
+      expect(row!.logs).toMatch(/no_such_table/)
+      await expect(migrate(scratch.url, [broken])).rejects.toThrow(/failed earlier/)
+    } finally {
+      await scratch.drop()
+    }
+  })
+})

@@ -103,9 +103,9 @@ function monthly(transactions: Row[]): Row[] {
 const byKey = (row: Row) => JSON.stringify(row)
 const sortRows = (rows: Row[]) => [...rows].sort((a, b) => byKey(a) < byKey(b) ? -1 : 1)
 
-/** CSV cells are text: lists appear as DuckDB writes them, `[a, b]`. */
+/** CSV cells are text: lists are JSON arrays, NULL is an empty cell. */
 function csvShape(rows: Row[]): Record<string, string>[] {
-  return rows.map(r => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.isArray(v) ? `[${v.join(', ')}]` : v ?? ''])))
+  return rows.map(r => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.isArray(v) ? JSON.stringify(v) : v ?? ''])))
 }
 
 async function download(job: Awaited<ReturnType<typeof getExport>>) {

@@ -46,7 +46,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
   if (!dataset) throw new ExportFailure('DATASET_NOT_FOUND', 'This dataset is no longer available.', false)
   let sql: string
   try {
-    sql = buildDatasetQuery(dataset, job.userId, metadata.filters)
+    sql = buildDatasetQuery(dataset, job.userId, metadata.filters, { listsAsJson: metadata.format === 'csv' })
   } catch (error) {
     if (error instanceof QueryBuilderError) throw new ExportFailure('INVALID_FILTERS', `The export's filters are invalid (${error.field}).`, false, { cause: error })
     throw error

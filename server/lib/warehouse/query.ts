@@ -32,7 +32,7 @@ const FILTER_KEYS = new Set(['start_date', 'end_date', 'account_ids', 'tag_ids']
  * tables are reached only here, as main.<table>. Values become SQL literals, which is safe only
  * because each one is first validated against a strict pattern that cannot contain a quote.
  */
-export function buildDatasetQuery(dataset: Dataset, userId: string, filters: DatasetFilters = {}): string {
+export function buildDatasetQuery(dataset: Dataset, userId: string, filters: DatasetFilters = {}, options: { listsAsJson?: boolean } = {}): string {
   const user = uuidLiteral(parseUuid(userId, 'user_id'))
   const f = parseFilters(filters)
 
@@ -50,9 +50,20 @@ export function buildDatasetQuery(dataset: Dataset, userId: string, filters: Dat
     `  transactions AS (SELECT * FROM main.transactions WHERE ${txConditions.join(' AND ')}),`,
     `  accounts AS (SELECT * FROM main.accounts WHERE user_id = ${user}),`,
     `  tags AS (SELECT * FROM main.tags WHERE ${tagConditions.join(' AND ')})`,
-    `SELECT * FROM (${dataset.sql}\n) AS dataset`,
+    `SELECT ${options.listsAsJson ? jsonListProjection(dataset) : '*'} FROM (${dataset.sql}\n) AS dataset`,
     `ORDER BY ${dataset.orderBy}`
   ].join('\n')
+}
+
+/**
+ * Text formats have no list type: DuckDB would print its own literal syntax (`['a\\'b', c]`),
+ * which no CSV consumer can parse reliably. A JSON array is unambiguous and one json.loads away.
+ * Column names come from the trusted manifest.
+ */
+function jsonListProjection(dataset: Dataset): string {
+  return dataset.columns
+    .map(c => c.type.endsWith('[]') ? `to_json("${c.name}") AS "${c.name}"` : `"${c.name}"`)
+    .join(', ')
 }
 
 interface ParsedFilters { startDate?: string, endDate?: string, accountIds: string[], tagIds: string[] }

@@ -9,8 +9,8 @@ import { createBaseTables } from '../../../server/lib/warehouse/schema.ts'
  * A tiny hand-made warehouse with two users. Expected results in the tests are worked out by hand
  * from these rows, so keep the two in step when changing either.
  */
-export const USER_A = '11111111-1111-4111-8111-111111111111'
-export const USER_B = '22222222-2222-4222-8222-222222222222'
+export const USER_A = '1111aaaa-1111-4111-8111-11111111111a'
+export const USER_B = '2222bbbb-2222-4222-8222-22222222222b'
 
 export const ACC_A1 = 'a1a1a1a1-0000-4000-8000-000000000001'
 export const ACC_A2 = 'a2a2a2a2-0000-4000-8000-000000000002'

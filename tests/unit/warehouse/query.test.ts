@@ -1,0 +1,327 @@
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DATASETS, findDataset, type Dataset } from '../../../server/lib/warehouse/datasets.ts'
+import { queryRows } from '../../../server/lib/warehouse/duckdb.ts'
+import { buildDatasetQuery, QueryBuilderError, type DatasetFilters } from '../../../server/lib/warehouse/query.ts'
+import {
+  ACC_A1, ACC_A2, ACC_B1, openTinyWarehouse, TAG_B, TAG_GROCERIES, TAG_RENT, TAG_SALARY,
+  txA, txB, USER_A, USER_B, type TinyWarehouse
+} from './fixture.ts'
+
+const TX = findDataset('054f17bf-1dbb-43ed-98c3-b4858093d7fc')!
+const DAILY = findDataset('8f1fab1c-e78a-4dd5-8345-488665a81279')!
+const MONTHLY = findDataset('f586dc33-1f30-43db-9a15-48d593239fae')!
+
+let wh: TinyWarehouse
+
+beforeAll(async () => {
+  wh = await openTinyWarehouse()
+})
+
+afterAll(async () => {
+  await wh?.close()
+})
+
+function run(dataset: Dataset, userId: string, filters?: DatasetFilters) {
+  return queryRows<Record<string, unknown>>(wh.connection, buildDatasetQuery(dataset, userId, filters))
+}
+
+async function txIds(userId: string, filters?: DatasetFilters) {
+  return (await run(TX, userId, filters)).map(r => r.transaction_id)
+}
+
+function expectFieldError(fn: () => unknown, field: string) {
+  let error: unknown
+  try {
+    fn()
+  } catch (e) {
+    error = e
+  }
+  expect(error, `expected a QueryBuilderError on ${field}`).toBeInstanceOf(QueryBuilderError)
+  expect((error as QueryBuilderError).field).toBe(field)
+}
+
+describe('dataset results on the hand-made warehouse', () => {
+  it('fct_transactions: every column of user A\'s rows, in date then id order', async () => {
+    const rows = await run(TX, USER_A)
+    expect(rows.map(r => r.transaction_id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map(txA))
+    expect(rows[1]).toEqual({
+      transaction_id: txA(2),
+      transaction_date: '2024-01-01',
+      account_id: ACC_A1,
+      account_name: 'Current',
+      amount: '-5.50',
+      currency: 'GBP',
+      merchant: 'Müller, Ltd',
+      description: null,
+      tag_ids: [TAG_GROCERIES, TAG_RENT],
+      tags: ['Groceries', 'Rent']
+    })
+    // Names follow the order of tag_ids, not the tags table.
+    expect(rows[4]).toMatchObject({ account_name: 'Joint "House"', tag_ids: [TAG_RENT, TAG_GROCERIES], tags: ['Rent', 'Groceries'] })
+    expect(rows[3]).toMatchObject({ tag_ids: [], tags: [] })
+    expect(rows[8]).toMatchObject({ tags: ['Groceries', 'Groceries'] })
+    // B's tag id on A's transaction resolves to nothing, never to B's tag name.
+    expect(rows[10]).toMatchObject({ tag_ids: [TAG_B], tags: [null] })
+    expect(rows.map(r => r.amount)).toEqual(['-10.00', '-5.50', '100.00', '-20.25', '-3.75', '2000.00', '-7.00', '-100.00', '-1.25', '50.00', '-0.01', '-30.00'])
+  })
+
+  it('fct_transactions: user B sees only B\'s rows and names', async () => {
+    const rows = await run(TX, USER_B)
+    expect(rows.map(r => r.transaction_id)).toEqual([txB(1), txB(2), txB(3)])
+    expect(rows.map(r => r.account_name)).toEqual(['B secret account', 'B secret account', 'B secret account'])
+    expect(rows[0]!.tags).toEqual(['B secret tag'])
+  })
+
+  it('fct_daily_spending_by_tag: hand-computed totals for user A', async () => {
+    const rows = await run(DAILY, USER_A)
+    expect(rows.map(r => [r.date, r.tag_name, r.spending, r.transaction_count])).toEqual([
+      ['2024-01-01', 'Groceries', '15.50', '2'],
+      ['2024-01-01', 'Rent', '5.50', '1'],
+      ['2024-01-01', 'Salary', '0.00', '1'],
+      ['2024-01-31', 'Groceries', '3.75', '1'],
+      ['2024-01-31', 'Rent', '3.75', '1'],
+      ['2024-02-01', 'Groceries', '7.00', '1'],
+      ['2024-02-01', 'Salary', '0.00', '1'],
+      ['2024-02-29', 'Rent', '100.00', '1'],
+      ['2024-03-01', 'Groceries', '1.25', '2'],
+      ['2024-03-31', 'Groceries', '30.00', '1'],
+      ['2024-03-31', 'Salary', '30.00', '1']
+    ])
+    expect(rows[0]!.tag_id).toBe(TAG_GROCERIES)
+    expect(rows.map(r => r.tag_id)).not.toContain(TAG_B)
+  })
+
+  it('fct_daily_spending_by_tag: user B', async () => {
+    const rows = await run(DAILY, USER_B)
+    expect(rows.map(r => [r.date, r.tag_id, r.tag_name, r.spending, r.transaction_count])).toEqual([
+      ['2024-01-01', TAG_B, 'B secret tag', '999.00', '1'],
+      ['2024-02-01', TAG_B, 'B secret tag', '0.00', '1']
+    ])
+  })
+
+  it('fct_monthly_trends: hand-computed totals for user A and user B', async () => {
+    expect(await run(MONTHLY, USER_A)).toEqual([
+      { month: '2024-01-01', income: '100.00', spending: '39.50', net: '60.50', transaction_count: '5' },
+      { month: '2024-02-01', income: '2000.00', spending: '107.00', net: '1893.00', transaction_count: '3' },
+      { month: '2024-03-01', income: '50.00', spending: '31.26', net: '18.74', transaction_count: '4' }
+    ])
+    expect(await run(MONTHLY, USER_B)).toEqual([
+      { month: '2024-01-01', income: '0.00', spending: '999.00', net: '-999.00', transaction_count: '1' },
+      { month: '2024-02-01', income: '5000.00', spending: '0.00', net: '5000.00', transaction_count: '1' },
+      { month: '2024-03-01', income: '0.00', spending: '1.00', net: '-1.00', transaction_count: '1' }
+    ])
+  })
+
+  it('a user with no data gets no rows from any dataset', async () => {
+    for (const dataset of DATASETS) {
+      expect(await run(dataset, '33333333-3333-4333-8333-333333333333')).toEqual([])
+    }
+  })
+
+  it('works wrapped in COPY, as exports run it', async () => {
+    const file = join(wh.dir, 'out.csv')
+    for (const dataset of DATASETS) {
+      const [row] = await queryRows<{ Count: string }>(wh.connection, `COPY (${buildDatasetQuery(dataset, USER_B)}) TO '${file}' (FORMAT csv, HEADER)`)
+      expect(Number(row!.Count), dataset.name).toBeGreaterThan(0)
+    }
+  })
+})
+
+describe('user scoping', () => {
+  it('every base table is shadowed by a user-scoped CTE ahead of the dataset SQL', () => {
+    for (const dataset of DATASETS) {
+      const sql = buildDatasetQuery(dataset, USER_A)
+      for (const table of ['transactions', 'accounts', 'tags']) {
+        expect(sql).toMatch(new RegExp(`\\b${table} AS \\(SELECT \\* FROM main\\.${table} WHERE user_id = '${USER_A}'::UUID`))
+      }
+      expect(sql.indexOf(dataset.sql)).toBeGreaterThan(sql.indexOf('tags AS ('))
+    }
+  })
+
+  it('shadowing reaches subqueries and nested CTEs (DuckDB resolves the CTE, not main.*)', async () => {
+    // Built the same way as buildDatasetQuery, with a dataset SQL that hides its table references
+    // in a nested WITH, a scalar subquery, a lateral-free join and an IN subquery.
+    const probe: Dataset = {
+      ...TX,
+      sql: `WITH inner_tx AS (SELECT * FROM transactions)
+        SELECT
+          (SELECT count(*) FROM inner_tx) AS n_tx,
+          (SELECT count(DISTINCT user_id) FROM transactions) AS n_users,
+          (SELECT count(*) FROM accounts) AS n_accounts,
+          (SELECT count(*) FROM tags WHERE tag_id IN (SELECT unnest(tag_ids) FROM transactions)) AS n_tags`,
+      orderBy: 'n_tx'
+    }
+    expect(await run(probe, USER_B)).toEqual([{ n_tx: '3', n_users: '1', n_accounts: '1', n_tags: '1' }])
+    expect(await run(probe, USER_A)).toEqual([{ n_tx: '12', n_users: '1', n_accounts: '2', n_tags: '3' }])
+  })
+
+  it('the unscoped tables really hold both users (so the tests above can fail)', async () => {
+    const [row] = await queryRows(wh.connection, 'SELECT count(*) AS n, count(DISTINCT user_id) AS users FROM transactions')
+    expect(row).toEqual({ n: '15', users: '2' })
+  })
+})
+
+describe('filters', () => {
+  it('start_date and end_date are inclusive', async () => {
+    expect(await txIds(USER_A, { start_date: '2024-01-31', end_date: '2024-02-29' })).toEqual([5, 6, 7, 8].map(txA))
+    expect(await txIds(USER_A, { start_date: '2024-03-01' })).toEqual([9, 10, 11, 12].map(txA))
+    expect(await txIds(USER_A, { end_date: '2024-01-01' })).toEqual([1, 2, 3].map(txA))
+    expect(await txIds(USER_A, { start_date: '2024-02-01', end_date: '2024-02-01' })).toEqual([6, 7].map(txA))
+  })
+
+  it('dates filter transactions before aggregation', async () => {
+    expect(await run(MONTHLY, USER_A, { start_date: '2024-01-31', end_date: '2024-02-29' })).toEqual([
+      { month: '2024-01-01', income: '0.00', spending: '3.75', net: '-3.75', transaction_count: '1' },
+      { month: '2024-02-01', income: '2000.00', spending: '107.00', net: '1893.00', transaction_count: '3' }
+    ])
+  })
+
+  it('account_ids keeps transactions on any of the accounts', async () => {
+    expect(await txIds(USER_A, { account_ids: [ACC_A2] })).toEqual([3, 5, 8, 11].map(txA))
+    expect(await txIds(USER_A, { account_ids: [ACC_A2.toUpperCase(), ACC_A1] })).toHaveLength(12)
+    // Another user's account matches nothing: the user scope still applies.
+    expect(await txIds(USER_A, { account_ids: [ACC_B1] })).toEqual([])
+  })
+
+  it('tag_ids (tagFilter transactions) keeps transactions carrying any of the tags, with all their tags', async () => {
+    const rows = await run(TX, USER_A, { tag_ids: [TAG_RENT] })
+    expect(rows.map(r => r.transaction_id)).toEqual([2, 5, 8].map(txA))
+    expect(rows.map(r => r.tags)).toEqual([['Groceries', 'Rent'], ['Rent', 'Groceries'], ['Rent']])
+    expect(await run(MONTHLY, USER_A, { tag_ids: [TAG_RENT] })).toEqual([
+      { month: '2024-01-01', income: '0.00', spending: '9.25', net: '-9.25', transaction_count: '2' },
+      { month: '2024-02-01', income: '0.00', spending: '100.00', net: '-100.00', transaction_count: '1' }
+    ])
+  })
+
+  it('tag_ids (tagFilter rows) also keeps only the chosen tags\' rows', async () => {
+    expect(DAILY.tagFilter).toBe('rows')
+    const rows = await run(DAILY, USER_A, { tag_ids: [TAG_RENT, TAG_SALARY] })
+    expect(rows.map(r => [r.date, r.tag_name, r.spending, r.transaction_count])).toEqual([
+      ['2024-01-01', 'Rent', '5.50', '1'],
+      ['2024-01-01', 'Salary', '0.00', '1'],
+      ['2024-01-31', 'Rent', '3.75', '1'],
+      ['2024-02-01', 'Salary', '0.00', '1'],
+      ['2024-02-29', 'Rent', '100.00', '1'],
+      ['2024-03-31', 'Salary', '30.00', '1']
+    ])
+  })
+
+  it('filters combine with AND', async () => {
+    expect(await txIds(USER_A, { start_date: '2024-01-01', end_date: '2024-01-31', account_ids: [ACC_A1], tag_ids: [TAG_GROCERIES] }))
+      .toEqual([1, 2].map(txA))
+  })
+
+  it('empty lists and nulls mean no filter', async () => {
+    expect(await txIds(USER_A, { start_date: null, end_date: null, account_ids: [], tag_ids: [] })).toHaveLength(12)
+    expect(await txIds(USER_A, {})).toHaveLength(12)
+  })
+})
+
+describe('validation and injection', () => {
+  const injections = [
+    '\' OR 1=1 --',
+    '2024-01-01\'; DROP TABLE transactions; --',
+    '2024-01-01\' OR \'1\'=\'1',
+    `${USER_A}' OR '1'='1`,
+    `${USER_A}'::UUID OR TRUE --`,
+    `${USER_A}\u2019`, // right single quotation mark
+    `\u2018${USER_A}`,
+    `${USER_A}\n`,
+    ` ${USER_A}`,
+    `${USER_A};`,
+    USER_A.replaceAll('-', ''),
+    `{${USER_A}}`,
+    '',
+    '2024-01-01',
+    '１１１１aaaa-1111-4111-8111-11111111111a' // fullwidth digits
+  ]
+
+  it('rejects bad user ids, naming user_id', () => {
+    for (const bad of [...injections, null, undefined, 42, {}, [USER_A]]) {
+      expectFieldError(() => buildDatasetQuery(TX, bad as string), 'user_id')
+    }
+  })
+
+  it('rejects bad dates, naming the field', () => {
+    const badDates = [
+      ...injections.filter(v => v !== '2024-01-01'),
+      '2024-02-30', '2023-02-29', '2024-13-01', '2024-00-10', '2024-01-00', '2024-04-31', '0000-01-01',
+      '2024-1-01', '24-01-01', '2024/01/01', '2024-01-01T00:00:00', '2024-01-01 ', '２０２４-01-01', 20240101, ['2024-01-01']
+    ]
+    for (const field of ['start_date', 'end_date'] as const) {
+      for (const bad of badDates) {
+        expectFieldError(() => buildDatasetQuery(TX, USER_A, { [field]: bad as string }), field)
+      }
+    }
+  })
+
+  it('accepts real calendar edge dates', () => {
+    for (const date of ['2024-02-29', '2000-02-29', '2023-12-31', '0001-01-01', '9999-12-31']) {
+      expect(buildDatasetQuery(TX, USER_A, { start_date: date, end_date: date })).toContain(`DATE '${date}'`)
+    }
+    expectFieldError(() => buildDatasetQuery(TX, USER_A, { start_date: '1900-02-29' }), 'start_date')
+  })
+
+  it('rejects start_date after end_date', () => {
+    expectFieldError(() => buildDatasetQuery(TX, USER_A, { start_date: '2024-02-01', end_date: '2024-01-31' }), 'start_date')
+  })
+
+  it('rejects bad ids in either list, naming the list', () => {
+    for (const field of ['account_ids', 'tag_ids'] as const) {
+      for (const bad of injections) {
+        expectFieldError(() => buildDatasetQuery(DAILY, USER_A, { [field]: [ACC_A1, bad] }), field)
+      }
+      for (const bad of ['not-a-list', ACC_A1, 7, { 0: ACC_A1 }, [null], [1]]) {
+        expectFieldError(() => buildDatasetQuery(DAILY, USER_A, { [field]: bad as unknown as string[] }), field)
+      }
+    }
+  })
+
+  it('allows 1000 ids and rejects 1001', () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`)
+    for (const field of ['account_ids', 'tag_ids'] as const) {
+      expect(() => buildDatasetQuery(TX, USER_A, { [field]: ids(1000) })).not.toThrow()
+      expectFieldError(() => buildDatasetQuery(TX, USER_A, { [field]: ids(1001) }), field)
+    }
+  })
+
+  it('normalises ids to lowercase and deduplicates them', () => {
+    const user = 'ABCDEF12-3456-4ABC-9DEF-ABCDEF123456'
+    const sql = buildDatasetQuery(DAILY, user, {
+      account_ids: [ACC_A1.toUpperCase(), ACC_A1, ACC_A1],
+      tag_ids: [TAG_RENT, TAG_RENT.toUpperCase().replace('C', 'c')]
+    })
+    expect(sql).not.toContain(user)
+    expect(sql).not.toContain(ACC_A1.toUpperCase())
+    expect(sql).toContain(`user_id = '${user.toLowerCase()}'::UUID`)
+    expect(sql.split(`'${ACC_A1}'::UUID`)).toHaveLength(2)
+    // Once in the transactions filter, once in the tag rows filter.
+    expect(sql.split(`'${TAG_RENT}'::UUID`)).toHaveLength(3)
+  })
+
+  it('an uppercase user id returns the same rows as the lowercase one', async () => {
+    expect(await txIds(USER_A.toUpperCase())).toEqual(await txIds(USER_A))
+    expect(await run(MONTHLY, USER_B.toUpperCase())).toEqual(await run(MONTHLY, USER_B))
+  })
+
+  it('rejects unknown filter keys rather than ignoring them', () => {
+    expectFieldError(() => buildDatasetQuery(TX, USER_A, { tagIds: [TAG_RENT] } as DatasetFilters), 'filters')
+    expectFieldError(() => buildDatasetQuery(TX, USER_A, 'x' as DatasetFilters), 'filters')
+  })
+
+  it('no literal in the SQL comes from unvalidated text', () => {
+    // Quotes appear only around validated UUIDs and dates.
+    const sql = buildDatasetQuery(DAILY, USER_A, { start_date: '2024-01-01', end_date: '2024-12-31', account_ids: [ACC_A1], tag_ids: [TAG_RENT] })
+    const literals = sql.match(/'[^']*'/g) ?? []
+    for (const literal of literals) {
+      expect(literal).toMatch(/^'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d{4}-\d{2}-\d{2}|month)'$/)
+    }
+  })
+
+  it('an injected filter never reaches DuckDB: the table survives', async () => {
+    expect(() => buildDatasetQuery(TX, USER_A, { start_date: '2024-01-01\'; DROP TABLE transactions; --' })).toThrow(QueryBuilderError)
+    const [row] = await queryRows(wh.connection, 'SELECT count(*) AS n FROM transactions')
+    expect(row).toEqual({ n: '15' })
+  })
+})

@@ -1,0 +1,69 @@
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { S3RVER_CREDENTIALS, startS3rver } from '../../server/lib/local/s3rver'
+import { DATASETS } from '../../server/lib/warehouse/datasets'
+import { createTestEnvironment, TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
+import { client } from '../helpers/http'
+import { startServer, type ServerHandle } from '../helpers/server'
+
+/** Storage outages, on an environment of its own (its own database, so no other worker interferes). */
+describe('when the S3 server is unreachable', () => {
+  let environment: TestEnvironment
+  let server: ServerHandle
+  let workDir: string
+
+  beforeAll(async () => {
+    environment = await createTestEnvironment({ users: 1, transactions: 500 })
+    await environment.s3.stop()
+    workDir = join(environment.dir, 'work')
+    server = await startServer({
+      ...environment.env,
+      EXPORT_MAX_ATTEMPTS: '2',
+      EXPORT_RETRY_BASE_MS: '200',
+      EXPORT_WORK_DIR: workDir
+    }, { requireHealthy: false })
+  })
+  afterAll(async () => {
+    await server?.stop()
+    await environment?.teardown()
+  })
+
+  it('health reports storage down with 503', async () => {
+    const res = await fetch(`${server.url}/api/health`)
+    expect(res.status).toBe(503)
+    const body = await res.json()
+    expect(body.checks.storage.ok).toBe(false)
+    expect(body.checks.database.ok).toBe(true)
+  })
+
+  it('fails the job after its attempts with a clear error and leaves no temp file; works again once storage is back', async () => {
+    const { createExport, waitForExport } = client(server.url)
+    const user = environment.demo.users[0]!
+    const jobId = await createExport(user.token, { dataset_id: DATASETS[0]!.id, format: 'csv' })
+    const job = await waitForExport(user.token, jobId)
+    expect(job.status).toBe('failed')
+    expect(job.attempts).toBe(2)
+    expect(job.error).toEqual({ code: 'STORAGE_UNAVAILABLE', message: expect.stringMatching(/storage.*could not be reached/i) })
+    expect(job.download_url).toBeNull()
+    expect(await readdir(workDir)).toEqual([])
+
+    // Storage comes back on the same address: the next export goes through.
+    const port = Number(new URL(environment.env.S3_ENDPOINT!).port)
+    const s3 = await startS3rver({ directory: join(environment.dir, 's3'), port, buckets: [TEST_BUCKET] })
+    try {
+      const okId = await createExport(user.token, { dataset_id: DATASETS[0]!.id, format: 'parquet' })
+      const ok = await waitForExport(user.token, okId)
+      expect(ok.status).toBe('completed')
+      expect(ok.row_count).toBe(500)
+      // Only the successful export's object exists: the failed attempts left nothing behind.
+      const s3client = new S3Client({ endpoint: s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
+      const listing = await s3client.send(new ListObjectsV2Command({ Bucket: TEST_BUCKET }))
+      expect(listing.Contents?.map(o => o.Key)).toEqual([`exports/${user.user_id}/${okId}.parquet`])
+      expect(await readdir(workDir)).toEqual([])
+    } finally {
+      await s3.stop()
+    }
+  })
+})

@@ -1,4 +1,8 @@
 // https://nuxt.com/docs/api/configuration/nuxt-config
+
+// Loads Nitro's option types into Nuxt's schema (tasks, scheduledTasks) for this file.
+import type {} from '@nuxt/nitro-server'
+
 export default defineNuxtConfig({
   modules: ['@nuxt/ui', '@nuxt/eslint', 'nuxt-auth-utils'],
 
@@ -9,6 +13,29 @@ export default defineNuxtConfig({
   // Our machines have no internet: no font providers, no Iconify API; icons come from the local
   // @iconify-json/lucide collection.
   ui: { fonts: false },
+
+  future: { compatibilityVersion: 4 },
+
+  compatibilityDate: '2026-11-01',
+
+  nitro: {
+    // The export sweep is a scheduled Nitro task (the worker itself is started by a plugin).
+    // Nuxt's schema narrows `experimental` to its own flags; tasks is Nitro's.
+    experimental: { tasks: true } as Record<string, boolean>,
+    scheduledTasks: { '* * * * *': ['exports:sweep'] }
+  },
+
+  typescript: {
+    tsConfig: {
+      compilerOptions: { allowImportingTsExtensions: true }
+    }
+  },
+
+  eslint: {
+    config: {
+      stylistic: { commaDangle: 'never', braceStyle: '1tbs' }
+    }
+  },
 
   icon: {
     provider: 'server',
@@ -24,26 +51,5 @@ export default defineNuxtConfig({
       ]
     },
     fallbackToApi: false
-  },
-
-  future: { compatibilityVersion: 4 },
-
-  compatibilityDate: '2026-11-01',
-
-  nitro: {
-    experimental: { tasks: true },
-    scheduledTasks: { '* * * * *': ['exports:sweep'] }
-  },
-
-  typescript: {
-    tsConfig: {
-      compilerOptions: { allowImportingTsExtensions: true }
-    }
-  },
-
-  eslint: {
-    config: {
-      stylistic: { commaDangle: 'never', braceStyle: '1tbs' }
-    }
   }
 })

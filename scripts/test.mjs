@@ -20,14 +20,12 @@ rmSync(report, { force: true })
 const status = run('node_modules/.bin/vitest', ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args])
 
 let passed = 0
-let failed = 0
+let failed = 1
 if (existsSync(report)) {
   const results = JSON.parse(readFileSync(report, 'utf8'))
   passed = results.numPassedTests
   // A file that fails to load counts as a failure even though none of its tests ran.
   failed = results.numFailedTests + results.testResults.filter(f => f.status === 'failed' && f.assertionResults.length === 0).length
-} else {
-  failed = 1
 }
 console.log(`tests: ${passed} passed, ${failed} failed`)
 process.exit(status === 0 && failed === 0 ? 0 : (status || 1))

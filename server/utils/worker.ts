@@ -1,23 +1,32 @@
 import { ExportWorker } from '../lib/exports/worker'
 
-let worker: ExportWorker | undefined
+let worker: Promise<ExportWorker | undefined> | undefined
+let started: ExportWorker | undefined
 
-/** This process's export worker, if its role runs one. */
+/** This process's export worker, if its role runs one and it has started. */
 export function useExportWorker(): ExportWorker | undefined {
-  return worker
+  return started
 }
 
-export async function startExportWorker(): Promise<ExportWorker | undefined> {
-  const context = await useAppContext()
-  const { config } = context
-  if (config.OUTPORT_ROLE === 'web' || worker) return worker
-  worker = new ExportWorker(context, {
-    concurrency: config.EXPORT_WORKER_CONCURRENCY,
-    maxAttempts: config.EXPORT_MAX_ATTEMPTS,
-    retryBaseMs: config.EXPORT_RETRY_BASE_MS,
-    workDir: config.EXPORT_WORK_DIR,
-    log: line => console.warn(`[outport:worker] ${line}`)
+/** Starts the worker once per process, however many callers (plugin, scheduled sweep) race. */
+export function startExportWorker(): Promise<ExportWorker | undefined> {
+  worker ??= (async () => {
+    const context = await useAppContext()
+    const { config } = context
+    if (config.OUTPORT_ROLE === 'web') return undefined
+    const instance = new ExportWorker(context, {
+      concurrency: config.EXPORT_WORKER_CONCURRENCY,
+      maxAttempts: config.EXPORT_MAX_ATTEMPTS,
+      retryBaseMs: config.EXPORT_RETRY_BASE_MS,
+      workDir: config.EXPORT_WORK_DIR,
+      log: line => console.warn(`[outport:worker] ${line}`)
+    })
+    await instance.start()
+    started = instance
+    return instance
+  })().catch((error) => {
+    worker = undefined
+    throw error
   })
-  await worker.start()
   return worker
 }

@@ -216,7 +216,7 @@ describe('isolation', () => {
   })
 
   it('a malformed job id is a 404', async () => {
-    for (const id of ['not-a-uuid', '..%2F..%2Fetc%2Fpasswd', "1' OR '1'='1"]) {
+    for (const id of ['not-a-uuid', '..%2F..%2Fetc%2Fpasswd', '1\' OR \'1\'=\'1']) {
       expect((await api(`/api/analytics/exports/${id}`, { token: alice.token })).status).toBe(404)
     }
   })
@@ -279,9 +279,9 @@ describe('bad input', () => {
     ['a missing format', () => ({ dataset_id: TRANSACTIONS }), 400, 'format'],
     ['an unknown format', () => ({ ...valid(), format: 'xlsx' }), 400, 'format'],
     ['a bad date', () => ({ ...valid(), start_date: '2024-02-30' }), 400, 'start_date'],
-    ['a date with SQL', () => ({ ...valid(), end_date: "2024-01-01' OR 1=1 --" }), 400, 'end_date'],
+    ['a date with SQL', () => ({ ...valid(), end_date: '2024-01-01\' OR 1=1 --' }), 400, 'end_date'],
     ['start after end', () => ({ ...valid(), start_date: '2025-02-01', end_date: '2025-01-31' }), 400, 'end_date'],
-    ['a malformed account id', () => ({ ...valid(), account_ids: ["x' OR 1=1"] }), 400, 'account_ids.0'],
+    ['a malformed account id', () => ({ ...valid(), account_ids: ['x\' OR 1=1'] }), 400, 'account_ids.0'],
     ['more than 1,000 ids', () => ({ ...valid(), tag_ids: Array.from({ length: 1001 }, () => alice.tag_ids[0]) }), 400, 'tag_ids'],
     ['another user\'s account', () => ({ ...valid(), account_ids: [bob.account_ids[0]] }), 400, 'account_ids'],
     ['another user\'s tag', () => ({ ...valid(), tag_ids: [alice.tag_ids[0], bob.tag_ids[0]] }), 400, 'tag_ids'],

@@ -17,8 +17,11 @@ export async function startServer(env: Record<string, string>, opts: { requireHe
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
-  child.stdout!.on('data', (d: Buffer) => { output += d })
-  child.stderr!.on('data', (d: Buffer) => { output += d })
+  const collect = (d: Buffer) => {
+    output += d
+  }
+  child.stdout!.on('data', collect)
+  child.stderr!.on('data', collect)
   const url = `http://127.0.0.1:${port}`
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output}`)

@@ -77,7 +77,7 @@ export async function completeJob(db: Db, job: Job, workerId: string, result: Pa
     where: held(job.id, workerId),
     data: {
       status: 'completed',
-      metadata: { ...(job.metadata as object), ...result },
+      metadata: { ...(job.metadata as object), ...result } as object,
       progress: progress as object,
       error: undefined,
       completedAt: new Date(),

@@ -25,7 +25,9 @@ export async function startS3rver(opts: { directory: string, port: number, bucke
   for (const bucket of opts.buckets) args.push('--configure-bucket', bucket)
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: opts.detached ?? false })
   let stderr = ''
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
   const endpoint = `http://127.0.0.1:${opts.port}`
   await waitForHttp(endpoint, child, () => stderr)
   if (opts.detached) child.unref()

@@ -65,7 +65,7 @@ export async function ensureLocalServices(
 
   if (started.length) await writeFile(statePath, JSON.stringify(state, null, 2))
   for (const line of started) log(`Started ${line}`)
-  return { env: out, started, stop: async () => { await Promise.all(stops.map(s => s())) } }
+  return { env: out, started, stop: () => Promise.all(stops.map(s => s())).then(() => {}) }
 }
 
 async function startEmbeddedPostgres(dir: string, port: number): Promise<() => Promise<void>> {

@@ -59,8 +59,10 @@ export async function uploadFile(storage: Storage, key: string, path: string, op
     queueSize: opts.queueSize ?? 4,
     leavePartsOnError: false
   })
-  upload.on('httpUploadProgress', (p) => opts.onProgress?.(p.loaded ?? 0, size))
-  const onAbort = () => { void upload.abort() }
+  upload.on('httpUploadProgress', p => opts.onProgress?.(p.loaded ?? 0, size))
+  const onAbort = () => {
+    void upload.abort()
+  }
   opts.signal?.addEventListener('abort', onAbort, { once: true })
   try {
     await upload.done()

@@ -146,7 +146,6 @@ async function insertOwned(connection: DuckDBConnection, user: DemoUser) {
  * with the row number (evenly spread over the span), so rows are stored roughly in date order and
  * date filters can skip row groups.
  */
-export const __sql = (...a: Parameters<typeof transactionsSql>) => transactionsSql(...a)
 function transactionsSql(user: DemoUser, index: number, seed: number): string {
   const n = user.transactions
   const accounts = user.accounts

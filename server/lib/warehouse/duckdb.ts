@@ -4,8 +4,10 @@ export interface OpenWarehouseOptions {
   /** Default true: several processes (and outside tools) can then read the file at once. */
   readOnly?: boolean
   threads?: number
-  /** DuckDB size string, e.g. '2GB'. */
+  /** DuckDB size string, e.g. '2GB'. Big sorts beyond it spill to tempDirectory. */
   memoryLimit?: string
+  /** Where spills go; DuckDB's default is `<path>.tmp`, beside the warehouse file. */
+  tempDirectory?: string
 }
 
 export async function openWarehouse(path: string, opts: OpenWarehouseOptions = {}): Promise<DuckDBInstance> {
@@ -21,6 +23,7 @@ export async function openWarehouse(path: string, opts: OpenWarehouseOptions = {
     options.threads = String(opts.threads)
   }
   if (opts.memoryLimit !== undefined) options.memory_limit = opts.memoryLimit
+  if (opts.tempDirectory !== undefined) options.temp_directory = opts.tempDirectory
   return DuckDBInstance.create(path, options)
 }
 

@@ -1,7 +1,12 @@
 // https://nuxt.com/docs/api/configuration/nuxt-config
 
-// Loads Nitro's option types into Nuxt's schema (tasks, scheduledTasks) for this file.
-import type {} from '@nuxt/nitro-server'
+// The export sweep is a scheduled Nitro task (the worker itself is started by a plugin). Declared
+// apart, and `experimental` widened, because Nuxt 3.21's schema types `nitro` without Nitro's
+// task options.
+const nitroTasks = {
+  experimental: { tasks: true } as Record<string, boolean>,
+  scheduledTasks: { '* * * * *': ['exports:sweep'] }
+}
 
 export default defineNuxtConfig({
   modules: ['@nuxt/ui', '@nuxt/eslint', 'nuxt-auth-utils'],
@@ -18,12 +23,7 @@ export default defineNuxtConfig({
 
   compatibilityDate: '2026-11-01',
 
-  nitro: {
-    // The export sweep is a scheduled Nitro task (the worker itself is started by a plugin).
-    // Nuxt's schema narrows `experimental` to its own flags; tasks is Nitro's.
-    experimental: { tasks: true } as Record<string, boolean>,
-    scheduledTasks: { '* * * * *': ['exports:sweep'] }
-  },
+  nitro: nitroTasks,
 
   typescript: {
     tsConfig: {

@@ -1,9 +1,10 @@
 import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api'
 import type { Config } from './config.ts'
 import { createDb, type Db } from './db/client.ts'
 import { createStorage, type Storage } from './storage/s3.ts'
-import { openWarehouse } from './warehouse/duckdb.ts'
+import { openWarehouse, type OpenWarehouseOptions } from './warehouse/duckdb.ts'
 
 /** Everything a request handler or a worker needs, built once per process from the config. */
 export interface AppContext {
@@ -16,7 +17,12 @@ export interface AppContext {
 
 export function createAppContext(config: Config): AppContext {
   const db = createDb(config.DATABASE_URL)
-  const warehouse = new WarehouseReader(config.WAREHOUSE_PATH)
+  const warehouse = new WarehouseReader(config.WAREHOUSE_PATH, {
+    memoryLimit: config.DUCKDB_MEMORY_LIMIT,
+    threads: config.DUCKDB_THREADS,
+    // The warehouse's own folder may be read-only; spill files belong with the other work files.
+    tempDirectory: join(config.EXPORT_WORK_DIR, 'duckdb-spill')
+  })
   return {
     config,
     db,
@@ -41,7 +47,7 @@ export class WarehouseReader {
   private identity?: string
   private opening?: Promise<DuckDBInstance>
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string, private readonly options: OpenWarehouseOptions = {}) {}
 
   async connect(): Promise<DuckDBConnection> {
     const instance = await this.current()
@@ -53,7 +59,7 @@ export class WarehouseReader {
     if (!info) throw new WarehouseMissingError(`No warehouse at ${this.path}; build one with: npm run cli -- demo`)
     const identity = `${info.dev}:${info.ino}:${info.mtimeMs}`
     if (this.instance && this.identity === identity) return this.instance
-    this.opening ??= openWarehouse(this.path).then((instance) => {
+    this.opening ??= openWarehouse(this.path, this.options).then((instance) => {
       // The previous instance is left to the garbage collector: queries still running on its
       // connections must finish on the file they started with.
       this.instance = instance

@@ -6,7 +6,7 @@ import { CONTENT_TYPES } from '../../../shared/types/exports.ts'
 import type { WarehouseReader } from '../context.ts'
 import { WarehouseMissingError } from '../context.ts'
 import { uploadFile, type Storage } from '../storage/s3.ts'
-import { findDataset } from '../warehouse/datasets.ts'
+import { findDataset, type Dataset } from '../warehouse/datasets.ts'
 import { buildDatasetQuery, QueryBuilderError } from '../warehouse/query.ts'
 import { ExportCancelled, ExportFailure, storageFailure } from './errors.ts'
 
@@ -36,6 +36,21 @@ const COPY_OPTIONS: Record<ExportFormat, string> = {
   parquet: 'FORMAT parquet, COMPRESSION zstd'
 }
 
+/** The export's SQL for a job: the dataset query for that user and filters, shaped for the format. */
+export function exportQuery(dataset: Dataset, userId: string, metadata: ExportMetadata): string {
+  try {
+    return buildDatasetQuery(dataset, userId, metadata.filters, { listsAsJson: metadata.format === 'csv' })
+  } catch (error) {
+    if (error instanceof QueryBuilderError) throw new ExportFailure('INVALID_FILTERS', `The export's filters are invalid (${error.field}).`, false, { cause: error })
+    throw error
+  }
+}
+
+/** DuckDB's own writer: the rows go from the query to the file without passing through JS. */
+export function copyStatement(sql: string, path: string, format: ExportFormat): string {
+  return `COPY (${sql}) TO '${path.replaceAll('\'', '\'\'')}' (${COPY_OPTIONS[format]})`
+}
+
 /**
  * Runs one export: DuckDB's own COPY writes the file (the result never passes through JS), then
  * it is streamed to S3. The temporary file is removed whatever happens.
@@ -44,13 +59,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
   const { metadata } = job
   const dataset = findDataset(metadata.dataset_id)
   if (!dataset) throw new ExportFailure('DATASET_NOT_FOUND', 'This dataset is no longer available.', false)
-  let sql: string
-  try {
-    sql = buildDatasetQuery(dataset, job.userId, metadata.filters, { listsAsJson: metadata.format === 'csv' })
-  } catch (error) {
-    if (error instanceof QueryBuilderError) throw new ExportFailure('INVALID_FILTERS', `The export's filters are invalid (${error.field}).`, false, { cause: error })
-    throw error
-  }
+  const sql = exportQuery(dataset, job.userId, metadata)
 
   const format = metadata.format
   const tempPath = join(opts.workDir, `${job.id}.${format}`)
@@ -97,7 +106,7 @@ async function copyToFile(opts: ExportRunOptions, sql: string, path: string, for
   }, 250)
   try {
     opts.onProgress({ phase: 'querying', percent: 0, rows: 0, bytes_uploaded: null })
-    const result = await connection.runAndReadAll(`COPY (${sql}) TO '${path.replaceAll('\'', '\'\'')}' (${COPY_OPTIONS[format]})`)
+    const result = await connection.runAndReadAll(copyStatement(sql, path, format))
     return Number(result.getRowObjectsJson()[0]!.Count)
   } catch (error) {
     if (opts.signal.aborted) throw new ExportCancelled()

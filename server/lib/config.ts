@@ -33,7 +33,7 @@ export const ConfigSchema = z.object({
   // Where DuckDB writes export files before upload; they are removed after each export.
   EXPORT_WORK_DIR: z.string().min(1).default(join(tmpdir(), 'outport-exports')),
   // DuckDB's memory ceiling per process; larger sorts spill to EXPORT_WORK_DIR instead of growing.
-  DUCKDB_MEMORY_LIMIT: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'must be a size such as 512MB').default('512MB'),
+  DUCKDB_MEMORY_LIMIT: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'must be a size such as 512MB').default('192MB'),
   DUCKDB_THREADS: positiveInt.max(256).optional(),
   // all: API and worker; web: API only; worker: only the worker (and /api/health).
   OUTPORT_ROLE: z.enum(['all', 'web', 'worker']).default('all'),

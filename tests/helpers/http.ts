@@ -32,13 +32,13 @@ export function client(baseUrl: string) {
   }
 
   /** Polls until the job reaches a final status (or the timeout passes). */
-  async function waitForExport(token: string, jobId: string, timeoutMs = 60_000): Promise<ExportJobDTO> {
+  async function waitForExport(token: string, jobId: string, timeoutMs = 60_000, intervalMs = 50): Promise<ExportJobDTO> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const job = await getExport(token, jobId)
       if (['completed', 'failed', 'cancelled', 'expired'].includes(job.status)) return job
       if (Date.now() > deadline) throw new Error(`export ${jobId} still ${job.status} after ${timeoutMs} ms`)
-      await sleep(50)
+      await sleep(intervalMs)
     }
   }
 

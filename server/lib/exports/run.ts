@@ -71,6 +71,9 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
     const uploaded = await uploadFile(opts.storage, key, tempPath, {
       contentType: CONTENT_TYPES[format],
       signal: opts.signal,
+      // 8 MiB × 3 in flight keeps s3rver and S3 busy while bounding the buffers to ~24 MiB.
+      partSize: 8 * 1024 * 1024,
+      queueSize: 3,
       onProgress: (bytes, total) => opts.onProgress({
         phase: 'uploading',
         percent: QUERY_SHARE + Math.floor((100 - QUERY_SHARE - 1) * (total ? bytes / total : 1)),

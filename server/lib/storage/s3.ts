@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
-import { Transform } from 'node:stream'
+import { Transform, type Readable } from 'node:stream'
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
@@ -33,33 +33,39 @@ export interface UploadResult { size: number, sha256: string }
 
 export interface UploadOptions {
   contentType: string
-  onProgress?: (bytesUploaded: number, totalBytes: number) => void
+  /** Known size in bytes, when there is one (a file); streams of unknown length report null. */
+  totalBytes?: number
+  onProgress?: (bytesUploaded: number, totalBytes: number | null) => void
   signal?: AbortSignal
   partSize?: number
   queueSize?: number
 }
 
 /**
- * Streams a local file to S3 as a multipart upload, hashing it on the way (one read of the file).
- * On any failure the multipart upload is aborted, so no parts or partial object remain.
+ * Streams bytes to S3 as a multipart upload, hashing them on the way. On any failure the multipart
+ * upload is aborted, so no parts or partial object remain. The stream's own error (e.g. the
+ * producer failed) fails the upload the same way.
  */
-export async function uploadFile(storage: Storage, key: string, path: string, opts: UploadOptions): Promise<UploadResult> {
-  const { size } = await stat(path)
+export async function uploadStream(storage: Storage, key: string, source: Readable, opts: UploadOptions): Promise<UploadResult> {
   const hash = createHash('sha256')
-  const body = createReadStream(path, { highWaterMark: 1024 * 1024 }).pipe(new Transform({
+  let size = 0
+  const body = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk)
+      size += chunk.length
       callback(null, chunk)
     }
-  }))
+  })
+  source.on('error', error => body.destroy(error))
+  source.pipe(body)
   const upload = new Upload({
     client: storage.client,
-    params: { Bucket: storage.bucket, Key: key, Body: body, ContentType: opts.contentType, ContentLength: size },
+    params: { Bucket: storage.bucket, Key: key, Body: body, ContentType: opts.contentType, ...(opts.totalBytes !== undefined && { ContentLength: opts.totalBytes }) },
     partSize: opts.partSize ?? 16 * 1024 * 1024,
     queueSize: opts.queueSize ?? 4,
     leavePartsOnError: false
   })
-  upload.on('httpUploadProgress', p => opts.onProgress?.(p.loaded ?? 0, size))
+  upload.on('httpUploadProgress', p => opts.onProgress?.(p.loaded ?? 0, opts.totalBytes ?? null))
   const onAbort = () => {
     void upload.abort()
   }
@@ -67,6 +73,7 @@ export async function uploadFile(storage: Storage, key: string, path: string, op
   try {
     await upload.done()
   } catch (error) {
+    source.unpipe(body)
     body.destroy()
     // A failure after the last part (e.g. in CompleteMultipartUpload) can still leave an object.
     await deleteObject(storage, key).catch(() => {})
@@ -75,6 +82,16 @@ export async function uploadFile(storage: Storage, key: string, path: string, op
     opts.signal?.removeEventListener('abort', onAbort)
   }
   return { size, sha256: hash.digest('hex') }
+}
+
+export async function uploadFile(storage: Storage, key: string, path: string, opts: UploadOptions): Promise<UploadResult> {
+  const { size } = await stat(path)
+  const source = createReadStream(path, { highWaterMark: 1024 * 1024 })
+  try {
+    return await uploadStream(storage, key, source, { ...opts, totalBytes: size })
+  } finally {
+    source.destroy()
+  }
 }
 
 export async function deleteObject(storage: Storage, key: string): Promise<void> {

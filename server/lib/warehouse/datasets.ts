@@ -22,8 +22,13 @@ export interface Dataset {
    * 'rows': also keep only those tags' rows (for datasets with one row per tag).
    */
   tagFilter: 'transactions' | 'rows'
-  /** ORDER BY clause content over the output columns; must make the row order total. */
-  orderBy: string
+  /**
+   * ORDER BY clause content over the output columns; must make the row order total. Left out for
+   * row-level datasets: sorting every row would cost 3-4x the export itself (5M transactions: CSV
+   * 14.5 s sorted against 4.2 s unsorted, with the sort spilling under the memory limit), so those
+   * come in the warehouse's storage order (date order for the demo warehouse).
+   */
+  orderBy?: string
 }
 
 const fctTransactions: Dataset = {
@@ -68,8 +73,7 @@ CROSS JOIN (
     coalesce(list(name ORDER BY tag_id, name), []::VARCHAR[]) AS names
   FROM tags
 ) AS lookup`,
-  tagFilter: 'transactions',
-  orderBy: 'transaction_date, transaction_id'
+  tagFilter: 'transactions'
 }
 
 const fctDailySpendingByTag: Dataset = {

@@ -51,7 +51,7 @@ export function buildDatasetQuery(dataset: Dataset, userId: string, filters: Dat
     `  accounts AS (SELECT * FROM main.accounts WHERE user_id = ${user}),`,
     `  tags AS (SELECT * FROM main.tags WHERE ${tagConditions.join(' AND ')})`,
     `SELECT ${options.listsAsJson ? jsonListProjection(dataset) : '*'} FROM (${dataset.sql}\n) AS dataset`,
-    `ORDER BY ${dataset.orderBy}`
+    ...(dataset.orderBy ? [`ORDER BY ${dataset.orderBy}`] : [])
   ].join('\n')
 }
 

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../../server/lib/config'
+import { WarehouseReader } from '../../server/lib/context'
+import { ExportCancelled, ExportFailure } from '../../server/lib/exports/errors'
+import { runExport, type ExportRunOptions } from '../../server/lib/exports/run'
+import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../server/lib/local/s3rver'
+import { createStorage, type Storage } from '../../server/lib/storage/s3'
+import { DATASETS } from '../../server/lib/warehouse/datasets'
+import { buildWarehouse, planDemo } from '../../server/lib/warehouse/demo'
+import { openWarehouse } from '../../server/lib/warehouse/duckdb'
+import type { ExportFormat, ExportMetadata, ExportProgress } from '../../shared/types/exports'
+import { freePort } from '../helpers/server'
+import { parseCsv, readParquetRows } from '../helpers/readers'
+
+/** The export runner on its own: real DuckDB, a real S3-compatible server, no Nuxt. */
+describe('runExport', () => {
+  let dir: string
+  let s3: S3rverHandle
+  let storage: Storage
+  let warehouse: WarehouseReader
+  const [user] = planDemo({ users: 1, transactions: 200_000, seed: 3 })
+
+  const metadata = (format: ExportFormat): ExportMetadata => ({
+    dataset_id: DATASETS[0]!.id,
+    dataset_name: DATASETS[0]!.name,
+    format,
+    filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] }
+  })
+
+  function options(overrides: Partial<ExportRunOptions> = {}): ExportRunOptions & { progress: ExportProgress[] } {
+    const progress: ExportProgress[] = []
+    return { warehouse, storage, workDir: join(dir, 'work'), signal: new AbortController().signal, onProgress: p => progress.push(p), progress, ...overrides }
+  }
+
+  async function objectKeys(): Promise<string[]> {
+    const listing = await storage.client.send(new ListObjectsV2Command({ Bucket: storage.bucket }))
+    return (listing.Contents ?? []).map(o => o.Key!)
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'outport-run-'))
+    s3 = await startS3rver({ directory: join(dir, 's3'), port: await freePort(), buckets: ['run-test'] })
+    storage = createStorage(loadConfig({
+      DATABASE_URL: 'postgresql://unused', S3_EXPORTS_BUCKET: 'run-test', S3_ENDPOINT: s3.endpoint,
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey
+    }))
+    await buildWarehouse(join(dir, 'warehouse.duckdb'), [user!], 3)
+    warehouse = new WarehouseReader(join(dir, 'warehouse.duckdb'))
+  })
+  afterAll(async () => {
+    warehouse?.close()
+    await s3?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it.each(['csv', 'parquet'] as const)('streams a %s file to S3 whose bytes, size, checksum and rows match', async (format) => {
+    const opts = options()
+    const result = await runExport({ id: `00000000-0000-4000-8000-00000000000${format === 'csv' ? 1 : 2}`, userId: user!.user_id, metadata: metadata(format) }, opts)
+    expect(result.row_count).toBe(200_000)
+    const object = await storage.client.send(new GetObjectCommand({ Bucket: storage.bucket, Key: result.s3_key }))
+    const bytes = await object.Body!.transformToByteArray()
+    expect(bytes.byteLength).toBe(result.file_size_bytes)
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(result.checksum_sha256)
+    const rows = format === 'csv' ? parseCsv(new TextDecoder().decode(bytes)).rows.length : readParquetRows(bytes).rows.length
+    expect(rows).toBe(200_000)
+    expect(opts.progress[0]!.phase).toBe('querying')
+    expect(opts.progress.at(-1)).toMatchObject({ phase: 'finalizing', rows: 200_000, bytes_uploaded: result.file_size_bytes })
+    expect(await readdir(join(dir, 'work'))).toEqual([])
+  })
+
+  it('fails with QUERY_FAILED, uploads nothing and leaves no pipe when the query cannot run', async () => {
+    // A warehouse whose transactions table lacks a column the dataset needs.
+    const broken = join(dir, 'broken.duckdb')
+    const instance = await openWarehouse(broken, { readOnly: false })
+    const connection = await instance.connect()
+    await connection.run('CREATE TABLE transactions (transaction_id UUID, user_id UUID); CREATE TABLE accounts (account_id UUID, user_id UUID, name VARCHAR); CREATE TABLE tags (tag_id UUID, user_id UUID, name VARCHAR)')
+    connection.closeSync()
+    instance.closeSync()
+    const before = await objectKeys()
+    const reader = new WarehouseReader(broken)
+    try {
+      const error = await runExport({ id: '00000000-0000-4000-8000-000000000003', userId: user!.user_id, metadata: metadata('csv') }, options({ warehouse: reader })).catch(e => e)
+      expect(error).toBeInstanceOf(ExportFailure)
+      expect(error).toMatchObject({ code: 'QUERY_FAILED', retryable: false })
+    } finally {
+      reader.close()
+    }
+    expect(await objectKeys()).toEqual(before)
+    expect(await readdir(join(dir, 'work'))).toEqual([])
+  })
+
+  it('fails with STORAGE_UNAVAILABLE when S3 is unreachable, without leaving DuckDB blocked or a pipe behind', async () => {
+    const deadStorage = createStorage(loadConfig({
+      DATABASE_URL: 'postgresql://unused', S3_EXPORTS_BUCKET: 'run-test', S3_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+      AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER'
+    }))
+    const error = await runExport({ id: '00000000-0000-4000-8000-000000000004', userId: user!.user_id, metadata: metadata('csv') }, options({ storage: deadStorage })).catch(e => e)
+    expect(error).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true })
+    expect(await readdir(join(dir, 'work'))).toEqual([])
+  })
+
+  it('stops within a second when cancelled mid-export and leaves nothing in S3', async () => {
+    const before = await objectKeys()
+    const controller = new AbortController()
+    const opts = options({ signal: controller.signal })
+    const first = opts.onProgress
+    let abortedAt = 0
+    opts.onProgress = (p) => {
+      first(p)
+      if (!abortedAt && p.phase === 'querying') {
+        abortedAt = performance.now()
+        setTimeout(() => controller.abort(), 50)
+      }
+    }
+    const error = await runExport({ id: '00000000-0000-4000-8000-000000000005', userId: user!.user_id, metadata: metadata('csv') }, opts).catch(e => e)
+    expect(error).toBeInstanceOf(ExportCancelled)
+    expect(performance.now() - abortedAt).toBeLessThan(1000)
+    expect(await objectKeys()).toEqual(before)
+    expect(await readdir(join(dir, 'work'))).toEqual([])
+  })
+})

@@ -18,6 +18,11 @@ export interface WorkerOptions {
   progressIntervalMs?: number
   retryBaseMs?: number
   log?: (line: string) => void
+  /**
+   * Called once a job reached its final state here (completed, or failed for good), e.g. to notify
+   * the user. Its failures are logged and never change the job's outcome.
+   */
+  onFinished?: (jobId: string) => Promise<void>
 }
 
 interface Running { job: Job, controller: AbortController, done: Promise<void> }
@@ -45,6 +50,7 @@ export class ExportWorker {
       progressIntervalMs: 1_000,
       retryBaseMs: 2_000,
       log: () => {},
+      onFinished: async () => {},
       ...options
     }
   }
@@ -113,17 +119,24 @@ export class ExportWorker {
         { warehouse: this.ctx.warehouse, storage: this.ctx.storage, workDir: this.opts.workDir, signal: controller.signal, onProgress: progress.push }
       )
       await progress.flush()
-      await completeJob(db, job, this.id, result, { phase: 'finalizing', percent: 100, rows: result.row_count, bytes_uploaded: result.file_size_bytes })
+      if (await completeJob(db, job, this.id, result, { phase: 'finalizing', percent: 100, rows: result.row_count, bytes_uploaded: result.file_size_bytes })) {
+        await this.finished(job.id)
+      }
     } catch (error) {
       await progress.flush()
       if (error instanceof ExportCancelled || controller.signal.aborted) return
       const failure = asExportFailure(error)
       const retry = failure.retryable && job.attempts < this.opts.maxAttempts
       this.opts.log(`job ${job.id} attempt ${job.attempts} failed (${failure.code}${retry ? ', will retry' : ''}): ${String(failure.cause ?? failure.message)}`)
-      await failJob(db, job.id, this.id, failure.toJSON(), retry ? new Date(Date.now() + this.backoff(job.attempts)) : undefined)
+      const failed = await failJob(db, job.id, this.id, failure.toJSON(), retry ? new Date(Date.now() + this.backoff(job.attempts)) : undefined)
+      if (failed && !retry) await this.finished(job.id)
     } finally {
       clearInterval(heartbeat)
     }
+  }
+
+  private async finished(jobId: string) {
+    await this.opts.onFinished(jobId).catch((error: Error) => this.opts.log(`after job ${jobId}: ${error.message}`))
   }
 
   /** Exponential backoff with full jitter. */

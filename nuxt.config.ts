@@ -47,7 +47,8 @@ export default defineNuxtConfig({
         'lucide:chevron-right', 'lucide:x', 'lucide:loader-circle', 'lucide:search', 'lucide:minus',
         'lucide:plus', 'lucide:ellipsis', 'lucide:arrow-left', 'lucide:arrow-right', 'lucide:arrow-up',
         'lucide:arrow-down', 'lucide:circle-alert', 'lucide:info', 'lucide:circle-check',
-        'lucide:triangle-alert', 'lucide:eye', 'lucide:eye-off', 'lucide:sun', 'lucide:moon'
+        'lucide:triangle-alert', 'lucide:eye', 'lucide:eye-off', 'lucide:sun', 'lucide:moon',
+        'lucide:copy', 'lucide:rotate-ccw', 'lucide:history', 'lucide:send', 'lucide:columns-3'
       ]
     },
     fallbackToApi: false

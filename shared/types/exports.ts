@@ -47,6 +47,8 @@ export interface ExportJobDTO {
   progress: ExportProgress | null
   error: ExportError | null
   attempts: number
+  /** For a pending job: how many exports are ahead of it in the queue (status reads only). */
+  queue_position: number | null
   download_url: string | null
   expires_at: string | null
   created_at: string

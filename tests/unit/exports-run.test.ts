@@ -73,7 +73,7 @@ describe('runExport', () => {
     expect(await readdir(join(dir, 'work'))).toEqual([])
   })
 
-  it('fails with QUERY_FAILED, uploads nothing and leaves no pipe when the query cannot run', async () => {
+  it('fails with QUERY_FAILED, uploads nothing and leaves no temp file when the query cannot run', async () => {
     // A warehouse whose transactions table lacks a column the dataset needs.
     const broken = join(dir, 'broken.duckdb')
     const instance = await openWarehouse(broken, { readOnly: false })
@@ -94,7 +94,7 @@ describe('runExport', () => {
     expect(await readdir(join(dir, 'work'))).toEqual([])
   })
 
-  it('fails with STORAGE_UNAVAILABLE when S3 is unreachable, without leaving DuckDB blocked or a pipe behind', async () => {
+  it('fails with STORAGE_UNAVAILABLE when S3 is unreachable, leaving no temp file behind', async () => {
     const deadStorage = createStorage(loadConfig({
       DATABASE_URL: 'postgresql://unused', S3_EXPORTS_BUCKET: 'run-test', S3_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
       AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER'

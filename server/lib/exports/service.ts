@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.ts'
 import type { Job } from '../jobs/queue.ts'
 import { presignDownload, type Storage } from '../storage/s3.ts'
+import { exportFilename } from '../../../shared/utils/filename.ts'
 import { CONTENT_TYPES, type ExportError, type ExportJobDTO, type ExportMetadata, type ExportProgress } from '../../../shared/types/exports.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -13,12 +14,6 @@ export function isUuid(value: unknown): value is string {
 export async function findUserExport(db: Db, userId: string, jobId: unknown): Promise<Job | null> {
   if (!isUuid(jobId)) return null
   return db.job.findFirst({ where: { id: jobId.toLowerCase(), userId, type: 'EXPORT' } })
-}
-
-/** `<dataset_name>_<start>_<end>.<ext>`, with open ends named as such. */
-export function exportFilename(metadata: ExportMetadata): string {
-  const { start_date: start, end_date: end } = metadata.filters
-  return `${metadata.dataset_name}_${start ?? 'earliest'}_${end ?? 'latest'}.${metadata.format}`
 }
 
 export interface DownloadLink { url: string, expiresAt: Date }
@@ -50,12 +45,24 @@ export async function toExportDTO(job: Job, storage: Storage, ttlSeconds: number
     progress: (job.progress as unknown as ExportProgress | null) ?? null,
     error: (job.error as unknown as ExportError | null) ?? null,
     attempts: job.attempts,
+    queue_position: null,
     download_url: link?.url ?? null,
     expires_at: link?.expiresAt.toISOString() ?? null,
     created_at: job.createdAt.toISOString(),
     started_at: job.startedAt?.toISOString() ?? null,
     completed_at: job.completedAt?.toISOString() ?? null
   }
+}
+
+/** Claimable jobs (any user's) that a worker will take before this one. */
+export async function queuePosition(db: Db, job: Job): Promise<number | null> {
+  if (job.status !== 'pending') return null
+  return db.job.count({
+    where: {
+      status: 'pending',
+      OR: [{ runAt: { lt: job.runAt } }, { runAt: job.runAt, createdAt: { lt: job.createdAt } }]
+    }
+  })
 }
 
 /** Ids from the request that are not the user's own (unknown, or another user's). */

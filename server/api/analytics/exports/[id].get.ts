@@ -1,4 +1,4 @@
-import { findUserExport, toExportDTO } from '../../../lib/exports/service'
+import { findUserExport, queuePosition, toExportDTO } from '../../../lib/exports/service'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
@@ -7,5 +7,5 @@ export default defineEventHandler(async (event) => {
   if (!job) throw createError({ statusCode: 404, message: 'Export not found' })
   // A presigned URL must never be cached: each read mints a fresh one.
   setHeader(event, 'cache-control', 'no-store')
-  return toExportDTO(job, storage, config.EXPORT_URL_TTL_SECONDS)
+  return { ...await toExportDTO(job, storage, config.EXPORT_URL_TTL_SECONDS), queue_position: await queuePosition(db, job) }
 })

@@ -1,3 +1,5 @@
+import { ConfigError } from '../lib/config'
+
 /**
  * Builds the process context and starts the export worker at start-up rather than on the first
  * request, so configuration errors surface at once (in development the demo sign-in is printed).
@@ -6,6 +8,9 @@
 export default defineNitroPlugin((nitroApp) => {
   startExportWorker().catch((error) => {
     console.error(`[outport] ${error instanceof Error ? error.message : error}`)
+    // A misconfigured server cannot do its job: exit, so a supervisor notices, instead of serving
+    // errors. (Other start-up failures, e.g. the database still booting, are retried per request.)
+    if (error instanceof ConfigError && !import.meta.dev) process.exit(1)
   })
   nitroApp.hooks.hook('close', async () => {
     await useExportWorker()?.stop()

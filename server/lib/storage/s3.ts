@@ -2,12 +2,20 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { Transform, type Readable } from 'node:stream'
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3'
+import { DeleteObjectCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import { SignatureV4 } from '@smithy/signature-v4'
 import type { Config } from '../config.ts'
 
-export interface Storage { client: S3Client, bucket: string }
+export interface Storage {
+  client: S3Client
+  bucket: string
+  /** Where an object lives as a URL (path-style or virtual-hosted, as the client addresses it). */
+  objectUrl: (key: string) => URL
+  signer: SignatureV4
+  /** The SDK asks for response checksums unless told to only when required (S3-compatible stores). */
+  checksumMode: boolean
+}
 
 export function createStorage(config: Config): Storage {
   const credentials = config.AWS_ACCESS_KEY_ID && config.AWS_SECRET_ACCESS_KEY
@@ -22,7 +30,35 @@ export function createStorage(config: Config): Storage {
     // which some S3-compatible servers store verbatim inside the object. AWS itself keeps the default.
     ...(config.S3_ENDPOINT ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } as const : {})
   })
-  return { client, bucket: config.S3_EXPORTS_BUCKET }
+  const bucket = config.S3_EXPORTS_BUCKET
+  const pathStyle = config.S3_FORCE_PATH_STYLE ?? Boolean(config.S3_ENDPOINT)
+  const base = new URL(config.S3_ENDPOINT ?? `https://s3.${config.AWS_REGION}.amazonaws.com`)
+  return {
+    client,
+    bucket,
+    checksumMode: !config.S3_ENDPOINT,
+    objectUrl: (key) => {
+      const url = new URL(base)
+      if (!pathStyle) url.hostname = `${bucket}.${url.hostname}`
+      url.pathname = `${url.pathname.replace(/\/$/, '')}${pathStyle ? `/${bucket}` : ''}/${key.split('/').map(rfc3986).join('/')}`
+      return url
+    },
+    // The SDK's own signer with the client's credentials and hash, used directly: getSignedUrl
+    // runs the whole command middleware stack and costs ~1 ms per URL, this ~0.1 ms, and the
+    // status endpoint mints a URL on every read.
+    signer: new SignatureV4({
+      credentials: client.config.credentials,
+      region: config.AWS_REGION,
+      service: 's3',
+      sha256: client.config.sha256,
+      uriEscapePath: false,
+      applyChecksum: false
+    })
+  }
+}
+
+function rfc3986(segment: string): string {
+  return encodeURIComponent(segment).replace(/[!'()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }
 
 export async function checkBucket(storage: Storage): Promise<void> {
@@ -98,14 +134,33 @@ export async function deleteObject(storage: Storage, key: string): Promise<void>
   await storage.client.send(new DeleteObjectCommand({ Bucket: storage.bucket, Key: key }))
 }
 
-/** A presigned GET that downloads as an attachment with the given name and type. */
-export function presignDownload(storage: Storage, key: string, opts: { filename: string, contentType: string, expiresIn: number }): Promise<string> {
-  return getSignedUrl(storage.client, new GetObjectCommand({
-    Bucket: storage.bucket,
-    Key: key,
-    ResponseContentDisposition: contentDisposition(opts.filename),
-    ResponseContentType: opts.contentType
-  }), { expiresIn: opts.expiresIn })
+export interface PresignOptions { filename: string, contentType: string, expiresIn: number, signingDate?: Date }
+
+/**
+ * A presigned GET that downloads as an attachment with the given name and type: the same URL the
+ * SDK's getSignedUrl(GetObjectCommand) produces (a test holds the two equal), ten times cheaper.
+ */
+export async function presignDownload(storage: Storage, key: string, opts: PresignOptions): Promise<string> {
+  const url = storage.objectUrl(key)
+  const signed = await storage.signer.presign({
+    method: 'GET',
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: url.port ? Number(url.port) : undefined,
+    path: url.pathname,
+    query: {
+      'response-content-disposition': contentDisposition(opts.filename),
+      'response-content-type': opts.contentType,
+      'x-id': 'GetObject',
+      ...(storage.checksumMode && { 'x-amz-checksum-mode': 'ENABLED' })
+    },
+    // Hoisted into the query by the signer, and read by it as the payload hash.
+    headers: { 'host': url.host, 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' }
+  }, { expiresIn: opts.expiresIn, signingDate: opts.signingDate })
+  const query = Object.entries(signed.query ?? {})
+    .map(([k, v]) => `${rfc3986(k)}=${rfc3986(String(v))}`)
+    .join('&')
+  return `${url.protocol}//${url.host}${url.pathname}?${query}`
 }
 
 /** RFC 6266: an ASCII fallback plus the exact UTF-8 name. */

@@ -7,9 +7,10 @@ import { createDb, type Db } from '../../server/lib/db/client'
 import { downloadTokenKey, retentionEnd, signDownloadToken, signedDownloadUrl } from '../../server/lib/exports/download-token'
 import { S3RVER_CREDENTIALS } from '../../server/lib/local/s3rver'
 import { createExportJob } from '../../server/lib/jobs/queue'
-import { formatBytes, REPLIES } from '../../server/lib/telegram/messages'
+import { REPLIES } from '../../server/lib/telegram/messages'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
 import type { ExportJobDTO } from '../../shared/types/exports'
+import { formatBytes } from '../../shared/utils/format'
 import { createTestEnvironment, TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
 import { FAKE_BOT, messageUpdate, startFakeTelegram, type FakeTelegram } from '../helpers/fake-telegram'
 import { client } from '../helpers/http'
@@ -181,7 +182,7 @@ describe('Telegram', () => {
         'Accounts: Main &lt;Current&gt; &amp; &quot;Joint&quot;, Savings',
         'Tags: &lt;b&gt;Food&lt;/b&gt; &amp; drink',
         `Rows: ${completed.row_count!.toLocaleString('en-US')}`,
-        `Size: ${formatBytes(completed.file_size_bytes!)}`,
+        `Size: ${formatBytes(completed.file_size_bytes!, 'en-US')}`,
         '',
         `<a href="${signedDownloadUrl(APP_URL, key, completed.job_id, expiresAt)}">Download</a> (available until ${expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC)`
       ].join('\n')
@@ -253,8 +254,9 @@ describe('Telegram', () => {
 
   it('announces a failed export: which one, why, and a link to the app', async () => {
     fake.reset()
+    const gone = '00000000-0000-4000-8000-00000000dead'
     const job = await createExportJob(db, user.user_id, {
-      dataset_id: '00000000-0000-4000-8000-00000000dead',
+      dataset_id: gone,
       dataset_name: 'fct_<gone> & co',
       format: 'parquet',
       filters: { start_date: null, end_date: '2026-06-30', account_ids: [], tag_ids: [] }
@@ -269,7 +271,7 @@ describe('Telegram', () => {
       'Tags: all',
       'Reason: This dataset is no longer available.',
       '',
-      `<a href="${APP_URL}/analytics/datasets">Open Outport</a> to try again.`
+      `<a href="${APP_URL}/analytics/datasets?export=${gone}&amp;job=${job.id}">Open Outport</a> to try again.`
     ].join('\n'))
   })
 

@@ -1,4 +1,5 @@
 import type { ExportFilters, ExportFormat } from '../../../shared/types/exports.ts'
+import { formatBytes, formatCount } from '../../../shared/utils/format.ts'
 
 /**
  * The texts the bot sends. Notifications use Telegram's HTML parse mode, so everything that comes
@@ -29,7 +30,8 @@ export interface CompletedExport extends ExportSummary {
 
 export interface FailedExport extends ExportSummary {
   reason: string
-  appUrl: string
+  /** Where the user can start it again. */
+  retryUrl: string
 }
 
 const FORMAT_LABELS: Record<ExportFormat, string> = { csv: 'CSV', parquet: 'Parquet' }
@@ -42,8 +44,9 @@ export function completedMessage(m: CompletedExport): string {
   return [
     `✅ <b>Export ready: ${escapeHtml(m.datasetTitle)}</b>`,
     ...summaryLines(m),
-    `Rows: ${formatCount(m.rowCount)}`,
-    `Size: ${formatBytes(m.sizeBytes)}`,
+    // Sizes as the app shows them; the reader's locale is unknown, so English digits.
+    `Rows: ${formatCount(m.rowCount, 'en-US')}`,
+    `Size: ${formatBytes(m.sizeBytes, 'en-US')}`,
     '',
     `<a href="${escapeHtml(m.downloadUrl)}">Download</a> (available until ${formatUtc(m.expiresAt)})`
   ].join('\n')
@@ -55,7 +58,7 @@ export function failedMessage(m: FailedExport): string {
     ...summaryLines(m),
     `Reason: ${escapeHtml(m.reason)}`,
     '',
-    `<a href="${escapeHtml(m.appUrl)}">Open Outport</a> to try again.`
+    `<a href="${escapeHtml(m.retryUrl)}">Open Outport</a> to try again.`
   ].join('\n')
 }
 
@@ -89,22 +92,6 @@ function truncate(text: string, max: number): string {
   // By code point, so an emoji is never cut in half.
   const chars = Array.from(text)
   return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : text
-}
-
-export function formatCount(n: number): string {
-  return new Intl.NumberFormat('en-US').format(n)
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  const units = ['KB', 'MB', 'GB', 'TB']
-  let value = bytes / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value < 100 ? value.toFixed(1) : value.toFixed(0)} ${units[unit]}`
 }
 
 /** `2026-11-23 10:00 UTC`: the reader's time zone is unknown. */

@@ -120,7 +120,7 @@ export class TelegramNotifier {
     return failedMessage({
       ...summary,
       reason: error?.message ?? 'Unknown error.',
-      appUrl: new URL('analytics/datasets', this.opts.appUrl.endsWith('/') ? this.opts.appUrl : `${this.opts.appUrl}/`).toString()
+      retryUrl: retryUrl(this.opts.appUrl, metadata.dataset_id, job.id)
     })
   }
 
@@ -155,4 +155,12 @@ export class TelegramNotifier {
       }
     }
   }
+}
+
+/** The datasets page with this job's export dialog open: it shows the failure and a Retry button. */
+export function retryUrl(appUrl: string, datasetId: string, jobId: string): string {
+  const url = new URL('analytics/datasets', appUrl.endsWith('/') ? appUrl : `${appUrl}/`)
+  url.searchParams.set('export', datasetId)
+  url.searchParams.set('job', jobId)
+  return url.toString()
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { completedMessage, escapeHtml, failedMessage, formatBytes, formatCount, type ExportSummary } from '../../../server/lib/telegram/messages'
+import { completedMessage, escapeHtml, failedMessage, type ExportSummary } from '../../../server/lib/telegram/messages'
 
 const A1 = '11111111-1111-4111-8111-111111111111'
 const A2 = '22222222-2222-4222-8222-222222222222'
@@ -43,7 +43,7 @@ describe('Telegram messages', () => {
       format: 'parquet',
       filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] },
       reason: 'The file storage service could not be reached. Please try again in a few minutes.',
-      appUrl: 'https://outport.example/analytics/datasets'
+      retryUrl: 'https://outport.example/analytics/datasets?export=d&job=j'
     })
     expect(text).toBe([
       '❌ <b>Export failed: Daily &lt;spending&gt;</b>',
@@ -53,7 +53,7 @@ describe('Telegram messages', () => {
       'Tags: all',
       'Reason: The file storage service could not be reached. Please try again in a few minutes.',
       '',
-      '<a href="https://outport.example/analytics/datasets">Open Outport</a> to try again.'
+      '<a href="https://outport.example/analytics/datasets?export=d&amp;job=j">Open Outport</a> to try again.'
     ].join('\n'))
   })
 
@@ -65,23 +65,18 @@ describe('Telegram messages', () => {
       filters: { start_date: '2026-02-01', end_date: null, account_ids: ids, tag_ids: [] },
       accountNames: names,
       reason: 'x',
-      appUrl: 'https://outport.example/'
+      retryUrl: 'https://outport.example/'
     })
     expect(text).toContain('Dates: from 2026-02-01\n')
     expect(text).toContain(`Accounts: ${'&amp;'.repeat(63)}…, Account 1, Account 2, Account 3, Account 4, Account 5, Account 6, Account 7, Account 8, Account 9 and 3 more\n`)
-    expect(failedMessage({ ...summary, filters: { ...summary.filters, start_date: null }, reason: 'x', appUrl: 'https://o/' })).toContain('Dates: until 2026-03-31\n')
+    expect(failedMessage({ ...summary, filters: { ...summary.filters, start_date: null }, reason: 'x', retryUrl: 'https://o/' })).toContain('Dates: until 2026-03-31\n')
   })
 
-  it('formats counts and sizes', () => {
-    expect(formatCount(0)).toBe('0')
-    expect(formatCount(1234)).toBe('1,234')
-    expect(formatCount(5_000_000)).toBe('5,000,000')
-    expect(formatBytes(0)).toBe('0 B')
-    expect(formatBytes(1023)).toBe('1023 B')
-    expect(formatBytes(1024)).toBe('1.0 KB')
-    expect(formatBytes(150 * 1024)).toBe('150 KB')
-    expect(formatBytes(574 * 1024 * 1024)).toBe('574 MB')
-    expect(formatBytes(3.25 * 1024 ** 3)).toBe('3.3 GB')
+  it('counts and sizes read as in the app, with English digits', () => {
+    const text = (rowCount: number, sizeBytes: number) => completedMessage({ ...summary, rowCount, sizeBytes, downloadUrl: 'https://o/', expiresAt: new Date(0) })
+    expect(text(0, 0)).toContain('\nRows: 0\nSize: 0 B\n')
+    expect(text(5_000_000, 574 * 1024 * 1024)).toContain('\nRows: 5,000,000\nSize: 574 MB\n')
+    expect(text(1234, 1.5 * 1024 * 1024)).toContain('\nRows: 1,234\nSize: 1.5 MB\n')
   })
 
   it('escapes exactly the characters HTML parse mode needs', () => {

@@ -94,7 +94,7 @@ describe('Telegram notifier', () => {
         'Accounts: Main &lt;Current&gt; &amp; Co',
         'Tags: Food &amp; &quot;Drink&quot;',
         'Rows: 1,234',
-        'Size: 2.0 KB',
+        'Size: 2 KB',
         '',
         `<a href="${signedDownloadUrl('https://outport.example', key, id, expiresAt)}">Download</a> (available until 2026-11-23 09:30 UTC)`
       ].join('\n')
@@ -113,7 +113,7 @@ describe('Telegram notifier', () => {
       'Tags: Food &amp; &quot;Drink&quot;',
       'Reason: The file storage service could not be reached.',
       '',
-      '<a href="https://outport.example/analytics/datasets">Open Outport</a> to try again.'
+      `<a href="https://outport.example/analytics/datasets?export=${TRANSACTIONS}&amp;job=${id}">Open Outport</a> to try again.`
     ].join('\n'))
   })
 

@@ -22,9 +22,15 @@ export const ConfigSchema = z.object({
   AWS_SECRET_ACCESS_KEY: optionalString,
   APP_URL: z.url().default('http://localhost:3000'),
   NUXT_SESSION_PASSWORD: z.string().min(32, 'must be at least 32 characters').optional(),
+  // Telegram stays off while the token is unset. NUXT_SESSION_PASSWORD also keys the download links
+  // Telegram messages carry (server/lib/exports/download-token.ts).
   TELEGRAM_BOT_TOKEN: optionalString,
   TELEGRAM_API_ROOT: z.url().optional(),
-  TELEGRAM_WEBHOOK_SECRET: optionalString,
+  // Telegram sends it back in X-Telegram-Bot-Api-Secret-Token; it only accepts this alphabet.
+  TELEGRAM_WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{16,256}$/, 'must be 16-256 characters of A-Z, a-z, 0-9, _ and -').optional(),
+  // webhook: Telegram posts updates to APP_URL/api/telegram/webhook; polling: the server asks for
+  // them (development without a public HTTPS URL).
+  TELEGRAM_MODE: z.enum(['webhook', 'polling']).default('webhook'),
   EXPORT_WORKER_CONCURRENCY: positiveInt.max(64).default(2),
   EXPORT_URL_TTL_SECONDS: positiveInt.max(7 * 24 * 3600).default(3600),
   EXPORT_RETENTION_HOURS: positiveInt.default(24),
@@ -38,6 +44,14 @@ export const ConfigSchema = z.object({
   // all: API and worker; web: API only; worker: only the worker (and /api/health).
   OUTPORT_ROLE: z.enum(['all', 'web', 'worker']).default('all'),
   PORT: positiveInt.max(65535).optional()
+}).superRefine((config, issues) => {
+  if (!config.TELEGRAM_BOT_TOKEN) return
+  if (!config.NUXT_SESSION_PASSWORD) {
+    issues.addIssue({ code: 'custom', path: ['NUXT_SESSION_PASSWORD'], message: 'is required with TELEGRAM_BOT_TOKEN (it keys the download links sent to Telegram)' })
+  }
+  if (config.TELEGRAM_MODE === 'webhook' && !config.TELEGRAM_WEBHOOK_SECRET) {
+    issues.addIssue({ code: 'custom', path: ['TELEGRAM_WEBHOOK_SECRET'], message: 'is required with TELEGRAM_BOT_TOKEN in webhook mode (or set TELEGRAM_MODE=polling)' })
+  }
 })
 
 export type Config = z.infer<typeof ConfigSchema>

@@ -3,7 +3,8 @@ import { ConfigError } from '../lib/config'
 /**
  * Builds the process context and starts the export worker at start-up rather than on the first
  * request, so configuration errors surface at once (in development the demo sign-in is printed).
- * On shutdown (SIGTERM) the worker stops claiming and finishes or hands back its jobs.
+ * On shutdown (SIGTERM) the worker stops claiming and finishes or hands back its jobs, and Telegram
+ * delivers the messages under way.
  */
 export default defineNitroPlugin((nitroApp) => {
   startExportWorker().catch((error) => {
@@ -14,6 +15,8 @@ export default defineNitroPlugin((nitroApp) => {
   })
   nitroApp.hooks.hook('close', async () => {
     await useExportWorker()?.stop()
+    // After the worker (its last jobs may still notify), before the database closes.
+    await stopTelegram()
     const context = await useAppContext().catch(() => undefined)
     await context?.close()
   })

@@ -19,7 +19,10 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
       maxAttempts: config.EXPORT_MAX_ATTEMPTS,
       retryBaseMs: config.EXPORT_RETRY_BASE_MS,
       workDir: config.EXPORT_WORK_DIR,
-      log: line => console.warn(`[outport:worker] ${line}`)
+      log: line => console.warn(`[outport:worker] ${line}`),
+      onFinished: async (jobId) => {
+        (await useTelegram())?.notifier.enqueue(jobId)
+      }
     })
     await instance.start()
     started = instance

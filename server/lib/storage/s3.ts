@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { Transform, type Readable } from 'node:stream'
-import { DeleteObjectCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3'
+import { DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { Config } from '../config.ts'
@@ -132,6 +132,17 @@ export async function uploadFile(storage: Storage, key: string, path: string, op
 
 export async function deleteObject(storage: Storage, key: string): Promise<void> {
   await storage.client.send(new DeleteObjectCommand({ Bucket: storage.bucket, Key: key }))
+}
+
+/** Whether the object is there; other failures (storage unreachable) throw. */
+export async function objectExists(storage: Storage, key: string): Promise<boolean> {
+  try {
+    await storage.client.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: key }), { abortSignal: AbortSignal.timeout(5000) })
+    return true
+  } catch (error) {
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false
+    throw error
+  }
 }
 
 export interface PresignOptions { filename: string, contentType: string, expiresIn: number, signingDate?: Date }

@@ -1,0 +1,9 @@
+import { unlinkUser } from '../../lib/telegram/linking'
+
+/** Disconnects the caller's chat (and voids any code not yet used). */
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const { db } = await useAppContext()
+  await unlinkUser(db, user.id)
+  return { linked: false }
+})

@@ -1,0 +1,112 @@
+import type { ExportFilters, ExportFormat } from '../../../shared/types/exports.ts'
+import { formatBytes, formatCount } from '../../../shared/utils/format.ts'
+
+/**
+ * The texts the bot sends. Notifications use Telegram's HTML parse mode, so everything that comes
+ * from users (account and tag names) or from elsewhere (dataset titles, error messages) is escaped;
+ * replies to commands are plain text and need no escaping.
+ */
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!)
+}
+
+export interface ExportSummary {
+  datasetTitle: string
+  format: ExportFormat
+  filters: ExportFilters
+  /** Names of the filter's accounts and tags by id; ids missing here were removed since. */
+  accountNames: ReadonlyMap<string, string>
+  tagNames: ReadonlyMap<string, string>
+}
+
+export interface CompletedExport extends ExportSummary {
+  rowCount: number
+  sizeBytes: number
+  downloadUrl: string
+  /** When the download link (and the file) stop working. */
+  expiresAt: Date
+}
+
+export interface FailedExport extends ExportSummary {
+  reason: string
+  /** Where the user can start it again. */
+  retryUrl: string
+}
+
+const FORMAT_LABELS: Record<ExportFormat, string> = { csv: 'CSV', parquet: 'Parquet' }
+
+// A message may hold 4,096 characters; long filter lists are cut so the link always fits.
+const MAX_NAMES = 10
+const MAX_NAME_LENGTH = 64
+
+export function completedMessage(m: CompletedExport): string {
+  return [
+    `✅ <b>Export ready: ${escapeHtml(m.datasetTitle)}</b>`,
+    ...summaryLines(m),
+    // Sizes as the app shows them; the reader's locale is unknown, so English digits.
+    `Rows: ${formatCount(m.rowCount, 'en-US')}`,
+    `Size: ${formatBytes(m.sizeBytes, 'en-US')}`,
+    '',
+    `<a href="${escapeHtml(m.downloadUrl)}">Download</a> (available until ${formatUtc(m.expiresAt)})`
+  ].join('\n')
+}
+
+export function failedMessage(m: FailedExport): string {
+  return [
+    `❌ <b>Export failed: ${escapeHtml(m.datasetTitle)}</b>`,
+    ...summaryLines(m),
+    `Reason: ${escapeHtml(m.reason)}`,
+    '',
+    `<a href="${escapeHtml(m.retryUrl)}">Open Outport</a> to try again.`
+  ].join('\n')
+}
+
+function summaryLines(m: ExportSummary): string[] {
+  return [
+    `Format: ${FORMAT_LABELS[m.format] ?? escapeHtml(String(m.format))}`,
+    `Dates: ${dateRange(m.filters.start_date, m.filters.end_date)}`,
+    `Accounts: ${nameList(m.filters.account_ids, m.accountNames, 'removed account')}`,
+    `Tags: ${nameList(m.filters.tag_ids, m.tagNames, 'removed tag')}`
+  ]
+}
+
+function dateRange(start: string | null, end: string | null): string {
+  if (start && end) return `${escapeHtml(start)} to ${escapeHtml(end)}`
+  if (start) return `from ${escapeHtml(start)}`
+  if (end) return `until ${escapeHtml(end)}`
+  return 'all'
+}
+
+function nameList(ids: readonly string[], names: ReadonlyMap<string, string>, missing: string): string {
+  if (!ids.length) return 'all'
+  const shown = ids.slice(0, MAX_NAMES).map((id) => {
+    const name = names.get(id)
+    return name === undefined ? `(${missing})` : escapeHtml(truncate(name, MAX_NAME_LENGTH))
+  })
+  const more = ids.length - shown.length
+  return shown.join(', ') + (more > 0 ? ` and ${more} more` : '')
+}
+
+function truncate(text: string, max: number): string {
+  // By code point, so an emoji is never cut in half.
+  const chars = Array.from(text)
+  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : text
+}
+
+/** `2026-11-23 10:00 UTC`: the reader's time zone is unknown. */
+export function formatUtc(date: Date): string {
+  const iso = date.toISOString()
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`
+}
+
+// Replies to commands (plain text).
+export const REPLIES = {
+  linked: (email: string) => `Connected to Outport as ${email}. You will get a message here when an export finishes. Send /stop to disconnect.`,
+  badCode: 'Sorry, that code is not valid: it may have expired or been used already. In Outport, choose "Connect Telegram" to get a new one (a code works once, for 15 minutes).',
+  hello: 'Hello! To get Outport export notifications here, choose "Connect Telegram" in Outport and follow the link.',
+  alreadyLinked: 'This chat is connected to Outport. Send /stop to disconnect.',
+  stopped: 'Disconnected. This chat will no longer get Outport notifications.',
+  notLinked: 'This chat is not connected to Outport.',
+  privateOnly: 'Please send this in a private chat with the bot: export links are personal.'
+} as const

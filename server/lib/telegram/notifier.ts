@@ -1,0 +1,166 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { TelegramError, type Telegram } from 'telegraf'
+import { withTimeout } from './bot.ts'
+import type { ExportError, ExportMetadata } from '../../../shared/types/exports.ts'
+import type { Db } from '../db/client.ts'
+import { retentionEnd, signedDownloadUrl } from '../exports/download-token.ts'
+import { isUuid } from '../exports/service.ts'
+import type { Job } from '../jobs/queue.ts'
+import { findDataset } from '../warehouse/datasets.ts'
+import { unlinkChat } from './linking.ts'
+import { completedMessage, failedMessage, type ExportSummary } from './messages.ts'
+
+export interface NotifierOptions {
+  db: Db
+  telegram: Telegram
+  appUrl: string
+  downloadKey: Buffer
+  retentionHours: number
+  log: (line: string) => void
+  /** Attempts per message when Telegram answers 429. */
+  maxAttempts?: number
+  /** A 429 asking to wait longer than this is not waited for: the message is given up. */
+  maxRetryAfterSeconds?: number
+  requestTimeoutMs?: number
+}
+
+export type NotifyOutcome = 'sent' | 'already-notified' | 'not-linked' | 'unlinked' | 'failed'
+
+/**
+ * Tells users on Telegram that their export finished or failed, once per job. `jobs.notified_at`
+ * is claimed with a conditional UPDATE before sending, so however many workers, sweeps and
+ * re-runs reach the same job, one of them sends; a crash between claim and send loses that
+ * message rather than risking a duplicate. Delivery problems are logged and never touch the job.
+ */
+export class TelegramNotifier {
+  private readonly inflight = new Set<Promise<unknown>>()
+  private readonly closing = new AbortController()
+  private readonly opts: Required<NotifierOptions>
+
+  constructor(options: NotifierOptions) {
+    this.opts = { maxAttempts: 3, maxRetryAfterSeconds: 30, requestTimeoutMs: 10_000, ...options }
+  }
+
+  /** Notifies in the background, so a slow Telegram never holds a worker slot. */
+  enqueue(jobId: string): void {
+    const task = this.notify(jobId).catch((error: Error) => {
+      this.opts.log(`notification for job ${jobId} failed: ${error.message}`)
+    }).finally(() => this.inflight.delete(task))
+    this.inflight.add(task)
+  }
+
+  async notify(jobId: string): Promise<NotifyOutcome> {
+    if (!isUuid(jobId)) return 'already-notified'
+    const { db } = this.opts
+    const claimed = await db.$executeRaw`
+      UPDATE jobs SET notified_at = now()
+      WHERE id = ${jobId.toLowerCase()}::uuid AND notified_at IS NULL AND status IN ('completed', 'failed')`
+    if (claimed !== 1) return 'already-notified'
+
+    const job = await db.job.findUniqueOrThrow({ where: { id: jobId.toLowerCase() }, include: { user: { select: { telegramChatId: true } } } })
+    const chatId = job.user.telegramChatId
+    if (chatId === null) return 'not-linked'
+    const text = await this.message(job)
+    return this.send(chatId, text, `job ${job.id}`)
+  }
+
+  /**
+   * Final jobs from the last `lookbackMs` that nobody claimed: their process died between finishing
+   * the job and notifying, or Telegram was not configured then. Older ones stay silent: news
+   * about yesterday's export is noise.
+   */
+  async sweep(lookbackMs = 3600_000): Promise<number> {
+    const jobs = await this.opts.db.job.findMany({
+      where: { notifiedAt: null, status: { in: ['completed', 'failed'] }, completedAt: { gte: new Date(Date.now() - lookbackMs) } },
+      select: { id: true },
+      orderBy: { completedAt: 'asc' },
+      take: 100
+    })
+    let sent = 0
+    for (const { id } of jobs) {
+      if (this.closing.signal.aborted) break
+      if (await this.notify(id) === 'sent') sent++
+    }
+    return sent
+  }
+
+  /** Waits for notifications under way (up to the deadline), then abandons 429 waits. */
+  async close(deadlineMs = 10_000): Promise<void> {
+    const all = Promise.allSettled([...this.inflight])
+    await Promise.race([all, sleep(deadlineMs, undefined, { ref: false })])
+    this.closing.abort()
+    await all
+  }
+
+  private async message(job: Job): Promise<string> {
+    const metadata = job.metadata as unknown as ExportMetadata
+    const filters = metadata.filters
+    const [accounts, tags] = await Promise.all([
+      this.opts.db.account.findMany({ where: { userId: job.userId, id: { in: filters.account_ids.filter(isUuid) } }, select: { id: true, name: true } }),
+      this.opts.db.tag.findMany({ where: { userId: job.userId, id: { in: filters.tag_ids.filter(isUuid) } }, select: { id: true, name: true } })
+    ])
+    const summary: ExportSummary = {
+      datasetTitle: findDataset(metadata.dataset_id)?.title ?? metadata.dataset_name,
+      format: metadata.format,
+      filters,
+      accountNames: new Map(accounts.map(a => [a.id, a.name])),
+      tagNames: new Map(tags.map(t => [t.id, t.name]))
+    }
+    if (job.status === 'completed') {
+      const expiresAt = retentionEnd(job.completedAt!, this.opts.retentionHours)
+      return completedMessage({
+        ...summary,
+        rowCount: metadata.row_count ?? 0,
+        sizeBytes: metadata.file_size_bytes ?? 0,
+        downloadUrl: signedDownloadUrl(this.opts.appUrl, this.opts.downloadKey, job.id, expiresAt),
+        expiresAt
+      })
+    }
+    const error = job.error as unknown as ExportError | null
+    return failedMessage({
+      ...summary,
+      reason: error?.message ?? 'Unknown error.',
+      retryUrl: retryUrl(this.opts.appUrl, metadata.dataset_id, job.id)
+    })
+  }
+
+  private async send(chatId: bigint, text: string, what: string): Promise<NotifyOutcome> {
+    const { telegram, maxAttempts, maxRetryAfterSeconds, requestTimeoutMs, log } = this.opts
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await telegram.callApi('sendMessage', {
+          // Telegram chat ids have at most 52 significant bits: exact as a number.
+          chat_id: Number(chatId),
+          text,
+          parse_mode: 'HTML',
+          link_preview_options: { is_disabled: true }
+        }, withTimeout(requestTimeoutMs))
+        return 'sent'
+      } catch (error) {
+        if (error instanceof TelegramError && error.code === 429) {
+          const retryAfter = error.parameters?.retry_after ?? 1
+          if (attempt < maxAttempts && retryAfter <= maxRetryAfterSeconds && !this.closing.signal.aborted) {
+            const waited = await sleep(retryAfter * 1000, true, { signal: this.closing.signal }).catch(() => false)
+            if (waited) continue
+          }
+        }
+        if (error instanceof TelegramError && error.code === 403) {
+          // Blocked, or the account is gone: nothing sent to this chat can arrive any more.
+          await unlinkChat(this.opts.db, chatId)
+          log(`Telegram refused the message for ${what} (${error.description}); chat unlinked`)
+          return 'unlinked'
+        }
+        log(`Telegram message for ${what} not delivered after ${attempt} attempt(s): ${(error as Error).message}`)
+        return 'failed'
+      }
+    }
+  }
+}
+
+/** The datasets page with this job's export dialog open: it shows the failure and a Retry button. */
+export function retryUrl(appUrl: string, datasetId: string, jobId: string): string {
+  const url = new URL('analytics/datasets', appUrl.endsWith('/') ? appUrl : `${appUrl}/`)
+  url.searchParams.set('export', datasetId)
+  url.searchParams.set('job', jobId)
+  return url.toString()
+}

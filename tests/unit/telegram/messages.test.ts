@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest'
+import { completedMessage, escapeHtml, failedMessage, type ExportSummary } from '../../../server/lib/telegram/messages'
+
+const A1 = '11111111-1111-4111-8111-111111111111'
+const A2 = '22222222-2222-4222-8222-222222222222'
+const T1 = '33333333-3333-4333-8333-333333333333'
+const GONE = '44444444-4444-4444-8444-444444444444'
+
+const summary: ExportSummary = {
+  datasetTitle: 'Transactions',
+  format: 'csv',
+  filters: { start_date: '2026-01-01', end_date: '2026-03-31', account_ids: [A1, A2], tag_ids: [T1, GONE] },
+  accountNames: new Map([[A1, 'Main <Current> & "Joint"'], [A2, 'Savings']]),
+  tagNames: new Map([[T1, '<b>Food</b> & drink']])
+}
+
+describe('Telegram messages', () => {
+  it('completion: exact HTML, every user-controlled name escaped, the link attribute too', () => {
+    const text = completedMessage({
+      ...summary,
+      rowCount: 1234,
+      sizeBytes: 58_064,
+      downloadUrl: 'https://outport.example/exports/abc/download?token=1.x&y="z"',
+      expiresAt: new Date('2026-11-23T10:05:59Z')
+    })
+    expect(text).toBe([
+      '✅ <b>Export ready: Transactions</b>',
+      'Format: CSV',
+      'Dates: 2026-01-01 to 2026-03-31',
+      'Accounts: Main &lt;Current&gt; &amp; &quot;Joint&quot;, Savings',
+      'Tags: &lt;b&gt;Food&lt;/b&gt; &amp; drink, (removed tag)',
+      'Rows: 1,234',
+      'Size: 56.7 KB',
+      '',
+      '<a href="https://outport.example/exports/abc/download?token=1.x&amp;y=&quot;z&quot;">Download</a> (available until 2026-11-23 10:05 UTC)'
+    ].join('\n'))
+  })
+
+  it('failure: which export, why (escaped), and a link to the app', () => {
+    const text = failedMessage({
+      ...summary,
+      datasetTitle: 'Daily <spending>',
+      format: 'parquet',
+      filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] },
+      reason: 'The file storage service could not be reached. Please try again in a few minutes.',
+      retryUrl: 'https://outport.example/analytics/datasets?export=d&job=j'
+    })
+    expect(text).toBe([
+      '❌ <b>Export failed: Daily &lt;spending&gt;</b>',
+      'Format: Parquet',
+      'Dates: all',
+      'Accounts: all',
+      'Tags: all',
+      'Reason: The file storage service could not be reached. Please try again in a few minutes.',
+      '',
+      '<a href="https://outport.example/analytics/datasets?export=d&amp;job=j">Open Outport</a> to try again.'
+    ].join('\n'))
+  })
+
+  it('open date ranges, long lists and long names stay short and readable', () => {
+    const ids = Array.from({ length: 13 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`)
+    const names = new Map(ids.map((id, i) => [id, i === 0 ? `${'&'.repeat(70)}` : `Account ${i}`]))
+    const text = failedMessage({
+      ...summary,
+      filters: { start_date: '2026-02-01', end_date: null, account_ids: ids, tag_ids: [] },
+      accountNames: names,
+      reason: 'x',
+      retryUrl: 'https://outport.example/'
+    })
+    expect(text).toContain('Dates: from 2026-02-01\n')
+    expect(text).toContain(`Accounts: ${'&amp;'.repeat(63)}…, Account 1, Account 2, Account 3, Account 4, Account 5, Account 6, Account 7, Account 8, Account 9 and 3 more\n`)
+    expect(failedMessage({ ...summary, filters: { ...summary.filters, start_date: null }, reason: 'x', retryUrl: 'https://o/' })).toContain('Dates: until 2026-03-31\n')
+  })
+
+  it('counts and sizes read as in the app, with English digits', () => {
+    const text = (rowCount: number, sizeBytes: number) => completedMessage({ ...summary, rowCount, sizeBytes, downloadUrl: 'https://o/', expiresAt: new Date(0) })
+    expect(text(0, 0)).toContain('\nRows: 0\nSize: 0 B\n')
+    expect(text(5_000_000, 574 * 1024 * 1024)).toContain('\nRows: 5,000,000\nSize: 574 MB\n')
+    expect(text(1234, 1.5 * 1024 * 1024)).toContain('\nRows: 1,234\nSize: 1.5 MB\n')
+  })
+
+  it('escapes exactly the characters HTML parse mode needs', () => {
+    expect(escapeHtml(`a<b>&"c'`)).toBe('a&lt;b&gt;&amp;&quot;c\'')
+  })
+})

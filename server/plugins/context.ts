@@ -8,8 +8,8 @@ export default defineNitroPlugin((nitroApp) => {
     console.error(`[outport] ${error instanceof Error ? error.message : error}`)
   })
   nitroApp.hooks.hook('close', async () => {
-    await useExportWorker()?.stop()
     const context = await useAppContext().catch(() => undefined)
+    await useExportWorker()?.stop((context?.config.EXPORT_SHUTDOWN_GRACE_SECONDS ?? 20) * 1000)
     await context?.close()
   })
 })

@@ -39,7 +39,7 @@ const COPY_OPTIONS: Record<ExportFormat, string> = {
 /** The export's SQL for a job: the dataset query for that user and filters, shaped for the format. */
 export function exportQuery(dataset: Dataset, userId: string, metadata: ExportMetadata): string {
   try {
-    return buildDatasetQuery(dataset, userId, metadata.filters, { listsAsJson: metadata.format === 'csv' })
+    return buildDatasetQuery(dataset, userId, metadata.filters, { listsAsJson: metadata.format === 'csv', guardFormulas: metadata.format === 'csv' })
   } catch (error) {
     if (error instanceof QueryBuilderError) throw new ExportFailure('INVALID_FILTERS', `The export's filters are invalid (${error.field}).`, false, { cause: error })
     throw error

@@ -15,6 +15,10 @@ export default defineNuxtConfig({
     runtimeConfig: { session: { name: 'nuxt-session', password: '', cookie: { secure: false } } }
   },
 
+  // `nuxt build` defaults to node_modules/.cache/nuxt/.nuxt: worktrees sharing one node_modules
+  // would build over each other there. NUXT_BUILD_DIR gives each its own.
+  ...(process.env.NUXT_BUILD_DIR ? { buildDir: process.env.NUXT_BUILD_DIR } : {}),
+
   devtools: { enabled: false },
 
   css: ['~/assets/css/main.css'],

@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import type { ExportFormat, ExportMetadata, ExportProgress } from '../../../shared/types/exports.ts'
@@ -63,6 +63,8 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
 
   const format = metadata.format
   const tempPath = join(opts.workDir, `${job.id}.${format}`)
+  // The work directory may have been removed under a long-running worker (tmp cleaners).
+  await mkdir(opts.workDir, { recursive: true })
   try {
     const rowCount = await copyToFile(opts, sql, tempPath, format)
     if (opts.signal.aborted) throw new ExportCancelled()

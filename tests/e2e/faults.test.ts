@@ -184,7 +184,8 @@ describe('fault injection', () => {
       await db.$disconnect()
     }
     const started = Date.now()
-    await Promise.all(['a', 'b', 'c'].map(name => startWorker(`many-${name}`, { EXPORT_WORKER_CONCURRENCY: '3' })))
+    // A lease long enough for a starved machine: this test is about claiming, not reclaiming.
+    await Promise.all(['a', 'b', 'c'].map(name => startWorker(`many-${name}`, { EXPORT_WORKER_CONCURRENCY: '3', EXPORT_LEASE_SECONDS: '20' })))
     await waitFor('300 jobs to finish', async () => {
       const [row] = await sql<{ n: number }>(environment, 'SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status IN (\'completed\', \'failed\')', [ids])
       return row!.n === 300

@@ -99,6 +99,16 @@ describe('job queue', () => {
     expect(row.completedAt).toBeInstanceOf(Date)
   })
 
+  it('clears the last attempt\'s error when a retried job completes', async () => {
+    await db.job.deleteMany()
+    const job = await createExportJob(db, userId, metadata)
+    await claimJobs(db, 'w', 1, 60_000)
+    await failJob(db, job.id, 'w', { code: 'STORAGE_UNAVAILABLE', message: 'down' }, new Date())
+    const [again] = await claimJobs(db, 'w', 1, 60_000)
+    expect(await completeJob(db, again!, 'w', { row_count: 1 }, { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 1 })).toBe(true)
+    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ status: 'completed', attempts: 2, error: null })
+  })
+
   it('releases running jobs on shutdown without counting the interrupted attempt', async () => {
     await db.job.deleteMany()
     const job = await createExportJob(db, userId, metadata)

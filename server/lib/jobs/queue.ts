@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Db } from '../db/client.ts'
-import type { Job } from '../../generated/prisma/client.ts'
+import { Prisma, type Job } from '../../generated/prisma/client.ts'
 import type { ExportError, ExportMetadata, ExportProgress } from '../../../shared/types/exports.ts'
 
 /**
@@ -188,7 +188,8 @@ export async function completeJob(db: Db, job: Job, workerId: string, result: Pa
       status: 'completed',
       metadata: { ...(job.metadata as object), ...result } as object,
       progress: progress as object,
-      error: undefined,
+      // A retried job that succeeded no longer has an error (undefined would leave the last one).
+      error: Prisma.DbNull,
       completedAt: new Date(),
       lockedBy: null,
       lockedUntil: null

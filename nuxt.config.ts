@@ -5,11 +5,19 @@
 // task options.
 const nitroTasks = {
   experimental: { tasks: true } as Record<string, boolean>,
-  scheduledTasks: { '* * * * *': ['exports:sweep'] }
+  scheduledTasks: { '* * * * *': ['exports:sweep'], '*/10 * * * *': ['exports:retention'] }
 }
 
 export default defineNuxtConfig({
   modules: ['@nuxt/ui', '@nuxt/eslint', 'nuxt-auth-utils'],
+
+  $development: {
+    runtimeConfig: { session: { name: 'nuxt-session', password: '', cookie: { secure: false } } }
+  },
+
+  // `nuxt build` defaults to node_modules/.cache/nuxt/.nuxt: worktrees sharing one node_modules
+  // would build over each other there. NUXT_BUILD_DIR gives each its own.
+  ...(process.env.NUXT_BUILD_DIR ? { buildDir: process.env.NUXT_BUILD_DIR } : {}),
 
   devtools: { enabled: false },
 
@@ -18,6 +26,13 @@ export default defineNuxtConfig({
   // Our machines have no internet: no font providers, no Iconify API; icons come from the local
   // @iconify-json/lucide collection.
   ui: { fonts: false },
+
+  // The session cookie: never readable by scripts, not sent on cross-site subrequests, and over
+  // HTTPS only outside development (NUXT_SESSION_COOKIE_SECURE=false for a plain-HTTP deployment).
+  runtimeConfig: {
+    // password: from NUXT_SESSION_PASSWORD at run time.
+    session: { name: 'nuxt-session', password: '', cookie: { httpOnly: true, sameSite: 'lax', secure: true } }
+  },
 
   future: { compatibilityVersion: 4 },
 

@@ -41,6 +41,21 @@ export const ConfigSchema = z.object({
   // DuckDB's memory ceiling per process; larger sorts spill to EXPORT_WORK_DIR instead of growing.
   DUCKDB_MEMORY_LIMIT: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'must be a size such as 512MB').default('192MB'),
   DUCKDB_THREADS: positiveInt.max(256).optional(),
+  // A running job's lease; the heartbeat renews it every third of it. A dead worker's jobs are
+  // reclaimed once it lapses, so shorter means faster recovery but more renewals.
+  EXPORT_LEASE_SECONDS: positiveInt.max(3600).default(30),
+  // On SIGTERM, how long running exports may finish before they are handed back to the queue.
+  EXPORT_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(20),
+  EXPORT_MAX_ACTIVE_PER_USER: positiveInt.default(3),
+  // Pending jobs across all users; beyond it new exports are refused (503) to protect the service.
+  EXPORT_MAX_QUEUE_DEPTH: positiveInt.default(1000),
+  // Longest start_date..end_date span accepted; unset means no limit.
+  EXPORT_MAX_RANGE_DAYS: positiveInt.optional(),
+  // Sign-in attempts per 15 minutes: all attempts from one client IP, failed ones for one email.
+  LOGIN_MAX_ATTEMPTS_PER_IP: positiveInt.default(50),
+  LOGIN_MAX_FAILURES_PER_EMAIL: positiveInt.default(10),
+  // Behind a reverse proxy, take the client IP from X-Forwarded-For (its last hop) instead of the socket.
+  TRUST_PROXY: bool.default(false),
   // all: API and worker; web: API only; worker: only the worker (and /api/health).
   OUTPORT_ROLE: z.enum(['all', 'web', 'worker']).default('all'),
   PORT: positiveInt.max(65535).optional()

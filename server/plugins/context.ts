@@ -14,10 +14,10 @@ export default defineNitroPlugin((nitroApp) => {
     if (error instanceof ConfigError && !import.meta.dev) process.exit(1)
   })
   nitroApp.hooks.hook('close', async () => {
-    await useExportWorker()?.stop()
+    const context = await useAppContext().catch(() => undefined)
+    await useExportWorker()?.stop((context?.config.EXPORT_SHUTDOWN_GRACE_SECONDS ?? 20) * 1000)
     // After the worker (its last jobs may still notify), before the database closes.
     await stopTelegram()
-    const context = await useAppContext().catch(() => undefined)
     await context?.close()
   })
 })

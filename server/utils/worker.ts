@@ -19,6 +19,10 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
       maxAttempts: config.EXPORT_MAX_ATTEMPTS,
       retryBaseMs: config.EXPORT_RETRY_BASE_MS,
       workDir: config.EXPORT_WORK_DIR,
+      leaseMs: config.EXPORT_LEASE_SECONDS * 1000,
+      heartbeatMs: config.EXPORT_LEASE_SECONDS * 1000 / 3,
+      // Expired leases are found by the sweep: never wait much longer than a lease for it.
+      sweepMs: Math.min(5000, config.EXPORT_LEASE_SECONDS * 1000),
       log: line => console.warn(`[outport:worker] ${line}`),
       onFinished: async (jobId) => {
         (await useTelegram())?.notifier.enqueue(jobId)

@@ -41,7 +41,8 @@ export async function startServer(env: Record<string, string>, opts: { requireHe
     process: child,
     output: () => output,
     stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve()
+      // A killed process has a signalCode and no exitCode.
+      if (child.exitCode !== null || child.signalCode !== null) return resolve()
       child.once('exit', () => resolve())
       child.kill('SIGTERM')
     })

@@ -1,6 +1,10 @@
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDb, type Db } from '../../server/lib/db/client'
-import { claimJobs, completeJob, createExportJob, failJob, releaseJobs, renewLease } from '../../server/lib/jobs/queue'
+import {
+  CANCEL_CHANNEL, cancelJob, claimJobs, completeJob, createExportJob, failJob, IdempotencyConflictError, JobLimitError,
+  releaseJobs, renewLease, reportProgress, submitExportJob
+} from '../../server/lib/jobs/queue'
 import type { ExportMetadata } from '../../shared/types/exports'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
@@ -95,11 +99,124 @@ describe('job queue', () => {
     expect(row.completedAt).toBeInstanceOf(Date)
   })
 
+  it('clears the last attempt\'s error when a retried job completes', async () => {
+    await db.job.deleteMany()
+    const job = await createExportJob(db, userId, metadata)
+    await claimJobs(db, 'w', 1, 60_000)
+    await failJob(db, job.id, 'w', { code: 'STORAGE_UNAVAILABLE', message: 'down' }, new Date())
+    const [again] = await claimJobs(db, 'w', 1, 60_000)
+    expect(await completeJob(db, again!, 'w', { row_count: 1 }, { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 1 })).toBe(true)
+    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ status: 'completed', attempts: 2, error: null })
+  })
+
   it('releases running jobs on shutdown without counting the interrupted attempt', async () => {
     await db.job.deleteMany()
     const job = await createExportJob(db, userId, metadata)
     await claimJobs(db, 'w', 1, 60_000)
     expect(await releaseJobs(db, 'w', [job.id])).toBe(1)
     expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ status: 'pending', attempts: 0, lockedBy: null })
+  })
+
+  const limits = { maxActivePerUser: 3, maxQueueDepth: 1000 }
+  const withFilters = (start: string): ExportMetadata => ({ ...metadata, filters: { ...metadata.filters, start_date: start } })
+
+  it('lets exactly the limit through when 12 submissions race for one user', async () => {
+    await db.job.deleteMany()
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () => submitExportJob(db, userId, metadata, limits)))
+    const created = results.filter(r => r.status === 'fulfilled')
+    const refused = results.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason)
+    expect(created.length).toBe(3)
+    expect(refused.length).toBe(9)
+    expect(refused.every(e => e instanceof JobLimitError && e.code === 'TOO_MANY_ACTIVE')).toBe(true)
+    expect(refused[0].message).toMatch(/limit is 3/)
+    expect(await db.job.count()).toBe(3)
+    // Finished jobs free a slot; running ones do not.
+    const [running] = await claimJobs(db, 'w', 1, 60_000)
+    await completeJob(db, running!, 'w', {}, { phase: 'finalizing', percent: 100, rows: 0, bytes_uploaded: 0 })
+    await submitExportJob(db, userId, metadata, limits)
+    await expect(submitExportJob(db, userId, metadata, limits)).rejects.toBeInstanceOf(JobLimitError)
+  })
+
+  it('refuses new jobs once the global queue is full', async () => {
+    await db.job.deleteMany()
+    const other = (await db.user.upsert({ where: { email: 'q2@example.com' }, update: {}, create: { email: 'q2@example.com', passwordHash: 'x', displayName: 'Q2' } })).id
+    await submitExportJob(db, other, metadata, { maxActivePerUser: 10, maxQueueDepth: 2 })
+    await submitExportJob(db, other, metadata, { maxActivePerUser: 10, maxQueueDepth: 2 })
+    const error = await submitExportJob(db, userId, metadata, { maxActivePerUser: 10, maxQueueDepth: 2 }).catch(e => e)
+    expect(error).toBeInstanceOf(JobLimitError)
+    expect(error.code).toBe('QUEUE_FULL')
+    expect(await db.job.count({ where: { userId } })).toBe(0)
+  })
+
+  it('returns the same job for a repeated Idempotency-Key, refuses it with another body, and scopes keys per user', async () => {
+    await db.job.deleteMany()
+    const other = (await db.user.findUniqueOrThrow({ where: { email: 'q2@example.com' } })).id
+    // Racing retries of one request create one job.
+    const racing = await Promise.all(Array.from({ length: 6 }, () => submitExportJob(db, userId, metadata, { ...limits, idempotencyKey: 'key-1' })))
+    expect(new Set(racing.map(r => r.job.id)).size).toBe(1)
+    expect(racing.filter(r => !r.replayed).length).toBe(1)
+    // Id order does not make a different request.
+    const a = { ...metadata, filters: { ...metadata.filters, account_ids: ['b', 'a'] } }
+    const b = { ...metadata, filters: { ...metadata.filters, account_ids: ['a', 'b'] } }
+    const first = await submitExportJob(db, userId, a, { ...limits, idempotencyKey: 'key-2' })
+    expect((await submitExportJob(db, userId, b, { ...limits, idempotencyKey: 'key-2' })).job.id).toBe(first.job.id)
+    await expect(submitExportJob(db, userId, withFilters('2024-01-01'), { ...limits, idempotencyKey: 'key-1' })).rejects.toBeInstanceOf(IdempotencyConflictError)
+    // A replay is answered even at the limit (it creates nothing).
+    await submitExportJob(db, userId, withFilters('2024-02-01'), limits)
+    expect((await submitExportJob(db, userId, metadata, { ...limits, idempotencyKey: 'key-1' })).replayed).toBe(true)
+    const theirs = await submitExportJob(db, other, metadata, { ...limits, idempotencyKey: 'key-1' })
+    expect(theirs.job.id).not.toBe(racing[0]!.job.id)
+    // After 24 hours the key starts a new job.
+    await db.job.update({ where: { id: racing[0]!.job.id }, data: { createdAt: new Date(Date.now() - 25 * 3600_000), status: 'completed' } })
+    const fresh = await submitExportJob(db, userId, withFilters('2023-01-01'), { ...limits, idempotencyKey: 'key-1' })
+    expect(fresh.replayed).toBe(false)
+    expect(fresh.job.id).not.toBe(racing[0]!.job.id)
+  })
+
+  it('cancels a pending job at once, a running one with a notification to its worker, and refuses finished or foreign ones', async () => {
+    await db.job.deleteMany()
+    const listener = new pg.Client({ connectionString: database.url })
+    await listener.connect()
+    const notified: string[] = []
+    listener.on('notification', m => notified.push(m.payload!))
+    await listener.query(`LISTEN ${CANCEL_CHANNEL}`)
+    try {
+      const pending = await createExportJob(db, userId, metadata)
+      expect(await cancelJob(db, userId, pending.id)).toEqual({ outcome: 'cancelled', previous: 'pending' })
+      expect(await claimJobs(db, 'w', 5, 60_000)).toEqual([])
+
+      const running = await createExportJob(db, userId, metadata)
+      await claimJobs(db, 'w', 1, 60_000)
+      expect(await cancelJob(db, userId, running.id)).toEqual({ outcome: 'cancelled', previous: 'running' })
+      const row = await db.job.findUniqueOrThrow({ where: { id: running.id } })
+      expect(row).toMatchObject({ status: 'cancelled', lockedBy: null })
+      expect(row.completedAt).toBeInstanceOf(Date)
+      // The worker can no longer renew, report or complete it.
+      expect(await renewLease(db, running.id, 'w', 60_000)).toBe(false)
+      expect(await reportProgress(db, running.id, 'w', { phase: 'uploading', percent: 60, rows: 1, bytes_uploaded: 1 })).toBe(false)
+      expect(await completeJob(db, running, 'w', {}, { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 1 })).toBe(false)
+      await expect.poll(() => notified).toContain(running.id)
+
+      expect(await cancelJob(db, userId, running.id)).toEqual({ outcome: 'final', status: 'cancelled' })
+      const other = (await db.user.findUniqueOrThrow({ where: { email: 'q2@example.com' } })).id
+      const theirs = await createExportJob(db, other, metadata)
+      expect(await cancelJob(db, userId, theirs.id)).toEqual({ outcome: 'not_found' })
+      expect((await db.job.findUniqueOrThrow({ where: { id: theirs.id } })).status).toBe('pending')
+    } finally {
+      await listener.end()
+    }
+  })
+
+  it('a cancel racing a claim ends cancelled either way, never running', async () => {
+    await db.job.deleteMany()
+    const jobs = await Promise.all(Array.from({ length: 30 }, () => createExportJob(db, userId, metadata)))
+    await Promise.all([
+      (async () => {
+        for (;;) if (!(await claimJobs(db, 'w', 2, 60_000)).length) return
+      })(),
+      ...jobs.map(j => cancelJob(db, userId, j.id))
+    ])
+    const statuses = await db.job.findMany({ select: { status: true } })
+    expect(statuses.every(s => s.status === 'cancelled')).toBe(true)
   })
 })

@@ -39,7 +39,7 @@ const COPY_OPTIONS: Record<ExportFormat, string> = {
 /** The export's SQL for a job: the dataset query for that user and filters, shaped for the format. */
 export function exportQuery(dataset: Dataset, userId: string, metadata: ExportMetadata): string {
   try {
-    return buildDatasetQuery(dataset, userId, metadata.filters, { listsAsJson: metadata.format === 'csv' })
+    return buildDatasetQuery(dataset, userId, metadata.filters, { listsAsJson: metadata.format === 'csv', guardFormulas: metadata.format === 'csv' })
   } catch (error) {
     if (error instanceof QueryBuilderError) throw new ExportFailure('INVALID_FILTERS', `The export's filters are invalid (${error.field}).`, false, { cause: error })
     throw error
@@ -63,6 +63,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
 
   const format = metadata.format
   const tempPath = join(opts.workDir, `${job.id}.${format}`)
+  // The work directory may have been removed under a long-running worker (tmp cleaners).
   await mkdir(opts.workDir, { recursive: true })
   try {
     const rowCount = await copyToFile(opts, sql, tempPath, format)
@@ -100,24 +101,44 @@ async function copyToFile(opts: ExportRunOptions, sql: string, path: string, for
     const missing = error instanceof WarehouseMissingError
     throw new ExportFailure('WAREHOUSE_UNAVAILABLE', 'The data warehouse is not available right now. Please try again later.', !missing, { cause: error })
   }
-  const interrupt = () => connection.interrupt()
-  opts.signal.addEventListener('abort', interrupt, { once: true })
+  // A cancel that came while connecting would otherwise never reach the query.
+  if (opts.signal.aborted) {
+    connection.closeSync()
+    throw new ExportCancelled()
+  }
   const progressTimer = setInterval(() => {
     const { percentage, rows_processed: rows } = connection.progress
     if (percentage >= 0) {
       opts.onProgress({ phase: 'querying', percent: Math.min(QUERY_SHARE - 1, Math.floor(percentage * QUERY_SHARE / 100)), rows: Number(rows), bytes_uploaded: null })
     }
   }, 250)
+  opts.onProgress({ phase: 'querying', percent: 0, rows: 0, bytes_uploaded: null })
+  const query = connection.runAndReadAll(copyStatement(sql, path, format))
+  // The connection is closed once DuckDB is done with it, whichever of the two below settles first.
+  const closed = query.then(() => {}, () => {}).finally(() => connection.closeSync())
+  // A cancel is answered at once, not when (or if) the interrupted query returns: an interrupt
+  // that lands as the query finishes must not hold this worker's slot.
+  let onAbort = () => {}
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      connection.interrupt()
+      reject(new ExportCancelled())
+    }
+    opts.signal.addEventListener('abort', onAbort, { once: true })
+  })
   try {
-    opts.onProgress({ phase: 'querying', percent: 0, rows: 0, bytes_uploaded: null })
-    const result = await connection.runAndReadAll(copyStatement(sql, path, format))
+    const result = await Promise.race([query, aborted])
     return Number(result.getRowObjectsJson()[0]!.Count)
   } catch (error) {
-    if (opts.signal.aborted) throw new ExportCancelled()
+    if (opts.signal.aborted) {
+      // The file may still be open in DuckDB; the caller removes it after we return, so wait briefly.
+      await Promise.race([closed, new Promise(resolve => setTimeout(resolve, 2000))])
+      throw new ExportCancelled()
+    }
     throw new ExportFailure('QUERY_FAILED', 'The dataset query failed. Please try again; if it keeps failing, contact support.', false, { cause: error })
   } finally {
     clearInterval(progressTimer)
-    opts.signal.removeEventListener('abort', interrupt)
-    connection.closeSync()
+    opts.signal.removeEventListener('abort', onAbort)
+    aborted.catch(() => {})
   }
 }

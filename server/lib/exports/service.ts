@@ -2,6 +2,7 @@ import type { Db } from '../db/client.ts'
 import type { Job } from '../jobs/queue.ts'
 import { presignDownload, type Storage } from '../storage/s3.ts'
 import { exportFilename } from '../../../shared/utils/filename.ts'
+import type { FieldError } from '../../../shared/types/api.ts'
 import { CONTENT_TYPES, type ExportError, type ExportJobDTO, type ExportMetadata, type ExportProgress } from '../../../shared/types/exports.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -85,4 +86,24 @@ export function decodeCursor(cursor: string): { createdAt: Date, id: string } | 
   const createdAt = new Date(iso ?? '')
   if (!isUuid(id) || Number.isNaN(createdAt.getTime())) return null
   return { createdAt, id }
+}
+
+/**
+ * The date range against EXPORT_MAX_RANGE_DAYS (inclusive days). With a cap configured an open end
+ * would make it meaningless, so both dates are then required.
+ */
+export function rangeErrors(start: string | null | undefined, end: string | null | undefined, maxDays: number | undefined): FieldError[] {
+  if (!maxDays) return []
+  if (!start) return [{ field: 'start_date', message: `Required: exports cover at most ${maxDays} days` }]
+  if (!end) return [{ field: 'end_date', message: `Required: exports cover at most ${maxDays} days` }]
+  const days = (Date.parse(`${end}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / 86_400_000 + 1
+  return days > maxDays ? [{ field: 'end_date', message: `The range is ${days} days; at most ${maxDays} days are allowed` }] : []
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
+
+/** The Idempotency-Key header: undefined when absent, null when malformed. */
+export function parseIdempotencyKey(header: string | undefined): string | undefined | null {
+  if (header === undefined) return undefined
+  return IDEMPOTENCY_KEY.test(header) ? header : null
 }

@@ -4,8 +4,10 @@ import { hostname } from 'node:os'
 import pg from 'pg'
 import type { ExportMetadata, ExportProgress } from '../../../shared/types/exports.ts'
 import type { AppContext } from '../context.ts'
-import { claimJobs, completeJob, failJob, JOBS_CHANNEL, releaseJobs, renewLease, reportProgress, type Job } from '../jobs/queue.ts'
+import { CANCEL_CHANNEL, claimJobs, completeJob, failJob, JOBS_CHANNEL, releaseJobs, renewLease, reportProgress, type Job } from '../jobs/queue.ts'
+import { deleteObject } from '../storage/s3.ts'
 import { asExportFailure, ExportCancelled } from './errors.ts'
+import { removeStaleWorkFiles } from './retention.ts'
 import { runExport } from './run.ts'
 
 export interface WorkerOptions {
@@ -57,8 +59,14 @@ export class ExportWorker {
 
   async start(): Promise<void> {
     await mkdir(this.opts.workDir, { recursive: true })
+    // Left by a process that was killed mid-export; a running export's file is far younger.
+    const removed = await removeStaleWorkFiles(this.opts.workDir, 3600_000).catch(() => [])
+    if (removed.length) this.opts.log(`removed ${removed.length} stale file(s) from ${this.opts.workDir}`)
     await this.listen()
-    this.sweepTimer = setInterval(() => this.poke(), this.opts.sweepMs)
+    this.sweepTimer = setInterval(() => {
+      this.poke()
+      void this.abortLost().catch(() => { /* the heartbeat catches it later */ })
+    }, this.opts.sweepMs)
     this.sweepTimer.unref()
     this.poke()
   }
@@ -98,7 +106,11 @@ export class ExportWorker {
     const controller = new AbortController()
     const entry: Running = { job, controller, done: Promise.resolve() }
     this.running.set(job.id, entry)
-    entry.done = this.run(job, controller).finally(() => {
+    entry.done = this.run(job, controller).catch((error: Error) => {
+      // The database stayed unreachable through every retry: the lease lapses and another
+      // worker (or this one) runs the job again.
+      this.opts.log(`job ${job.id}: could not record the outcome (${error.message}); it will be retried after its lease`)
+    }).finally(() => {
       this.running.delete(job.id)
       this.poke()
     })
@@ -113,26 +125,58 @@ export class ExportWorker {
       }, () => { /* transient: the next beat retries; the lease outlives several missed beats */ })
     }, this.opts.heartbeatMs)
     const progress = throttle(this.opts.progressIntervalMs, (p: ExportProgress) => reportProgress(db, job.id, this.id, p))
+    let outcome: { result: Awaited<ReturnType<typeof runExport>> } | { error: unknown }
     try {
-      const result = await runExport(
-        { id: job.id, userId: job.userId, metadata: job.metadata as unknown as ExportMetadata },
-        { warehouse: this.ctx.warehouse, storage: this.ctx.storage, workDir: this.opts.workDir, signal: controller.signal, onProgress: progress.push }
-      )
-      await progress.flush()
-      if (await completeJob(db, job, this.id, result, { phase: 'finalizing', percent: 100, rows: result.row_count, bytes_uploaded: result.file_size_bytes })) {
-        await this.finished(job.id)
+      outcome = {
+        result: await runExport(
+          { id: job.id, userId: job.userId, metadata: job.metadata as unknown as ExportMetadata },
+          { warehouse: this.ctx.warehouse, storage: this.ctx.storage, workDir: this.opts.workDir, signal: controller.signal, onProgress: progress.push }
+        )
       }
     } catch (error) {
+      outcome = { error }
+    } finally {
       await progress.flush()
+    }
+    try {
+      if ('result' in outcome) {
+        const { result } = outcome
+        const done = { phase: 'finalizing', percent: 100, rows: result.row_count, bytes_uploaded: result.file_size_bytes } as const
+        if (await persistently(() => completeJob(db, job, this.id, result, done))) await this.finished(job.id)
+        else await this.discardIfCancelled(job, result.s3_key)
+        return
+      }
+      const { error } = outcome
       if (error instanceof ExportCancelled || controller.signal.aborted) return
       const failure = asExportFailure(error)
       const retry = failure.retryable && job.attempts < this.opts.maxAttempts
       this.opts.log(`job ${job.id} attempt ${job.attempts} failed (${failure.code}${retry ? ', will retry' : ''}): ${String(failure.cause ?? failure.message)}`)
-      const failed = await failJob(db, job.id, this.id, failure.toJSON(), retry ? new Date(Date.now() + this.backoff(job.attempts)) : undefined)
+      const retryAt = retry ? new Date(Date.now() + this.backoff(job.attempts)) : undefined
+      const failed = await persistently(() => failJob(db, job.id, this.id, failure.toJSON(), retryAt))
       if (failed && !retry) await this.finished(job.id)
     } finally {
       clearInterval(heartbeat)
     }
+  }
+
+  /**
+   * The job was cancelled while its upload was finishing: the object must not outlive it. Only a
+   * cancelled job's object is removed; a job reclaimed by another worker uses the same key.
+   */
+  private async discardIfCancelled(job: Job, key: string) {
+    const current = await this.ctx.db.job.findUnique({ where: { id: job.id }, select: { status: true } })
+    if (current?.status === 'cancelled') {
+      await deleteObject(this.ctx.storage, key).catch((error: Error) => this.opts.log(`job ${job.id}: could not delete the cancelled export's object: ${error.message}`))
+    }
+  }
+
+  /** Safety net for a missed cancel notification: stops jobs that are no longer this worker's. */
+  private async abortLost() {
+    const ids = this.activeJobIds
+    if (!ids.length) return
+    const still = await this.ctx.db.job.findMany({ where: { id: { in: ids }, status: 'running', lockedBy: this.id }, select: { id: true } })
+    const held = new Set(still.map(j => j.id))
+    for (const id of ids) if (!held.has(id)) this.running.get(id)?.controller.abort()
   }
 
   private async finished(jobId: string) {
@@ -147,13 +191,16 @@ export class ExportWorker {
 
   private async listen() {
     const client = new pg.Client({ connectionString: this.ctx.config.DATABASE_URL })
-    client.on('notification', () => this.poke())
+    client.on('notification', (message) => {
+      if (message.channel === CANCEL_CHANNEL) this.running.get(message.payload ?? '')?.controller.abort()
+      else this.poke()
+    })
     client.on('error', (error) => {
       this.opts.log(`job listener lost its connection (${error.message}); reconnecting`)
       this.reconnectListener()
     })
     await client.connect()
-    await client.query(`LISTEN ${JOBS_CHANNEL}`)
+    await client.query(`LISTEN ${JOBS_CHANNEL}; LISTEN ${CANCEL_CHANNEL}`)
     this.listener = client
   }
 
@@ -163,7 +210,7 @@ export class ExportWorker {
     void old?.end().catch(() => {})
     if (this.stopping) return
     setTimeout(() => {
-      // The sweep keeps jobs moving in the meantime.
+      // The sweep keeps jobs moving (and catches cancellations) in the meantime.
       this.listen().then(() => this.poke(), () => this.reconnectListener())
     }, 1000).unref()
   }
@@ -184,7 +231,24 @@ export class ExportWorker {
       const ids = this.activeJobIds
       for (const r of this.running.values()) r.controller.abort()
       await all
-      await releaseJobs(this.ctx.db, this.id, ids)
+      await persistently(() => releaseJobs(this.ctx.db, this.id, ids)).catch(() => {
+        // Unreleased, the jobs are still reclaimed once their leases lapse.
+      })
+    }
+  }
+}
+
+/**
+ * Retries a database write through brief outages (a restarted server, a dropped connection: the
+ * pool reconnects on the next attempt). Gives up after about 6 s; the lease covers the rest.
+ */
+async function persistently<T>(write: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write()
+    } catch (error) {
+      if (attempt >= attempts) throw error
+      await new Promise(resolve => setTimeout(resolve, 100 * 2 ** attempt))
     }
   }
 }

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto'
 import type { Db } from '../db/client.ts'
-import type { Job } from '../../generated/prisma/client.ts'
+import { Prisma, type Job } from '../../generated/prisma/client.ts'
 import type { ExportError, ExportMetadata, ExportProgress } from '../../../shared/types/exports.ts'
 
 /**
@@ -11,6 +12,13 @@ import type { ExportError, ExportMetadata, ExportProgress } from '../../../share
  */
 
 export const JOBS_CHANNEL = 'outport_jobs'
+/** Carries the id of a job cancelled while running, so the worker holding it stops at once. */
+export const CANCEL_CHANNEL = 'outport_cancel'
+
+export const ACTIVE_STATUSES = ['pending', 'running'] as const
+
+/** How long an Idempotency-Key keeps returning the job it created. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
 
 export const QUEUED_PROGRESS: ExportProgress = { phase: 'queued', percent: 0, rows: null, bytes_uploaded: null }
 
@@ -25,6 +33,107 @@ export async function createExportJob(db: Db, userId: string, metadata: ExportMe
     db.$executeRaw`SELECT pg_notify(${JOBS_CHANNEL}, 'new')`
   ])
   return job
+}
+
+export class JobLimitError extends Error {
+  constructor(readonly code: 'TOO_MANY_ACTIVE' | 'QUEUE_FULL', message: string) {
+    super(message)
+  }
+}
+
+export class IdempotencyConflictError extends Error {
+  constructor() {
+    super('This Idempotency-Key was already used with a different request')
+  }
+}
+
+export interface SubmitOptions {
+  maxActivePerUser: number
+  maxQueueDepth: number
+  idempotencyKey?: string
+}
+
+/** The request as it affects the result: equal exports hash equal whatever the id order. */
+export function requestHash(metadata: ExportMetadata): string {
+  const { dataset_id: datasetId, format, filters } = metadata
+  const canonical = {
+    dataset_id: datasetId,
+    format,
+    start_date: filters.start_date ?? null,
+    end_date: filters.end_date ?? null,
+    account_ids: [...filters.account_ids].sort(),
+    tag_ids: [...filters.tag_ids].sort()
+  }
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex')
+}
+
+/**
+ * Creates an export job within the limits, or returns the job an earlier request with the same
+ * Idempotency-Key created. A per-user advisory lock serialises one user's submissions, so two
+ * concurrent requests cannot both pass the active-job limit or both use one key.
+ */
+export async function submitExportJob(db: Db, userId: string, metadata: ExportMetadata, opts: SubmitOptions): Promise<{ job: Job, replayed: boolean }> {
+  const hash = requestHash(metadata)
+  return db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${`outport:submit:${userId}`}, 0))`
+    if (opts.idempotencyKey) {
+      const previous = await tx.job.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey: opts.idempotencyKey } } })
+      if (previous && previous.createdAt.getTime() > Date.now() - IDEMPOTENCY_WINDOW_MS) {
+        if (previous.requestHash !== hash) throw new IdempotencyConflictError()
+        return { job: previous, replayed: true }
+      }
+      // Expired: the key may start a new job.
+      if (previous) await tx.job.update({ where: { id: previous.id }, data: { idempotencyKey: null } })
+    }
+    const active = await tx.job.count({ where: { userId, status: { in: [...ACTIVE_STATUSES] } } })
+    if (active >= opts.maxActivePerUser) {
+      throw new JobLimitError('TOO_MANY_ACTIVE', `You already have ${active} exports waiting or running (the limit is ${opts.maxActivePerUser}). Wait for one to finish or cancel one, then try again.`)
+    }
+    const depth = await tx.job.count({ where: { status: 'pending' } })
+    if (depth >= opts.maxQueueDepth) {
+      throw new JobLimitError('QUEUE_FULL', 'The export service is busy right now. Please try again in a few minutes.')
+    }
+    const job = await tx.job.create({
+      data: {
+        userId,
+        type: 'EXPORT',
+        status: 'pending',
+        metadata: metadata as object,
+        progress: QUEUED_PROGRESS as object,
+        idempotencyKey: opts.idempotencyKey ?? null,
+        requestHash: opts.idempotencyKey ? hash : null
+      }
+    })
+    await tx.$executeRaw`SELECT pg_notify(${JOBS_CHANNEL}, 'new')`
+    return { job, replayed: false }
+  })
+}
+
+export type CancelOutcome
+  = | { outcome: 'cancelled', previous: 'pending' | 'running' }
+    | { outcome: 'final', status: Job['status'] }
+    | { outcome: 'not_found' }
+
+/**
+ * Cancels the user's job if it is still pending or running. A running job becomes `cancelled` at
+ * once (its lease is gone, so its worker can no longer complete it) and its worker is told over
+ * CANCEL_CHANNEL to stop and clean up.
+ */
+export async function cancelJob(db: Db, userId: string, jobId: string): Promise<CancelOutcome> {
+  const rows = await db.$queryRaw<Array<{ previous: 'pending' | 'running' }>>`
+    WITH target AS (
+      SELECT id, status FROM jobs
+      WHERE id = ${jobId}::uuid AND user_id = ${userId}::uuid AND status IN ('pending', 'running')
+      FOR UPDATE
+    ), cancelled AS (
+      UPDATE jobs SET status = 'cancelled', completed_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now()
+      FROM target WHERE jobs.id = target.id
+      RETURNING jobs.id, target.status::text AS previous
+    )
+    SELECT previous, pg_notify(${CANCEL_CHANNEL}, id::text)::text AS notified FROM cancelled`
+  if (rows[0]) return { outcome: 'cancelled', previous: rows[0].previous }
+  const job = await db.job.findFirst({ where: { id: jobId, userId }, select: { status: true } })
+  return job ? { outcome: 'final', status: job.status } : { outcome: 'not_found' }
 }
 
 /**
@@ -79,7 +188,8 @@ export async function completeJob(db: Db, job: Job, workerId: string, result: Pa
       status: 'completed',
       metadata: { ...(job.metadata as object), ...result } as object,
       progress: progress as object,
-      error: undefined,
+      // A retried job that succeeded no longer has an error (undefined would leave the last one).
+      error: Prisma.DbNull,
       completedAt: new Date(),
       lockedBy: null,
       lockedUntil: null

@@ -24,6 +24,13 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/
 const FILTER_KEYS = new Set(['start_date', 'end_date', 'account_ids', 'tag_ids'])
 
+export interface ProjectionOptions {
+  /** Lists as JSON arrays (text formats have no list type). */
+  listsAsJson?: boolean
+  /** Text cells a spreadsheet would run as a formula get a leading `'` (CSV only). */
+  guardFormulas?: boolean
+}
+
 /**
  * The SQL for one user's export of a dataset: a plain SELECT (no parameters) that COPY can wrap.
  *
@@ -32,7 +39,7 @@ const FILTER_KEYS = new Set(['start_date', 'end_date', 'account_ids', 'tag_ids']
  * tables are reached only here, as main.<table>. Values become SQL literals, which is safe only
  * because each one is first validated against a strict pattern that cannot contain a quote.
  */
-export function buildDatasetQuery(dataset: Dataset, userId: string, filters: DatasetFilters = {}, options: { listsAsJson?: boolean } = {}): string {
+export function buildDatasetQuery(dataset: Dataset, userId: string, filters: DatasetFilters = {}, options: ProjectionOptions = {}): string {
   const user = uuidLiteral(parseUuid(userId, 'user_id'))
   const f = parseFilters(filters)
 
@@ -50,20 +57,31 @@ export function buildDatasetQuery(dataset: Dataset, userId: string, filters: Dat
     `  transactions AS (SELECT * FROM main.transactions WHERE ${txConditions.join(' AND ')}),`,
     `  accounts AS (SELECT * FROM main.accounts WHERE user_id = ${user}),`,
     `  tags AS (SELECT * FROM main.tags WHERE ${tagConditions.join(' AND ')})`,
-    `SELECT ${options.listsAsJson ? jsonListProjection(dataset) : '*'} FROM (${dataset.sql}\n) AS dataset`,
+    `SELECT ${options.listsAsJson || options.guardFormulas ? textProjection(dataset, options) : '*'} FROM (${dataset.sql}\n) AS dataset`,
     ...(dataset.orderBy ? [`ORDER BY ${dataset.orderBy}`] : [])
   ].join('\n')
 }
 
 /**
  * Text formats have no list type: DuckDB would print its own literal syntax (`['a\\'b', c]`),
- * which no CSV consumer can parse reliably. A JSON array is unambiguous and one json.loads away.
+ * which no CSV consumer can parse reliably. A JSON array is unambiguous and one json.loads away
+ * (and, starting with `[`, never a formula).
+ *
+ * Spreadsheets run a cell starting with = + - @ (or tab/CR, which some strip first) as a formula,
+ * so a merchant named `=HYPERLINK(...)` would execute when the CSV is opened (OWASP "CSV
+ * injection"). Those text cells get a leading `'`, which spreadsheets show as text. Numbers and
+ * dates have their own types here and are never touched, so -5.50 stays a number.
  * Column names come from the trusted manifest.
  */
-function jsonListProjection(dataset: Dataset): string {
-  return dataset.columns
-    .map(c => c.type.endsWith('[]') ? `to_json("${c.name}") AS "${c.name}"` : `"${c.name}"`)
-    .join(', ')
+function textProjection(dataset: Dataset, options: ProjectionOptions): string {
+  return dataset.columns.map((c) => {
+    const name = `"${c.name}"`
+    if (options.listsAsJson && c.type.endsWith('[]')) return `to_json(${name}) AS ${name}`
+    if (options.guardFormulas && c.type === 'VARCHAR') {
+      return `CASE WHEN left(${name}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || ${name} ELSE ${name} END AS ${name}`
+    }
+    return name
+  }).join(', ')
 }
 
 interface ParsedFilters { startDate?: string, endDate?: string, accountIds: string[], tagIds: string[] }

@@ -1,11 +1,12 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DATASETS, findDataset, type Dataset } from '../../../server/lib/warehouse/datasets.ts'
-import { queryRows } from '../../../server/lib/warehouse/duckdb.ts'
+import { openWarehouse, queryRows } from '../../../server/lib/warehouse/duckdb.ts'
+import { createBaseTables } from '../../../server/lib/warehouse/schema.ts'
 import { buildDatasetQuery, QueryBuilderError, type DatasetFilters } from '../../../server/lib/warehouse/query.ts'
 import {
   ACC_A1, ACC_A2, ACC_B1, openTinyWarehouse, TAG_B, TAG_GROCERIES, TAG_RENT, TAG_SALARY,
-  txA, txB, USER_A, USER_B, type TinyWarehouse
+  tempDir, txA, txB, USER_A, USER_B, type TinyWarehouse
 } from './fixture.ts'
 
 const TX = findDataset('054f17bf-1dbb-43ed-98c3-b4858093d7fc')!
@@ -323,5 +324,42 @@ describe('validation and injection', () => {
     expect(() => buildDatasetQuery(TX, USER_A, { start_date: '2024-01-01\'; DROP TABLE transactions; --' })).toThrow(QueryBuilderError)
     const [row] = await queryRows(wh.connection, 'SELECT count(*) AS n FROM transactions')
     expect(row).toEqual({ n: '15' })
+  })
+})
+
+describe('CSV projection (formula guard)', () => {
+  it('prefixes text cells starting with = + - @ tab or CR with a quote, in CSV only, leaving numbers, dates and lists alone', async () => {
+    const { dir, cleanup } = await tempDir()
+    const path = join(dir, 'hostile.duckdb')
+    const instance = await openWarehouse(path, { readOnly: false })
+    const c = await instance.connect()
+    try {
+      await createBaseTables(c)
+      const hostile = ['=HYPERLINK("http://evil","x")', '+1', '-2', '@SUM(A1)', '\tTab', '\rCR', 'plain', ' =spaced', 'a=b']
+      await c.run(`INSERT INTO accounts VALUES ('${ACC_A1}', '${USER_A}', '=acc', 'GBP')`)
+      await c.run(`INSERT INTO tags VALUES ('${TAG_RENT}', '${USER_A}', '-tag')`)
+      for (const [i, merchant] of hostile.entries()) {
+        const literal = merchant.replaceAll('\'', '\'\'').replace('\t', '\' || chr(9) || \'').replace('\r', '\' || chr(13) || \'')
+        await c.run(`INSERT INTO transactions VALUES ('${txA(i + 1)}', '${USER_A}', '${ACC_A1}', '2024-01-0${i + 1}', -1.50, 'GBP', '${literal}', '@desc', ['${TAG_RENT}'])`)
+      }
+      const csv = await queryRows<Record<string, unknown>>(c, buildDatasetQuery(TX, USER_A, {}, { listsAsJson: true, guardFormulas: true }))
+      const byId = new Map(csv.map(r => [r.transaction_id, r]))
+      hostile.forEach((merchant, i) => {
+        const row = byId.get(txA(i + 1))!
+        expect(row.merchant).toBe(/^[=+\-@\t\r]/.test(merchant) ? `'${merchant}` : merchant)
+        expect(row).toMatchObject({ amount: '-1.50', transaction_date: `2024-01-0${i + 1}`, account_name: '\'=acc', description: '\'@desc' })
+        // Lists become JSON (starting with [), which no spreadsheet reads as a formula.
+        expect(row.tags).toBe('["-tag"]')
+      })
+      const daily = await queryRows<Record<string, unknown>>(c, buildDatasetQuery(DAILY, USER_A, {}, { listsAsJson: true, guardFormulas: true }))
+      expect(new Set(daily.map(r => r.tag_name))).toEqual(new Set(['\'-tag']))
+      // Parquet keeps the exact values.
+      const raw = await queryRows<Record<string, unknown>>(c, buildDatasetQuery(TX, USER_A))
+      expect(raw.map(r => r.merchant).sort()).toEqual([...hostile].sort())
+    } finally {
+      c.closeSync()
+      instance.closeSync()
+      await cleanup()
+    }
   })
 })

@@ -1,0 +1,69 @@
+import { readdir, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Db } from '../db/client.ts'
+import { deleteObject, type Storage } from '../storage/s3.ts'
+import type { ExportMetadata } from '../../../shared/types/exports.ts'
+
+export interface RetentionOptions {
+  retentionHours: number
+  /** The clock; tests move it forward instead of waiting a day. */
+  now?: Date
+  batchSize?: number
+  log?: (line: string) => void
+}
+
+/**
+ * Deletes the files of completed exports older than the retention period and marks the jobs
+ * `expired`. The object goes first: a job marked expired never points at a file that still exists
+ * for longer than one failed run, and a delete that failed is tried again on the next sweep. Safe to
+ * run from several processes at once (deletes are idempotent, the update is conditional).
+ */
+export async function expireExports(db: Db, storage: Storage, opts: RetentionOptions): Promise<{ expired: string[], failed: string[] }> {
+  const cutoff = new Date((opts.now ?? new Date()).getTime() - opts.retentionHours * 3600_000)
+  const expired: string[] = []
+  const failed: string[] = []
+  for (;;) {
+    const jobs = await db.job.findMany({
+      where: { status: 'completed', completedAt: { lt: cutoff }, id: { notIn: failed } },
+      orderBy: { completedAt: 'asc' },
+      take: opts.batchSize ?? 200,
+      select: { id: true, metadata: true }
+    })
+    if (!jobs.length) break
+    for (const job of jobs) {
+      const key = (job.metadata as unknown as ExportMetadata | null)?.s3_key
+      try {
+        if (key) await deleteObject(storage, key)
+      } catch (error) {
+        failed.push(job.id)
+        opts.log?.(`retention: could not delete ${key}: ${(error as Error).message}`)
+        continue
+      }
+      const { count } = await db.job.updateMany({ where: { id: job.id, status: 'completed' }, data: { status: 'expired' } })
+      if (count) expired.push(job.id)
+    }
+  }
+  return { expired, failed }
+}
+
+/**
+ * Removes files and folders in the work directory not modified for `maxAgeMs`: what a killed
+ * process left behind (its temp exports, DuckDB spill files). Returns the names removed.
+ */
+export async function removeStaleWorkFiles(workDir: string, maxAgeMs: number, now = new Date()): Promise<string[]> {
+  const removed: string[] = []
+  for (const entry of await readdir(workDir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(workDir, entry.name)
+    if (entry.isDirectory()) {
+      // The spill folder itself stays; only its stale contents go.
+      removed.push(...(await removeStaleWorkFiles(path, maxAgeMs, now)).map(name => join(entry.name, name)))
+      continue
+    }
+    const info = await stat(path).catch(() => null)
+    if (info && now.getTime() - info.mtimeMs > maxAgeMs) {
+      await rm(path, { force: true })
+      removed.push(entry.name)
+    }
+  }
+  return removed
+}

@@ -1,0 +1,17 @@
+import { expireExports } from '../../lib/exports/retention'
+
+/**
+ * Deletes export files older than EXPORT_RETENTION_HOURS and marks their jobs expired. Runs in
+ * every process with the scheduler; concurrent runs are harmless (see expireExports).
+ */
+export default defineTask({
+  meta: { name: 'exports:retention', description: 'Delete expired export files' },
+  async run() {
+    const { db, storage, config } = await useAppContext()
+    const { expired, failed } = await expireExports(db, storage, {
+      retentionHours: config.EXPORT_RETENTION_HOURS,
+      log: line => console.warn(`[outport] ${line}`)
+    })
+    return { result: { expired: expired.length, failed: failed.length } }
+  }
+})

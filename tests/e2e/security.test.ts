@@ -1,0 +1,237 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApiToken } from '../../server/lib/auth/tokens'
+import { createDb } from '../../server/lib/db/client'
+import { DATASETS } from '../../server/lib/warehouse/datasets'
+import { createTestEnvironment, type TestEnvironment } from '../helpers/environment'
+import { sql } from '../helpers/faults'
+import { client, type RequestOptions } from '../helpers/http'
+import { startServer, type ServerHandle } from '../helpers/server'
+
+const [TRANSACTIONS, , MONTHLY] = DATASETS.map(d => d.id) as [string, string, string]
+
+/**
+ * Sign-in limits, session cookie, CSRF, security headers and a hostile-input table, on a server of
+ * its own (its rate limits must not meet other suites). TRUST_PROXY is on so each case can come
+ * from its own client address (X-Forwarded-For).
+ */
+describe('security', () => {
+  let environment: TestEnvironment
+  let server: ServerHandle
+  let http: ReturnType<typeof client>
+  let alice: TestEnvironment['demo']['users'][0]
+  let bob: TestEnvironment['demo']['users'][0]
+  let revokedToken: string
+  let aliceJob: string
+  let bobJob: string
+  let ipCounter = 0
+  const freshIp = () => `10.9.${Math.floor(++ipCounter / 250)}.${ipCounter % 250}`
+
+  beforeAll(async () => {
+    environment = await createTestEnvironment({ users: 2, transactions: 300, seed: 17 })
+    ;[alice, bob] = environment.demo.users as [typeof alice, typeof bob]
+    server = await startServer({
+      ...environment.env,
+      TRUST_PROXY: 'true',
+      LOGIN_MAX_FAILURES_PER_EMAIL: '3',
+      LOGIN_MAX_ATTEMPTS_PER_IP: '10'
+    })
+    http = client(server.url)
+    const db = createDb(environment.database.url, { max: 1 })
+    try {
+      const { id, token } = await createApiToken(db, alice.user_id, 'old laptop')
+      await db.apiToken.update({ where: { id }, data: { revokedAt: new Date() } })
+      revokedToken = token
+    } finally {
+      await db.$disconnect()
+    }
+    aliceJob = await http.createExport(alice.token, { dataset_id: MONTHLY, format: 'csv' })
+    bobJob = await http.createExport(bob.token, { dataset_id: MONTHLY, format: 'csv' })
+    await http.waitForExport(alice.token, aliceJob)
+    await http.waitForExport(bob.token, bobJob)
+  })
+  afterAll(async () => {
+    await server?.stop()
+    await environment?.teardown()
+  })
+
+  const jobCount = async () => (await sql<{ n: number }>(environment, 'SELECT count(*)::int AS n FROM jobs'))[0]!.n
+  const login = (body: unknown, ip: string, headers: Record<string, string> = {}) =>
+    http.postJson('/api/auth/login', body, { headers: { 'x-forwarded-for': ip, ...headers } })
+  async function signIn(user: typeof alice): Promise<string> {
+    const res = await login({ email: user.email, password: user.password }, freshIp())
+    expect(res.status).toBe(200)
+    return res.headers.getSetCookie().find(c => c.startsWith('nuxt-session='))!.split(';')[0]!
+  }
+
+  describe('headers and cookie', () => {
+    it('sends CSP with frame-ancestors none, nosniff, a referrer policy and no framing on pages and API', async () => {
+      for (const path of ['/login', '/api/health']) {
+        const res = await http.api(path)
+        expect(res.status).toBe(200)
+        const csp = res.headers.get('content-security-policy')!
+        expect(csp).toContain('frame-ancestors \'none\'')
+        expect(csp).toContain('default-src \'self\'')
+        expect(csp).toContain('object-src \'none\'')
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+        expect(res.headers.get('x-frame-options')).toBe('DENY')
+        expect(res.headers.get('referrer-policy')).toBe('strict-origin-when-cross-origin')
+      }
+    })
+
+    it('seals the session in an HttpOnly, Secure, SameSite=Lax cookie', async () => {
+      const res = await login({ email: bob.email, password: bob.password }, freshIp())
+      const cookie = res.headers.getSetCookie().find(c => c.startsWith('nuxt-session='))!
+      expect(cookie).toMatch(/; HttpOnly/i)
+      expect(cookie).toMatch(/; Secure/i)
+      expect(cookie).toMatch(/; SameSite=Lax/i)
+      expect(cookie).toMatch(/; Path=\//i)
+    })
+  })
+
+  describe('CSRF', () => {
+    it('refuses cookie-authenticated state changes from another origin; same origin, bearer tokens and non-browser clients pass', async () => {
+      const cookie = await signIn(alice)
+      const body = { dataset_id: MONTHLY, format: 'csv' }
+      const before = await jobCount()
+      const evil = await http.postJson('/api/analytics/exports', body, { cookie, headers: { origin: 'https://evil.example' } })
+      expect(evil.status).toBe(403)
+      expect((await http.postJson('/api/analytics/exports', body, { cookie, headers: { 'sec-fetch-site': 'cross-site' } })).status).toBe(403)
+      expect((await http.postJson('/api/analytics/exports', body, { cookie, headers: { origin: 'null' } })).status).toBe(403)
+      expect((await http.api(`/api/analytics/exports/${aliceJob}/cancel`, { method: 'POST', cookie, headers: { origin: 'https://evil.example' } })).status).toBe(403)
+      expect((await http.api('/api/auth/logout', { method: 'POST', cookie, headers: { 'sec-fetch-site': 'same-site' } })).status).toBe(403)
+      // Login CSRF (signing the victim into the attacker's account) is refused as well.
+      expect((await login({ email: bob.email, password: bob.password }, freshIp(), { origin: 'https://evil.example' })).status).toBe(403)
+      expect(await jobCount()).toBe(before)
+
+      const own = await http.postJson('/api/analytics/exports', body, { cookie, headers: { 'origin': server.url, 'sec-fetch-site': 'same-origin' } })
+      expect(own.status).toBe(202)
+      expect((await http.postJson('/api/analytics/exports', body, { cookie, headers: { origin: server.url } })).status).toBe(202)
+      expect((await http.postJson('/api/analytics/exports', body, { token: alice.token, headers: { origin: 'https://evil.example' } })).status).toBe(202)
+      // Still signed in: the refused logout changed nothing.
+      expect((await http.api('/api/auth/me', { cookie })).status).toBe(200)
+      await sql(environment, 'UPDATE jobs SET status = \'cancelled\' WHERE status IN (\'pending\', \'running\')')
+    })
+  })
+
+  describe('sign-in rate limits', () => {
+    it('locks an email after 3 failures, from any address, with Retry-After; other users are unaffected', async () => {
+      const ip = freshIp()
+      for (let i = 0; i < 3; i++) expect((await login({ email: alice.email, password: `wrong-${i}` }, ip)).status).toBe(401)
+      const locked = await login({ email: alice.email, password: alice.password }, ip)
+      expect(locked.status).toBe(429)
+      expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(800)
+      expect((await locked.json()).message).toMatch(/Too many sign-in attempts/)
+      // The right password from elsewhere does not unlock it either.
+      expect((await login({ email: alice.email.toUpperCase(), password: alice.password }, freshIp())).status).toBe(429)
+      expect((await login({ email: bob.email, password: bob.password }, ip)).status).toBe(200)
+      // API tokens are not sign-ins: the locked user's automation keeps working.
+      expect((await http.api('/api/auth/me', { token: alice.token })).status).toBe(200)
+    })
+
+    it('limits attempts per client address whatever the emails', async () => {
+      const ip = freshIp()
+      for (let i = 0; i < 10; i++) expect((await login({ email: `nobody${i}@example.com`, password: 'x' }, ip)).status).toBe(401)
+      expect((await login({ email: bob.email, password: bob.password }, ip)).status).toBe(429)
+      expect((await login({ email: bob.email, password: bob.password }, freshIp())).status).toBe(200)
+    })
+  })
+
+  describe('hostile input', () => {
+    type Case = [name: string, path: () => string, init: () => RequestOptions & { json?: unknown }]
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+    const SQL = '\'; DROP TABLE jobs; --'
+    const big = 'A'.repeat(100_000)
+    // Ids resolve when the case runs: the jobs exist only after beforeAll.
+    const ids: Record<string, () => string> = {
+      'path traversal': () => '..%2F..%2F..%2Fetc%2Fpasswd',
+      'SQL': () => encodeURIComponent('1\' OR \'1\'=\'1'),
+      'huge': () => 'a'.repeat(4000),
+      'NUL': () => '%00',
+      'unicode': () => encodeURIComponent('ü'.repeat(10)),
+      'other user\'s job': () => bobJob,
+      'other user\'s job, upper case': () => bobJob.toUpperCase(),
+      'unknown job': () => '00000000-0000-4000-8000-000000000000'
+    }
+    const cases: Case[] = []
+    for (const [name, id] of Object.entries(ids)) {
+      cases.push([`status: ${name}`, () => `/api/analytics/exports/${id()}`, () => ({ token: alice.token })])
+      cases.push([`download: ${name}`, () => `/api/analytics/exports/${id()}/download`, () => ({ token: alice.token })])
+      cases.push([`cancel: ${name}`, () => `/api/analytics/exports/${id()}/cancel`, () => ({ method: 'POST', token: alice.token })])
+    }
+    // Bodies are built when the case runs (the users exist only after beforeAll).
+    const create = (json: () => unknown, extra: RequestOptions = {}) => () => ({ method: 'POST', token: alice.token, json: json(), ...extra })
+    const valid = { dataset_id: TRANSACTIONS, format: 'csv' }
+    cases.push(
+      ['create: malformed JSON', () => '/api/analytics/exports', create(() => '{"dataset_id": "x",')],
+      ['create: JSON null', () => '/api/analytics/exports', create(() => 'null')],
+      ['create: empty body', () => '/api/analytics/exports', create(() => '')],
+      ['create: a number', () => '/api/analytics/exports', create(() => '42')],
+      ['create: wrong types', () => '/api/analytics/exports', create(() => ({ dataset_id: 7, format: ['csv'], start_date: 20240101, account_ids: { a: 1 } }))],
+      ['create: nested objects', () => '/api/analytics/exports', create(() => ({ ...valid, tag_ids: [{ $ne: null }] }))],
+      ['create: prototype pollution', () => '/api/analytics/exports', create(() => `{"dataset_id":"${TRANSACTIONS}","format":"csv","__proto__":{"admin":true},"constructor":{"prototype":{"x":1}}}`)],
+      ['create: SQL in every field', () => '/api/analytics/exports', create(() => ({ dataset_id: SQL, format: SQL, start_date: SQL, end_date: SQL, account_ids: [SQL], tag_ids: [SQL] }))],
+      ['create: huge strings', () => '/api/analytics/exports', create(() => ({ dataset_id: big, format: 'csv' }))],
+      ['create: body over the size limit', () => '/api/analytics/exports', create(() => ({ ...valid, padding: 'x'.repeat(300_000) }))],
+      ['create: year 0 and 99999 dates', () => '/api/analytics/exports', create(() => ({ ...valid, start_date: '0000-01-01', end_date: '99999-01-01' }))],
+      ['create: 2,000 ids', () => '/api/analytics/exports', create(() => ({ ...valid, account_ids: Array.from({ length: 2000 }, () => alice.account_ids[0]) }))],
+      ['create: other user\'s account', () => '/api/analytics/exports', create(() => ({ ...valid, account_ids: [bob.account_ids[0]] }))],
+      ['create: form-encoded', () => '/api/analytics/exports', create(() => 'dataset_id=x&format=csv', { headers: { 'content-type': 'application/x-www-form-urlencoded' } })],
+      ['create: bad Idempotency-Key', () => '/api/analytics/exports', create(() => valid, { headers: { 'idempotency-key': 'a b' } })],
+      ['create: no credentials', () => '/api/analytics/exports', () => ({ method: 'POST', json: valid })],
+      ['create: forged token', () => '/api/analytics/exports', () => ({ method: 'POST', json: valid, headers: bearer('otp_' + 'A'.repeat(43)) })],
+      ['create: revoked token', () => '/api/analytics/exports', () => ({ method: 'POST', json: valid, headers: bearer(revokedToken) })],
+      ['create: malformed authorization', () => '/api/analytics/exports', () => ({ method: 'POST', json: valid, headers: { authorization: `Basic ${big.slice(0, 5000)}` } })],
+      ['create: empty bearer', () => '/api/analytics/exports', () => ({ method: 'POST', json: valid, headers: { authorization: 'Bearer ' } })],
+      ['create: forged cookie', () => '/api/analytics/exports', () => ({ method: 'POST', json: valid, cookie: 'nuxt-session=Fe26.2**forged**cookie' })],
+      ['create: garbage cookie', () => '/api/analytics/exports', () => ({ method: 'POST', json: valid, cookie: `nuxt-session=${big.slice(0, 3000)}` })],
+      ['list: negative limit', () => '/api/analytics/exports?limit=-1', () => ({ token: alice.token })],
+      ['list: huge limit', () => '/api/analytics/exports?limit=1e12', () => ({ token: alice.token })],
+      ['list: text limit', () => '/api/analytics/exports?limit=ten', () => ({ token: alice.token })],
+      ['list: forged cursor', () => `/api/analytics/exports?cursor=${Buffer.from(`2020-01-01|${SQL}`).toString('base64url')}`, () => ({ token: alice.token })],
+      ['list: huge cursor', () => `/api/analytics/exports?cursor=${'a'.repeat(5000)}`, () => ({ token: alice.token })],
+      ['list: repeated parameters', () => '/api/analytics/exports?limit=1&limit=2', () => ({ token: alice.token })],
+      ['list: unknown parameter', () => '/api/analytics/exports?user_id=' + bob.user_id, () => ({ token: alice.token })],
+      ['login: malformed JSON', () => '/api/auth/login', () => ({ method: 'POST', json: '{"email":' })],
+      ['login: wrong types', () => '/api/auth/login', () => ({ method: 'POST', json: { email: ['a@b.c'], password: 1 } })],
+      ['login: SQL as email', () => '/api/auth/login', () => ({ method: 'POST', json: { email: `a@b.c${SQL}`, password: 'x' } })],
+      ['login: huge password', () => '/api/auth/login', () => ({ method: 'POST', json: { email: alice.email, password: big } })],
+      ['login: extra fields', () => '/api/auth/login', () => ({ method: 'POST', json: { email: alice.email, password: 'x', role: 'admin' } })]
+    )
+    const readPaths: Record<string, () => string> = {
+      'accounts': () => '/api/accounts',
+      'tags': () => '/api/tags',
+      'me': () => '/api/auth/me',
+      'datasets': () => '/api/analytics/datasets',
+      'exports list': () => '/api/analytics/exports',
+      'export status': () => `/api/analytics/exports/${aliceJob}`,
+      'export download': () => `/api/analytics/exports/${aliceJob}/download`
+    }
+    for (const [name, path] of Object.entries(readPaths)) {
+      cases.push([`${name}: no credentials`, path, () => ({})])
+      cases.push([`${name}: forged token`, path, () => ({ headers: bearer(`otp_${'B'.repeat(43)}`) })])
+      cases.push([`${name}: forged cookie`, path, () => ({ cookie: 'nuxt-session=Fe26.2*1*abc*def*ghi**0*jkl' })])
+    }
+
+    it.each(cases)('%s → a clean 4xx, nothing created', async (_name, path, init) => {
+      const { json, ...options } = init()
+      const before = await jobCount()
+      const headers = { 'x-forwarded-for': freshIp(), ...(options.headers as Record<string, string>) }
+      const res = json === undefined
+        ? await http.api(path(), { ...options, headers })
+        : await http.postJson(path(), json, { ...options, headers })
+      expect(res.status, await res.clone().text()).toBeGreaterThanOrEqual(400)
+      expect(res.status).toBeLessThan(500)
+      const text = await res.text()
+      // Errors never echo a stack or internals.
+      expect(text).not.toMatch(/at .*\.(m?js|ts):\d+|prisma|duckdb|stack/i)
+      expect(await jobCount()).toBe(before)
+    })
+
+    it('never logged a secret from those requests', () => {
+      const output = server.output()
+      for (const secret of [alice.password, bob.password, alice.token, revokedToken, 'otp_' + 'A'.repeat(43)]) {
+        expect(output).not.toContain(secret)
+      }
+    })
+  })
+})

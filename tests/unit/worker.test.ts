@@ -1,0 +1,77 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../../server/lib/config'
+import { createAppContext, type AppContext } from '../../server/lib/context'
+import { ExportWorker } from '../../server/lib/exports/worker'
+import { cancelJob, createExportJob } from '../../server/lib/jobs/queue'
+import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../server/lib/local/s3rver'
+import { DATASETS } from '../../server/lib/warehouse/datasets'
+import { buildWarehouse, planDemo } from '../../server/lib/warehouse/demo'
+import type { ExportMetadata, ExportProgress } from '../../shared/types/exports'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { waitFor } from '../helpers/faults'
+import { freePort } from '../helpers/server'
+
+/** The worker in-process against real PostgreSQL, DuckDB and s3rver: cancellation end to end. */
+describe('ExportWorker cancellation', () => {
+  let dir: string
+  let database: TestDatabase
+  let s3: S3rverHandle
+  let ctx: AppContext
+  let worker: ExportWorker
+  const [user] = planDemo({ users: 1, transactions: 400_000, seed: 5 })
+  const metadata = (dataset: number): ExportMetadata => ({
+    dataset_id: DATASETS[dataset]!.id,
+    dataset_name: DATASETS[dataset]!.name,
+    format: 'csv',
+    filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] }
+  })
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'outport-worker-'))
+    database = await createTestDatabase()
+    s3 = await startS3rver({ directory: join(dir, 's3'), port: await freePort(), buckets: ['worker-test'] })
+    await buildWarehouse(join(dir, 'warehouse.duckdb'), [user!], 5)
+    ctx = createAppContext(loadConfig({
+      DATABASE_URL: database.url, S3_EXPORTS_BUCKET: 'worker-test', S3_ENDPOINT: s3.endpoint,
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      WAREHOUSE_PATH: join(dir, 'warehouse.duckdb'), EXPORT_WORK_DIR: join(dir, 'work'), DUCKDB_THREADS: '1'
+    }))
+    await ctx.db.user.create({ data: { id: user!.user_id, email: 'w@example.com', passwordHash: 'x', displayName: 'W' } })
+    worker = new ExportWorker(ctx, { concurrency: 1, workDir: join(dir, 'work'), maxAttempts: 1, log: line => console.info(line) })
+    await worker.start()
+  })
+  afterAll(async () => {
+    await worker?.stop(1000)
+    await ctx?.close()
+    await database?.drop()
+    await s3?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('stops a job cancelled mid-query within a second, removes its file, and runs the next job', async () => {
+    const job = await createExportJob(ctx.db, user!.user_id, metadata(0))
+    await waitFor('the query to start', async () => {
+      const row = await ctx.db.job.findUniqueOrThrow({ where: { id: job.id } })
+      return (row.progress as unknown as ExportProgress).phase === 'querying' && (await readdir(join(dir, 'work'))).includes(`${job.id}.csv`)
+    }, 30_000, 10)
+    const started = performance.now()
+    expect(await cancelJob(ctx.db, user!.user_id, job.id)).toEqual({ outcome: 'cancelled', previous: 'running' })
+    await waitFor('the worker to let go of the job', async () => worker.activeJobIds.length === 0, 5000, 5)
+    const stoppedMs = performance.now() - started
+    console.info(`worker stopped ${Math.round(stoppedMs)} ms after the cancel`)
+    expect(stoppedMs).toBeLessThan(1000)
+    expect((await readdir(join(dir, 'work'))).filter(f => f !== 'duckdb-spill')).toEqual([])
+
+    // Picked up at once (NOTIFY), not at the next sweep.
+    const created = performance.now()
+    const next = await createExportJob(ctx.db, user!.user_id, metadata(2))
+    await waitFor('the next job to be claimed', async () => (await ctx.db.job.findUniqueOrThrow({ where: { id: next.id } })).status !== 'pending', 30_000, 10)
+    console.info(`next job claimed ${Math.round(performance.now() - created)} ms after it was created`)
+    expect(performance.now() - created).toBeLessThan(2000)
+    await waitFor('the next job to complete', async () => (await ctx.db.job.findUniqueOrThrow({ where: { id: next.id } })).status === 'completed', 30_000)
+    expect((await ctx.db.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe('cancelled')
+  })
+})

@@ -194,4 +194,17 @@ describe('export dialog', () => {
     await page.keyboard.press('Escape')
     await expect.poll(() => page.getByRole('dialog').count()).toBe(0)
   })
+
+  it('cancels a queued export from the dialog', async () => {
+    await freshPage()
+    await signIn(page, baseUrl, alice.email, alice.password)
+    const jobId = await withDb(async db => (await db.query(`INSERT INTO jobs (user_id, type, status, metadata, progress, run_at, updated_at)
+      VALUES ($1, 'EXPORT', 'pending', $2, '{"phase":"queued","percent":0,"rows":null,"bytes_uploaded":null}', now() + interval '1 hour', now()) RETURNING id`,
+    [alice.user_id, JSON.stringify({ dataset_id: TRANSACTIONS.id, dataset_name: TRANSACTIONS.name, format: 'csv', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] } })])).rows[0].id as string)
+    await page.goto(`${baseUrl}/analytics/datasets?export=${TRANSACTIONS.id}&job=${jobId}`)
+    await page.getByTestId('cancel-export').click()
+    await page.locator('[data-testid="export-status"][data-status="cancelled"]').waitFor()
+    await screenshot(page, '13-dialog-cancelled')
+    expect(await withDb(async db => (await db.query('SELECT status FROM jobs WHERE id = $1', [jobId])).rows[0].status)).toBe('cancelled')
+  })
 })

@@ -79,4 +79,26 @@ describe('migrations', () => {
       await scratch.drop()
     }
   })
+
+  it('has indexes for "the user\'s jobs newest first" and "the oldest claimable job"', async () => {
+    // With sequential scans priced out, the planner shows whether an index can serve each query at
+    // all (on a near-empty table it would rightly prefer a sequential scan).
+    const plan = async (sql: string) => {
+      const client = new pg.Client({ connectionString: db.url })
+      await client.connect()
+      try {
+        await client.query('SET enable_seqscan = off')
+        return (await client.query(`EXPLAIN ${sql}`)).rows.map(r => r['QUERY PLAN']).join('\n')
+      } finally {
+        await client.end()
+      }
+    }
+    const history = await plan(`SELECT * FROM jobs WHERE user_id = '00000000-0000-4000-8000-000000000001'
+      ORDER BY created_at DESC, id DESC LIMIT 21`)
+    expect(history).toMatch(/Index Scan using jobs_user_id_created_at_id_idx/)
+    expect(history).not.toMatch(/Sort/)
+    const claimable = await plan(`SELECT id FROM jobs WHERE status = 'pending' AND run_at <= now() ORDER BY run_at, created_at LIMIT 1`)
+    expect(claimable).toMatch(/Index (Only )?Scan using jobs_status_run_at_created_at_idx/)
+    expect(claimable).not.toMatch(/Sort/)
+  })
 })

@@ -42,6 +42,13 @@ async function withDb<T>(run: (db: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** A job no worker will claim for an hour (run_at in the future): it stays queued until we say so. */
+function insertQueuedJob(userId: string): Promise<string> {
+  return withDb(async db => (await db.query(`INSERT INTO jobs (user_id, type, status, metadata, progress, run_at, updated_at)
+    VALUES ($1, 'EXPORT', 'pending', $2, '{"phase":"queued","percent":0,"rows":null,"bytes_uploaded":null}', now() + interval '1 hour', now()) RETURNING id`,
+  [userId, JSON.stringify({ dataset_id: TRANSACTIONS.id, dataset_name: TRANSACTIONS.name, format: 'csv', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] } })])).rows[0].id as string)
+}
+
 async function pickOption(testId: string, option: string) {
   await page.getByTestId(testId).click()
   await page.getByRole('option', { name: option, exact: true }).click()
@@ -137,10 +144,7 @@ describe('export dialog', () => {
   it('re-attaches to a queued export after a reload, follows it to completion, and lists it in history', async () => {
     await freshPage()
     await signIn(page, baseUrl, bob.email, bob.password)
-    // A job no worker will claim until we say so: it stays queued across the reload.
-    const jobId = await withDb(async db => (await db.query(`INSERT INTO jobs (user_id, type, status, metadata, progress, run_at, updated_at)
-      VALUES ($1, 'EXPORT', 'pending', $2, '{"phase":"queued","percent":0,"rows":null,"bytes_uploaded":null}', now() + interval '1 hour', now()) RETURNING id`,
-    [bob.user_id, JSON.stringify({ dataset_id: TRANSACTIONS.id, dataset_name: TRANSACTIONS.name, format: 'csv', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] } })])).rows[0].id as string)
+    const jobId = await insertQueuedJob(bob.user_id)
 
     await page.goto(`${baseUrl}/analytics/datasets?export=${TRANSACTIONS.id}&job=${jobId}`)
     await expect.poll(() => page.getByTestId('export-phase').textContent()).toMatch(/Queued/)
@@ -198,9 +202,7 @@ describe('export dialog', () => {
   it('cancels a queued export from the dialog', async () => {
     await freshPage()
     await signIn(page, baseUrl, alice.email, alice.password)
-    const jobId = await withDb(async db => (await db.query(`INSERT INTO jobs (user_id, type, status, metadata, progress, run_at, updated_at)
-      VALUES ($1, 'EXPORT', 'pending', $2, '{"phase":"queued","percent":0,"rows":null,"bytes_uploaded":null}', now() + interval '1 hour', now()) RETURNING id`,
-    [alice.user_id, JSON.stringify({ dataset_id: TRANSACTIONS.id, dataset_name: TRANSACTIONS.name, format: 'csv', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] } })])).rows[0].id as string)
+    const jobId = await insertQueuedJob(alice.user_id)
     await page.goto(`${baseUrl}/analytics/datasets?export=${TRANSACTIONS.id}&job=${jobId}`)
     await page.getByTestId('cancel-export').click()
     await page.locator('[data-testid="export-status"][data-status="cancelled"]').waitFor()

@@ -69,6 +69,16 @@ export class WarehouseReader {
     return this.opening
   }
 
+  /**
+   * Stops handing out connections of the current instance: the next connect() opens a fresh one.
+   * For an instance whose interrupted query never returned, which would otherwise hold its threads
+   * and stall every later export. The old instance is left to the garbage collector.
+   */
+  discard() {
+    this.instance = undefined
+    this.identity = undefined
+  }
+
   close() {
     this.instance?.closeSync()
     this.instance = undefined

@@ -123,4 +123,22 @@ describe('runExport', () => {
     expect(await objectKeys()).toEqual(before)
     expect(await readdir(join(dir, 'work'))).toEqual([])
   })
+
+  it('opens a fresh DuckDB instance after discard(), so a wedged one cannot stall later exports', async () => {
+    const reader = new WarehouseReader(join(dir, 'warehouse.duckdb'))
+    try {
+      const first = await reader.connect()
+      await first.run('SET GLOBAL threads = 3')
+      first.closeSync()
+      const same = await reader.connect()
+      expect((await same.runAndReadAll('SELECT current_setting(\'threads\')::INT AS t')).getRowObjectsJson()).toEqual([{ t: 3 }])
+      same.closeSync()
+      reader.discard()
+      const fresh = await reader.connect()
+      expect((await fresh.runAndReadAll('SELECT current_setting(\'threads\')::INT AS t')).getRowObjectsJson()).not.toEqual([{ t: 3 }])
+      fresh.closeSync()
+    } finally {
+      reader.close()
+    }
+  })
 })

@@ -132,7 +132,10 @@ async function copyToFile(opts: ExportRunOptions, sql: string, path: string, for
   } catch (error) {
     if (opts.signal.aborted) {
       // The file may still be open in DuckDB; the caller removes it after we return, so wait briefly.
-      await Promise.race([closed, new Promise(resolve => setTimeout(resolve, 2000))])
+      const returned = await Promise.race([closed.then(() => true), new Promise<boolean>(resolve => setTimeout(resolve, 2000, false))])
+      // Seen once under test: an interrupted COPY that never returned kept DuckDB's threads, and every
+      // later export on that instance stalled behind it. Later exports get a fresh instance.
+      if (!returned) opts.warehouse.discard()
       throw new ExportCancelled()
     }
     throw new ExportFailure('QUERY_FAILED', 'The dataset query failed. Please try again; if it keeps failing, contact support.', false, { cause: error })

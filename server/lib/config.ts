@@ -20,6 +20,9 @@ export const ConfigSchema = z.object({
   S3_FORCE_PATH_STYLE: bool.optional(),
   AWS_ACCESS_KEY_ID: optionalString,
   AWS_SECRET_ACCESS_KEY: optionalString,
+  // A storage connection that moves no bytes for this long is given up (and the export retried),
+  // so a hung S3 endpoint cannot hold a worker slot forever.
+  S3_IDLE_TIMEOUT_SECONDS: positiveInt.max(3600).default(60),
   APP_URL: z.url().default('http://localhost:3000'),
   NUXT_SESSION_PASSWORD: z.string().min(32, 'must be at least 32 characters').optional(),
   // Telegram stays off while the token is unset. NUXT_SESSION_PASSWORD also keys the download links

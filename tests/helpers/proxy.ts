@@ -8,7 +8,8 @@ import { createServer, Socket, type Server } from 'node:net'
 export interface FaultProxy {
   port: number
   endpoint: string
-  mode: 'pass' | 'down'
+  /** down: connections are reset at once; stall: accepted, then never answered (a hung server). */
+  mode: 'pass' | 'down' | 'stall'
   /** Client-to-server bytes per second; 0 for unlimited. */
   uploadBytesPerSecond: number
   /** Resets every open connection (e.g. to cut an upload in flight). */
@@ -16,7 +17,7 @@ export interface FaultProxy {
   close: () => Promise<void>
 }
 
-export async function startFaultProxy(targetPort: number, opts: { uploadBytesPerSecond?: number, mode?: 'pass' | 'down' } = {}): Promise<FaultProxy> {
+export async function startFaultProxy(targetPort: number, opts: { uploadBytesPerSecond?: number, mode?: FaultProxy['mode'] } = {}): Promise<FaultProxy> {
   const open = new Set<Socket>()
   const proxy: FaultProxy = {
     port: 0,
@@ -36,8 +37,12 @@ export async function startFaultProxy(targetPort: number, opts: { uploadBytesPer
       client.resetAndDestroy()
       return
     }
-    const upstream = new Socket()
     open.add(client)
+    if (proxy.mode === 'stall') {
+      client.on('error', () => open.delete(client)).on('close', () => open.delete(client))
+      return
+    }
+    const upstream = new Socket()
     open.add(upstream)
     const drop = () => {
       open.delete(client)
@@ -49,17 +54,26 @@ export async function startFaultProxy(targetPort: number, opts: { uploadBytesPer
     upstream.on('error', drop).on('close', drop)
     upstream.connect(targetPort, '127.0.0.1')
     upstream.pipe(client)
-    let throttledUntil = 0
+    // Reading resumes once the throttle's timer has run and the upstream has room. The timer itself
+    // is the gate: comparing clocks instead can deadlock, as Node may fire a timer a millisecond
+    // before Date.now() says it is due.
+    let throttled = false
     const resume = () => {
-      if (Date.now() >= throttledUntil && !upstream.writableNeedDrain) client.resume()
+      if (!throttled && !upstream.writableNeedDrain) client.resume()
     }
     client.on('data', (chunk: Buffer) => {
       upstream.write(chunk)
-      client.pause()
       const rate = proxy.uploadBytesPerSecond
-      const wait = rate > 0 ? Math.ceil(chunk.length / rate * 1000) : 0
-      throttledUntil = Date.now() + wait
-      setTimeout(resume, wait)
+      if (rate > 0) {
+        client.pause()
+        throttled = true
+        setTimeout(() => {
+          throttled = false
+          resume()
+        }, Math.ceil(chunk.length / rate * 1000))
+      } else if (upstream.writableNeedDrain) {
+        client.pause()
+      }
     })
     upstream.on('drain', resume)
   })

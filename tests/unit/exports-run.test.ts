@@ -14,6 +14,7 @@ import { DATASETS } from '../../server/lib/warehouse/datasets'
 import { buildWarehouse, planDemo } from '../../server/lib/warehouse/demo'
 import { openWarehouse } from '../../server/lib/warehouse/duckdb'
 import type { ExportFormat, ExportMetadata, ExportProgress } from '../../shared/types/exports'
+import { startFaultProxy } from '../helpers/proxy'
 import { freePort } from '../helpers/server'
 import { parseCsv, readParquetRows } from '../helpers/readers'
 
@@ -123,6 +124,25 @@ describe('runExport', () => {
     expect(await objectKeys()).toEqual(before)
     expect(await readdir(join(dir, 'work'))).toEqual([])
   })
+
+  it('gives up on a storage server that accepts connections but never answers, as a retryable failure', async () => {
+    const proxy = await startFaultProxy(s3.port, { mode: 'stall' })
+    try {
+      const stalled = createStorage(loadConfig({
+        DATABASE_URL: 'postgresql://unused', S3_EXPORTS_BUCKET: 'run-test', S3_ENDPOINT: proxy.endpoint, S3_IDLE_TIMEOUT_SECONDS: '1',
+        AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey
+      }))
+      const started = performance.now()
+      const failure = await runExport({ id: '00000000-0000-4000-8000-000000000009', userId: user!.user_id, metadata: metadata('csv') }, options({ storage: stalled })).catch(e => e)
+      expect(failure).toBeInstanceOf(ExportFailure)
+      expect(failure).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true })
+      // The SDK's own attempts, each cut after 1 s without bytes, not an indefinite hang.
+      expect(performance.now() - started).toBeLessThan(15_000)
+      expect(await readdir(join(dir, 'work'))).toEqual([])
+    } finally {
+      await proxy.close()
+    }
+  }, 30_000)
 
   it('opens a fresh DuckDB instance after discard(), so a wedged one cannot stall later exports', async () => {
     const reader = new WarehouseReader(join(dir, 'warehouse.duckdb'))

@@ -26,6 +26,7 @@ export function createStorage(config: Config): Storage {
     endpoint: config.S3_ENDPOINT,
     forcePathStyle: config.S3_FORCE_PATH_STYLE ?? Boolean(config.S3_ENDPOINT),
     credentials,
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: config.S3_IDLE_TIMEOUT_SECONDS * 1000 },
     // With the SDK's default (checksums always), streamed uploads are sent with aws-chunked framing,
     // which some S3-compatible servers store verbatim inside the object. AWS itself keeps the default.
     ...(config.S3_ENDPOINT ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } as const : {})

@@ -21,7 +21,7 @@ import { createStorage, uploadFile, type Storage } from '../server/lib/storage/s
 import { DATASETS } from '../server/lib/warehouse/datasets'
 import { openWarehouse } from '../server/lib/warehouse/duckdb'
 import type { ExportFormat, ExportJobDTO, ExportMetadata } from '../shared/types/exports'
-import { launchBrowser } from '../tests/helpers/browser'
+import { hydrated, launchBrowser, visit } from '../tests/helpers/browser'
 import { createTestDatabase, type TestDatabase } from '../tests/helpers/database'
 import { client } from '../tests/helpers/http'
 import { freePort, startServer, type ServerHandle } from '../tests/helpers/server'
@@ -230,7 +230,7 @@ async function datasetsPage(demo: DemoOutput, server: ServerHandle) {
   try {
     const page = await browser.newPage()
     const user = demo.users[0]!
-    await page.goto(`${server.url}/login`)
+    await visit(page, `${server.url}/login`)
     await page.getByLabel('Email').fill(user.email)
     await page.getByLabel('Password').fill(user.password)
     await page.getByRole('button', { name: 'Sign in' }).click()
@@ -244,7 +244,8 @@ async function datasetsPage(demo: DemoOutput, server: ServerHandle) {
       await page.goto('about:blank')
       const t0 = performance.now()
       await page.goto(`${server.url}/analytics/datasets`)
-      // Interactive: the Export buttons respond (hydrated), i.e. clicking opens the dialog.
+      // Interactive: hydrated, and clicking an Export button opens the dialog.
+      await hydrated(page)
       await page.getByRole('button', { name: 'Export Transactions' }).click()
       await page.getByTestId('export-form').waitFor()
       timings.push(performance.now() - t0)

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { openWarehouse, queryRows } from '../../server/lib/warehouse/duckdb'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
-import { launchBrowser, screenshot, signIn } from '../helpers/browser'
+import { hydrated, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
 import { client } from '../helpers/http'
 import { readParquetRows } from '../helpers/readers'
 
@@ -58,7 +58,7 @@ async function pickOption(testId: string, option: string) {
 describe('signed out', () => {
   it('every app page sends you to sign-in and back where you were', async () => {
     await freshPage()
-    await page.goto(`${baseUrl}/analytics/exports`)
+    await visit(page, `${baseUrl}/analytics/exports`)
     await page.waitForURL(/\/login\?redirect=/)
     await screenshot(page, '01-sign-in')
     await page.getByLabel('Email').fill(alice.email)
@@ -146,9 +146,10 @@ describe('export dialog', () => {
     await signIn(page, baseUrl, bob.email, bob.password)
     const jobId = await insertQueuedJob(bob.user_id)
 
-    await page.goto(`${baseUrl}/analytics/datasets?export=${TRANSACTIONS.id}&job=${jobId}`)
+    await visit(page, `${baseUrl}/analytics/datasets?export=${TRANSACTIONS.id}&job=${jobId}`)
     await expect.poll(() => page.getByTestId('export-phase').textContent()).toMatch(/Queued/)
     await page.reload()
+    await hydrated(page)
     await expect.poll(() => page.getByTestId('export-phase').textContent()).toMatch(/Queued/)
     await screenshot(page, '08-dialog-queued')
 
@@ -157,7 +158,7 @@ describe('export dialog', () => {
     expect(await page.getByTestId('export-summary').textContent()).toContain(`${bob.transactions.toLocaleString('en-US')} rows`)
 
     await page.keyboard.press('Escape')
-    await page.goto(`${baseUrl}/analytics/exports`)
+    await visit(page, `${baseUrl}/analytics/exports`)
     await page.locator(`[data-job-id="${jobId}"]`).waitFor()
     await screenshot(page, '09-history')
   })
@@ -166,7 +167,7 @@ describe('export dialog', () => {
     const aliceJob = await client(baseUrl).createExport(alice.token, { dataset_id: DATASETS[2]!.id, format: 'csv' })
     await freshPage()
     await signIn(page, baseUrl, bob.email, bob.password)
-    await page.goto(`${baseUrl}/analytics/datasets?export=${DATASETS[2]!.id}&job=${aliceJob}`)
+    await visit(page, `${baseUrl}/analytics/datasets?export=${DATASETS[2]!.id}&job=${aliceJob}`)
     await expect.poll(() => page.getByText('Export not found').count()).toBe(1)
     expect(await page.getByTestId('download').count()).toBe(0)
   })
@@ -203,7 +204,7 @@ describe('export dialog', () => {
     await freshPage()
     await signIn(page, baseUrl, alice.email, alice.password)
     const jobId = await insertQueuedJob(alice.user_id)
-    await page.goto(`${baseUrl}/analytics/datasets?export=${TRANSACTIONS.id}&job=${jobId}`)
+    await visit(page, `${baseUrl}/analytics/datasets?export=${TRANSACTIONS.id}&job=${jobId}`)
     await page.getByTestId('cancel-export').click()
     await page.locator('[data-testid="export-status"][data-status="cancelled"]').waitFor()
     await screenshot(page, '13-dialog-cancelled')

@@ -18,8 +18,21 @@ export async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
 }
 
+/**
+ * Navigates and waits until the app has hydrated: before that, clicks on server-rendered buttons do
+ * nothing and hydration resets what was typed into inputs.
+ */
+export async function visit(page: Page, url: string) {
+  await page.goto(url)
+  await hydrated(page)
+}
+
+export async function hydrated(page: Page) {
+  await page.locator('html[data-hydrated]').waitFor({ state: 'attached' })
+}
+
 export async function signIn(page: Page, baseUrl: string, email: string, password: string, path = '/analytics/datasets') {
-  await page.goto(`${baseUrl}${path}`)
+  await visit(page, `${baseUrl}${path}`)
   await page.waitForURL(/\/login/)
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Password').fill(password)

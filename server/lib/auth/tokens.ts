@@ -22,14 +22,18 @@ export async function createApiToken(db: Db, userId: string, name: string): Prom
 /** The token's user, or null for a malformed, unknown or revoked token. */
 export async function findUserByToken(db: Db, token: string) {
   if (!TOKEN_SHAPE.test(token)) return null
-  const row = await db.apiToken.findUnique({
-    where: { tokenHash: hashToken(token) },
-    select: { id: true, revokedAt: true, lastUsedAt: true, user: { select: { id: true, email: true, displayName: true } } }
+  // On every API call: a prepared statement on the pool, not a Prisma query (see db/client.ts).
+  const { rows: [row] } = await db.pool.query<{ token_id: string, last_used_at: Date | null, id: string, email: string, display_name: string }>({
+    name: 'outport_token_user',
+    text: `SELECT t.id AS token_id, t.last_used_at, u.id, u.email, u.display_name
+      FROM api_tokens t JOIN users u ON u.id = t.user_id
+      WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
+    values: [hashToken(token)]
   })
-  if (!row || row.revokedAt) return null
+  if (!row) return null
   // last_used_at is informational: refresh it at most once a minute to keep hot API paths write-free.
-  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
-    await db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } })
+  if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
+    await db.apiToken.update({ where: { id: row.token_id }, data: { lastUsedAt: new Date() } })
   }
-  return row.user
+  return { id: row.id, email: row.email, displayName: row.display_name }
 }

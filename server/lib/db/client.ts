@@ -1,9 +1,61 @@
 import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
 import { PrismaClient } from '../../generated/prisma/client.ts'
 
-export type Db = PrismaClient
+/**
+ * Prisma for most queries, and its pg pool for the few hot reads (token and job lookups on every
+ * status poll) that are cheaper as prepared statements than through Prisma's query interpreter.
+ */
+export type Db = PrismaClient & { pool: pg.Pool }
 
 export function createDb(databaseUrl: string, options: { max?: number } = {}): Db {
-  const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.max ?? 10 })
-  return new PrismaClient({ adapter })
+  const pool = new ResilientPool({ connectionString: databaseUrl, max: options.max ?? 10 })
+  const client = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) })
+  return Object.assign(client, { pool })
+}
+
+// admin_shutdown, crash_shutdown, cannot_connect_now: the server ended the session before the
+// statement could commit.
+const SESSION_ENDED = new Set(['57P01', '57P02', '57P03'])
+const RETRY_DELAYS_MS = [0, 25, 100]
+
+/** Whether the connection died under the statement (rather than the statement itself failing). */
+export function isConnectionLoss(error: unknown): boolean {
+  const e = error as { code?: string, message?: string } | null
+  if (!e) return false
+  return SESSION_ENDED.has(e.code ?? '') || e.code === 'ECONNRESET' || e.code === 'EPIPE'
+    || /Connection terminated|Client has encountered a connection error/i.test(e.message ?? '')
+}
+
+/**
+ * A pool whose standalone reads survive a dropped connection. A pooled connection that the server
+ * ended (restart, failover, pg_terminate_backend) is only noticed when the next statement is sent
+ * on it; pg then discards that client, so a read retried at once runs on a live one. Writes are
+ * never retried here: whether one committed before the connection died cannot be known, and their
+ * callers (the worker's lease-guarded updates) retry with that in mind.
+ */
+class ResilientPool extends pg.Pool {
+  // pg's overloads (callbacks, submittables) pass straight through; only promise-style reads retry.
+  override query(...args: unknown[]): never {
+    const [config, values, callback] = args as [string | pg.QueryConfig, unknown, unknown]
+    const text = typeof config === 'string' ? config : config?.text
+    const run = () => (pg.Pool.prototype.query as (...a: unknown[]) => Promise<pg.QueryResult>).apply(this, args)
+    if (typeof values === 'function' || typeof callback === 'function' || !isRead(text)) return run() as never
+    return retried(run) as never
+  }
+}
+
+function isRead(text: string | undefined): boolean {
+  return typeof text === 'string' && /^\s*SELECT\b/i.test(text)
+}
+
+async function retried<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run()
+    } catch (error) {
+      if (attempt >= RETRY_DELAYS_MS.length || !isConnectionLoss(error)) throw error
+      await new Promise(resolve => setTimeout(resolve, RETRY_DELAYS_MS[attempt]))
+    }
+  }
 }

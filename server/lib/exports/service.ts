@@ -11,10 +11,24 @@ export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID.test(value)
 }
 
-/** The caller's export job, or null: another user's job and a malformed id look the same. */
+// Job rows as Prisma returns them, for the prepared statements below.
+const JOB_FIELDS = `id, user_id AS "userId", type, status, metadata, progress, error, attempts, run_at AS "runAt",
+  locked_by AS "lockedBy", locked_until AS "lockedUntil", created_at AS "createdAt", started_at AS "startedAt",
+  completed_at AS "completedAt", updated_at AS "updatedAt", notified_at AS "notifiedAt",
+  idempotency_key AS "idempotencyKey", request_hash AS "requestHash"`
+
+/**
+ * The caller's export job, or null: another user's job and a malformed id look the same.
+ * Read on every status poll, so it is a prepared statement on the pool (see db/client.ts).
+ */
 export async function findUserExport(db: Db, userId: string, jobId: unknown): Promise<Job | null> {
   if (!isUuid(jobId)) return null
-  return db.job.findFirst({ where: { id: jobId.toLowerCase(), userId, type: 'EXPORT' } })
+  const { rows } = await db.pool.query<Job>({
+    name: 'outport_user_export',
+    text: `SELECT ${JOB_FIELDS} FROM jobs WHERE id = $1 AND user_id = $2 AND type = 'EXPORT'`,
+    values: [jobId.toLowerCase(), userId]
+  })
+  return rows[0] ?? null
 }
 
 export interface DownloadLink { url: string, expiresAt: Date }
@@ -58,12 +72,13 @@ export async function toExportDTO(job: Job, storage: Storage, ttlSeconds: number
 /** Claimable jobs (any user's) that a worker will take before this one. */
 export async function queuePosition(db: Db, job: Job): Promise<number | null> {
   if (job.status !== 'pending') return null
-  return db.job.count({
-    where: {
-      status: 'pending',
-      OR: [{ runAt: { lt: job.runAt } }, { runAt: job.runAt, createdAt: { lt: job.createdAt } }]
-    }
+  const { rows: [row] } = await db.pool.query<{ ahead: number }>({
+    name: 'outport_queue_position',
+    text: `SELECT count(*)::int AS ahead FROM jobs
+      WHERE status = 'pending' AND (run_at < $1 OR (run_at = $1 AND created_at < $2))`,
+    values: [job.runAt, job.createdAt]
   })
+  return row!.ahead
 }
 
 /** Ids from the request that are not the user's own (unknown, or another user's). */

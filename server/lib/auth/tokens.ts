@@ -31,9 +31,11 @@ export async function findUserByToken(db: Db, token: string) {
     values: [hashToken(token)]
   })
   if (!row) return null
-  // last_used_at is informational: refresh it at most once a minute to keep hot API paths write-free.
+  // last_used_at is informational: refreshed at most once a minute to keep hot API paths write-free,
+  // and never awaited, so a failed write cannot fail the request it describes.
   if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
-    await db.apiToken.update({ where: { id: row.token_id }, data: { lastUsedAt: new Date() } })
+    db.apiToken.update({ where: { id: row.token_id }, data: { lastUsedAt: new Date() } })
+      .catch((error: Error) => console.warn(`[outport] could not record a token's last use: ${error.message}`))
   }
   return { id: row.id, email: row.email, displayName: row.display_name }
 }

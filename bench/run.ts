@@ -25,6 +25,7 @@ import { hydrated, launchBrowser, visit } from '../tests/helpers/browser'
 import { createTestDatabase, type TestDatabase } from '../tests/helpers/database'
 import { client } from '../tests/helpers/http'
 import { freePort, startServer, type ServerHandle } from '../tests/helpers/server'
+import { openLoopPolling } from './open-loop'
 
 const quick = process.argv.includes('--quick')
 const SIZES = quick ? [1_000_000] : [1_000_000, 5_000_000, 10_000_000]
@@ -161,26 +162,48 @@ async function pickupLatency(bench: Bench, demo: DemoOutput, server: ServerHandl
   record(`pickup latency (${count} jobs): p50 / p95`, `${percentile(ms, 0.5).toFixed(0)} / ${percentile(ms, 0.95).toFixed(0)} ms`, 'p95 ≤ 250 ms', percentile(ms, 0.95) <= 250)
 }
 
-/** 5.: the status endpoint under 64 concurrent pollers while one export runs. */
+/**
+ * 5.: the status endpoint under 64 concurrent pollers while exports run back to back (so one is
+ * always running). Measured twice: closed loop (autocannon, each connection sends its next request
+ * when the last is answered) for capacity; open loop (1,000 req/s on a fixed schedule) for the
+ * latency a poller sees and for what that polling costs the export.
+ */
 async function pollingCost(demo: DemoOutput, server: ServerHandle, soloSeconds: number) {
   const api = client(server.url)
   const user = demo.users[0]!
   // A completed job: the most expensive status read (it presigns a URL every time).
   const polled = await api.waitForExport(user.token, await api.createExport(user.token, { dataset_id: MONTHLY.id, format: 'csv' }))
+  const url = `${server.url}/api/analytics/exports/${polled.job_id}`
+  const headers = { authorization: `Bearer ${user.token}` }
   const duration = quick ? 10 : 20
-  const exportId = await api.createExport(user.token, { dataset_id: TRANSACTIONS.id, format: 'csv' })
-  const result = await autocannon({
-    url: `${server.url}/api/analytics/exports/${polled.job_id}`,
-    connections: 64,
-    duration,
-    headers: { authorization: `Bearer ${user.token}` }
-  })
-  const loaded = await api.waitForExport(user.token, exportId, 900_000, 250)
-  const slowdown = serverSeconds(loaded) / soloSeconds - 1
-  const non2xx = result.non2xx + result.errors
-  record(`status polling, 64 connections × ${duration} s: throughput`, `${result.requests.average.toFixed(0)} req/s${non2xx ? ` (${non2xx} errors)` : ''}`, '≥ 1,000 req/s', result.requests.average >= 1000 && non2xx === 0)
-  record('status polling: latency p50 / p99', `${result.latency.p50} / ${result.latency.p99} ms`, 'p99 ≤ 50 ms', result.latency.p99 <= 50)
-  record('1M csv export while polled: slowdown', `${(slowdown * 100).toFixed(0)} % (${serverSeconds(loaded).toFixed(2)} s)`, '≤ 20 %', slowdown <= 0.2)
+
+  const capacity = await whileExporting(api, user.token, () => autocannon({ url, connections: 64, duration, headers }))
+  const errors = capacity.result.non2xx + capacity.result.errors
+  record(`status polling capacity, 64 connections × ${duration} s, export running`, `${capacity.result.requests.average.toFixed(0)} req/s, p50 ${capacity.result.latency.p50} / p99 ${capacity.result.latency.p99} ms${errors ? ` (${errors} errors)` : ''}`, '≥ 1,000 req/s', capacity.result.requests.average >= 1000 && errors === 0)
+
+  const paced = await whileExporting(api, user.token, () => openLoopPolling(url, headers, { pollers: 64, rate: 1000, seconds: duration }))
+  record('status polling at 1,000 req/s from 64 pollers: latency p50 / p99', `${paced.result.p50.toFixed(0)} / ${paced.result.p99.toFixed(0)} ms${paced.result.errors ? ` (${paced.result.errors} errors)` : ''}`, 'p99 ≤ 50 ms', paced.result.p99 <= 50 && paced.result.errors === 0)
+  const slowdown = median(paced.exports) / soloSeconds - 1
+  record('1M csv export while polled at 1,000 req/s: slowdown', `${(slowdown * 100).toFixed(0)} % (median ${median(paced.exports).toFixed(2)} s of ${paced.exports.length})`, '≤ 20 %', slowdown <= 0.2)
+}
+
+/** Runs `load` while 1M-row CSV exports run one after another; returns its result and their durations. */
+async function whileExporting<T>(api: ReturnType<typeof client>, token: string, load: () => Promise<T>): Promise<{ result: T, exports: number[] }> {
+  let loading = true
+  const exports: number[] = []
+  const exporter = (async () => {
+    while (loading) {
+      const job = await api.waitForExport(token, await api.createExport(token, { dataset_id: TRANSACTIONS.id, format: 'csv' }), 900_000, 250)
+      // The export still running when the load stops ran partly unloaded: counted only if it is the only one.
+      if (loading || exports.length === 0) exports.push(serverSeconds(job))
+    }
+  })()
+  try {
+    return { result: await load(), exports }
+  } finally {
+    loading = false
+    await exporter
+  }
 }
 
 /** 6.: many queued exports from many users drain in about (jobs × one export ÷ concurrency). */

@@ -24,14 +24,25 @@ export const QUEUED_PROGRESS: ExportProgress = { phase: 'queued', percent: 0, ro
 
 export type { Job }
 
-export async function createExportJob(db: Db, userId: string, metadata: ExportMetadata): Promise<Job> {
-  const [job] = await db.$transaction([
-    db.job.create({
-      data: { userId, type: 'EXPORT', status: 'pending', metadata: metadata as object, progress: QUEUED_PROGRESS as object }
-    }),
-    // Delivered on commit: wakes idle workers at once instead of at the next sweep.
-    db.$executeRaw`SELECT pg_notify(${JOBS_CHANNEL}, 'new')`
-  ])
+/** Enqueues an export without the per-user limits (seeding, tests); requests go through submitExportJob. */
+export function createExportJob(db: Db, userId: string, metadata: ExportMetadata): Promise<Job> {
+  return db.$transaction(tx => insertExportJob(tx, userId, metadata))
+}
+
+async function insertExportJob(tx: Prisma.TransactionClient, userId: string, metadata: ExportMetadata, idempotency?: { key: string, hash: string }): Promise<Job> {
+  const job = await tx.job.create({
+    data: {
+      userId,
+      type: 'EXPORT',
+      status: 'pending',
+      metadata: metadata as object,
+      progress: QUEUED_PROGRESS as object,
+      idempotencyKey: idempotency?.key ?? null,
+      requestHash: idempotency?.hash ?? null
+    }
+  })
+  // Delivered on commit: wakes idle workers at once instead of at the next sweep.
+  await tx.$executeRaw`SELECT pg_notify(${JOBS_CHANNEL}, 'new')`
   return job
 }
 
@@ -93,18 +104,7 @@ export async function submitExportJob(db: Db, userId: string, metadata: ExportMe
     if (depth >= opts.maxQueueDepth) {
       throw new JobLimitError('QUEUE_FULL', 'The export service is busy right now. Please try again in a few minutes.')
     }
-    const job = await tx.job.create({
-      data: {
-        userId,
-        type: 'EXPORT',
-        status: 'pending',
-        metadata: metadata as object,
-        progress: QUEUED_PROGRESS as object,
-        idempotencyKey: opts.idempotencyKey ?? null,
-        requestHash: opts.idempotencyKey ? hash : null
-      }
-    })
-    await tx.$executeRaw`SELECT pg_notify(${JOBS_CHANNEL}, 'new')`
+    const job = await insertExportJob(tx, userId, metadata, opts.idempotencyKey ? { key: opts.idempotencyKey, hash } : undefined)
     return { job, replayed: false }
   })
 }

@@ -15,7 +15,8 @@ export const SCREENSHOTS = join(import.meta.dirname, '../../test-results/screens
 
 export async function screenshot(page: Page, name: string) {
   await mkdir(SCREENSHOTS, { recursive: true })
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  // Finite CSS transitions (the dialog fading in) are finished first, so each shot shows the settled state.
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, animations: 'disabled' })
 }
 
 /**

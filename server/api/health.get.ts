@@ -2,12 +2,17 @@ import { checkBucket } from '../lib/storage/s3'
 
 type Check = { ok: true } | { ok: false, error: string }
 
-async function check(run: () => Promise<unknown>): Promise<Check> {
+/**
+ * The reason goes to the log, not to the anonymous caller: driver messages name hosts, ports and
+ * paths.
+ */
+async function check(name: string, run: () => Promise<unknown>): Promise<Check> {
   try {
     await run()
     return { ok: true }
   } catch (error) {
-    return { ok: false, error: error instanceof Error ? error.message : String(error) }
+    console.warn(`[outport] health: ${name} unavailable: ${error instanceof Error ? error.message : String(error)}`)
+    return { ok: false, error: `${name} unavailable` }
   }
 }
 
@@ -20,8 +25,8 @@ export default defineEventHandler(async (event) => {
     return { status: 'error', error: context.message }
   }
   const [database, warehouse, storage] = await Promise.all([
-    check(() => context.db.$queryRaw`SELECT 1`),
-    check(async () => {
+    check('database', () => context.db.$queryRaw`SELECT 1`),
+    check('warehouse', async () => {
       const connection = await context.warehouse.connect()
       try {
         await connection.run('SELECT count(*) FROM transactions LIMIT 1')
@@ -29,7 +34,7 @@ export default defineEventHandler(async (event) => {
         connection.closeSync()
       }
     }),
-    check(() => checkBucket(context.storage))
+    check('storage', () => checkBucket(context.storage))
   ])
   const ok = database.ok && warehouse.ok && storage.ok
   setResponseStatus(event, ok ? 200 : 503)

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDb, isConnectionLoss, type Db } from '../../server/lib/db/client'
+import { createDb, isConnectionLoss, isDatabaseUnavailable, type Db } from '../../server/lib/db/client'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
 /**
@@ -56,8 +56,24 @@ describe('database client', () => {
 
   it('tells a lost connection from a failing statement', async () => {
     await expect(db.pool.query('SELECT * FROM no_such_table')).rejects.not.toSatisfy(isConnectionLoss)
+    await expect(db.user.findUnique({ where: { id: 'not-a-uuid' } })).rejects.not.toSatisfy(isDatabaseUnavailable)
+    await expect(db.pool.query('SELECT * FROM no_such_table')).rejects.not.toSatisfy(isDatabaseUnavailable)
     expect(isConnectionLoss(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(true)
     expect(isConnectionLoss(new Error('Connection terminated unexpectedly'))).toBe(true)
     expect(isConnectionLoss(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false)
+  })
+})
+
+describe('an unreachable database', () => {
+  it('is told apart from failing statements, through Prisma\'s wrapping and from the pool', async () => {
+    // A port nothing listens on.
+    const db = createDb('postgresql://postgres@127.0.0.1:9/outport', { max: 1 })
+    try {
+      for (const attempt of [() => db.user.count(), () => db.$queryRaw`SELECT 1`, () => db.pool.query('SELECT 1'), () => db.$transaction(tx => tx.user.count())]) {
+        await expect(attempt()).rejects.toSatisfy(isDatabaseUnavailable)
+      }
+    } finally {
+      await db.$disconnect()
+    }
   })
 })

@@ -17,6 +17,9 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
 // admin_shutdown, crash_shutdown, cannot_connect_now: the server ended the session before the
 // statement could commit.
 const SESSION_ENDED = new Set(['57P01', '57P02', '57P03'])
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', '53300'])
+// How Prisma's driver adapter reports the same failures (meta.driverAdapterError.cause.kind).
+const UNREACHABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections'])
 const RETRY_DELAYS_MS = [0, 25, 100]
 
 /** Whether the connection died under the statement (rather than the statement itself failing). */
@@ -25,6 +28,20 @@ export function isConnectionLoss(error: unknown): boolean {
   if (!e) return false
   return SESSION_ENDED.has(e.code ?? '') || e.code === 'ECONNRESET' || e.code === 'EPIPE'
     || /Connection terminated|Client has encountered a connection error/i.test(e.message ?? '')
+}
+
+/**
+ * Whether a failure means PostgreSQL cannot be reached or dropped the connection (an outage to wait
+ * out), as opposed to a statement that failed. Looks through Prisma's wrapping and error causes.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  let e = error as { code?: string, cause?: unknown, meta?: { driverAdapterError?: { cause?: { kind?: string, originalCode?: string } } } } | undefined
+  for (let depth = 0; e && depth < 5; depth++, e = e.cause as typeof e) {
+    if (isConnectionLoss(e) || UNREACHABLE_CODES.has(e.code ?? '')) return true
+    const cause = e.meta?.driverAdapterError?.cause
+    if (cause && (UNREACHABLE_KINDS.has(cause.kind ?? '') || SESSION_ENDED.has(cause.originalCode ?? ''))) return true
+  }
+  return false
 }
 
 /**

@@ -19,6 +19,6 @@ export default defineNitroPlugin((nitroApp) => {
     failure.statusMessage = 'Service Unavailable'
     failure.message = 'The database is unavailable right now. Please try again in a moment.'
     failure.unhandled = false
-    setHeader(event, 'retry-after', String(RETRY_AFTER_SECONDS))
+    setHeader(event, 'retry-after', RETRY_AFTER_SECONDS)
   })
 })

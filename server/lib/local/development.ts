@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { createDb } from '../db/client.ts'
 import { migrate, readMigrations } from '../db/migrate.ts'
 import { seedDemo } from '../demo-seed.ts'
-import { ensureLocalServices } from './services.ts'
+import { ensureLocalServices, type LocalServices } from './services.ts'
 
 const DEFAULT_WAREHOUSE = '.data/warehouse.duckdb'
 
@@ -11,14 +11,14 @@ const DEFAULT_WAREHOUSE = '.data/warehouse.duckdb'
  * `npm run dev` with nothing configured: start what is missing, migrate, and on first start build a
  * demo warehouse and user and print how to sign in.
  */
-export async function prepareDevelopment(env: Record<string, string | undefined>, log: (line: string) => void) {
-  const local = await ensureLocalServices(env, { log })
+export async function prepareDevelopment(env: Record<string, string | undefined>, log: (line: string) => void, opts: { dataDir?: string } = {}): Promise<LocalServices> {
+  const local = await ensureLocalServices(env, { log, dataDir: opts.dataDir })
   Object.assign(env, local.env)
   const { applied } = await migrate(env.DATABASE_URL!, await readMigrations(join(process.cwd(), 'prisma/migrations')))
   if (applied.length) log(`Applied migrations: ${applied.join(', ')}`)
 
   const warehousePath = env.WAREHOUSE_PATH || DEFAULT_WAREHOUSE
-  if (existsSync(warehousePath)) return
+  if (existsSync(warehousePath)) return local
   const db = createDb(env.DATABASE_URL!, { max: 2 })
   try {
     const demo = await seedDemo(db, warehousePath, { users: 1, transactions: 50_000, seed: 1 })
@@ -28,4 +28,5 @@ export async function prepareDevelopment(env: Record<string, string | undefined>
   } finally {
     await db.$disconnect()
   }
+  return local
 }

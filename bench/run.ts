@@ -20,7 +20,8 @@ import { S3RVER_CREDENTIALS, startS3rver } from '../server/lib/local/s3rver'
 import { createStorage, uploadFile, type Storage } from '../server/lib/storage/s3'
 import { DATASETS } from '../server/lib/warehouse/datasets'
 import { openWarehouse } from '../server/lib/warehouse/duckdb'
-import type { ExportFormat, ExportJobDTO, ExportMetadata } from '../shared/types/exports'
+import type { ExportJobDTO, ExportMetadata } from '../shared/types/exports'
+import { EXPORT_FORMAT_IDS, type ExportFormat } from '../shared/types/formats'
 import { hydrated, launchBrowser, visit } from '../tests/helpers/browser'
 import { createTestDatabase, type TestDatabase } from '../tests/helpers/database'
 import { client } from '../tests/helpers/http'
@@ -29,7 +30,7 @@ import { openLoopPolling } from './open-loop'
 
 const quick = process.argv.includes('--quick')
 const SIZES = quick ? [1_000_000] : [1_000_000, 5_000_000, 10_000_000]
-const FORMATS: ExportFormat[] = ['csv', 'parquet']
+const FORMATS: ExportFormat[] = EXPORT_FORMAT_IDS
 // Medians over repetitions: single runs on two shared cores vary by 10-20 %.
 const REPS = Number(process.env.BENCH_REPS ?? (quick ? 1 : 2))
 const BUCKET = 'outport-bench'

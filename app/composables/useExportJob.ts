@@ -1,5 +1,5 @@
 import type { ExportJobDTO } from '#shared/types/exports'
-import { FINAL_STATUSES } from '#shared/types/exports'
+import { isFinalStatus } from '#shared/types/jobs'
 
 const POLL_MS = 1000
 const MAX_BACKOFF_MS = 15_000
@@ -16,7 +16,7 @@ export function useExportJob(jobId: Ref<string | null | undefined>) {
   let failures = 0
   let generation = 0
 
-  const isFinal = computed(() => !!job.value && FINAL_STATUSES.includes(job.value.status))
+  const isFinal = computed(() => !!job.value && isFinalStatus(job.value.status))
 
   function schedule(ms: number) {
     clearTimeout(timer)
@@ -35,7 +35,7 @@ export function useExportJob(jobId: Ref<string | null | undefined>) {
       job.value = next
       error.value = null
       failures = 0
-      if (!FINAL_STATUSES.includes(next.status)) schedule(POLL_MS)
+      if (!isFinalStatus(next.status)) schedule(POLL_MS)
     } catch (e) {
       if (current !== generation) return
       const statusCode = (e as { statusCode?: number }).statusCode

@@ -1,5 +1,5 @@
 import type { H3Event } from 'h3'
-import type { SessionUser } from '#shared/types/api'
+import type { SessionUser } from '#shared/types/auth'
 import { findUserByToken } from '../lib/auth/tokens'
 
 /**

@@ -1,10 +1,10 @@
-/** Export job shapes shared by the API, the worker and the app (snake_case, as in the PRD). */
+import { z } from 'zod'
+import { ExportFormatSchema, type ExportFormat } from './formats'
+import type { JobStatus } from './jobs'
 
-export type ExportFormat = 'csv' | 'parquet'
+/** Export requests, job metadata and the status DTO, shared by the API, the worker and the app (snake_case, as in the PRD). */
 
-export type JobStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'expired'
-
-export const FINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled', 'expired']
+export const MAX_FILTER_IDS = 1000
 
 export interface ExportFilters {
   start_date: string | null
@@ -34,6 +34,9 @@ export interface ExportMetadata {
   checksum_sha256?: string
 }
 
+/** What a finished run adds to the metadata. */
+export type ExportResult = Required<Pick<ExportMetadata, 's3_key' | 'row_count' | 'file_size_bytes' | 'checksum_sha256'>>
+
 export interface ExportJobDTO {
   job_id: string
   status: JobStatus
@@ -56,7 +59,32 @@ export interface ExportJobDTO {
   completed_at: string | null
 }
 
-export const CONTENT_TYPES: Record<ExportFormat, string> = {
-  csv: 'text/csv; charset=utf-8',
-  parquet: 'application/vnd.apache.parquet'
-}
+const id = z.guid('Must be a UUID')
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'Must be a date as YYYY-MM-DD').refine((value) => {
+  const date = new Date(`${value}T00:00:00Z`)
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value)
+}, 'Must be a real calendar date')
+
+const ids = (what: string) => z.array(id).max(MAX_FILTER_IDS, `At most ${MAX_FILTER_IDS} ${what}`)
+  .transform(values => [...new Set(values.map(v => v.toLowerCase()))])
+
+/** The export request: validated by the dialog before sending and by the API on arrival. */
+export const CreateExportSchema = z.strictObject({
+  dataset_id: id,
+  format: ExportFormatSchema,
+  start_date: isoDate.nullish(),
+  end_date: isoDate.nullish(),
+  account_ids: ids('accounts').nullish(),
+  tag_ids: ids('tags').nullish()
+}).refine(v => !v.start_date || !v.end_date || v.start_date <= v.end_date, {
+  path: ['end_date'],
+  message: 'The end date must be on or after the start date'
+})
+
+export type CreateExportInput = z.input<typeof CreateExportSchema>
+
+export const ListExportsQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional()
+})

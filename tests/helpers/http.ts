@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ExportJobDTO } from '../../shared/types/exports'
+import { isFinalStatus } from '../../shared/types/jobs'
 
 export interface RequestOptions extends RequestInit { token?: string, cookie?: string }
 
@@ -36,7 +37,7 @@ export function client(baseUrl: string) {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const job = await getExport(token, jobId)
-      if (['completed', 'failed', 'cancelled', 'expired'].includes(job.status)) return job
+      if (isFinalStatus(job.status)) return job
       if (Date.now() > deadline) throw new Error(`export ${jobId} still ${job.status} after ${timeoutMs} ms`)
       await sleep(intervalMs)
     }

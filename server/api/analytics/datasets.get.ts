@@ -1,4 +1,4 @@
-import type { DatasetDTO } from '#shared/types/api'
+import type { DatasetDTO } from '#shared/types/datasets'
 import { DATASETS } from '../../lib/warehouse/datasets'
 
 const datasets: DatasetDTO[] = DATASETS.map(({ id, name, title, description, time_grain, columns }) => ({

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto'
 import { mkdir, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
-import { openWarehouse, queryRows } from './duckdb.ts'
-import { isUuid } from './query.ts'
-import { createBaseTables } from './schema.ts'
+import { openWarehouse, queryRows } from './duckdb'
+import { isUuid } from '../../../shared/utils/uuid'
+import { createBaseTables } from './schema'
 
 export interface DemoAccount { id: string, name: string, currency: string }
 export interface DemoTag { id: string, name: string }

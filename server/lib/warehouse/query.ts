@@ -1,4 +1,6 @@
-import type { Dataset } from './datasets.ts'
+import { MAX_FILTER_IDS } from '../../../shared/types/exports'
+import { isUuid } from '../../../shared/utils/uuid'
+import type { Dataset } from './datasets'
 
 /** null and undefined both mean "no filter", as do empty id lists. */
 export interface DatasetFilters {
@@ -18,9 +20,6 @@ export class QueryBuilderError extends Error {
   }
 }
 
-export const MAX_FILTER_IDS = 1000
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/
 const FILTER_KEYS = new Set(['start_date', 'end_date', 'account_ids', 'tag_ids'])
 
@@ -104,10 +103,6 @@ function parseFilters(filters: DatasetFilters): ParsedFilters {
     accountIds: parseIds(filters.account_ids, 'account_ids'),
     tagIds: parseIds(filters.tag_ids, 'tag_ids')
   }
-}
-
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID_RE.test(value)
 }
 
 function parseUuid(value: unknown, field: string): string {

@@ -1,9 +1,24 @@
 import type { z } from 'zod'
-import type { FieldError } from '../../shared/types/api.ts'
+import type { FieldError } from '../../shared/types/api'
 
-export class ValidationError extends Error {
+/**
+ * A request the engine refuses, with the HTTP status it means. Engine functions throw it without
+ * knowing about HTTP frameworks; server/utils/errors.ts turns it into the response.
+ */
+export class RequestError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly options: { data?: Record<string, unknown>, retryAfterSeconds?: number } = {}
+  ) {
+    super(message)
+  }
+}
+
+/** 400 naming each bad field: `data.errors: [{ field, message }]`, as h3 reports a rejected body. */
+export class ValidationError extends RequestError {
   constructor(readonly errors: FieldError[]) {
-    super(`Invalid request: ${errors.map(e => `${e.field || 'body'}: ${e.message}`).join('; ')}`)
+    super(400, `Invalid request: ${errors.map(e => `${e.field || 'body'}: ${e.message}`).join('; ')}`, { data: { errors } })
   }
 }
 

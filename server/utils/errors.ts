@@ -1,13 +1,24 @@
+import type { H3Event } from 'h3'
 import type { FieldError } from '#shared/types/api'
-import { ValidationError } from '../lib/validation'
+import { RequestError, ValidationError } from '../lib/validation'
 
 export { parseWith } from '../lib/validation'
 
-/**
- * 400 with `data.errors: [{ field, message }]`: the shape h3 also produces when a parseWith()
- * parser rejects a body or query, so every invalid request reads the same.
- */
+/** The HTTP error for what an engine function threw: its own status for a RequestError, else as is. */
+export function httpError(error: unknown, event?: H3Event) {
+  if (!(error instanceof RequestError)) return error
+  const { data, retryAfterSeconds } = error.options
+  if (event && retryAfterSeconds !== undefined) setHeader(event, 'retry-after', retryAfterSeconds)
+  return createError({
+    statusCode: error.statusCode,
+    // The same statusMessage h3 gives a body its validator rejected, so every invalid request reads the same.
+    ...(error instanceof ValidationError && { statusMessage: 'Validation Error' }),
+    message: error.message,
+    data
+  })
+}
+
+/** 400 with `data.errors: [{ field, message }]`. */
 export function badRequest(errors: FieldError[]) {
-  const error = new ValidationError(errors)
-  return createError({ statusCode: 400, statusMessage: 'Validation Error', message: error.message, data: { errors } })
+  return httpError(new ValidationError(errors))
 }

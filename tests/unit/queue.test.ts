@@ -1,10 +1,8 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDb, type Db } from '../../server/lib/db/client'
-import {
-  CANCEL_CHANNEL, cancelJob, claimJobs, completeJob, createExportJob, failJob, IdempotencyConflictError, JobLimitError,
-  releaseJobs, renewLease, reportProgress, submitExportJob
-} from '../../server/lib/jobs/queue'
+import { CANCEL_CHANNEL, cancelJob, claimJobs, completeJob, failJob, releaseJobs, renewLease, reportProgress } from '../../server/lib/exports/jobs/queue'
+import { createExportJob, IdempotencyConflictError, JobLimitError, submitExportJob } from '../../server/lib/exports/jobs/submit'
 import type { ExportMetadata } from '../../shared/types/exports'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 

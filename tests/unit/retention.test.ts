@@ -6,8 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../server/lib/config'
 import { createDb, type Db } from '../../server/lib/db/client'
 import { expireExports, removeStaleWorkFiles } from '../../server/lib/exports/retention'
-import { toExportDTO } from '../../server/lib/exports/service'
-import { claimJobs, completeJob, createExportJob } from '../../server/lib/jobs/queue'
+import { toExportDTO } from '../../server/lib/exports/dto'
+import { claimJobs, completeJob } from '../../server/lib/exports/jobs/queue'
+import { toExportJob } from '../../server/lib/exports/jobs/record'
+import { createExportJob } from '../../server/lib/exports/jobs/submit'
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../server/lib/local/s3rver'
 import { createStorage, type Storage } from '../../server/lib/storage/s3'
 import type { ExportMetadata } from '../../shared/types/exports'
@@ -76,7 +78,7 @@ describe('retention', () => {
     expect(await exists(young.key)).toBe(true)
     const row = await db.job.findUniqueOrThrow({ where: { id: old.id } })
     expect(row.status).toBe('expired')
-    expect(await toExportDTO(row, storage, 3600)).toMatchObject({ status: 'expired', download_url: null, expires_at: null })
+    expect(await toExportDTO(toExportJob(row), storage, 3600)).toMatchObject({ status: 'expired', download_url: null, expires_at: null })
     expect((await db.job.findUniqueOrThrow({ where: { id: pending.id } })).status).toBe('pending')
     // Running it again (another process's sweep) changes nothing.
     expect((await expireExports(db, storage, { retentionHours: 24, now: later })).expired).toEqual([])

@@ -1,4 +1,4 @@
-import type { ExportError } from '../../../shared/types/exports.ts'
+import type { ExportError } from '../../../shared/types/exports'
 
 /**
  * A failure with a message a user can act on. `retryable` failures (storage or warehouse briefly

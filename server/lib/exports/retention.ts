@@ -1,8 +1,8 @@
 import { readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Db } from '../db/client.ts'
-import { deleteObject, type Storage } from '../storage/s3.ts'
-import type { ExportMetadata } from '../../../shared/types/exports.ts'
+import type { Db } from '../db/client'
+import { deleteObject, type Storage } from '../storage/s3'
+import { completedBefore, markExpired } from './jobs/housekeeping'
 
 export interface RetentionOptions {
   retentionHours: number
@@ -23,15 +23,10 @@ export async function expireExports(db: Db, storage: Storage, opts: RetentionOpt
   const expired: string[] = []
   const failed: string[] = []
   for (;;) {
-    const jobs = await db.job.findMany({
-      where: { status: 'completed', completedAt: { lt: cutoff }, id: { notIn: failed } },
-      orderBy: { completedAt: 'asc' },
-      take: opts.batchSize ?? 200,
-      select: { id: true, metadata: true }
-    })
+    const jobs = await completedBefore(db, cutoff, { skip: failed, limit: opts.batchSize ?? 200 })
     if (!jobs.length) break
     for (const job of jobs) {
-      const key = (job.metadata as unknown as ExportMetadata | null)?.s3_key
+      const key = job.metadata.s3_key
       try {
         if (key) await deleteObject(storage, key)
       } catch (error) {
@@ -39,8 +34,7 @@ export async function expireExports(db: Db, storage: Storage, opts: RetentionOpt
         opts.log?.(`retention: could not delete ${key}: ${(error as Error).message}`)
         continue
       }
-      const { count } = await db.job.updateMany({ where: { id: job.id, status: 'completed' }, data: { status: 'expired' } })
-      if (count) expired.push(job.id)
+      if (await markExpired(db, job.id)) expired.push(job.id)
     }
   }
   return { expired, failed }

@@ -1,16 +1,16 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
-import type { ExportFormat, ExportMetadata, ExportProgress } from '../../../shared/types/exports.ts'
-import { CONTENT_TYPES } from '../../../shared/types/exports.ts'
-import type { WarehouseReader } from '../context.ts'
-import { WarehouseMissingError } from '../context.ts'
-import { uploadFile, type Storage } from '../storage/s3.ts'
-import { findDataset, type Dataset } from '../warehouse/datasets.ts'
-import { buildDatasetQuery, QueryBuilderError } from '../warehouse/query.ts'
-import { ExportCancelled, ExportFailure, storageFailure } from './errors.ts'
+import type { ExportMetadata, ExportProgress, ExportResult } from '../../../shared/types/exports'
+import { EXPORT_FORMATS, type ExportFormat } from '../../../shared/types/formats'
+import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader'
+import { uploadFile, type Storage } from '../storage/s3'
+import { findDataset, type Dataset } from '../warehouse/datasets'
+import { buildDatasetQuery, QueryBuilderError } from '../warehouse/query'
+import { ExportCancelled, ExportFailure, storageFailure } from './errors'
+import type { ExportJob } from './jobs/record'
 
-export interface ExportJobInput { id: string, userId: string, metadata: ExportMetadata }
+export type ExportJobInput = Pick<ExportJob, 'id' | 'userId' | 'metadata'>
 
 export interface ExportRunOptions {
   warehouse: WarehouseReader
@@ -20,26 +20,18 @@ export interface ExportRunOptions {
   onProgress: (progress: ExportProgress) => void
 }
 
-export type ExportResult = Required<Pick<ExportMetadata, 's3_key' | 'row_count' | 'file_size_bytes' | 'checksum_sha256'>>
-
 // Overall percent: the query fills the first half of the bar, the upload the second.
 const QUERY_SHARE = 50
 
 /** S3 keys are built from server-side ids only: exports/{user_id}/{job_id}.{ext}. */
 export function exportKey(userId: string, jobId: string, format: ExportFormat): string {
-  return `exports/${userId}/${jobId}.${format}`
-}
-
-const COPY_OPTIONS: Record<ExportFormat, string> = {
-  // RFC 4180 quoting, header row, ISO dates; DuckDB writes decimals in plain notation.
-  csv: `FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '"', DATEFORMAT '%Y-%m-%d'`,
-  parquet: 'FORMAT parquet, COMPRESSION zstd'
+  return `exports/${userId}/${jobId}.${EXPORT_FORMATS[format].extension}`
 }
 
 /** The export's SQL for a job: the dataset query for that user and filters, shaped for the format. */
 export function exportQuery(dataset: Dataset, userId: string, metadata: ExportMetadata): string {
   try {
-    return buildDatasetQuery(dataset, userId, metadata.filters, { listsAsJson: metadata.format === 'csv', guardFormulas: metadata.format === 'csv' })
+    return buildDatasetQuery(dataset, userId, metadata.filters, { listsAsJson: EXPORT_FORMATS[metadata.format].text, guardFormulas: EXPORT_FORMATS[metadata.format].text })
   } catch (error) {
     if (error instanceof QueryBuilderError) throw new ExportFailure('INVALID_FILTERS', `The export's filters are invalid (${error.field}).`, false, { cause: error })
     throw error
@@ -48,7 +40,7 @@ export function exportQuery(dataset: Dataset, userId: string, metadata: ExportMe
 
 /** DuckDB's own writer: the rows go from the query to the file without passing through JS. */
 export function copyStatement(sql: string, path: string, format: ExportFormat): string {
-  return `COPY (${sql}) TO '${path.replaceAll('\'', '\'\'')}' (${COPY_OPTIONS[format]})`
+  return `COPY (${sql}) TO '${path.replaceAll('\'', '\'\'')}' (${EXPORT_FORMATS[format].copyOptions})`
 }
 
 /**
@@ -62,7 +54,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
   const sql = exportQuery(dataset, job.userId, metadata)
 
   const format = metadata.format
-  const tempPath = join(opts.workDir, `${job.id}.${format}`)
+  const tempPath = join(opts.workDir, `${job.id}.${EXPORT_FORMATS[format].extension}`)
   // The work directory may have been removed under a long-running worker (tmp cleaners).
   await mkdir(opts.workDir, { recursive: true })
   try {
@@ -71,7 +63,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
     opts.onProgress({ phase: 'uploading', percent: QUERY_SHARE, rows: rowCount, bytes_uploaded: 0 })
     const key = exportKey(job.userId, job.id, format)
     const uploaded = await uploadFile(opts.storage, key, tempPath, {
-      contentType: CONTENT_TYPES[format],
+      contentType: EXPORT_FORMATS[format].contentType,
       signal: opts.signal,
       // 8 MiB × 3 in flight keeps s3rver and S3 busy while bounding the buffers to ~24 MiB.
       partSize: 8 * 1024 * 1024,

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import pg from 'pg'
-import type { ExportMetadata, ExportProgress } from '../../../shared/types/exports.ts'
-import type { AppContext } from '../context.ts'
-import { CANCEL_CHANNEL, claimJobs, completeJob, failJob, JOBS_CHANNEL, releaseJobs, renewLease, reportProgress, type Job } from '../jobs/queue.ts'
-import { deleteObject } from '../storage/s3.ts'
-import { asExportFailure, ExportCancelled } from './errors.ts'
-import { removeStaleWorkFiles } from './retention.ts'
-import { runExport } from './run.ts'
+import type { ExportProgress } from '../../../shared/types/exports'
+import type { AppContext } from '../context'
+import { deleteObject } from '../storage/s3'
+import { asExportFailure, ExportCancelled } from './errors'
+import { CANCEL_CHANNEL, claimJobs, completeJob, failJob, heldJobIds, JOBS_CHANNEL, jobStatus, releaseJobs, renewLease, reportProgress } from './jobs/queue'
+import type { ExportJob } from './jobs/record'
+import { removeStaleWorkFiles } from './retention'
+import { runExport } from './run'
 
 export interface WorkerOptions {
   concurrency: number
@@ -27,12 +28,15 @@ export interface WorkerOptions {
   onFinished?: (jobId: string) => Promise<void>
 }
 
-interface Running { job: Job, controller: AbortController, done: Promise<void> }
+interface Running { job: ExportJob, controller: AbortController, done: Promise<void> }
 
 /**
- * Claims export jobs from PostgreSQL and runs up to `concurrency` at a time. LISTEN/NOTIFY wakes it
- * the moment a job is created; a periodic sweep is the safety net for missed notifications,
- * retries whose backoff has passed, and jobs whose worker died.
+ * Claims export jobs from PostgreSQL and runs up to `concurrency` at a time. Two mechanisms find
+ * claimable jobs, and both are needed:
+ * - LISTEN/NOTIFY wakes the worker the moment a job is created (pickup in milliseconds);
+ * - a sweep every `sweepMs` (at most a lease) claims what no notification announces: retries whose
+ *   backoff has passed, jobs whose worker died (expired leases), and jobs created while the
+ *   listener was reconnecting. It also stops local runs that lost their job (a missed cancel).
  */
 export class ExportWorker {
   readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
@@ -102,7 +106,7 @@ export class ExportWorker {
     // A full batch suggests more are waiting; claim again once a slot frees (run() pokes then).
   }
 
-  private track(job: Job) {
+  private track(job: ExportJob) {
     const controller = new AbortController()
     const entry: Running = { job, controller, done: Promise.resolve() }
     this.running.set(job.id, entry)
@@ -116,7 +120,7 @@ export class ExportWorker {
     })
   }
 
-  private async run(job: Job, controller: AbortController) {
+  private async run(job: ExportJob, controller: AbortController) {
     const { db } = this.ctx
     const heartbeat = setInterval(() => {
       renewLease(db, job.id, this.id, this.opts.leaseMs).then((held) => {
@@ -129,7 +133,7 @@ export class ExportWorker {
     try {
       outcome = {
         result: await runExport(
-          { id: job.id, userId: job.userId, metadata: job.metadata as unknown as ExportMetadata },
+          job,
           { warehouse: this.ctx.warehouse, storage: this.ctx.storage, workDir: this.opts.workDir, signal: controller.signal, onProgress: progress.push }
         )
       }
@@ -163,9 +167,8 @@ export class ExportWorker {
    * The job was cancelled while its upload was finishing: the object must not outlive it. Only a
    * cancelled job's object is removed; a job reclaimed by another worker uses the same key.
    */
-  private async discardIfCancelled(job: Job, key: string) {
-    const current = await this.ctx.db.job.findUnique({ where: { id: job.id }, select: { status: true } })
-    if (current?.status === 'cancelled') {
+  private async discardIfCancelled(job: ExportJob, key: string) {
+    if (await jobStatus(this.ctx.db, job.id) === 'cancelled') {
       await deleteObject(this.ctx.storage, key).catch((error: Error) => this.opts.log(`job ${job.id}: could not delete the cancelled export's object: ${error.message}`))
     }
   }
@@ -174,8 +177,7 @@ export class ExportWorker {
   private async abortLost() {
     const ids = this.activeJobIds
     if (!ids.length) return
-    const still = await this.ctx.db.job.findMany({ where: { id: { in: ids }, status: 'running', lockedBy: this.id }, select: { id: true } })
-    const held = new Set(still.map(j => j.id))
+    const held = await heldJobIds(this.ctx.db, this.id, ids)
     for (const id of ids) if (!held.has(id)) this.running.get(id)?.controller.abort()
   }
 
@@ -183,7 +185,7 @@ export class ExportWorker {
     await this.opts.onFinished(jobId).catch((error: Error) => this.opts.log(`after job ${jobId}: ${error.message}`))
   }
 
-  /** Exponential backoff with full jitter. */
+  /** Exponential backoff with equal jitter: between half and all of base × 2^(attempt-1). */
   private backoff(attempt: number): number {
     const cap = this.opts.retryBaseMs * 2 ** (attempt - 1)
     return Math.round(cap / 2 + Math.random() * cap / 2)
@@ -253,7 +255,10 @@ async function persistently<T>(write: () => Promise<T>, attempts = 6): Promise<T
   }
 }
 
-/** Keeps the latest value and writes it at most once per interval; flush() writes what is pending. */
+/**
+ * Keeps the latest value and writes it at most once per interval. flush() drops what is still
+ * pending and waits for writes in flight: the outcome write that follows carries the final progress.
+ */
 function throttle<T>(intervalMs: number, write: (value: T) => Promise<unknown>) {
   let pending: T | undefined
   let last = 0

@@ -1,15 +1,13 @@
-import type { ExportFilters, ExportFormat } from '../../../shared/types/exports.ts'
-import { formatBytes, formatCount } from '../../../shared/utils/format.ts'
+import type { ExportFilters } from '../../../shared/types/exports'
+import { EXPORT_FORMATS, type ExportFormat } from '../../../shared/types/formats'
+import { formatBytes, formatCount } from '../../../shared/utils/format'
+import { escapeHtml } from '../html'
 
 /**
  * The texts the bot sends. Notifications use Telegram's HTML parse mode, so everything that comes
  * from users (account and tag names) or from elsewhere (dataset titles, error messages) is escaped;
  * replies to commands are plain text and need no escaping.
  */
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!)
-}
 
 export interface ExportSummary {
   datasetTitle: string
@@ -33,8 +31,6 @@ export interface FailedExport extends ExportSummary {
   /** Where the user can start it again. */
   retryUrl: string
 }
-
-const FORMAT_LABELS: Record<ExportFormat, string> = { csv: 'CSV', parquet: 'Parquet' }
 
 // A message may hold 4,096 characters; long filter lists are cut so the link always fits.
 const MAX_NAMES = 10
@@ -64,7 +60,7 @@ export function failedMessage(m: FailedExport): string {
 
 function summaryLines(m: ExportSummary): string[] {
   return [
-    `Format: ${FORMAT_LABELS[m.format] ?? escapeHtml(String(m.format))}`,
+    `Format: ${escapeHtml(EXPORT_FORMATS[m.format]?.label ?? String(m.format))}`,
     `Dates: ${dateRange(m.filters.start_date, m.filters.end_date)}`,
     `Accounts: ${nameList(m.filters.account_ids, m.accountNames, 'removed account')}`,
     `Tags: ${nameList(m.filters.tag_ids, m.tagNames, 'removed tag')}`

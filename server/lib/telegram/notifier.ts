@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TelegramError, type Telegram } from 'telegraf'
-import { withTimeout } from './bot.ts'
-import type { ExportError, ExportMetadata } from '../../../shared/types/exports.ts'
-import type { Db } from '../db/client.ts'
-import { retentionEnd, signedDownloadUrl } from '../exports/download-token.ts'
-import { isUuid } from '../exports/service.ts'
-import type { Job } from '../jobs/queue.ts'
-import { findDataset } from '../warehouse/datasets.ts'
-import { unlinkChat } from './linking.ts'
-import { completedMessage, failedMessage, type ExportSummary } from './messages.ts'
+import { withTimeout } from './bot'
+import { isUuid } from '../../../shared/utils/uuid'
+import type { Db } from '../db/client'
+import { retentionEnd, signedDownloadUrl } from '../exports/download-token'
+import { claimNotification, unannouncedJobIds } from '../exports/jobs/housekeeping'
+import type { ExportJob } from '../exports/jobs/record'
+import { findDataset } from '../warehouse/datasets'
+import { unlinkChat } from './linking'
+import { completedMessage, failedMessage, type ExportSummary } from './messages'
 
 export interface NotifierOptions {
   db: Db
@@ -50,15 +50,11 @@ export class TelegramNotifier {
   }
 
   async notify(jobId: string): Promise<NotifyOutcome> {
-    if (!isUuid(jobId)) return 'already-notified'
     const { db } = this.opts
-    const claimed = await db.$executeRaw`
-      UPDATE jobs SET notified_at = now()
-      WHERE id = ${jobId.toLowerCase()}::uuid AND notified_at IS NULL AND status IN ('completed', 'failed')`
-    if (claimed !== 1) return 'already-notified'
-
-    const job = await db.job.findUniqueOrThrow({ where: { id: jobId.toLowerCase() }, include: { user: { select: { telegramChatId: true } } } })
-    const chatId = job.user.telegramChatId
+    const job = await claimNotification(db, jobId)
+    if (!job) return 'already-notified'
+    const user = await db.user.findUnique({ where: { id: job.userId }, select: { telegramChatId: true } })
+    const chatId = user?.telegramChatId ?? null
     if (chatId === null) return 'not-linked'
     const text = await this.message(job)
     return this.send(chatId, text, `job ${job.id}`)
@@ -70,14 +66,9 @@ export class TelegramNotifier {
    * about yesterday's export is noise.
    */
   async sweep(lookbackMs = 3600_000): Promise<number> {
-    const jobs = await this.opts.db.job.findMany({
-      where: { notifiedAt: null, status: { in: ['completed', 'failed'] }, completedAt: { gte: new Date(Date.now() - lookbackMs) } },
-      select: { id: true },
-      orderBy: { completedAt: 'asc' },
-      take: 100
-    })
+    const ids = await unannouncedJobIds(this.opts.db, new Date(Date.now() - lookbackMs), 100)
     let sent = 0
-    for (const { id } of jobs) {
+    for (const id of ids) {
       if (this.closing.signal.aborted) break
       if (await this.notify(id) === 'sent') sent++
     }
@@ -92,8 +83,8 @@ export class TelegramNotifier {
     await all
   }
 
-  private async message(job: Job): Promise<string> {
-    const metadata = job.metadata as unknown as ExportMetadata
+  private async message(job: ExportJob): Promise<string> {
+    const { metadata } = job
     const filters = metadata.filters
     const [accounts, tags] = await Promise.all([
       this.opts.db.account.findMany({ where: { userId: job.userId, id: { in: filters.account_ids.filter(isUuid) } }, select: { id: true, name: true } }),
@@ -116,10 +107,9 @@ export class TelegramNotifier {
         expiresAt
       })
     }
-    const error = job.error as unknown as ExportError | null
     return failedMessage({
       ...summary,
-      reason: error?.message ?? 'Unknown error.',
+      reason: job.error?.message ?? 'Unknown error.',
       retryUrl: retryUrl(this.opts.appUrl, metadata.dataset_id, job.id)
     })
   }

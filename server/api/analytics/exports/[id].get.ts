@@ -1,4 +1,5 @@
-import { findUserExport, queuePosition, toExportDTO } from '../../../lib/exports/service'
+import { toExportDTO } from '../../../lib/exports/dto'
+import { findUserExport, queuePosition } from '../../../lib/exports/jobs/history'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
@@ -7,5 +8,5 @@ export default defineEventHandler(async (event) => {
   if (!job) throw createError({ statusCode: 404, message: 'Export not found' })
   // A presigned URL must never be cached: each read mints a fresh one.
   setHeader(event, 'cache-control', 'no-store')
-  return { ...await toExportDTO(job, storage, config.EXPORT_URL_TTL_SECONDS), queue_position: await queuePosition(db, job) }
+  return toExportDTO(job, storage, config.EXPORT_URL_TTL_SECONDS, await queuePosition(db, job))
 })

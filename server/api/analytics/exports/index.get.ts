@@ -1,26 +1,16 @@
-import { ListExportsQuerySchema } from '#shared/schemas/exports'
-import { decodeCursor, encodeCursor, toExportDTO } from '../../../lib/exports/service'
+import { ListExportsQuerySchema } from '#shared/types/exports'
+import { toExportDTO } from '../../../lib/exports/dto'
+import { listUserExports } from '../../../lib/exports/jobs/history'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
-  const { limit, cursor } = await getValidatedQuery(event, parseWith(ListExportsQuerySchema))
-  const after = cursor ? decodeCursor(cursor) : undefined
-  if (after === null) throw badRequest([{ field: 'cursor', message: 'Invalid cursor' }])
-
+  const query = await getValidatedQuery(event, parseWith(ListExportsQuerySchema))
   const { db, storage, config } = await useAppContext()
-  const jobs = await db.job.findMany({
-    where: {
-      userId: user.id,
-      type: 'EXPORT',
-      ...(after && { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] })
-    },
-    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    take: limit + 1
-  })
-  const page = jobs.slice(0, limit)
+  const page = await listUserExports(db, user.id, query)
+  if (!page) throw badRequest([{ field: 'cursor', message: 'Invalid cursor' }])
   setHeader(event, 'cache-control', 'no-store')
   return {
-    exports: await Promise.all(page.map(job => toExportDTO(job, storage, config.EXPORT_URL_TTL_SECONDS))),
-    next_cursor: jobs.length > limit ? encodeCursor(page.at(-1)!) : null
+    exports: await Promise.all(page.jobs.map(job => toExportDTO(job, storage, config.EXPORT_URL_TTL_SECONDS))),
+    next_cursor: page.nextCursor
   }
 })

@@ -1,6 +1,7 @@
-import { cancelJob } from '../../../../lib/jobs/queue'
-import { findUserExport, toExportDTO } from '../../../../lib/exports/service'
-import { isUuid } from '../../../../lib/warehouse/query'
+import { isUuid } from '#shared/utils/uuid'
+import { toExportDTO } from '../../../../lib/exports/dto'
+import { findUserExport } from '../../../../lib/exports/jobs/history'
+import { cancelJob } from '../../../../lib/exports/jobs/queue'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

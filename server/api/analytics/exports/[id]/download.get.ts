@@ -1,4 +1,5 @@
-import { findUserExport, mintDownloadLink } from '../../../../lib/exports/service'
+import { mintDownloadLink } from '../../../../lib/exports/dto'
+import { findUserExport } from '../../../../lib/exports/jobs/history'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

@@ -1,0 +1,45 @@
+import { presignDownload, type Storage } from '../storage/s3'
+import { exportFilename } from '../../../shared/utils/filename'
+import type { ExportJobDTO } from '../../../shared/types/exports'
+import { EXPORT_FORMATS } from '../../../shared/types/formats'
+import type { ExportJob } from './jobs/record'
+
+export interface DownloadLink { url: string, expiresAt: Date }
+
+/** A fresh presigned URL for a completed export's file, or null when there is no file to give. */
+export async function mintDownloadLink(storage: Storage, job: ExportJob, ttlSeconds: number): Promise<DownloadLink | null> {
+  const { metadata } = job
+  if (job.status !== 'completed' || !metadata.s3_key) return null
+  const url = await presignDownload(storage, metadata.s3_key, {
+    filename: exportFilename(metadata),
+    contentType: EXPORT_FORMATS[metadata.format].contentType,
+    expiresIn: ttlSeconds
+  })
+  return { url, expiresAt: new Date(Date.now() + ttlSeconds * 1000) }
+}
+
+/** The job as the API shows it, with a download URL minted for this read. */
+export async function toExportDTO(job: ExportJob, storage: Storage, ttlSeconds: number, queuePosition: number | null = null): Promise<ExportJobDTO> {
+  const { metadata } = job
+  const link = await mintDownloadLink(storage, job, ttlSeconds)
+  return {
+    job_id: job.id,
+    status: job.status,
+    dataset_id: metadata.dataset_id,
+    dataset_name: metadata.dataset_name,
+    format: metadata.format,
+    filters: metadata.filters,
+    row_count: metadata.row_count ?? null,
+    file_size_bytes: metadata.file_size_bytes ?? null,
+    checksum_sha256: metadata.checksum_sha256 ?? null,
+    progress: job.progress,
+    error: job.error,
+    attempts: job.attempts,
+    queue_position: queuePosition,
+    download_url: link?.url ?? null,
+    expires_at: link?.expiresAt.toISOString() ?? null,
+    created_at: job.createdAt.toISOString(),
+    started_at: job.startedAt?.toISOString() ?? null,
+    completed_at: job.completedAt?.toISOString() ?? null
+  }
+}

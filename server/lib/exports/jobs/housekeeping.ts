@@ -1,0 +1,48 @@
+import type { Db } from '../../db/client'
+import type { Job as JobRow } from '../../../generated/prisma/client'
+import { isUuid } from '../../../../shared/utils/uuid'
+import { JOB_COLUMNS, toExportJob, type ExportJob } from './record'
+
+/** What happens to jobs after they finish: retention and the once-per-job notification. */
+
+/** Completed exports that finished before the cutoff, oldest first, with their storage keys. */
+export async function completedBefore(db: Db, cutoff: Date, opts: { skip: string[], limit: number }): Promise<ExportJob[]> {
+  const rows = await db.job.findMany({
+    where: { status: 'completed', completedAt: { lt: cutoff }, id: { notIn: opts.skip } },
+    orderBy: { completedAt: 'asc' },
+    take: opts.limit
+  })
+  return rows.map(toExportJob)
+}
+
+/** Marks a completed job expired (its file is gone); false if it was no longer completed. */
+export async function markExpired(db: Db, jobId: string): Promise<boolean> {
+  const { count } = await db.job.updateMany({ where: { id: jobId, status: 'completed' }, data: { status: 'expired' } })
+  return count === 1
+}
+
+/**
+ * Claims the right to announce a finished job: sets notified_at if nobody has, and returns the job
+ * to whoever won. However many workers, sweeps and re-runs reach the same job, one gets it.
+ */
+export async function claimNotification(db: Db, jobId: string): Promise<ExportJob | null> {
+  if (!isUuid(jobId)) return null
+  const { rows } = await db.pool.query<JobRow>(
+    `UPDATE jobs SET notified_at = now()
+     WHERE id = $1 AND notified_at IS NULL AND status IN ('completed', 'failed')
+     RETURNING ${JOB_COLUMNS}`,
+    [jobId.toLowerCase()]
+  )
+  return rows[0] ? toExportJob(rows[0]) : null
+}
+
+/** Finished jobs since `since` that nobody has announced yet, oldest first. */
+export async function unannouncedJobIds(db: Db, since: Date, limit: number): Promise<string[]> {
+  const rows = await db.job.findMany({
+    where: { notifiedAt: null, status: { in: ['completed', 'failed'] }, completedAt: { gte: since } },
+    select: { id: true },
+    orderBy: { completedAt: 'asc' },
+    take: limit
+  })
+  return rows.map(r => r.id)
+}

@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto'
+import type { Db } from '../../db/client'
+import type { Prisma } from '../../../generated/prisma/client'
+import type { ExportMetadata } from '../../../../shared/types/exports'
+import { ACTIVE_STATUSES } from '../../../../shared/types/jobs'
+import { JOBS_CHANNEL } from './queue'
+import { json, QUEUED_PROGRESS, toExportJob, type ExportJob } from './record'
+
+/** How long an Idempotency-Key keeps returning the job it created. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
+
+/** Enqueues an export without the per-user limits (seeding, tests); requests go through submitExportJob. */
+export function createExportJob(db: Db, userId: string, metadata: ExportMetadata): Promise<ExportJob> {
+  return db.$transaction(tx => insertExportJob(tx, userId, metadata))
+}
+
+async function insertExportJob(tx: Prisma.TransactionClient, userId: string, metadata: ExportMetadata, idempotency?: { key: string, hash: string }): Promise<ExportJob> {
+  const row = await tx.job.create({
+    data: {
+      userId,
+      type: 'EXPORT',
+      status: 'pending',
+      metadata: json(metadata),
+      progress: json(QUEUED_PROGRESS),
+      idempotencyKey: idempotency?.key ?? null,
+      requestHash: idempotency?.hash ?? null
+    }
+  })
+  // Delivered on commit: wakes idle workers at once instead of at the next sweep.
+  await tx.$executeRaw`SELECT pg_notify(${JOBS_CHANNEL}, 'new')`
+  return toExportJob(row)
+}
+
+export class JobLimitError extends Error {
+  constructor(readonly code: 'TOO_MANY_ACTIVE' | 'QUEUE_FULL', message: string) {
+    super(message)
+  }
+}
+
+export class IdempotencyConflictError extends Error {
+  constructor() {
+    super('This Idempotency-Key was already used with a different request')
+  }
+}
+
+export interface SubmitOptions {
+  maxActivePerUser: number
+  maxQueueDepth: number
+  idempotencyKey?: string
+}
+
+/** The request as it affects the result: equal exports hash equal whatever the id order. */
+export function requestHash(metadata: ExportMetadata): string {
+  const { dataset_id: datasetId, format, filters } = metadata
+  const canonical = {
+    dataset_id: datasetId,
+    format,
+    start_date: filters.start_date ?? null,
+    end_date: filters.end_date ?? null,
+    account_ids: [...filters.account_ids].sort(),
+    tag_ids: [...filters.tag_ids].sort()
+  }
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex')
+}
+
+/**
+ * Creates an export job within the limits, or returns the job an earlier request with the same
+ * Idempotency-Key created. A per-user advisory lock serialises one user's submissions, so two
+ * concurrent requests cannot both pass the active-job limit or both use one key.
+ */
+export async function submitExportJob(db: Db, userId: string, metadata: ExportMetadata, opts: SubmitOptions): Promise<{ job: ExportJob, replayed: boolean }> {
+  const hash = requestHash(metadata)
+  return db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${`outport:submit:${userId}`}, 0))`
+    if (opts.idempotencyKey) {
+      const previous = await tx.job.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey: opts.idempotencyKey } } })
+      if (previous && previous.createdAt.getTime() > Date.now() - IDEMPOTENCY_WINDOW_MS) {
+        if (previous.requestHash !== hash) throw new IdempotencyConflictError()
+        return { job: toExportJob(previous), replayed: true }
+      }
+      // Expired: the key may start a new job.
+      if (previous) await tx.job.update({ where: { id: previous.id }, data: { idempotencyKey: null } })
+    }
+    const active = await tx.job.count({ where: { userId, status: { in: ACTIVE_STATUSES } } })
+    if (active >= opts.maxActivePerUser) {
+      throw new JobLimitError('TOO_MANY_ACTIVE', `You already have ${active} exports waiting or running (the limit is ${opts.maxActivePerUser}). Wait for one to finish or cancel one, then try again.`)
+    }
+    const depth = await tx.job.count({ where: { status: 'pending' } })
+    if (depth >= opts.maxQueueDepth) {
+      throw new JobLimitError('QUEUE_FULL', 'The export service is busy right now. Please try again in a few minutes.')
+    }
+    const job = await insertExportJob(tx, userId, metadata, opts.idempotencyKey ? { key: opts.idempotencyKey, hash } : undefined)
+    return { job, replayed: false }
+  })
+}

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createApiToken } from './lib/auth/tokens.ts'
-import { createDb, type Db } from './lib/db/client.ts'
-import { migrate, readMigrations } from './lib/db/migrate.ts'
-import { seedDemo } from './lib/demo-seed.ts'
-import { ensureLocalServices } from './lib/local/services.ts'
-import { createUser } from './lib/users.ts'
+import { createApiToken } from './lib/auth/tokens'
+import { DEFAULT_WAREHOUSE_PATH } from './lib/config'
+import { createDb, type Db } from './lib/db/client'
+import { migrate, readMigrations } from './lib/db/migrate'
+import { seedDemo } from './lib/demo-seed'
+import { ensureLocalServices } from './lib/local/services'
+import { createUser } from './lib/users'
 
 /**
  * Outport's command line: `npm run cli -- <command> [options]`. Results are one JSON document on
@@ -73,7 +74,7 @@ async function main(argv: string[]): Promise<unknown> {
     return await withDb(databaseUrl, async (db) => {
       if (command === 'demo') {
         const started = Date.now()
-        const output = await seedDemo(db, process.env.WAREHOUSE_PATH || '.data/warehouse.duckdb', {
+        const output = await seedDemo(db, process.env.WAREHOUSE_PATH || DEFAULT_WAREHOUSE_PATH, {
           users: positiveInt(values.users, 'users', 1),
           transactions: positiveInt(values.transactions, 'transactions', 10_000),
           seed: positiveInt(values.seed, 'seed', 1)

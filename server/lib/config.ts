@@ -11,9 +11,12 @@ const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform(v => ['t
 const positiveInt = z.coerce.number().int().positive()
 const optionalString = z.string().trim().min(1).optional()
 
+/** Where `npm run cli -- demo` builds the warehouse and the server looks for it by default. */
+export const DEFAULT_WAREHOUSE_PATH = '.data/warehouse.duckdb'
+
 export const ConfigSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// connection URL'),
-  WAREHOUSE_PATH: z.string().min(1).default('.data/warehouse.duckdb'),
+  WAREHOUSE_PATH: z.string().min(1).default(DEFAULT_WAREHOUSE_PATH),
   S3_EXPORTS_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name'),
   AWS_REGION: z.string().min(1).default('eu-west-2'),
   S3_ENDPOINT: z.url().optional(),

@@ -1,7 +1,7 @@
-import type { Db } from './db/client.ts'
-import { hashPassword } from './auth/passwords.ts'
-import { createApiToken } from './auth/tokens.ts'
-import { buildWarehouse, planDemo } from './warehouse/demo.ts'
+import type { Db } from './db/client'
+import { hashPassword } from './auth/passwords'
+import { createApiToken } from './auth/tokens'
+import { buildWarehouse, planDemo } from './warehouse/demo'
 
 export interface DemoOutput {
   warehouse: string

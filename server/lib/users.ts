@@ -1,5 +1,5 @@
-import type { Db } from './db/client.ts'
-import { hashPassword } from './auth/passwords.ts'
+import type { Db } from './db/client'
+import { hashPassword } from './auth/passwords'
 
 export async function createUser(db: Db, input: { email: string, password: string, displayName?: string }) {
   const email = input.email.trim().toLowerCase()

@@ -1,5 +1,6 @@
 /** A worker-only process (OUTPORT_ROLE=worker) answers nothing but its health check. */
-export default defineEventHandler((event) => {
-  if (process.env.OUTPORT_ROLE !== 'worker' || event.path.startsWith('/api/health')) return
-  throw createError({ statusCode: 404, message: 'This process only runs export jobs' })
+export default defineEventHandler(async (event) => {
+  if (event.path.startsWith('/api/health')) return
+  const { config } = await useAppContext()
+  if (config.OUTPORT_ROLE === 'worker') throw createError({ statusCode: 404, message: 'This process only runs export jobs' })
 })

@@ -21,7 +21,7 @@ const MAX_BODY_BYTES = 128 * 1024
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /** Security headers on every response; size and origin checks on every state-changing request. */
-export default defineEventHandler((event) => {
+export default defineEventHandler(async (event) => {
   setResponseHeaders(event, {
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
@@ -30,7 +30,8 @@ export default defineEventHandler((event) => {
     // Vite's dev client needs more than this policy allows; production gets it in full.
     ...(import.meta.dev ? {} : { 'content-security-policy': CSP })
   })
-  if (process.env.APP_URL?.startsWith('https://')) setHeader(event, 'strict-transport-security', 'max-age=31536000; includeSubDomains')
+  const appOrigin = new URL((await useAppContext()).config.APP_URL).origin
+  if (appOrigin.startsWith('https://')) setHeader(event, 'strict-transport-security', 'max-age=31536000; includeSubDomains')
 
   if (SAFE_METHODS.has(event.method)) return
   const length = getHeader(event, 'content-length')
@@ -43,8 +44,7 @@ export default defineEventHandler((event) => {
   }
   // A bearer token is never sent by a browser on its own, so it cannot be forged cross-site.
   if (getHeader(event, 'authorization')) return
-  const allowed = process.env.APP_URL ? [new URL(process.env.APP_URL).origin] : []
-  if (isCrossSiteRequest({ origin: getHeader(event, 'origin'), secFetchSite: getHeader(event, 'sec-fetch-site'), host: getHeader(event, 'host') }, allowed)) {
+  if (isCrossSiteRequest({ origin: getHeader(event, 'origin'), secFetchSite: getHeader(event, 'sec-fetch-site'), host: getHeader(event, 'host') }, [appOrigin])) {
     throw createError({ statusCode: 403, message: 'Cross-site request refused' })
   }
 })

@@ -8,7 +8,7 @@ export function useExportWorker(): ExportWorker | undefined {
   return started
 }
 
-/** Starts the worker once per process, however many callers (plugin, scheduled sweep) race. */
+/** Starts the worker once per process (none for OUTPORT_ROLE=web); a failed start may be retried. */
 export function startExportWorker(): Promise<ExportWorker | undefined> {
   worker ??= (async () => {
     const context = await useAppContext()

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { Db } from '../db/client.ts'
+import type { Db } from '../db/client'
 
 /**
  * Personal API tokens. Only a SHA-256 of the secret is stored: the secret has 256 bits of entropy,

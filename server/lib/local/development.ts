@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { createDb } from '../db/client.ts'
-import { migrate, readMigrations } from '../db/migrate.ts'
-import { seedDemo } from '../demo-seed.ts'
-import { ensureLocalServices, type LocalServices } from './services.ts'
-
-const DEFAULT_WAREHOUSE = '.data/warehouse.duckdb'
+import { DEFAULT_WAREHOUSE_PATH } from '../config'
+import { createDb } from '../db/client'
+import { migrate, readMigrations } from '../db/migrate'
+import { seedDemo } from '../demo-seed'
+import { ensureLocalServices, type LocalServices } from './services'
 
 /**
  * `npm run dev` with nothing configured: start what is missing, migrate, and on first start build a
@@ -17,7 +16,7 @@ export async function prepareDevelopment(env: Record<string, string | undefined>
   const { applied } = await migrate(env.DATABASE_URL!, await readMigrations(join(process.cwd(), 'prisma/migrations')))
   if (applied.length) log(`Applied migrations: ${applied.join(', ')}`)
 
-  const warehousePath = env.WAREHOUSE_PATH || DEFAULT_WAREHOUSE
+  const warehousePath = env.WAREHOUSE_PATH || DEFAULT_WAREHOUSE_PATH
   if (existsSync(warehousePath)) return local
   const db = createDb(env.DATABASE_URL!, { max: 2 })
   try {

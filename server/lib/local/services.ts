@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import pg from 'pg'
-import { isHttpUp, S3RVER_CREDENTIALS, startS3rver } from './s3rver.ts'
+import { isHttpUp, S3RVER_CREDENTIALS, startS3rver } from './s3rver'
 
 /**
  * Zero-configuration development: when DATABASE_URL or the S3 settings are absent, start an

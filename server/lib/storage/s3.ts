@@ -5,7 +5,7 @@ import { Transform, type Readable } from 'node:stream'
 import { DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { SignatureV4 } from '@smithy/signature-v4'
-import type { Config } from '../config.ts'
+import type { Config } from '../config'
 
 export interface Storage {
   client: S3Client

@@ -1,7 +1,7 @@
 import { Telegraf } from 'telegraf'
-import type { Db } from '../db/client.ts'
-import { isChatLinked, redeemLinkCode, unlinkChat } from './linking.ts'
-import { REPLIES } from './messages.ts'
+import type { Db } from '../db/client'
+import { isChatLinked, redeemLinkCode, unlinkChat } from './linking'
+import { REPLIES } from './messages'
 
 export interface BotOptions {
   token: string

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { Db } from '../db/client.ts'
+import type { Db } from '../db/client'
 
 /**
  * One-time codes that link a Telegram chat to a user: the app shows the code, the user sends

@@ -2,11 +2,11 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Telegraf } from 'telegraf'
 import type { Update, UserFromGetMe } from 'telegraf/types'
-import type { Config } from '../config.ts'
-import type { Db } from '../db/client.ts'
-import { downloadTokenKey } from '../exports/download-token.ts'
-import { createBot, withTimeout } from './bot.ts'
-import { TelegramNotifier } from './notifier.ts'
+import type { Config } from '../config'
+import type { Db } from '../db/client'
+import { downloadTokenKey } from '../exports/download-token'
+import { createBot, withTimeout } from './bot'
+import { TelegramNotifier } from './notifier'
 
 export interface TelegramServiceOptions {
   log?: (line: string) => void

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DATASETS, findDataset } from '../../../server/lib/warehouse/datasets.ts'
-import { queryRows } from '../../../server/lib/warehouse/duckdb.ts'
-import { buildDatasetQuery } from '../../../server/lib/warehouse/query.ts'
-import { BASE_TABLES } from '../../../server/lib/warehouse/schema.ts'
-import { openTinyWarehouse, TAG_RENT, USER_A, type TinyWarehouse } from './fixture.ts'
+import { DATASETS, findDataset } from '../../../server/lib/warehouse/datasets'
+import { queryRows } from '../../../server/lib/warehouse/duckdb'
+import { buildDatasetQuery } from '../../../server/lib/warehouse/query'
+import { BASE_TABLES } from '../../../server/lib/warehouse/schema'
+import { openTinyWarehouse, TAG_RENT, USER_A, type TinyWarehouse } from './fixture'
 
 let wh: TinyWarehouse
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openWarehouse, queryRows } from '../../../server/lib/warehouse/duckdb.ts'
-import { openTinyWarehouse, type TinyWarehouse } from './fixture.ts'
+import { openWarehouse, queryRows } from '../../../server/lib/warehouse/duckdb'
+import { openTinyWarehouse, type TinyWarehouse } from './fixture'
 
 let wh: TinyWarehouse
 

@@ -1,13 +1,13 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DATASETS, findDataset, type Dataset } from '../../../server/lib/warehouse/datasets.ts'
-import { openWarehouse, queryRows } from '../../../server/lib/warehouse/duckdb.ts'
-import { createBaseTables } from '../../../server/lib/warehouse/schema.ts'
-import { buildDatasetQuery, QueryBuilderError, type DatasetFilters } from '../../../server/lib/warehouse/query.ts'
+import { DATASETS, findDataset, type Dataset } from '../../../server/lib/warehouse/datasets'
+import { openWarehouse, queryRows } from '../../../server/lib/warehouse/duckdb'
+import { createBaseTables } from '../../../server/lib/warehouse/schema'
+import { buildDatasetQuery, QueryBuilderError, type DatasetFilters } from '../../../server/lib/warehouse/query'
 import {
   ACC_A1, ACC_A2, ACC_B1, openTinyWarehouse, TAG_B, TAG_GROCERIES, TAG_RENT, TAG_SALARY,
   tempDir, txA, txB, USER_A, USER_B, type TinyWarehouse
-} from './fixture.ts'
+} from './fixture'
 
 const TX = findDataset('054f17bf-1dbb-43ed-98c3-b4858093d7fc')!
 const DAILY = findDataset('8f1fab1c-e78a-4dd5-8345-488665a81279')!

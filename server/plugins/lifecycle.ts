@@ -1,0 +1,51 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ConfigError } from '../lib/config'
+
+const RETRY_START_MS = 5000
+
+/**
+ * The process's start-up and shutdown, in one place and in order.
+ *
+ * Start: the context (configuration, and in development the local services) → the export worker
+ * (roles all and worker) → Telegram (updates for all and web, the notification sweep for all and
+ * worker). Starting at boot rather than on the first request surfaces configuration errors at
+ * once; a database that is still booting is waited for.
+ *
+ * Shutdown (SIGTERM), in reverse: the worker stops claiming and finishes or hands back its jobs
+ * (their notifications may still be sent) → Telegram delivers the messages under way → the
+ * context closes the database.
+ */
+export default defineNitroPlugin((nitroApp) => {
+  const shutdown = new AbortController()
+  const started = start(shutdown.signal)
+  nitroApp.hooks.hook('close', async () => {
+    shutdown.abort()
+    await started
+    const context = await useAppContext().catch(() => undefined)
+    await useExportWorker()?.stop((context?.config.EXPORT_SHUTDOWN_GRACE_SECONDS ?? 20) * 1000)
+    await stopTelegram()
+    await context?.close()
+  })
+})
+
+async function start(signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await startExportWorker()
+      break
+    } catch (error) {
+      console.error(`[outport] ${error instanceof Error ? error.message : error}`)
+      if (error instanceof ConfigError) {
+        // A misconfigured server cannot do its job: exit, so a supervisor notices, instead of
+        // serving errors.
+        if (!import.meta.dev) process.exit(1)
+        return
+      }
+      await sleep(RETRY_START_MS, undefined, { signal }).catch(() => {})
+    }
+  }
+  if (signal.aborted) return
+  await startTelegram().catch((error) => {
+    console.error(`[outport:telegram] ${error instanceof Error ? error.message : error}`)
+  })
+}

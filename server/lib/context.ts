@@ -19,7 +19,7 @@ export function createAppContext(config: Config): AppContext {
     memoryLimit: config.DUCKDB_MEMORY_LIMIT,
     threads: config.DUCKDB_THREADS,
     // The warehouse's own folder may be read-only; spill files belong with the other work files.
-    tempDirectory: join(config.EXPORT_WORK_DIR, 'duckdb-spill')
+    spillRoot: join(config.EXPORT_WORK_DIR, 'duckdb-spill')
   })
   return {
     config,
@@ -27,7 +27,7 @@ export function createAppContext(config: Config): AppContext {
     storage: createStorage(config),
     warehouse,
     close: async () => {
-      warehouse.close()
+      await warehouse.close()
       await db.$disconnect()
     }
   }

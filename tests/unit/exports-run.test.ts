@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../server/lib/config'
 import { WarehouseReader } from '../../server/lib/warehouse/reader'
 import { ExportCancelled, ExportFailure } from '../../server/lib/exports/errors'
-import { runExport, type ExportRunOptions } from '../../server/lib/exports/run'
+import { exportKey, runExport, type ExportRunOptions } from '../../server/lib/exports/run'
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../server/lib/local/s3rver'
 import { createStorage, type Storage } from '../../server/lib/storage/s3'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
@@ -161,5 +161,29 @@ describe('runExport', () => {
     } finally {
       reader.close()
     }
+  })
+
+  it.each([['multipart', 0], ['single PutObject', 2]] as const)('a run that lost its claim (%s) neither overwrites nor deletes the winner\'s object', async (_kind, dataset) => {
+    const id = `00000000-0000-4000-8000-00000000001${dataset}`
+    const job = { id, userId: user!.user_id, claimId: '11111111-1111-4111-8111-111111111111', metadata: { ...metadata('csv'), dataset_id: DATASETS[dataset]!.id, dataset_name: DATASETS[dataset]!.name } }
+    const key = exportKey(user!.user_id, id, 'csv')
+    await storage.client.send(new PutObjectCommand({ Bucket: storage.bucket, Key: key, Body: 'the winner\'s file' }))
+    let asked = 0
+    const failure = await runExport(job, options({ fence: async () => (++asked, false) })).catch(e => e)
+    expect(failure).toBeInstanceOf(ExportCancelled)
+    // Asked before the commit and not again before a delete: the object is someone else's.
+    expect(asked).toBe(1)
+    const object = await storage.client.send(new GetObjectCommand({ Bucket: storage.bucket, Key: key }))
+    expect(await object.Body!.transformToString()).toBe('the winner\'s file')
+    expect(await readdir(join(dir, 'work'))).toEqual([])
+  })
+
+  it('names each attempt\'s work file after its claim, so two runs of one job never share a file', async () => {
+    const id = '00000000-0000-4000-8000-000000000020'
+    const seen: string[] = []
+    const job = { id, userId: user!.user_id, claimId: '22222222-2222-4222-8222-222222222222', metadata: metadata('parquet') }
+    await runExport(job, options({ onProgress: () => void readdir(join(dir, 'work')).then(files => seen.push(...files)) }))
+    expect(seen.length).toBeGreaterThan(0)
+    expect(new Set(seen)).toEqual(new Set([`${id}.${job.claimId}.parquet`]))
   })
 })

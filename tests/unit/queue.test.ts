@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDb, type Db } from '../../server/lib/db/client'
-import { CANCEL_CHANNEL, cancelJob, claimJobs, completeJob, failJob, releaseJobs, renewLease, reportProgress } from '../../server/lib/exports/jobs/queue'
+import { CANCEL_CHANNEL, cancelJob, claimJobs, claimOf, completeJob, failJob, failLostJobs, holdsClaim, releaseJobs, renewLease, reportProgress } from '../../server/lib/exports/jobs/queue'
 import { createExportJob, IdempotencyConflictError, JobLimitError, submitExportJob } from '../../server/lib/exports/jobs/submit'
 import type { ExportMetadata } from '../../shared/types/exports'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -40,7 +40,7 @@ describe('job queue', () => {
         if (!jobs.length) return
         for (const job of jobs) {
           mine.push(job.id)
-          expect(await completeJob(db, job, `worker-${worker}`, { row_count: 1 }, { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 1 })).toBe(true)
+          expect(await completeJob(db, job, { row_count: 1 }, { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 1 })).toBe(true)
         }
       }
     }))
@@ -74,24 +74,63 @@ describe('job queue', () => {
     const [reclaimed] = await claimJobs(db, 'other', 1, 60_000)
     expect(reclaimed!.id).toBe(job.id)
     expect(reclaimed!.attempts).toBe(2)
-    expect(await renewLease(db, job.id, 'dead-worker', 60_000)).toBe(false)
-    expect(await failJob(db, job.id, 'dead-worker', { code: 'X', message: 'late' })).toBe(false)
-    expect(await completeJob(db, reclaimed!, 'other', { row_count: 3 }, { phase: 'finalizing', percent: 100, rows: 3, bytes_uploaded: 1 })).toBe(true)
+    expect(await renewLease(db, claimOf(claimed!), 60_000)).toBe(false)
+    expect(await failJob(db, claimOf(claimed!), { code: 'X', message: 'late' })).toBe(false)
+    expect(await completeJob(db, reclaimed!, { row_count: 3 }, { phase: 'finalizing', percent: 100, rows: 3, bytes_uploaded: 1 })).toBe(true)
     expect((await db.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe('completed')
+  })
+
+  it('fences every write by the claim, not the worker: the same worker reclaiming its own job cuts off its first run', async () => {
+    await db.job.deleteMany()
+    const job = await createExportJob(db, userId, metadata)
+    const [first] = await claimJobs(db, 'w', 1, 50)
+    await new Promise(resolve => setTimeout(resolve, 100))
+    // The same worker id, as after a database outage longer than the lease.
+    const [second] = await claimJobs(db, 'w', 1, 60_000)
+    expect(second!.id).toBe(job.id)
+    expect(second!.claimId).not.toBe(first!.claimId)
+    const done = { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 1 } as const
+    expect(await holdsClaim(db, claimOf(first!))).toBe(false)
+    expect(await renewLease(db, claimOf(first!), 60_000)).toBe(false)
+    expect(await reportProgress(db, claimOf(first!), { phase: 'uploading', percent: 60, rows: 1, bytes_uploaded: 1 })).toBe(false)
+    expect(await completeJob(db, first!, { row_count: 999, checksum_sha256: 'stale' }, done)).toBe(false)
+    expect(await failJob(db, claimOf(first!), { code: 'X', message: 'stale' })).toBe(false)
+    expect(await releaseJobs(db, [claimOf(first!)])).toBe(0)
+    expect(await holdsClaim(db, claimOf(second!))).toBe(true)
+    expect(await completeJob(db, second!, { row_count: 1, checksum_sha256: 'winner' }, done)).toBe(true)
+    const row = await db.job.findUniqueOrThrow({ where: { id: job.id } })
+    expect(row).toMatchObject({ status: 'completed', attempts: 2, claimId: null, metadata: { row_count: 1, checksum_sha256: 'winner' } })
+  })
+
+  it('fails a job whose worker died on its last allowed attempt instead of reclaiming it (a crash loop ends)', async () => {
+    await db.job.deleteMany()
+    const job = await createExportJob(db, userId, metadata)
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      // Each claimer "dies": its 50 ms lease lapses without a renewal.
+      expect(await failLostJobs(db, 3)).toEqual([])
+      const [claimed] = await claimJobs(db, `crashing-${attempt}`, 1, 50)
+      expect(claimed).toMatchObject({ id: job.id, attempts: attempt })
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    expect(await failLostJobs(db, 3)).toEqual([job.id])
+    expect(await claimJobs(db, 'next', 1, 60_000)).toEqual([])
+    const row = await db.job.findUniqueOrThrow({ where: { id: job.id } })
+    expect(row).toMatchObject({ status: 'failed', attempts: 3, lockedBy: null, claimId: null, error: { code: 'WORKER_LOST' } })
+    expect(row.completedAt).toBeInstanceOf(Date)
   })
 
   it('puts a job back with backoff on a retryable failure, and fails it for good otherwise', async () => {
     await db.job.deleteMany()
     const job = await createExportJob(db, userId, metadata)
-    await claimJobs(db, 'w', 1, 60_000)
+    const [claimed] = await claimJobs(db, 'w', 1, 60_000)
     const retryAt = new Date(Date.now() + 60_000)
-    expect(await failJob(db, job.id, 'w', { code: 'STORAGE_UNAVAILABLE', message: 'down' }, retryAt)).toBe(true)
+    expect(await failJob(db, claimOf(claimed!), { code: 'STORAGE_UNAVAILABLE', message: 'down' }, retryAt)).toBe(true)
     let row = await db.job.findUniqueOrThrow({ where: { id: job.id } })
     expect(row).toMatchObject({ status: 'pending', attempts: 1, error: { code: 'STORAGE_UNAVAILABLE', message: 'down' } })
     expect(await claimJobs(db, 'w', 1, 60_000)).toEqual([])
     await db.job.update({ where: { id: job.id }, data: { runAt: new Date() } })
-    await claimJobs(db, 'w', 1, 60_000)
-    expect(await failJob(db, job.id, 'w', { code: 'QUERY_FAILED', message: 'bad' })).toBe(true)
+    const [again] = await claimJobs(db, 'w', 1, 60_000)
+    expect(await failJob(db, claimOf(again!), { code: 'QUERY_FAILED', message: 'bad' })).toBe(true)
     row = await db.job.findUniqueOrThrow({ where: { id: job.id } })
     expect(row).toMatchObject({ status: 'failed', attempts: 2, lockedBy: null })
     expect(row.completedAt).toBeInstanceOf(Date)
@@ -100,18 +139,18 @@ describe('job queue', () => {
   it('clears the last attempt\'s error when a retried job completes', async () => {
     await db.job.deleteMany()
     const job = await createExportJob(db, userId, metadata)
-    await claimJobs(db, 'w', 1, 60_000)
-    await failJob(db, job.id, 'w', { code: 'STORAGE_UNAVAILABLE', message: 'down' }, new Date())
+    const [first] = await claimJobs(db, 'w', 1, 60_000)
+    await failJob(db, claimOf(first!), { code: 'STORAGE_UNAVAILABLE', message: 'down' }, new Date())
     const [again] = await claimJobs(db, 'w', 1, 60_000)
-    expect(await completeJob(db, again!, 'w', { row_count: 1 }, { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 1 })).toBe(true)
+    expect(await completeJob(db, again!, { row_count: 1 }, { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 1 })).toBe(true)
     expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ status: 'completed', attempts: 2, error: null })
   })
 
   it('releases running jobs on shutdown without counting the interrupted attempt', async () => {
     await db.job.deleteMany()
     const job = await createExportJob(db, userId, metadata)
-    await claimJobs(db, 'w', 1, 60_000)
-    expect(await releaseJobs(db, 'w', [job.id])).toBe(1)
+    const [claimed] = await claimJobs(db, 'w', 1, 60_000)
+    expect(await releaseJobs(db, [claimOf(claimed!)])).toBe(1)
     expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ status: 'pending', attempts: 0, lockedBy: null })
   })
 
@@ -130,7 +169,7 @@ describe('job queue', () => {
     expect(await db.job.count()).toBe(3)
     // Finished jobs free a slot; running ones do not.
     const [running] = await claimJobs(db, 'w', 1, 60_000)
-    await completeJob(db, running!, 'w', {}, { phase: 'finalizing', percent: 100, rows: 0, bytes_uploaded: 0 })
+    await completeJob(db, running!, {}, { phase: 'finalizing', percent: 100, rows: 0, bytes_uploaded: 0 })
     await submitExportJob(db, userId, metadata, limits)
     await expect(submitExportJob(db, userId, metadata, limits)).rejects.toBeInstanceOf(JobLimitError)
   })
@@ -183,19 +222,20 @@ describe('job queue', () => {
       expect(await cancelJob(db, userId, pending.id)).toEqual({ outcome: 'cancelled', previous: 'pending' })
       expect(await claimJobs(db, 'w', 5, 60_000)).toEqual([])
 
-      const running = await createExportJob(db, userId, metadata)
-      await claimJobs(db, 'w', 1, 60_000)
-      expect(await cancelJob(db, userId, running.id)).toEqual({ outcome: 'cancelled', previous: 'running' })
-      const row = await db.job.findUniqueOrThrow({ where: { id: running.id } })
-      expect(row).toMatchObject({ status: 'cancelled', lockedBy: null })
+      const created = await createExportJob(db, userId, metadata)
+      const [running] = await claimJobs(db, 'w', 1, 60_000)
+      expect(running!.id).toBe(created.id)
+      expect(await cancelJob(db, userId, created.id)).toEqual({ outcome: 'cancelled', previous: 'running' })
+      const row = await db.job.findUniqueOrThrow({ where: { id: created.id } })
+      expect(row).toMatchObject({ status: 'cancelled', lockedBy: null, claimId: null })
       expect(row.completedAt).toBeInstanceOf(Date)
       // The worker can no longer renew, report or complete it.
-      expect(await renewLease(db, running.id, 'w', 60_000)).toBe(false)
-      expect(await reportProgress(db, running.id, 'w', { phase: 'uploading', percent: 60, rows: 1, bytes_uploaded: 1 })).toBe(false)
-      expect(await completeJob(db, running, 'w', {}, { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 1 })).toBe(false)
-      await expect.poll(() => notified).toContain(running.id)
+      expect(await renewLease(db, claimOf(running!), 60_000)).toBe(false)
+      expect(await reportProgress(db, claimOf(running!), { phase: 'uploading', percent: 60, rows: 1, bytes_uploaded: 1 })).toBe(false)
+      expect(await completeJob(db, running!, {}, { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 1 })).toBe(false)
+      await expect.poll(() => notified).toContain(created.id)
 
-      expect(await cancelJob(db, userId, running.id)).toEqual({ outcome: 'final', status: 'cancelled' })
+      expect(await cancelJob(db, userId, created.id)).toEqual({ outcome: 'final', status: 'cancelled' })
       const other = (await db.user.findUniqueOrThrow({ where: { email: 'q2@example.com' } })).id
       const theirs = await createExportJob(db, other, metadata)
       expect(await cancelJob(db, userId, theirs.id)).toEqual({ outcome: 'not_found' })

@@ -54,7 +54,7 @@ describe('retention', () => {
     const [claimed] = await claimJobs(db, 'w', 1, 60_000)
     const key = `exports/${userId}/${job.id}.csv`
     await storage.client.send(new PutObjectCommand({ Bucket: storage.bucket, Key: key, Body: 'a,b\n1,2\n' }))
-    await completeJob(db, claimed!, 'w', { s3_key: key, row_count: 1, file_size_bytes: 8 }, { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 8 })
+    await completeJob(db, claimed!, { s3_key: key, row_count: 1, file_size_bytes: 8 }, { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 8 })
     return { id: job.id, key }
   }
 

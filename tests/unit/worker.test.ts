@@ -56,7 +56,7 @@ describe('ExportWorker cancellation', () => {
     const job = await createExportJob(ctx.db, user!.user_id, metadata(0))
     await waitFor('the query to start', async () => {
       const row = await ctx.db.job.findUniqueOrThrow({ where: { id: job.id } })
-      return (row.progress as unknown as ExportProgress).phase === 'querying' && (await readdir(join(dir, 'work'))).includes(`${job.id}.csv`)
+      return (row.progress as unknown as ExportProgress).phase === 'querying' && (await readdir(join(dir, 'work'))).some(f => f.startsWith(job.id) && f.endsWith('.csv'))
     }, 30_000, 10)
     const started = performance.now()
     expect(await cancelJob(ctx.db, user!.user_id, job.id)).toEqual({ outcome: 'cancelled', previous: 'running' })
@@ -74,5 +74,21 @@ describe('ExportWorker cancellation', () => {
     expect(performance.now() - created).toBeLessThan(2000)
     await waitFor('the next job to complete', async () => (await ctx.db.job.findUniqueOrThrow({ where: { id: next.id } })).status === 'completed', 30_000)
     expect((await ctx.db.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe('cancelled')
+  })
+
+  it('stop() while a claim is in flight hands the claimed jobs straight back instead of running them', async () => {
+    await worker.stop(1000)
+    const jobs = await Promise.all([createExportJob(ctx.db, user!.user_id, metadata(2)), createExportJob(ctx.db, user!.user_id, metadata(2))])
+    const late = new ExportWorker(ctx, { concurrency: 2, workDir: join(dir, 'work'), maxAttempts: 1 })
+    late.poke()
+    await late.stop(1000)
+    // Whatever the claim in flight returned after stop() began must not start running now.
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const rows = await ctx.db.job.findMany({ where: { id: { in: jobs.map(j => j.id) } } })
+    expect(rows.map(r => ({ status: r.status, attempts: r.attempts, claimId: r.claimId }))).toEqual([
+      { status: 'pending', attempts: 0, claimId: null },
+      { status: 'pending', attempts: 0, claimId: null }
+    ])
+    expect(late.activeJobIds).toEqual([])
   })
 })

@@ -15,6 +15,7 @@ export class ExportFailure extends Error {
   }
 }
 
+/** The run was stopped: the job was cancelled, or this run lost its claim. Nothing to record. */
 export class ExportCancelled extends Error {
   constructor() {
     super('The export was cancelled')

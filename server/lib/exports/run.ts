@@ -4,13 +4,14 @@ import type { DuckDBConnection } from '@duckdb/node-api'
 import type { ExportMetadata, ExportProgress, ExportResult } from '../../../shared/types/exports'
 import { EXPORT_FORMATS, type ExportFormat } from '../../../shared/types/formats'
 import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader'
-import { uploadFile, type Storage } from '../storage/s3'
+import { uploadFile, UploadFencedError, type Storage } from '../storage/s3'
 import { findDataset, type Dataset } from '../warehouse/datasets'
 import { buildDatasetQuery, QueryBuilderError } from '../warehouse/query'
 import { ExportCancelled, ExportFailure, storageFailure } from './errors'
 import type { ExportJob } from './jobs/record'
 
-export type ExportJobInput = Pick<ExportJob, 'id' | 'userId' | 'metadata'>
+/** The job, and for a claimed run its claim: each attempt gets its own work file. */
+export type ExportJobInput = Pick<ExportJob, 'id' | 'userId' | 'metadata'> & { claimId?: string | null }
 
 export interface ExportRunOptions {
   warehouse: WarehouseReader
@@ -18,6 +19,8 @@ export interface ExportRunOptions {
   workDir: string
   signal: AbortSignal
   onProgress: (progress: ExportProgress) => void
+  /** Whether this run still owns the job: asked before the object is committed or removed. */
+  fence?: () => Promise<boolean>
 }
 
 // Overall percent: the query fills the first half of the bar, the upload the second.
@@ -54,7 +57,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
   const sql = exportQuery(dataset, job.userId, metadata)
 
   const format = metadata.format
-  const tempPath = join(opts.workDir, `${job.id}.${EXPORT_FORMATS[format].extension}`)
+  const tempPath = join(opts.workDir, `${job.id}${job.claimId ? `.${job.claimId}` : ''}.${EXPORT_FORMATS[format].extension}`)
   // The work directory may have been removed under a long-running worker (tmp cleaners).
   await mkdir(opts.workDir, { recursive: true })
   try {
@@ -65,6 +68,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
     const uploaded = await uploadFile(opts.storage, key, tempPath, {
       contentType: EXPORT_FORMATS[format].contentType,
       signal: opts.signal,
+      fence: opts.fence,
       // 8 MiB × 3 in flight keeps s3rver and S3 busy while bounding the buffers to ~24 MiB.
       partSize: 8 * 1024 * 1024,
       queueSize: 3,
@@ -75,7 +79,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
         bytes_uploaded: bytes
       })
     }).catch((error) => {
-      if (opts.signal.aborted) throw new ExportCancelled()
+      if (opts.signal.aborted || error instanceof UploadFencedError) throw new ExportCancelled()
       throw storageFailure(error)
     })
     opts.onProgress({ phase: 'finalizing', percent: 99, rows: rowCount, bytes_uploaded: uploaded.size })

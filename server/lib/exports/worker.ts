@@ -6,8 +6,10 @@ import type { ExportProgress } from '../../../shared/types/exports'
 import type { AppContext } from '../context'
 import { deleteObject } from '../storage/s3'
 import { asExportFailure, ExportCancelled } from './errors'
-import { CANCEL_CHANNEL, claimJobs, completeJob, failJob, heldJobIds, JOBS_CHANNEL, jobStatus, releaseJobs, renewLease, reportProgress } from './jobs/queue'
-import type { ExportJob } from './jobs/record'
+import {
+  CANCEL_CHANNEL, claimJobs, claimOf, completeJob, failJob, failLostJobs, heldClaimIds, holdsClaim, JOBS_CHANNEL, jobStatus,
+  releaseJobs, renewLease, reportProgress, type ClaimedJob
+} from './jobs/queue'
 import { removeStaleWorkFiles } from './retention'
 import { runExport } from './run'
 
@@ -28,7 +30,7 @@ export interface WorkerOptions {
   onFinished?: (jobId: string) => Promise<void>
 }
 
-interface Running { job: ExportJob, controller: AbortController, done: Promise<void> }
+interface Running { job: ClaimedJob, controller: AbortController, done: Promise<void> }
 
 /**
  * Claims export jobs from PostgreSQL and runs up to `concurrency` at a time. Two mechanisms find
@@ -40,11 +42,12 @@ interface Running { job: ExportJob, controller: AbortController, done: Promise<v
  */
 export class ExportWorker {
   readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  /** By claim id: after a lost lease this process may hold a new claim on a job it still runs. */
   private readonly running = new Map<string, Running>()
   private listener?: pg.Client
   private sweepTimer?: NodeJS.Timeout
   private stopping = false
-  private claiming = false
+  private claiming?: Promise<void>
   private claimAgain = false
   private readonly opts: Required<WorkerOptions>
 
@@ -76,7 +79,7 @@ export class ExportWorker {
   }
 
   get activeJobIds(): string[] {
-    return [...this.running.keys()]
+    return [...this.running.values()].map(r => r.job.id)
   }
 
   /** Claims as many jobs as there are free slots. Safe to call at any rate. */
@@ -86,11 +89,10 @@ export class ExportWorker {
       this.claimAgain = true
       return
     }
-    this.claiming = true
-    void this.claim().catch((error) => {
+    this.claiming = this.claim().catch((error) => {
       this.opts.log(`claim failed: ${(error as Error).message}`)
     }).finally(() => {
-      this.claiming = false
+      this.claiming = undefined
       if (this.claimAgain) {
         this.claimAgain = false
         this.poke()
@@ -101,40 +103,60 @@ export class ExportWorker {
   private async claim() {
     const free = this.opts.concurrency - this.running.size
     if (free <= 0 || this.stopping) return
+    // Jobs whose every attempt killed its worker are failed, not handed to this one.
+    for (const id of await failLostJobs(this.ctx.db, this.opts.maxAttempts)) {
+      this.opts.log(`job ${id}: its worker was lost on the last allowed attempt; failed (WORKER_LOST)`)
+      await this.finished(id)
+    }
     const jobs = await claimJobs(this.ctx.db, this.id, free, this.opts.leaseMs)
+    if (this.stopping) {
+      // stop() began while the claim was in flight: hand the jobs straight back.
+      await persistently(() => releaseJobs(this.ctx.db, jobs.map(claimOf))).catch(() => {})
+      return
+    }
     for (const job of jobs) this.track(job)
     // A full batch suggests more are waiting; claim again once a slot frees (run() pokes then).
   }
 
-  private track(job: ExportJob) {
+  private track(job: ClaimedJob) {
     const controller = new AbortController()
     const entry: Running = { job, controller, done: Promise.resolve() }
-    this.running.set(job.id, entry)
+    this.running.set(job.claimId, entry)
     entry.done = this.run(job, controller).catch((error: Error) => {
       // The database stayed unreachable through every retry: the lease lapses and another
       // worker (or this one) runs the job again.
       this.opts.log(`job ${job.id}: could not record the outcome (${error.message}); it will be retried after its lease`)
     }).finally(() => {
-      this.running.delete(job.id)
+      this.running.delete(job.claimId)
       this.poke()
     })
   }
 
-  private async run(job: ExportJob, controller: AbortController) {
+  private async run(job: ClaimedJob, controller: AbortController) {
     const { db } = this.ctx
+    const claim = claimOf(job)
     const heartbeat = setInterval(() => {
-      renewLease(db, job.id, this.id, this.opts.leaseMs).then((held) => {
+      renewLease(db, claim, this.opts.leaseMs).then((held) => {
         // Cancelled, or reclaimed by another worker after we stalled: stop working on it.
         if (!held) controller.abort()
       }, () => { /* transient: the next beat retries; the lease outlives several missed beats */ })
     }, this.opts.heartbeatMs)
-    const progress = throttle(this.opts.progressIntervalMs, (p: ExportProgress) => reportProgress(db, job.id, this.id, p))
+    const progress = throttle(this.opts.progressIntervalMs, (p: ExportProgress) => reportProgress(db, claim, p))
     let outcome: { result: Awaited<ReturnType<typeof runExport>> } | { error: unknown }
     try {
       outcome = {
         result: await runExport(
           job,
-          { warehouse: this.ctx.warehouse, storage: this.ctx.storage, workDir: this.opts.workDir, signal: controller.signal, onProgress: progress.push }
+          {
+            warehouse: this.ctx.warehouse,
+            storage: this.ctx.storage,
+            workDir: this.opts.workDir,
+            signal: controller.signal,
+            onProgress: progress.push,
+            // Checked right before the object is committed or removed: a run that lost its claim
+            // must not overwrite or delete the object of the run that took over.
+            fence: () => holdsClaim(db, claim)
+          }
         )
       }
     } catch (error) {
@@ -146,7 +168,7 @@ export class ExportWorker {
       if ('result' in outcome) {
         const { result } = outcome
         const done = { phase: 'finalizing', percent: 100, rows: result.row_count, bytes_uploaded: result.file_size_bytes } as const
-        if (await persistently(() => completeJob(db, job, this.id, result, done))) await this.finished(job.id)
+        if (await persistently(() => completeJob(db, job, result, done))) await this.finished(job.id)
         else await this.discardIfCancelled(job, result.s3_key)
         return
       }
@@ -156,7 +178,7 @@ export class ExportWorker {
       const retry = failure.retryable && job.attempts < this.opts.maxAttempts
       this.opts.log(`job ${job.id} attempt ${job.attempts} failed (${failure.code}${retry ? ', will retry' : ''}): ${String(failure.cause ?? failure.message)}`)
       const retryAt = retry ? new Date(Date.now() + this.backoff(job.attempts)) : undefined
-      const failed = await persistently(() => failJob(db, job.id, this.id, failure.toJSON(), retryAt))
+      const failed = await persistently(() => failJob(db, claim, failure.toJSON(), retryAt))
       if (failed && !retry) await this.finished(job.id)
     } finally {
       clearInterval(heartbeat)
@@ -167,18 +189,22 @@ export class ExportWorker {
    * The job was cancelled while its upload was finishing: the object must not outlive it. Only a
    * cancelled job's object is removed; a job reclaimed by another worker uses the same key.
    */
-  private async discardIfCancelled(job: ExportJob, key: string) {
+  private async discardIfCancelled(job: ClaimedJob, key: string) {
     if (await jobStatus(this.ctx.db, job.id) === 'cancelled') {
       await deleteObject(this.ctx.storage, key).catch((error: Error) => this.opts.log(`job ${job.id}: could not delete the cancelled export's object: ${error.message}`))
     }
   }
 
-  /** Safety net for a missed cancel notification: stops jobs that are no longer this worker's. */
+  /** Safety net for a missed cancel notification: stops runs whose claim is no longer the job's. */
   private async abortLost() {
-    const ids = this.activeJobIds
-    if (!ids.length) return
-    const held = await heldJobIds(this.ctx.db, this.id, ids)
-    for (const id of ids) if (!held.has(id)) this.running.get(id)?.controller.abort()
+    const claimIds = [...this.running.keys()]
+    if (!claimIds.length) return
+    const held = await heldClaimIds(this.ctx.db, claimIds)
+    for (const claimId of claimIds) if (!held.has(claimId)) this.running.get(claimId)?.controller.abort()
+  }
+
+  private abortJob(jobId: string) {
+    for (const entry of this.running.values()) if (entry.job.id === jobId) entry.controller.abort()
   }
 
   private async finished(jobId: string) {
@@ -194,7 +220,7 @@ export class ExportWorker {
   private async listen() {
     const client = new pg.Client({ connectionString: this.ctx.config.DATABASE_URL })
     client.on('notification', (message) => {
-      if (message.channel === CANCEL_CHANNEL) this.running.get(message.payload ?? '')?.controller.abort()
+      if (message.channel === CANCEL_CHANNEL) this.abortJob(message.payload ?? '')
       else this.poke()
     })
     client.on('error', (error) => {
@@ -227,13 +253,15 @@ export class ExportWorker {
     const listener = this.listener
     this.listener = undefined
     await listener?.end().catch(() => {})
+    // A claim under way releases what it got once it sees `stopping`.
+    await this.claiming
     const all = Promise.all([...this.running.values()].map(r => r.done))
     const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>(resolve => setTimeout(resolve, deadlineMs, true))])
     if (timedOut) {
-      const ids = this.activeJobIds
+      const claims = [...this.running.values()].map(r => claimOf(r.job))
       for (const r of this.running.values()) r.controller.abort()
       await all
-      await persistently(() => releaseJobs(this.ctx.db, this.id, ids)).catch(() => {
+      await persistently(() => releaseJobs(this.ctx.db, claims)).catch(() => {
         // Unreleased, the jobs are still reclaimed once their leases lapse.
       })
     }

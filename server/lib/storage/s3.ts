@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { Transform, type Readable } from 'node:stream'
-import { DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CompleteMultipartUploadCommand, DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { Config } from '../config'
@@ -76,6 +76,32 @@ export interface UploadOptions {
   signal?: AbortSignal
   partSize?: number
   queueSize?: number
+  /**
+   * Whether the upload may still touch the object at `key` (another writer may own it by now).
+   * Asked right before the object is committed (CompleteMultipartUpload, or the PutObject of a small
+   * body) and before a failed upload removes what it may have left: when it answers false, the
+   * upload fails with UploadFencedError and the object is left alone.
+   */
+  fence?: () => Promise<boolean>
+}
+
+/** The upload stopped because `fence` said the object is no longer ours to write. */
+export class UploadFencedError extends Error {
+  constructor() {
+    super('The upload was stopped: this run no longer owns the object')
+  }
+}
+
+/** The client, but asking `fence` before each command that commits an object. */
+function fencedClient(client: S3Client, fence: () => Promise<boolean>): S3Client {
+  const fenced = Object.create(client) as S3Client
+  fenced.send = (async (command: unknown, ...rest: unknown[]) => {
+    if ((command instanceof CompleteMultipartUploadCommand || command instanceof PutObjectCommand) && !await fence()) {
+      throw new UploadFencedError()
+    }
+    return (client.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest)
+  }) as S3Client['send']
+  return fenced
 }
 
 /**
@@ -96,7 +122,7 @@ export async function uploadStream(storage: Storage, key: string, source: Readab
   source.on('error', error => body.destroy(error))
   source.pipe(body)
   const upload = new Upload({
-    client: storage.client,
+    client: opts.fence ? fencedClient(storage.client, opts.fence) : storage.client,
     params: { Bucket: storage.bucket, Key: key, Body: body, ContentType: opts.contentType, ...(opts.totalBytes !== undefined && { ContentLength: opts.totalBytes }) },
     partSize: opts.partSize ?? 16 * 1024 * 1024,
     queueSize: opts.queueSize ?? 4,
@@ -112,8 +138,11 @@ export async function uploadStream(storage: Storage, key: string, source: Readab
   } catch (error) {
     source.unpipe(body)
     body.destroy()
-    // A failure after the last part (e.g. in CompleteMultipartUpload) can still leave an object.
-    await deleteObject(storage, key).catch(() => {})
+    // A failure after the last part (e.g. in CompleteMultipartUpload) can still leave an object,
+    // unless it is someone else's by now.
+    if (!(error instanceof UploadFencedError) && (!opts.fence || await opts.fence().catch(() => false))) {
+      await deleteObject(storage, key).catch(() => {})
+    }
     throw error
   } finally {
     opts.signal?.removeEventListener('abort', onAbort)

@@ -1,6 +1,19 @@
-import { stat } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { mkdir, readdir, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api'
 import { openWarehouse, type OpenWarehouseOptions } from './duckdb'
+
+export interface WarehouseReaderOptions extends Omit<OpenWarehouseOptions, 'tempDirectory'> {
+  /**
+   * Where DuckDB may spill. Each instance gets a folder of its own below it (`<pid>-<random>`),
+   * removed when it closes: DuckDB names spill files so that two instances sharing a folder
+   * collide, and an instance that closes deletes every `duckdb_temp_*` file in its folder.
+   */
+  spillRoot?: string
+}
+
+const SPILL_DIR = /^(\d+)-[0-9a-f]{8}$/
 
 export class WarehouseMissingError extends Error {}
 
@@ -13,8 +26,11 @@ export class WarehouseReader {
   private instance?: DuckDBInstance
   private identity?: string
   private opening?: Promise<DuckDBInstance>
+  /** Spill folders of this reader's instances (current and discarded), removed on close(). */
+  private readonly spillDirs = new Set<string>()
+  private cleaned?: Promise<unknown>
 
-  constructor(readonly path: string, private readonly options: OpenWarehouseOptions = {}) {}
+  constructor(readonly path: string, private readonly options: WarehouseReaderOptions = {}) {}
 
   async connect(): Promise<DuckDBConnection> {
     const instance = await this.current()
@@ -26,7 +42,7 @@ export class WarehouseReader {
     if (!info) throw new WarehouseMissingError(`No warehouse at ${this.path}; build one with: npm run cli -- demo`)
     const identity = `${info.dev}:${info.ino}:${info.mtimeMs}`
     if (this.instance && this.identity === identity) return this.instance
-    this.opening ??= openWarehouse(this.path, this.options).then((instance) => {
+    this.opening ??= this.open().then((instance) => {
       // The previous instance is left to the garbage collector: queries still running on its
       // connections must finish on the file they started with.
       this.instance = instance
@@ -34,6 +50,16 @@ export class WarehouseReader {
       return instance
     }).finally(() => { this.opening = undefined })
     return this.opening
+  }
+
+  private async open(): Promise<DuckDBInstance> {
+    const { spillRoot, ...options } = this.options
+    if (!spillRoot) return openWarehouse(this.path, options)
+    await (this.cleaned ??= removeStaleSpillDirs(spillRoot, this.spillDirs))
+    const tempDirectory = join(spillRoot, `${process.pid}-${randomUUID().slice(0, 8)}`)
+    await mkdir(tempDirectory, { recursive: true })
+    this.spillDirs.add(tempDirectory)
+    return openWarehouse(this.path, { ...options, tempDirectory })
   }
 
   /**
@@ -46,8 +72,39 @@ export class WarehouseReader {
     this.identity = undefined
   }
 
-  close() {
+  async close() {
     this.instance?.closeSync()
     this.instance = undefined
+    await Promise.all([...this.spillDirs].map(dir => rm(dir, { recursive: true, force: true })))
+    this.spillDirs.clear()
+  }
+}
+
+/**
+ * Removes spill folders left by processes that are gone (killed before they could close their
+ * instances). A folder named with this process's own pid that this reader did not make is from an
+ * earlier process that had the same pid (containers restart with low pids).
+ */
+export async function removeStaleSpillDirs(spillRoot: string, own: ReadonlySet<string> = new Set()): Promise<string[]> {
+  const removed: string[] = []
+  for (const entry of await readdir(spillRoot, { withFileTypes: true }).catch(() => [])) {
+    const pid = SPILL_DIR.exec(entry.name)?.[1]
+    const path = join(spillRoot, entry.name)
+    if (!entry.isDirectory() || !pid || own.has(path)) continue
+    if (Number(pid) === process.pid || !isAlive(Number(pid))) {
+      await rm(path, { recursive: true, force: true })
+      removed.push(entry.name)
+    }
+  }
+  return removed
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it exists, but is someone else's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

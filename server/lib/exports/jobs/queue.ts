@@ -7,15 +7,27 @@ import { JOB_COLUMNS, json, QUEUED_PROGRESS, toExportJob, type ExportJob } from 
 /**
  * The export job queue in PostgreSQL, as the worker sees it. A job is claimed with FOR UPDATE SKIP
  * LOCKED, so any number of workers in any number of processes can claim concurrently without a job
- * being taken twice. A running job holds a lease (locked_by, locked_until) that its worker renews;
- * every write a worker makes is conditional on still holding it, so a worker that lost its job
- * cannot clobber the work of the worker that reclaimed it.
+ * being taken twice. A running job holds a lease (locked_until) that its worker renews, and every
+ * claim gets its own `claim_id`: each write of a run (lease renewal, progress, completion, failure)
+ * is conditional on that claim still being the job's. A run that lost its job — its worker stalled
+ * past the lease, or was cut off from the database, even when the same process reclaimed the job —
+ * can therefore change nothing the winning run did.
  */
 
 /** Notified on every new job: wakes idle workers. */
 export const JOBS_CHANNEL = 'outport_jobs'
 /** Carries the id of a job cancelled while running, so the worker holding it stops at once. */
 export const CANCEL_CHANNEL = 'outport_cancel'
+
+/** One run's hold on a job. */
+export interface Claim { jobId: string, claimId: string }
+
+/** A claimed job: running, with the claim its run must present. */
+export type ClaimedJob = ExportJob & { claimId: string }
+
+export function claimOf(job: ClaimedJob): Claim {
+  return { jobId: job.id, claimId: job.claimId }
+}
 
 export type CancelOutcome
   = | { outcome: 'cancelled', previous: 'pending' | 'running' }
@@ -24,7 +36,7 @@ export type CancelOutcome
 
 /**
  * Cancels the user's job if it is still pending or running. A running job becomes `cancelled` at
- * once (its lease is gone, so its worker can no longer complete it) and its worker is told over
+ * once (its claim is gone, so its worker can no longer complete it) and its worker is told over
  * CANCEL_CHANNEL to stop and clean up.
  */
 export async function cancelJob(db: Db, userId: string, jobId: string): Promise<CancelOutcome> {
@@ -34,7 +46,7 @@ export async function cancelJob(db: Db, userId: string, jobId: string): Promise<
       WHERE id = ${jobId}::uuid AND user_id = ${userId}::uuid AND status IN ('pending', 'running')
       FOR UPDATE
     ), cancelled AS (
-      UPDATE jobs SET status = 'cancelled', completed_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now()
+      UPDATE jobs SET status = 'cancelled', completed_at = now(), locked_by = NULL, locked_until = NULL, claim_id = NULL, updated_at = now()
       FROM target WHERE jobs.id = target.id
       RETURNING jobs.id, target.status::text AS previous
     )
@@ -44,11 +56,30 @@ export async function cancelJob(db: Db, userId: string, jobId: string): Promise<
   return job ? { outcome: 'final', status: job.status } : { outcome: 'not_found' }
 }
 
+export const WORKER_LOST: ExportError = {
+  code: 'WORKER_LOST',
+  message: 'The export stopped unexpectedly on every attempt (its worker was lost, for example out of memory), so it was not tried again. Try a smaller date range or fewer rows, or contact support.'
+}
+
+/**
+ * Fails running jobs whose lease expired on their last allowed attempt: their worker died during
+ * each one (a crash loop: out of memory, a native crash), so claiming them again would only kill
+ * another worker. Returns the ids failed.
+ */
+export async function failLostJobs(db: Db, maxAttempts: number): Promise<string[]> {
+  const rows = await db.$queryRaw<Array<{ id: string }>>`
+    UPDATE jobs SET status = 'failed', error = ${JSON.stringify(WORKER_LOST)}::jsonb, completed_at = now(),
+      locked_by = NULL, locked_until = NULL, claim_id = NULL, updated_at = now()
+    WHERE status = 'running' AND locked_until < now() AND attempts >= ${maxAttempts}
+    RETURNING id`
+  return rows.map(r => r.id)
+}
+
 /**
  * Claims up to `limit` jobs, oldest first: pending ones whose run_at has come, and running ones
- * whose lease expired (their worker died).
+ * whose lease expired (their worker died or stalled). Every claim counts as an attempt.
  */
-export async function claimJobs(db: Db, workerId: string, limit: number, leaseMs: number): Promise<ExportJob[]> {
+export async function claimJobs(db: Db, workerId: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
   if (limit <= 0) return []
   // On the pg pool, which returns timestamps as Dates and JSONB parsed, as Prisma does.
   const { rows } = await db.pool.query<JobRow>(`
@@ -57,6 +88,7 @@ export async function claimJobs(db: Db, workerId: string, limit: number, leaseMs
       attempts = attempts + 1,
       locked_by = $1,
       locked_until = now() + make_interval(secs => $2),
+      claim_id = gen_random_uuid(),
       started_at = now(),
       updated_at = now()
     WHERE id IN (
@@ -68,36 +100,44 @@ export async function claimJobs(db: Db, workerId: string, limit: number, leaseMs
       FOR UPDATE SKIP LOCKED
     )
     RETURNING ${JOB_COLUMNS}`, [workerId, leaseMs / 1000, limit])
-  return rows.map(toExportJob).sort((a, b) => a.runAt.getTime() - b.runAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime())
+  return rows.map(row => toExportJob(row) as ClaimedJob)
+    .sort((a, b) => a.runAt.getTime() - b.runAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime())
 }
 
-function held(jobId: string, workerId: string) {
-  return { id: jobId, lockedBy: workerId, status: 'running' as const }
+function held(claim: Claim) {
+  return { id: claim.jobId, claimId: claim.claimId, status: 'running' as const }
 }
 
-/** Extends the lease; false when the job is no longer this worker's (cancelled, reclaimed). */
-export async function renewLease(db: Db, jobId: string, workerId: string, leaseMs: number): Promise<boolean> {
+/** Extends the lease; false when the claim is no longer the job's (cancelled, reclaimed). */
+export async function renewLease(db: Db, claim: Claim, leaseMs: number): Promise<boolean> {
   const { count } = await db.job.updateMany({
-    where: held(jobId, workerId),
+    where: held(claim),
     data: { lockedUntil: new Date(Date.now() + leaseMs) }
   })
   return count === 1
 }
 
-/** Of these jobs, the ones this worker still holds. */
-export async function heldJobIds(db: Db, workerId: string, jobIds: string[]): Promise<Set<string>> {
-  const rows = await db.job.findMany({ where: { id: { in: jobIds }, status: 'running', lockedBy: workerId }, select: { id: true } })
-  return new Set(rows.map(r => r.id))
+/** Whether the claim is still the job's: asked right before a run does something irreversible. */
+export async function holdsClaim(db: Db, claim: Claim): Promise<boolean> {
+  return (await db.job.count({ where: held(claim) })) === 1
 }
 
-export async function reportProgress(db: Db, jobId: string, workerId: string, progress: ExportProgress): Promise<boolean> {
-  const { count } = await db.job.updateMany({ where: held(jobId, workerId), data: { progress: json(progress) } })
+/** Of these claims, the ones still held (by claim id). */
+export async function heldClaimIds(db: Db, claimIds: string[]): Promise<Set<string>> {
+  const rows = await db.job.findMany({ where: { claimId: { in: claimIds }, status: 'running' }, select: { claimId: true } })
+  return new Set(rows.map(r => r.claimId!))
+}
+
+export async function reportProgress(db: Db, claim: Claim, progress: ExportProgress): Promise<boolean> {
+  const { count } = await db.job.updateMany({ where: held(claim), data: { progress: json(progress) } })
   return count === 1
 }
 
-export async function completeJob(db: Db, job: ExportJob, workerId: string, result: Partial<ExportResult>, progress: ExportProgress): Promise<boolean> {
+const RELEASED = { lockedBy: null, lockedUntil: null, claimId: null } as const
+
+export async function completeJob(db: Db, job: ClaimedJob, result: Partial<ExportResult>, progress: ExportProgress): Promise<boolean> {
   const { count } = await db.job.updateMany({
-    where: held(job.id, workerId),
+    where: held(claimOf(job)),
     data: {
       status: 'completed',
       metadata: json({ ...job.metadata, ...result }),
@@ -105,31 +145,30 @@ export async function completeJob(db: Db, job: ExportJob, workerId: string, resu
       // A retried job that succeeded no longer has an error (undefined would leave the last one).
       error: Prisma.DbNull,
       completedAt: new Date(),
-      lockedBy: null,
-      lockedUntil: null
+      ...RELEASED
     }
   })
   return count === 1
 }
 
 /** Fails the job for good, or (retryAt given) puts it back in the queue for a later attempt. */
-export async function failJob(db: Db, jobId: string, workerId: string, error: ExportError, retryAt?: Date): Promise<boolean> {
+export async function failJob(db: Db, claim: Claim, error: ExportError, retryAt?: Date): Promise<boolean> {
   const { count } = await db.job.updateMany({
-    where: held(jobId, workerId),
+    where: held(claim),
     data: retryAt
-      ? { status: 'pending', runAt: retryAt, error: json(error), progress: json(QUEUED_PROGRESS), lockedBy: null, lockedUntil: null }
-      : { status: 'failed', error: json(error), completedAt: new Date(), lockedBy: null, lockedUntil: null }
+      ? { status: 'pending', runAt: retryAt, error: json(error), progress: json(QUEUED_PROGRESS), ...RELEASED }
+      : { status: 'failed', error: json(error), completedAt: new Date(), ...RELEASED }
   })
   return count === 1
 }
 
 /** Gives running jobs back to the queue at once (graceful shutdown): another worker resumes them. */
-export async function releaseJobs(db: Db, workerId: string, jobIds: string[]): Promise<number> {
-  if (!jobIds.length) return 0
+export async function releaseJobs(db: Db, claims: Claim[]): Promise<number> {
+  if (!claims.length) return 0
   const { count } = await db.job.updateMany({
-    where: { id: { in: jobIds }, lockedBy: workerId, status: 'running' },
+    where: { claimId: { in: claims.map(c => c.claimId) }, status: 'running' },
     // The interrupted run was not a failed attempt.
-    data: { status: 'pending', runAt: new Date(), attempts: { decrement: 1 }, lockedBy: null, lockedUntil: null, progress: json(QUEUED_PROGRESS) }
+    data: { status: 'pending', runAt: new Date(), attempts: { decrement: 1 }, progress: json(QUEUED_PROGRESS), ...RELEASED }
   })
   return count
 }

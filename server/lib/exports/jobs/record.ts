@@ -18,6 +18,8 @@ export interface ExportJob {
   runAt: Date
   lockedBy: string | null
   lockedUntil: Date | null
+  /** Set while running: the current claim's fencing token (see queue.ts). */
+  claimId: string | null
   createdAt: Date
   startedAt: Date | null
   completedAt: Date | null
@@ -41,6 +43,7 @@ export function toExportJob(row: JobRow): ExportJob {
     runAt: row.runAt,
     lockedBy: row.lockedBy,
     lockedUntil: row.lockedUntil,
+    claimId: row.claimId,
     createdAt: row.createdAt,
     startedAt: row.startedAt,
     completedAt: row.completedAt,

@@ -7,8 +7,9 @@ const RETRY_START_MS = 5000
  * The process's start-up and shutdown, in one place and in order.
  *
  * Start: the context (configuration, and in development the local services) → the export worker
- * (roles all and worker) → Telegram (updates for all and web, the notification sweep for all and
- * worker). Starting at boot rather than on the first request surfaces configuration errors at
+ * (roles all and worker) → a first retention sweep (a server that was down for a day must not
+ * wait for the next scheduled one) → Telegram (updates for all and web, the notification sweep for
+ * all and worker). Starting at boot rather than on the first request surfaces configuration errors at
  * once; a database that is still booting is waited for.
  *
  * Shutdown (SIGTERM), in reverse: the worker stops claiming and finishes or hands back its jobs
@@ -45,6 +46,9 @@ async function start(signal: AbortSignal): Promise<void> {
     }
   }
   if (signal.aborted) return
+  await runTask('exports:retention').catch((error) => {
+    console.error(`[outport] retention: ${error instanceof Error ? error.message : error}`)
+  })
   await startTelegram().catch((error) => {
     console.error(`[outport:telegram] ${error instanceof Error ? error.message : error}`)
   })

@@ -7,10 +7,11 @@ import { createDb } from '../../server/lib/db/client'
 import { createExportJob } from '../../server/lib/exports/jobs/submit'
 import { S3RVER_CREDENTIALS } from '../../server/lib/local/s3rver'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
-import type { ExportMetadata } from '../../shared/types/exports'
+import type { ExportJobDTO, ExportMetadata } from '../../shared/types/exports'
 import { createTestEnvironment, TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
 import { objectKeys, sql, waitFor } from '../helpers/faults'
 import { client } from '../helpers/http'
+import { parseCsv } from '../helpers/readers'
 import { startFaultProxy, type FaultProxy } from '../helpers/proxy'
 import { startServer, type ServerHandle } from '../helpers/server'
 
@@ -136,11 +137,18 @@ describe('fault injection', () => {
     const terminated = await sql<{ n: number }>(environment, `SELECT count(*)::int AS n FROM (
       SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()) t`)
     expect(terminated[0]!.n).toBeGreaterThan(1)
+    const terminatedAt = new Date()
     proxy.uploadBytesPerSecond = 0
     const done = await http.waitForExport(alice.token, jobId, 60_000)
     expect(done).toMatchObject({ status: 'completed', attempts: 1, error: null })
-    // The listener came back too: a new job is picked up without waiting for a lease or retry.
+    // The listener came back: a new LISTEN session, opened after the terminations...
+    await waitFor('the job listener to reconnect', async () => (await sql<{ n: number }>(environment, `SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND query LIKE 'LISTEN outport_jobs%' AND backend_start > $1`, [terminatedAt]))[0]!.n > 0, 10_000, 100)
+    // ...that delivers: a new job is claimed in well under the 3 s sweep.
     const next = await http.createExport(alice.token, { dataset_id: MONTHLY, format: 'csv' })
+    const [claimed] = await waitFor('the next job to be claimed', () => sql<{ pickup_ms: number }>(environment,
+      'SELECT extract(epoch FROM started_at - created_at) * 1000 AS pickup_ms FROM jobs WHERE id = $1 AND started_at IS NOT NULL', [next]).then(rows => rows.length > 0 && rows), 30_000, 50)
+    expect(Number(claimed!.pickup_ms)).toBeLessThan(1000)
     expect((await http.waitForExport(alice.token, next, 30_000)).status).toBe('completed')
     await stopAll()
   })
@@ -198,6 +206,85 @@ describe('fault injection', () => {
     const keys = new Set(await objectKeys(environment))
     expect(rows.filter(r => !keys.has(r.key))).toEqual([])
     expect(new Set(rows.map(r => r.key)).size).toBe(300)
+    await stopAll()
+  })
+
+  /** The one object of a finished job: its bytes are what the job reports (checksum and rows). */
+  async function expectObjectMatches(jobId: string, done: ExportJobDTO) {
+    const key = `exports/${alice.user_id}/${jobId}.csv`
+    expect((await objectKeys(environment)).filter(k => k.includes(jobId))).toEqual([key])
+    const s3 = new S3Client({ endpoint: environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
+    const body = await (await s3.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: key }))).Body!.transformToByteArray()
+    expect(createHash('sha256').update(body).digest('hex')).toBe(done.checksum_sha256)
+    expect(parseCsv(new TextDecoder().decode(body)).rows.length).toBe(done.row_count)
+  }
+
+  it('a worker paused past its lease (SIGSTOP, then SIGCONT) cannot complete over the job another worker finished', async () => {
+    proxy.uploadBytesPerSecond = 100_000
+    const paused = await startWorker('paused')
+    const jobId = await http.createExport(alice.token, bigExport)
+    await waitFor('the upload to start', async () => await phase(jobId) === 'uploading', 30_000)
+    paused.process.kill('SIGSTOP')
+    proxy.uploadBytesPerSecond = 0
+    try {
+      await startWorker('winner')
+      const done = await http.waitForExport(alice.token, jobId, 60_000)
+      expect(done).toMatchObject({ status: 'completed', attempts: 2, error: null, row_count: 20_000 })
+      paused.process.kill('SIGCONT')
+      // The paused run wakes with its upload half done: give it time to try to finish it.
+      await waitFor('the paused worker to notice it lost the job', async () => (await readdir(paused.workDir)).every(f => f === 'duckdb-spill'), 20_000, 100)
+      await new Promise(resolve => setTimeout(resolve, 2000))
+      expect(await http.getExport(alice.token, jobId)).toMatchObject({ status: 'completed', attempts: 2, checksum_sha256: done.checksum_sha256, row_count: 20_000 })
+      await expectObjectMatches(jobId, done)
+    } finally {
+      paused.process.kill('SIGCONT')
+      await stopAll()
+    }
+  })
+
+  it('a PostgreSQL outage longer than the lease mid-export: the job completes once, and its file matches', async () => {
+    const pg = await startFaultProxy(Number(new URL(environment.database.url).port || 5432))
+    const viaProxy = new URL(environment.database.url)
+    viaProxy.host = `127.0.0.1:${pg.port}`
+    try {
+      proxy.uploadBytesPerSecond = 150_000
+      const worker = await startWorker('outage', { DATABASE_URL: viaProxy.toString() })
+      const jobId = await http.createExport(alice.token, bigExport)
+      await waitFor('the upload to start', async () => await phase(jobId) === 'uploading', 30_000)
+      pg.mode = 'down'
+      pg.cutAll()
+      // Three leases: the job's lease lapses while the run goes on uploading.
+      await new Promise(resolve => setTimeout(resolve, 8000))
+      pg.mode = 'pass'
+      proxy.uploadBytesPerSecond = 0
+      const done = await http.waitForExport(alice.token, jobId, 60_000)
+      expect(done).toMatchObject({ status: 'completed', error: null, row_count: 20_000 })
+      // Whichever run finished (the first, if it got its claim back in time, or the reclaim), nothing
+      // changed afterwards and the object is the one the job describes.
+      await new Promise(resolve => setTimeout(resolve, 3000))
+      expect(await http.getExport(alice.token, jobId)).toMatchObject({ status: 'completed', checksum_sha256: done.checksum_sha256 })
+      await expectObjectMatches(jobId, done)
+      expect((await readdir(worker.workDir)).filter(f => f !== 'duckdb-spill')).toEqual([])
+    } finally {
+      await stopAll()
+      await pg.close()
+    }
+  })
+
+  it('the retention task runs through Nitro when a worker starts: an export past retention is expired and its file deleted', async () => {
+    const s3 = new S3Client({ endpoint: environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
+    const jobId = await http.createExport(alice.token, { dataset_id: MONTHLY, format: 'csv' })
+    await startWorker('before-retention')
+    const done = await http.waitForExport(alice.token, jobId, 30_000)
+    expect(done.status).toBe('completed')
+    await stopAll()
+    const key = `exports/${alice.user_id}/${jobId}.csv`
+    expect(await objectKeys(environment)).toContain(key)
+    await sql(environment, 'UPDATE jobs SET completed_at = now() - interval \'25 hours\' WHERE id = $1', [jobId])
+    await startWorker('retention')
+    await waitFor('the job to expire', async () => (await http.getExport(alice.token, jobId)).status === 'expired', 30_000, 100)
+    expect(await objectKeys(environment)).not.toContain(key)
+    await expect(s3.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: key }))).rejects.toMatchObject({ name: 'NoSuchKey' })
     await stopAll()
   })
 })

@@ -90,7 +90,7 @@ export class ExportWorker {
       return
     }
     this.claiming = this.claim().catch((error) => {
-      this.opts.log(`claim failed: ${(error as Error).message}`)
+      this.opts.log(`claim failed: ${describe(error)}`)
     }).finally(() => {
       this.claiming = undefined
       if (this.claimAgain) {
@@ -314,4 +314,10 @@ function throttle<T>(intervalMs: number, write: (value: T) => Promise<unknown>) 
       await inflight
     }
   }
+}
+
+/** An error for a log line: pg reports a refused connection as an AggregateError with no message. */
+function describe(error: unknown): string {
+  const e = error as { message?: string, code?: string, errors?: unknown[] }
+  return e.message || e.code || (e.errors?.length ? describe(e.errors[0]) : String(error))
 }

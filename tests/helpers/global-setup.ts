@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import type { TestProject } from 'vitest/node'
 import type { DemoOutput } from '../../server/lib/demo-seed'
-import { createTestEnvironment } from '../helpers/environment'
-import { startServer } from '../helpers/server'
+import { createTestEnvironment } from './environment'
+import { startServer } from './server'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,7 +12,7 @@ declare module 'vitest' {
   }
 }
 
-/** One built server on real PostgreSQL, DuckDB and s3rver, shared by the e2e files. */
+/** One built server on real PostgreSQL, DuckDB and s3rver, shared by the files of a project (e2e, browser). */
 export default async function setup(project: TestProject) {
   const environment = await createTestEnvironment()
   const server = await startServer(environment.env)
@@ -23,7 +23,7 @@ export default async function setup(project: TestProject) {
     await server.stop()
     // Kept for diagnosing failures (test-results/ is git-ignored).
     await mkdir('test-results', { recursive: true })
-    await writeFile('test-results/e2e-server.log', server.output())
+    await writeFile(`test-results/${project.name}-server.log`, server.output())
     await environment.teardown()
   }
 }

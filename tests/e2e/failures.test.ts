@@ -1,37 +1,30 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { S3RVER_CREDENTIALS, startS3rver } from '../../server/lib/local/s3rver'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
-import { createTestEnvironment, TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
+import { TEST_BUCKET } from '../helpers/environment'
 import { client } from '../helpers/http'
-import { startServer, type ServerHandle } from '../helpers/server'
+import { useServerSuite } from '../helpers/suite'
 
 /** Storage outages, on an environment of its own (its own database, so no other worker interferes). */
 describe('when the S3 server is unreachable', () => {
-  let environment: TestEnvironment
-  let server: ServerHandle
-  let workDir: string
-
-  beforeAll(async () => {
-    environment = await createTestEnvironment({ users: 1, transactions: 500 })
-    await environment.s3.stop()
-    workDir = join(environment.dir, 'work')
-    server = await startServer({
-      ...environment.env,
+  const suite = useServerSuite({
+    name: 'failures',
+    users: 1,
+    transactions: 500,
+    prepare: ({ environment }) => environment.s3.stop(),
+    env: ({ environment }) => ({
       EXPORT_MAX_ATTEMPTS: '2',
       EXPORT_RETRY_BASE_MS: '200',
-      EXPORT_WORK_DIR: workDir
-    }, { requireHealthy: false })
-  })
-  afterAll(async () => {
-    await server?.stop()
-    await environment?.teardown()
+      EXPORT_WORK_DIR: join(environment.dir, 'work')
+    }),
+    requireHealthy: false
   })
 
   it('health reports storage down with 503', async () => {
-    const res = await fetch(`${server.url}/api/health`)
+    const res = await fetch(`${suite.url}/api/health`)
     expect(res.status).toBe(503)
     const body = await res.json()
     expect(body.checks).toEqual({ database: { ok: true }, warehouse: { ok: true }, storage: { ok: false, error: 'storage unavailable' } })
@@ -40,8 +33,9 @@ describe('when the S3 server is unreachable', () => {
   })
 
   it('fails the job after its attempts with a clear error and leaves no temp file; works again once storage is back', async () => {
-    const { createExport, waitForExport } = client(server.url)
-    const user = environment.demo.users[0]!
+    const { createExport, waitForExport } = client(suite.url)
+    const user = suite.demo.users[0]!
+    const workDir = suite.env.EXPORT_WORK_DIR!
     const jobId = await createExport(user.token, { dataset_id: DATASETS[0]!.id, format: 'csv' })
     const job = await waitForExport(user.token, jobId)
     expect(job.status).toBe('failed')
@@ -51,8 +45,8 @@ describe('when the S3 server is unreachable', () => {
     expect(await readdir(workDir)).toEqual([])
 
     // Storage comes back on the same address: the next export goes through.
-    const port = Number(new URL(environment.env.S3_ENDPOINT!).port)
-    const s3 = await startS3rver({ directory: join(environment.dir, 's3'), port, buckets: [TEST_BUCKET] })
+    const port = Number(new URL(suite.env.S3_ENDPOINT!).port)
+    const s3 = await startS3rver({ directory: join(suite.environment.dir, 's3'), port, buckets: [TEST_BUCKET] })
     try {
       const okId = await createExport(user.token, { dataset_id: DATASETS[0]!.id, format: 'parquet' })
       const ok = await waitForExport(user.token, okId)

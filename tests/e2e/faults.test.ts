@@ -1,19 +1,20 @@
 import { createHash } from 'node:crypto'
-import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { createDb } from '../../server/lib/db/client'
 import { createExportJob } from '../../server/lib/exports/jobs/submit'
 import { S3RVER_CREDENTIALS } from '../../server/lib/local/s3rver'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
 import type { ExportJobDTO, ExportMetadata } from '../../shared/types/exports'
-import { createTestEnvironment, TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
+import { TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
 import { objectKeys, sql, waitFor } from '../helpers/faults'
 import { client } from '../helpers/http'
+import { startFaultProxy } from '../helpers/proxy'
 import { parseCsv } from '../helpers/readers'
-import { startFaultProxy, type FaultProxy } from '../helpers/proxy'
-import { startServer, type ServerHandle } from '../helpers/server'
+import type { ServerHandle } from '../helpers/server'
+import { useServerSuite } from '../helpers/suite'
 
 const [TRANSACTIONS, , MONTHLY] = DATASETS.map(d => d.id) as [string, string, string]
 
@@ -23,37 +24,29 @@ const [TRANSACTIONS, , MONTHLY] = DATASETS.map(d => d.id) as [string, string, st
  * the workers' feet. One environment of its own, so no other test's worker takes these jobs.
  */
 describe('fault injection', () => {
-  let environment: TestEnvironment
-  let proxy: FaultProxy
-  let web: ServerHandle
+  const suite = useServerSuite({
+    name: 'faults',
+    users: 2,
+    transactions: 20_000,
+    seed: 13,
+    faultProxy: true,
+    env: { OUTPORT_ROLE: 'web', EXPORT_MAX_ACTIVE_PER_USER: '100' }
+  })
   let http: ReturnType<typeof client>
   let alice: TestEnvironment['demo']['users'][0]
   const workers: ServerHandle[] = []
-  const logs: string[] = []
 
-  beforeAll(async () => {
-    environment = await createTestEnvironment({ users: 2, transactions: 20_000, seed: 13 })
-    alice = environment.demo.users[0]!
-    proxy = await startFaultProxy(environment.s3.port)
-    web = await startServer({ ...environment.env, OUTPORT_ROLE: 'web', EXPORT_MAX_ACTIVE_PER_USER: '100' })
-    http = client(web.url)
-  })
-  afterAll(async () => {
-    await Promise.all(workers.map(w => w.stop()))
-    await web?.stop()
-    await proxy?.close()
-    await mkdir('test-results', { recursive: true })
-    await writeFile('test-results/faults-workers.log', [...logs, ...workers.map(w => w.output())].join('\n----\n'))
-    await environment?.teardown()
+  beforeAll(() => {
+    alice = suite.demo.users[0]!
+    http = client(suite.url)
   })
 
   /** A worker process: 3 s leases so a dead worker's job is reclaimed quickly. */
   async function startWorker(name: string, env: Record<string, string> = {}): Promise<ServerHandle & { workDir: string }> {
-    const workDir = join(environment.dir, `work-${name}`)
-    const worker = await startServer({
-      ...environment.env,
+    const workDir = join(suite.environment.dir, `work-${name}`)
+    const worker = await suite.startServer({
       OUTPORT_ROLE: 'worker',
-      S3_ENDPOINT: proxy.endpoint,
+      S3_ENDPOINT: suite.proxy.endpoint,
       EXPORT_WORK_DIR: workDir,
       EXPORT_LEASE_SECONDS: '3',
       EXPORT_RETRY_BASE_MS: '1500',
@@ -64,25 +57,22 @@ describe('fault injection', () => {
   }
 
   async function stopAll() {
-    await Promise.all(workers.splice(0).map(async (w) => {
-      await w.stop()
-      logs.push(w.output())
-    }))
+    await Promise.all(workers.splice(0).map(w => w.stop()))
   }
 
-  const job = (id: string) => sql<{ status: string, attempts: number, locked_by: string | null, error: { code: string } | null }>(environment, 'SELECT status, attempts, locked_by, error FROM jobs WHERE id = $1', [id]).then(r => r[0]!)
+  const job = (id: string) => sql<{ status: string, attempts: number, locked_by: string | null, error: { code: string } | null }>(suite.environment, 'SELECT status, attempts, locked_by, error FROM jobs WHERE id = $1', [id]).then(r => r[0]!)
   const bigExport = { dataset_id: TRANSACTIONS, format: 'csv' }
   const phase = async (id: string) => (await http.getExport(alice.token, id)).progress?.phase
 
   it('a worker SIGKILLed mid-upload: another reclaims the job after the lease and completes it once', async () => {
-    proxy.uploadBytesPerSecond = 100_000
+    suite.proxy.uploadBytesPerSecond = 100_000
     const first = await startWorker('killed')
     const jobId = await http.createExport(alice.token, bigExport)
     await waitFor('the upload to start', async () => await phase(jobId) === 'uploading', 30_000)
     first.process.kill('SIGKILL')
     await new Promise(resolve => first.process.once('exit', resolve))
-    proxy.cutAll()
-    proxy.uploadBytesPerSecond = 0
+    suite.proxy.cutAll()
+    suite.proxy.uploadBytesPerSecond = 0
     const killedAt = Date.now()
     expect(await job(jobId)).toMatchObject({ status: 'running', attempts: 1 })
 
@@ -91,8 +81,8 @@ describe('fault injection', () => {
     console.info(`killed worker's job completed ${Date.now() - killedAt} ms after the kill`)
     expect(done).toMatchObject({ status: 'completed', attempts: 2, error: null, row_count: 20_000 })
     // One object, whose bytes are what the job says.
-    expect(await objectKeys(environment)).toEqual([`exports/${alice.user_id}/${jobId}.csv`])
-    const s3 = new S3Client({ endpoint: environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
+    expect(await objectKeys(suite.environment)).toEqual([`exports/${alice.user_id}/${jobId}.csv`])
+    const s3 = new S3Client({ endpoint: suite.environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
     const body = await (await s3.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: `exports/${alice.user_id}/${jobId}.csv` }))).Body!.transformToByteArray()
     expect(createHash('sha256').update(body).digest('hex')).toBe(done.checksum_sha256)
     expect((await readdir(second.workDir)).filter(f => f !== 'duckdb-spill')).toEqual([])
@@ -100,7 +90,7 @@ describe('fault injection', () => {
   })
 
   it('S3 down for the first attempt, then back: completed on attempt 2', async () => {
-    proxy.mode = 'down'
+    suite.proxy.mode = 'down'
     await startWorker('retry', { EXPORT_MAX_ATTEMPTS: '3' })
     const jobId = await http.createExport(alice.token, { dataset_id: MONTHLY, format: 'parquet' })
     const failedOnce = await waitFor('the first attempt to fail', async () => {
@@ -108,45 +98,45 @@ describe('fault injection', () => {
       return row.status === 'pending' && row.attempts === 1 && row
     }, 30_000, 20)
     expect(failedOnce.error!.code).toBe('STORAGE_UNAVAILABLE')
-    proxy.mode = 'pass'
+    suite.proxy.mode = 'pass'
     const done = await http.waitForExport(alice.token, jobId, 30_000)
     expect(done).toMatchObject({ status: 'completed', attempts: 2, error: null })
-    expect(await objectKeys(environment)).toContain(`exports/${alice.user_id}/${jobId}.parquet`)
+    expect(await objectKeys(suite.environment)).toContain(`exports/${alice.user_id}/${jobId}.parquet`)
     await stopAll()
   })
 
   it('S3 down throughout: failed after the max attempts, no object, no temp file', async () => {
-    proxy.mode = 'down'
+    suite.proxy.mode = 'down'
     const worker = await startWorker('down', { EXPORT_MAX_ATTEMPTS: '3', EXPORT_RETRY_BASE_MS: '200' })
-    const before = await objectKeys(environment)
+    const before = await objectKeys(suite.environment)
     const jobId = await http.createExport(alice.token, bigExport)
     const done = await http.waitForExport(alice.token, jobId, 60_000)
     expect(done).toMatchObject({ status: 'failed', attempts: 3, error: { code: 'STORAGE_UNAVAILABLE' }, download_url: null })
-    expect(await objectKeys(environment)).toEqual(before)
+    expect(await objectKeys(suite.environment)).toEqual(before)
     expect((await readdir(worker.workDir)).filter(f => f !== 'duckdb-spill')).toEqual([])
-    proxy.mode = 'pass'
+    suite.proxy.mode = 'pass'
     await stopAll()
   })
 
   it('PostgreSQL connections terminated mid-run: the worker reconnects and the job finishes once', async () => {
-    proxy.uploadBytesPerSecond = 200_000
+    suite.proxy.uploadBytesPerSecond = 200_000
     await startWorker('pg')
     const jobId = await http.createExport(alice.token, bigExport)
     await waitFor('the upload to start', async () => await phase(jobId) === 'uploading', 30_000)
     // Every connection to the test database but this one: the workers' pool and listener, the API's.
-    const terminated = await sql<{ n: number }>(environment, `SELECT count(*)::int AS n FROM (
+    const terminated = await sql<{ n: number }>(suite.environment, `SELECT count(*)::int AS n FROM (
       SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()) t`)
     expect(terminated[0]!.n).toBeGreaterThan(1)
     const terminatedAt = new Date()
-    proxy.uploadBytesPerSecond = 0
+    suite.proxy.uploadBytesPerSecond = 0
     const done = await http.waitForExport(alice.token, jobId, 60_000)
     expect(done).toMatchObject({ status: 'completed', attempts: 1, error: null })
     // The listener came back: a new LISTEN session, opened after the terminations...
-    await waitFor('the job listener to reconnect', async () => (await sql<{ n: number }>(environment, `SELECT count(*)::int AS n FROM pg_stat_activity
+    await waitFor('the job listener to reconnect', async () => (await sql<{ n: number }>(suite.environment, `SELECT count(*)::int AS n FROM pg_stat_activity
       WHERE datname = current_database() AND query LIKE 'LISTEN outport_jobs%' AND backend_start > $1`, [terminatedAt]))[0]!.n > 0, 10_000, 100)
     // ...that delivers: a new job is claimed in well under the 3 s sweep.
     const next = await http.createExport(alice.token, { dataset_id: MONTHLY, format: 'csv' })
-    const [claimed] = await waitFor('the next job to be claimed', () => sql<{ pickup_ms: number }>(environment,
+    const [claimed] = await waitFor('the next job to be claimed', () => sql<{ pickup_ms: number }>(suite.environment,
       'SELECT extract(epoch FROM started_at - created_at) * 1000 AS pickup_ms FROM jobs WHERE id = $1 AND started_at IS NOT NULL', [next]).then(rows => rows.length > 0 && rows), 30_000, 50)
     expect(Number(claimed!.pickup_ms)).toBeLessThan(1000)
     expect((await http.waitForExport(alice.token, next, 30_000)).status).toBe('completed')
@@ -154,28 +144,27 @@ describe('fault injection', () => {
   })
 
   it('SIGTERM hands running jobs back at the shutdown deadline; another worker completes them', async () => {
-    proxy.uploadBytesPerSecond = 100_000
+    suite.proxy.uploadBytesPerSecond = 100_000
     const leaving = await startWorker('leaving', { EXPORT_SHUTDOWN_GRACE_SECONDS: '1' })
     const jobId = await http.createExport(alice.token, bigExport)
     await waitFor('the upload to start', async () => await phase(jobId) === 'uploading', 30_000)
     const signalled = Date.now()
     await leaving.stop()
-    logs.push(leaving.output())
     workers.splice(workers.indexOf(leaving), 1)
     console.info(`worker exited ${Date.now() - signalled} ms after SIGTERM`)
     expect(Date.now() - signalled).toBeLessThan(10_000)
     // Released, not failed: back in the queue and the interrupted attempt not counted.
     expect(await job(jobId)).toMatchObject({ status: 'pending', attempts: 0, locked_by: null })
     expect((await readdir(leaving.workDir)).filter(f => f !== 'duckdb-spill')).toEqual([])
-    proxy.uploadBytesPerSecond = 0
+    suite.proxy.uploadBytesPerSecond = 0
     await startWorker('after')
     expect(await http.waitForExport(alice.token, jobId, 60_000)).toMatchObject({ status: 'completed', attempts: 1 })
     await stopAll()
   })
 
   it('three worker processes take 300 jobs: each processed exactly once', async () => {
-    const db = createDb(environment.database.url, { max: 4 })
-    const users = environment.demo.users
+    const db = createDb(suite.environment.database.url, { max: 4 })
+    const users = suite.environment.demo.users
     const ids: string[] = []
     try {
       await db.job.updateMany({ where: { status: { in: ['pending', 'running'] } }, data: { status: 'cancelled' } })
@@ -195,15 +184,15 @@ describe('fault injection', () => {
     // A lease long enough for a starved machine: this test is about claiming, not reclaiming.
     await Promise.all(['a', 'b', 'c'].map(name => startWorker(`many-${name}`, { EXPORT_WORKER_CONCURRENCY: '3', EXPORT_LEASE_SECONDS: '20' })))
     await waitFor('300 jobs to finish', async () => {
-      const [row] = await sql<{ n: number }>(environment, 'SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status IN (\'completed\', \'failed\')', [ids])
+      const [row] = await sql<{ n: number }>(suite.environment, 'SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status IN (\'completed\', \'failed\')', [ids])
       return row!.n === 300
     }, 240_000, 500)
     console.info(`300 jobs on 3 worker processes: ${Date.now() - started} ms`)
-    const rows = await sql<{ status: string, attempts: number, key: string }>(environment, 'SELECT status, attempts, metadata->>\'s3_key\' AS key FROM jobs WHERE id = ANY($1::uuid[])', [ids])
+    const rows = await sql<{ status: string, attempts: number, key: string }>(suite.environment, 'SELECT status, attempts, metadata->>\'s3_key\' AS key FROM jobs WHERE id = ANY($1::uuid[])', [ids])
     expect(rows.filter(r => r.status !== 'completed')).toEqual([])
     // Claimed once each: a second claim would have counted a second attempt.
     expect(rows.filter(r => r.attempts !== 1)).toEqual([])
-    const keys = new Set(await objectKeys(environment))
+    const keys = new Set(await objectKeys(suite.environment))
     expect(rows.filter(r => !keys.has(r.key))).toEqual([])
     expect(new Set(rows.map(r => r.key)).size).toBe(300)
     await stopAll()
@@ -212,20 +201,20 @@ describe('fault injection', () => {
   /** The one object of a finished job: its bytes are what the job reports (checksum and rows). */
   async function expectObjectMatches(jobId: string, done: ExportJobDTO) {
     const key = `exports/${alice.user_id}/${jobId}.csv`
-    expect((await objectKeys(environment)).filter(k => k.includes(jobId))).toEqual([key])
-    const s3 = new S3Client({ endpoint: environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
+    expect((await objectKeys(suite.environment)).filter(k => k.includes(jobId))).toEqual([key])
+    const s3 = new S3Client({ endpoint: suite.environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
     const body = await (await s3.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: key }))).Body!.transformToByteArray()
     expect(createHash('sha256').update(body).digest('hex')).toBe(done.checksum_sha256)
     expect(parseCsv(new TextDecoder().decode(body)).rows.length).toBe(done.row_count)
   }
 
   it('a worker paused past its lease (SIGSTOP, then SIGCONT) cannot complete over the job another worker finished', async () => {
-    proxy.uploadBytesPerSecond = 100_000
+    suite.proxy.uploadBytesPerSecond = 100_000
     const paused = await startWorker('paused')
     const jobId = await http.createExport(alice.token, bigExport)
     await waitFor('the upload to start', async () => await phase(jobId) === 'uploading', 30_000)
     paused.process.kill('SIGSTOP')
-    proxy.uploadBytesPerSecond = 0
+    suite.proxy.uploadBytesPerSecond = 0
     try {
       await startWorker('winner')
       const done = await http.waitForExport(alice.token, jobId, 60_000)
@@ -243,11 +232,11 @@ describe('fault injection', () => {
   })
 
   it('a PostgreSQL outage longer than the lease mid-export: the job completes once, and its file matches', async () => {
-    const pg = await startFaultProxy(Number(new URL(environment.database.url).port || 5432))
-    const viaProxy = new URL(environment.database.url)
+    const pg = await startFaultProxy(Number(new URL(suite.environment.database.url).port || 5432))
+    const viaProxy = new URL(suite.environment.database.url)
     viaProxy.host = `127.0.0.1:${pg.port}`
     try {
-      proxy.uploadBytesPerSecond = 150_000
+      suite.proxy.uploadBytesPerSecond = 150_000
       const worker = await startWorker('outage', { DATABASE_URL: viaProxy.toString() })
       const jobId = await http.createExport(alice.token, bigExport)
       await waitFor('the upload to start', async () => await phase(jobId) === 'uploading', 30_000)
@@ -256,7 +245,7 @@ describe('fault injection', () => {
       // Three leases: the job's lease lapses while the run goes on uploading.
       await new Promise(resolve => setTimeout(resolve, 8000))
       pg.mode = 'pass'
-      proxy.uploadBytesPerSecond = 0
+      suite.proxy.uploadBytesPerSecond = 0
       const done = await http.waitForExport(alice.token, jobId, 60_000)
       expect(done).toMatchObject({ status: 'completed', error: null, row_count: 20_000 })
       // Whichever run finished (the first, if it got its claim back in time, or the reclaim), nothing
@@ -272,18 +261,18 @@ describe('fault injection', () => {
   })
 
   it('the retention task runs through Nitro when a worker starts: an export past retention is expired and its file deleted', async () => {
-    const s3 = new S3Client({ endpoint: environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
+    const s3 = new S3Client({ endpoint: suite.environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
     const jobId = await http.createExport(alice.token, { dataset_id: MONTHLY, format: 'csv' })
     await startWorker('before-retention')
     const done = await http.waitForExport(alice.token, jobId, 30_000)
     expect(done.status).toBe('completed')
     await stopAll()
     const key = `exports/${alice.user_id}/${jobId}.csv`
-    expect(await objectKeys(environment)).toContain(key)
-    await sql(environment, 'UPDATE jobs SET completed_at = now() - interval \'25 hours\' WHERE id = $1', [jobId])
+    expect(await objectKeys(suite.environment)).toContain(key)
+    await sql(suite.environment, 'UPDATE jobs SET completed_at = now() - interval \'25 hours\' WHERE id = $1', [jobId])
     await startWorker('retention')
     await waitFor('the job to expire', async () => (await http.getExport(alice.token, jobId)).status === 'expired', 30_000, 100)
-    expect(await objectKeys(environment)).not.toContain(key)
+    expect(await objectKeys(suite.environment)).not.toContain(key)
     await expect(s3.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: key }))).rejects.toMatchObject({ name: 'NoSuchKey' })
     await stopAll()
   })

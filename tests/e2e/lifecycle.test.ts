@@ -1,16 +1,15 @@
-import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../server/lib/config'
 import { createDb } from '../../server/lib/db/client'
 import { expireExports } from '../../server/lib/exports/retention'
 import { createStorage } from '../../server/lib/storage/s3'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
-import { createTestEnvironment, type TestEnvironment } from '../helpers/environment'
+import type { TestEnvironment } from '../helpers/environment'
 import { objectKeys, sql, waitFor } from '../helpers/faults'
 import { client } from '../helpers/http'
-import { startFaultProxy, type FaultProxy } from '../helpers/proxy'
-import { startServer, type ServerHandle } from '../helpers/server'
+import { useServerSuite } from '../helpers/suite'
 
 const [TRANSACTIONS, , MONTHLY] = DATASETS.map(d => d.id) as [string, string, string]
 
@@ -21,39 +20,31 @@ const [TRANSACTIONS, , MONTHLY] = DATASETS.map(d => d.id) as [string, string, st
  * transactions per user, one DuckDB thread) that an export is caught mid-query.
  */
 describe('export lifecycle', () => {
-  let environment: TestEnvironment
-  let web: ServerHandle
-  let worker: ServerHandle | undefined
-  let proxy: FaultProxy
+  const suite = useServerSuite({
+    name: 'lifecycle',
+    users: 2,
+    transactions: 700_000,
+    seed: 11,
+    faultProxy: true,
+    env: {
+      OUTPORT_ROLE: 'web',
+      EXPORT_MAX_ACTIVE_PER_USER: '3',
+      EXPORT_MAX_QUEUE_DEPTH: '7',
+      EXPORT_MAX_RANGE_DAYS: '1100'
+    }
+  })
   let workDir: string
   let http: ReturnType<typeof client>
   let alice: TestEnvironment['demo']['users'][0]
   let bob: TestEnvironment['demo']['users'][0]
 
-  beforeAll(async () => {
-    environment = await createTestEnvironment({ users: 2, transactions: 700_000, seed: 11 })
-    ;[alice, bob] = environment.demo.users as [typeof alice, typeof bob]
-    proxy = await startFaultProxy(environment.s3.port)
-    workDir = join(environment.dir, 'work')
-    web = await startServer({
-      ...environment.env,
-      OUTPORT_ROLE: 'web',
-      EXPORT_MAX_ACTIVE_PER_USER: '3',
-      EXPORT_MAX_QUEUE_DEPTH: '7',
-      EXPORT_MAX_RANGE_DAYS: '1100'
-    })
-    http = client(web.url)
-  })
-  afterAll(async () => {
-    await worker?.stop()
-    await mkdir('test-results', { recursive: true })
-    await writeFile('test-results/lifecycle-worker.log', worker?.output() ?? '')
-    await web?.stop()
-    await proxy?.close()
-    await environment?.teardown()
+  beforeAll(() => {
+    ;[alice, bob] = suite.demo.users as [typeof alice, typeof bob]
+    workDir = join(suite.environment.dir, 'work')
+    http = client(suite.url)
   })
 
-  const pendingCount = async () => (await sql<{ n: number }>(environment, 'SELECT count(*)::int AS n FROM jobs WHERE status = \'pending\''))[0]!.n
+  const pendingCount = async () => (await sql<{ n: number }>(suite.environment, 'SELECT count(*)::int AS n FROM jobs WHERE status = \'pending\''))[0]!.n
   const monthly = { dataset_id: MONTHLY, format: 'csv', start_date: '2025-01-01', end_date: '2025-12-31' }
 
   describe('limits (no worker running)', () => {
@@ -72,13 +63,13 @@ describe('export lifecycle', () => {
       // Cancelling frees a slot at once.
       expect((await http.api(`/api/analytics/exports/${mine[0]}/cancel`, { method: 'POST', token: alice.token })).status).toBe(200)
       // The queue: 5 pending + 2 more from elsewhere = the depth limit of 7.
-      await sql(environment, `INSERT INTO jobs (user_id, type, status, metadata, updated_at)
+      await sql(suite.environment, `INSERT INTO jobs (user_id, type, status, metadata, updated_at)
         SELECT $2::uuid, type, 'pending', metadata, now() FROM jobs, generate_series(1, 2) WHERE jobs.id = $1`, [mine[1], bob.user_id])
       const full = await http.postJson('/api/analytics/exports', monthly, { token: alice.token })
       expect(full.status).toBe(503)
       expect((await full.json()).message).toMatch(/busy/)
       expect(await pendingCount()).toBe(7)
-      await sql(environment, 'UPDATE jobs SET status = \'cancelled\' WHERE status = \'pending\'')
+      await sql(suite.environment, 'UPDATE jobs SET status = \'cancelled\' WHERE status = \'pending\'')
     })
 
     it('caps the date range at EXPORT_MAX_RANGE_DAYS and the body size, creating nothing', async () => {
@@ -93,7 +84,7 @@ describe('export lifecycle', () => {
       const huge = await http.postJson('/api/analytics/exports', { ...monthly, padding: 'x'.repeat(200_000) }, { token: alice.token })
       expect(huge.status).toBe(413)
       expect(await pendingCount()).toBe(1)
-      await sql(environment, 'UPDATE jobs SET status = \'cancelled\' WHERE status = \'pending\'')
+      await sql(suite.environment, 'UPDATE jobs SET status = \'cancelled\' WHERE status = \'pending\'')
     })
   })
 
@@ -122,7 +113,7 @@ describe('export lifecycle', () => {
         expect((await res.json()).data.errors[0].field).toBe('Idempotency-Key')
       }
       expect(await pendingCount()).toBe(2)
-      await sql(environment, 'UPDATE jobs SET status = \'cancelled\' WHERE status = \'pending\'')
+      await sql(suite.environment, 'UPDATE jobs SET status = \'cancelled\' WHERE status = \'pending\'')
     })
   })
 
@@ -145,10 +136,9 @@ describe('export lifecycle', () => {
     })
 
     it('starts the worker', async () => {
-      worker = await startServer({
-        ...environment.env,
+      await suite.startServer({
         OUTPORT_ROLE: 'worker',
-        S3_ENDPOINT: proxy.endpoint,
+        S3_ENDPOINT: suite.proxy.endpoint,
         EXPORT_WORK_DIR: workDir,
         EXPORT_WORKER_CONCURRENCY: '1',
         DUCKDB_THREADS: '1'
@@ -181,12 +171,12 @@ describe('export lifecycle', () => {
       // It stays cancelled: the worker did not complete or fail it after all.
       await new Promise(resolve => setTimeout(resolve, 1000))
       expect(await http.getExport(alice.token, jobId)).toMatchObject({ status: 'cancelled', download_url: null, error: null })
-      expect(await objectKeys(environment)).toEqual([])
+      expect(await objectKeys(suite.environment)).toEqual([])
     })
 
     it('aborts the multipart upload when cancelled while uploading: cancelled, no temp file, nothing in S3', async () => {
       // 2 MB/s: the ~100 MB file takes most of a minute, so the cancel lands mid-upload.
-      proxy.uploadBytesPerSecond = 2_000_000
+      suite.proxy.uploadBytesPerSecond = 2_000_000
       try {
         const { jobId, seen, noticedMs } = await cancelWhen(job => job.progress?.phase === 'uploading' && (job.progress.bytes_uploaded ?? 0) > 0)
         expect(seen.progress!.phase).toBe('uploading')
@@ -194,9 +184,9 @@ describe('export lifecycle', () => {
         expect(noticedMs).toBeLessThan(2000)
         await new Promise(resolve => setTimeout(resolve, 1000))
         expect((await http.getExport(alice.token, jobId)).status).toBe('cancelled')
-        expect(await objectKeys(environment)).toEqual([])
+        expect(await objectKeys(suite.environment)).toEqual([])
       } finally {
-        proxy.uploadBytesPerSecond = 0
+        suite.proxy.uploadBytesPerSecond = 0
       }
     })
 
@@ -205,7 +195,7 @@ describe('export lifecycle', () => {
       const job = await http.waitForExport(alice.token, jobId)
       expect(job.status).toBe('completed')
       console.info(`next export claimed ${Date.parse(job.started_at!) - Date.parse(job.created_at)} ms after creation, done ${Date.parse(job.completed_at!) - Date.parse(job.started_at!)} ms later`)
-      expect(await objectKeys(environment)).toEqual([`exports/${alice.user_id}/${jobId}.csv`])
+      expect(await objectKeys(suite.environment)).toEqual([`exports/${alice.user_id}/${jobId}.csv`])
       expect((await readdir(workDir)).filter(f => f !== 'duckdb-spill')).toEqual([])
     })
   })
@@ -216,10 +206,10 @@ describe('export lifecycle', () => {
       const done = await http.waitForExport(bob.token, jobId)
       expect(done.download_url).toBeTruthy()
       const key = `exports/${bob.user_id}/${jobId}.csv`
-      expect(await objectKeys(environment)).toContain(key)
+      expect(await objectKeys(suite.environment)).toContain(key)
 
       // The sweep the scheduled task runs, with the clock 25 hours ahead.
-      const config = loadConfig(environment.env)
+      const config = loadConfig(suite.environment.env)
       const db = createDb(config.DATABASE_URL, { max: 2 })
       try {
         const { expired } = await expireExports(db, createStorage(config), { retentionHours: 24, now: new Date(Date.now() + 25 * 3600_000) })
@@ -227,7 +217,7 @@ describe('export lifecycle', () => {
       } finally {
         await db.$disconnect()
       }
-      expect(await objectKeys(environment)).not.toContain(key)
+      expect(await objectKeys(suite.environment)).not.toContain(key)
       expect(await http.getExport(bob.token, jobId)).toMatchObject({ status: 'expired', download_url: null, expires_at: null })
       const download = await http.api(`/api/analytics/exports/${jobId}/download`, { token: bob.token })
       expect(download.status).toBe(410)

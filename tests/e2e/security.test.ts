@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { createApiToken } from '../../server/lib/auth/tokens'
 import { createDb } from '../../server/lib/db/client'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
-import { createTestEnvironment, type TestEnvironment } from '../helpers/environment'
+import type { TestEnvironment } from '../helpers/environment'
 import { sql } from '../helpers/faults'
 import { client, type RequestOptions } from '../helpers/http'
-import { startServer, type ServerHandle } from '../helpers/server'
+import { useServerSuite } from '../helpers/suite'
 
 const [TRANSACTIONS, , MONTHLY] = DATASETS.map(d => d.id) as [string, string, string]
 
@@ -15,8 +15,17 @@ const [TRANSACTIONS, , MONTHLY] = DATASETS.map(d => d.id) as [string, string, st
  * from its own client address (X-Forwarded-For).
  */
 describe('security', () => {
-  let environment: TestEnvironment
-  let server: ServerHandle
+  const suite = useServerSuite({
+    name: 'security',
+    users: 2,
+    transactions: 300,
+    seed: 17,
+    env: {
+      TRUST_PROXY: 'true',
+      LOGIN_MAX_FAILURES_PER_EMAIL: '3',
+      LOGIN_MAX_ATTEMPTS_PER_IP: '10'
+    }
+  })
   let http: ReturnType<typeof client>
   let alice: TestEnvironment['demo']['users'][0]
   let bob: TestEnvironment['demo']['users'][0]
@@ -27,16 +36,9 @@ describe('security', () => {
   const freshIp = () => `10.9.${Math.floor(++ipCounter / 250)}.${ipCounter % 250}`
 
   beforeAll(async () => {
-    environment = await createTestEnvironment({ users: 2, transactions: 300, seed: 17 })
-    ;[alice, bob] = environment.demo.users as [typeof alice, typeof bob]
-    server = await startServer({
-      ...environment.env,
-      TRUST_PROXY: 'true',
-      LOGIN_MAX_FAILURES_PER_EMAIL: '3',
-      LOGIN_MAX_ATTEMPTS_PER_IP: '10'
-    })
-    http = client(server.url)
-    const db = createDb(environment.database.url, { max: 1 })
+    ;[alice, bob] = suite.demo.users as [typeof alice, typeof bob]
+    http = client(suite.url)
+    const db = createDb(suite.environment.database.url, { max: 1 })
     try {
       const { id, token } = await createApiToken(db, alice.user_id, 'old laptop')
       await db.apiToken.update({ where: { id }, data: { revokedAt: new Date() } })
@@ -49,12 +51,8 @@ describe('security', () => {
     await http.waitForExport(alice.token, aliceJob)
     await http.waitForExport(bob.token, bobJob)
   })
-  afterAll(async () => {
-    await server?.stop()
-    await environment?.teardown()
-  })
 
-  const jobCount = async () => (await sql<{ n: number }>(environment, 'SELECT count(*)::int AS n FROM jobs'))[0]!.n
+  const jobCount = async () => (await sql<{ n: number }>(suite.environment, 'SELECT count(*)::int AS n FROM jobs'))[0]!.n
   const login = (body: unknown, ip: string, headers: Record<string, string> = {}) =>
     http.postJson('/api/auth/login', body, { headers: { 'x-forwarded-for': ip, ...headers } })
   async function signIn(user: typeof alice): Promise<string> {
@@ -103,13 +101,13 @@ describe('security', () => {
       expect((await login({ email: bob.email, password: bob.password }, freshIp(), { origin: 'https://evil.example' })).status).toBe(403)
       expect(await jobCount()).toBe(before)
 
-      const own = await http.postJson('/api/analytics/exports', body, { cookie, headers: { 'origin': server.url, 'sec-fetch-site': 'same-origin' } })
+      const own = await http.postJson('/api/analytics/exports', body, { cookie, headers: { 'origin': suite.url, 'sec-fetch-site': 'same-origin' } })
       expect(own.status).toBe(202)
-      expect((await http.postJson('/api/analytics/exports', body, { cookie, headers: { origin: server.url } })).status).toBe(202)
+      expect((await http.postJson('/api/analytics/exports', body, { cookie, headers: { origin: suite.url } })).status).toBe(202)
       expect((await http.postJson('/api/analytics/exports', body, { token: alice.token, headers: { origin: 'https://evil.example' } })).status).toBe(202)
       // Still signed in: the refused logout changed nothing.
       expect((await http.api('/api/auth/me', { cookie })).status).toBe(200)
-      await sql(environment, 'UPDATE jobs SET status = \'cancelled\' WHERE status IN (\'pending\', \'running\')')
+      await sql(suite.environment, 'UPDATE jobs SET status = \'cancelled\' WHERE status IN (\'pending\', \'running\')')
     })
   })
 
@@ -228,7 +226,7 @@ describe('security', () => {
     })
 
     it('never logged a secret from those requests', () => {
-      const output = server.output()
+      const output = suite.server.output()
       for (const secret of [alice.password, bob.password, alice.token, revokedToken, 'otp_' + 'A'.repeat(43)]) {
         expect(output).not.toContain(secret)
       }

@@ -11,10 +11,10 @@ import { REPLIES } from '../../server/lib/telegram/messages'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
 import type { ExportJobDTO } from '../../shared/types/exports'
 import { formatBytes } from '../../shared/utils/format'
-import { createTestEnvironment, TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
+import { TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
 import { FAKE_BOT, messageUpdate, startFakeTelegram, type FakeTelegram } from '../helpers/fake-telegram'
 import { client } from '../helpers/http'
-import { startServer, type ServerHandle } from '../helpers/server'
+import { useServerSuite } from '../helpers/suite'
 
 const SECRET = 'e2e-webhook-secret_0123456789'
 const APP_URL = 'https://outport.example'
@@ -23,9 +23,23 @@ const TRANSACTIONS = DATASETS.find(d => d.name === 'fct_transactions')!
 
 /** Telegram end to end: the built server, its own environment, and a fake Bot API over HTTP. */
 describe('Telegram', () => {
-  let environment: TestEnvironment
-  let server: ServerHandle
   let fake: FakeTelegram
+  const suite = useServerSuite({
+    name: 'telegram',
+    users: 1,
+    transactions: 500,
+    prepare: async ({ onTeardown }) => {
+      fake = await startFakeTelegram()
+      onTeardown(() => fake.close())
+    },
+    env: ({ environment }) => ({
+      APP_URL,
+      TELEGRAM_BOT_TOKEN: fake.token,
+      TELEGRAM_API_ROOT: fake.url,
+      TELEGRAM_WEBHOOK_SECRET: SECRET,
+      EXPORT_WORK_DIR: join(environment.dir, 'work')
+    })
+  })
   let db: Db
   let env: Record<string, string>
   let user: TestEnvironment['demo']['users'][number]
@@ -63,32 +77,21 @@ describe('Telegram', () => {
     return url.pathname + url.search
   }
 
-  async function start() {
-    server = await startServer(env)
-    api = client(server.url)
+  /** As after a crash: the server starts again on the same environment. */
+  async function restart() {
+    await suite.restart()
+    api = client(suite.url)
   }
 
-  beforeAll(async () => {
-    environment = await createTestEnvironment({ users: 1, transactions: 500 })
-    fake = await startFakeTelegram()
-    env = {
-      ...environment.env,
-      APP_URL,
-      TELEGRAM_BOT_TOKEN: fake.token,
-      TELEGRAM_API_ROOT: fake.url,
-      TELEGRAM_WEBHOOK_SECRET: SECRET,
-      EXPORT_WORK_DIR: join(environment.dir, 'work')
-    }
-    user = environment.demo.users[0]!
+  beforeAll(() => {
+    env = suite.env
+    user = suite.demo.users[0]!
     key = downloadTokenKey(env.NUXT_SESSION_PASSWORD!)
     db = createDb(env.DATABASE_URL!, { max: 2 })
-    await start()
+    api = client(suite.url)
   })
   afterAll(async () => {
-    await server?.stop()
     await db?.$disconnect()
-    await fake?.close()
-    await environment?.teardown()
   })
 
   it('registers its webhook at start-up, with the secret', async () => {
@@ -151,7 +154,7 @@ describe('Telegram', () => {
     expect((await webhook(messageUpdate(CHAT, '/start'))).status).toBe(200)
     expect((await webhook('{not json')).status).toBe(200)
     expect((await webhook({ hello: 'world' })).status).toBe(200)
-    expect(server.output()).toMatch(/update \d+ failed: 500/)
+    expect(suite.server.output()).toMatch(/update \d+ failed: 500/)
     expect(await chatId()).toBe(BigInt(CHAT))
   })
 
@@ -287,7 +290,7 @@ describe('Telegram', () => {
     const second = await exportAndWait()
     expect(second.status).toBe('completed')
     expect(second.download_url).toMatch(/^http/)
-    await expect.poll(() => server.output(), { timeout: 15_000 }).toMatch(new RegExp(`job ${second.job_id} not delivered.*ECONNREFUSED`))
+    await expect.poll(() => suite.server.output(), { timeout: 15_000 }).toMatch(new RegExp(`job ${second.job_id} not delivered.*ECONNREFUSED`))
     fake = await startFakeTelegram({ port })
 
     // Given up, not retried later: the outage's messages do not arrive late.
@@ -329,11 +332,11 @@ describe('Telegram', () => {
     const recent = await exportAndWait()
     const old = await exportAndWait()
     await fake.waitFor(() => notifications().length === 2)
-    await server.stop()
+    await suite.server.stop()
     fake.reset()
     await db.job.update({ where: { id: recent.job_id }, data: { notifiedAt: null } })
     await db.job.update({ where: { id: old.job_id }, data: { notifiedAt: null, completedAt: new Date(Date.now() - 2 * 3600_000) } })
-    await start()
+    await restart()
     await fake.waitFor(() => notifications().length === 1)
     await sleep(1000)
     expect(notifications()).toHaveLength(1)

@@ -22,7 +22,10 @@ export interface TestEnvironment {
 
 export const TEST_BUCKET = 'outport-test-exports'
 
-export async function createTestEnvironment(opts: { users?: number, transactions?: number, seed?: number } = {}): Promise<TestEnvironment> {
+/** The demo in the warehouse: users, transactions per user, and the generator's seed. */
+export interface TestEnvironmentOptions { users?: number, transactions?: number, seed?: number }
+
+export async function createTestEnvironment(opts: TestEnvironmentOptions = {}): Promise<TestEnvironment> {
   const dir = await mkdtemp(join(tmpdir(), 'outport-test-'))
   const database = await createTestDatabase()
   const s3 = await startS3rver({ directory: join(dir, 's3'), port: await freePort(), buckets: [TEST_BUCKET] })

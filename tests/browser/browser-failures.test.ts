@@ -3,41 +3,42 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
 import { startS3rver } from '../../server/lib/local/s3rver'
 import { launchBrowser, screenshot, signIn } from '../helpers/browser'
-import { createTestEnvironment, TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
-import { startServer, type ServerHandle } from '../helpers/server'
+import { TEST_BUCKET } from '../helpers/environment'
+import { useServerSuite } from '../helpers/suite'
 
 /** The dialog's failed state, on an environment of its own whose storage is down. */
 describe('export dialog when storage is down', () => {
-  let environment: TestEnvironment
-  let server: ServerHandle
+  const suite = useServerSuite({
+    name: 'browser-failures',
+    users: 1,
+    transactions: 300,
+    prepare: ({ environment }) => environment.s3.stop(),
+    env: { EXPORT_MAX_ATTEMPTS: '1' },
+    requireHealthy: false
+  })
   let browser: Browser
 
   beforeAll(async () => {
-    environment = await createTestEnvironment({ users: 1, transactions: 300 })
-    await environment.s3.stop()
-    server = await startServer({ ...environment.env, EXPORT_MAX_ATTEMPTS: '1' }, { requireHealthy: false })
     browser = await launchBrowser()
   })
   afterAll(async () => {
     await browser?.close()
-    await server?.stop()
-    await environment?.teardown()
   })
 
   it('shows the failure in words and Try again works once storage is back', async () => {
-    const user = environment.demo.users[0]!
+    const user = suite.demo.users[0]!
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     const page = await context.newPage()
     try {
-      await signIn(page, server.url, user.email, user.password)
+      await signIn(page, suite.url, user.email, user.password)
       await page.getByRole('button', { name: 'Export Monthly Trends' }).click()
       await page.getByTestId('start-export').click()
       await page.locator('[data-testid="export-status"][data-status="failed"]').waitFor({ timeout: 30_000 })
       expect(await page.getByTestId('export-error').textContent()).toMatch(/file storage service could not be reached/i)
       await screenshot(page, '11-dialog-failed')
 
-      const port = Number(new URL(environment.env.S3_ENDPOINT!).port)
-      const s3 = await startS3rver({ directory: join(environment.dir, 's3'), port, buckets: [TEST_BUCKET] })
+      const port = Number(new URL(suite.env.S3_ENDPOINT!).port)
+      const s3 = await startS3rver({ directory: join(suite.environment.dir, 's3'), port, buckets: [TEST_BUCKET] })
       try {
         await page.getByTestId('try-again').click()
         await page.locator('[data-testid="export-status"][data-status="completed"]').waitFor({ timeout: 30_000 })

@@ -14,10 +14,13 @@ export function useTelegramStatus() {
     lazy: true,
     // Signed out there is nothing to ask; a layout that outlives sign-in calls refresh() after it.
     immediate: loggedIn.value,
+    // A second component mounting joins the request in flight, or reuses its answer.
+    dedupe: 'defer',
     getCachedData: (key, nuxtApp, ctx) => (ctx.cause === 'initial' ? nuxtApp.payload.data[key] : undefined)
   })
   // Telegram may be off on this server, or the status unreadable: then nothing is linked.
   const enabled = computed(() => status.value?.enabled ?? false)
   const linked = computed(() => status.value?.linked ?? false)
-  return { status, enabled, linked, refresh }
+  // An explicit refresh (after linking, unlinking, signing in) must not get an older answer.
+  return { status, enabled, linked, refresh: () => refresh({ dedupe: 'cancel' }) }
 }

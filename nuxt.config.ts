@@ -19,6 +19,10 @@ export default defineNuxtConfig({
   // would build over each other there. NUXT_BUILD_DIR gives each its own.
   ...(process.env.NUXT_BUILD_DIR ? { buildDir: process.env.NUXT_BUILD_DIR } : {}),
 
+  // Components are named by their file, not their folder: app/components/exports/ExportDialog.vue
+  // is <ExportDialog>. The domain folders only group the files.
+  components: [{ path: '~/components', pathPrefix: false }],
+
   devtools: { enabled: false },
 
   css: ['~/assets/css/main.css'],

@@ -1,74 +1,147 @@
 import type { ExportJobDTO } from '#shared/types/exports'
-import { isFinalStatus } from '#shared/types/jobs'
+import { isActiveStatus, isFinalStatus } from '#shared/types/jobs'
 
 const POLL_MS = 1000
 const MAX_BACKOFF_MS = 15_000
 
+export interface ExportJobError { statusCode?: number, message: string }
+
+interface JobPoller {
+  /** Reads the job now (after a cancel, say), even if it was final. */
+  refresh: () => void
+  /** Stops for good: no more reads, and an answer still on its way is dropped. */
+  stop: () => void
+}
+
 /**
- * Follows one export job: polls its status every second while it is pending or running, backs
- * off on errors, pauses while the tab is hidden, and stops once the job is final. A null id
- * means "nothing to follow".
+ * Polls one export job until it is final: every `intervalMs` while it is pending or running,
+ * backing off on errors, giving up on 404 or 401 (asking again will not help), pausing while the
+ * tab is hidden and reading at once when it is shown again. Browser only.
  */
-export function useExportJob(jobId: Ref<string | null | undefined>) {
-  const job = ref<ExportJobDTO | null>(null)
-  const error = ref<{ statusCode?: number, message: string } | null>(null)
+function pollExportJob(
+  id: string,
+  on: { job: (job: ExportJobDTO) => void, error?: (error: ExportJobError) => void },
+  { intervalMs = POLL_MS, delayMs = 0 }: { intervalMs?: number, delayMs?: number } = {}
+): JobPoller {
   let timer: ReturnType<typeof setTimeout> | undefined
   let failures = 0
   let generation = 0
-
-  const isFinal = computed(() => !!job.value && isFinalStatus(job.value.status))
+  let final = false
+  let stopped = false
 
   function schedule(ms: number) {
     clearTimeout(timer)
-    if (!import.meta.client || document.visibilityState === 'hidden') return
+    if (stopped || document.visibilityState === 'hidden') return
     timer = setTimeout(poll, ms)
   }
 
   async function poll() {
-    const id = jobId.value
-    if (!id) return
+    // Only the newest read counts: a refresh() while one is in flight supersedes it.
     const current = ++generation
     try {
       const next = await $fetch<ExportJobDTO>(`/api/analytics/exports/${id}`)
-      // A response for a job we no longer follow (the id changed meanwhile) is dropped.
-      if (current !== generation || id !== jobId.value) return
-      job.value = next
-      error.value = null
+      if (stopped || current !== generation) return
       failures = 0
-      if (!isFinalStatus(next.status)) schedule(POLL_MS)
+      final = isFinalStatus(next.status)
+      on.job(next)
+      if (!final) schedule(intervalMs)
     } catch (e) {
-      if (current !== generation) return
+      if (stopped || current !== generation) return
       const statusCode = (e as { statusCode?: number }).statusCode
-      error.value = { statusCode, message: (e as { data?: { message?: string } }).data?.message ?? 'Could not reach the server' }
-      // Not found or signed out will not get better by asking again.
+      on.error?.({ statusCode, message: (e as { data?: { message?: string } }).data?.message ?? 'Could not reach the server' })
       if (statusCode === 404 || statusCode === 401) return
       failures++
-      schedule(Math.min(MAX_BACKOFF_MS, POLL_MS * 2 ** failures))
+      schedule(Math.min(MAX_BACKOFF_MS, intervalMs * 2 ** failures))
     }
   }
 
   function onVisibility() {
-    if (document.visibilityState === 'visible' && jobId.value && !isFinal.value) schedule(0)
+    if (document.visibilityState === 'visible' && !final) schedule(0)
     else clearTimeout(timer)
   }
 
-  watch(jobId, (id: string | null | undefined) => {
-    clearTimeout(timer)
-    generation++
+  document.addEventListener('visibilitychange', onVisibility)
+  schedule(delayMs)
+  return {
+    refresh: () => schedule(0),
+    stop() {
+      stopped = true
+      clearTimeout(timer)
+      document.removeEventListener('visibilitychange', onVisibility)
+    }
+  }
+}
+
+/**
+ * Follows one export job: polls its status every second while it is pending or running, backs
+ * off on errors, pauses while the tab is hidden, and stops once the job is final. A null id
+ * means "nothing to follow". Polling starts once the component is mounted.
+ */
+export function useExportJob(jobId: Ref<string | null | undefined>) {
+  const job = ref<ExportJobDTO | null>(null)
+  const error = ref<ExportJobError | null>(null)
+  const isFinal = computed(() => !!job.value && isFinalStatus(job.value.status))
+  let poller: JobPoller | undefined
+
+  function follow(id: string | null | undefined) {
+    poller?.stop()
+    poller = undefined
     job.value = null
     error.value = null
-    failures = 0
-    if (id) schedule(0)
-  }, { immediate: true })
+    if (!id) return
+    poller = pollExportJob(id, {
+      job: (next) => {
+        job.value = next
+        error.value = null
+      },
+      error: (e) => {
+        error.value = e
+      }
+    })
+  }
+
+  onMounted(() => follow(jobId.value))
+  watch(jobId, follow)
+  onScopeDispose(() => poller?.stop())
+
+  return { job, error, isFinal, refresh: () => poller?.refresh() }
+}
+
+/**
+ * Keeps the pending and running jobs of a list fresh until they are final, each polled as
+ * `useExportJob` polls one (first after `intervalMs`: the list was just read). A fresh job
+ * replaces its row; rows that leave the list are no longer followed.
+ */
+export function useExportJobs(jobs: Ref<ExportJobDTO[]>, { intervalMs = POLL_MS }: { intervalMs?: number } = {}) {
+  const pollers = new Map<string, JobPoller>()
+  let mounted = false
+
+  function replace(fresh: ExportJobDTO) {
+    jobs.value = jobs.value.map((j: ExportJobDTO) => (j.job_id === fresh.job_id ? fresh : j))
+  }
+
+  function sync() {
+    if (!mounted) return
+    const active = new Set<string>(jobs.value.filter((j: ExportJobDTO) => isActiveStatus(j.status)).map((j: ExportJobDTO) => j.job_id))
+    for (const [id, poller] of pollers) {
+      if (active.has(id)) continue
+      poller.stop()
+      pollers.delete(id)
+    }
+    for (const id of active) {
+      if (!pollers.has(id)) pollers.set(id, pollExportJob(id, { job: replace }, { intervalMs, delayMs: intervalMs }))
+    }
+  }
 
   onMounted(() => {
-    document.addEventListener('visibilitychange', onVisibility)
-    if (jobId.value && !job.value) schedule(0)
+    mounted = true
+    sync()
   })
-  onBeforeUnmount(() => {
-    clearTimeout(timer)
-    document.removeEventListener('visibilitychange', onVisibility)
+  watch(jobs, sync)
+  onScopeDispose(() => {
+    for (const poller of pollers.values()) poller.stop()
+    pollers.clear()
   })
 
-  return { job, error, isFinal, refresh: () => schedule(0) }
+  return { refresh: (jobId: string) => pollers.get(jobId)?.refresh() }
 }

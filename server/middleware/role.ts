@@ -1,4 +1,7 @@
-/** A worker-only process (OUTPORT_ROLE=worker) answers nothing but its health check. */
+/**
+ * A worker-only process (OUTPORT_ROLE=worker) answers nothing but its health checks: `/api/health`,
+ * `/api/health/live` and `/api/health/ready`.
+ */
 export default defineEventHandler(async (event) => {
   if (event.path.startsWith('/api/health')) return
   const { config } = await useAppContext()

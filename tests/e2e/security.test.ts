@@ -1,30 +1,46 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createApiToken } from '../../server/lib/auth/tokens'
 import { createDb } from '../../server/lib/db/client'
+import { downloadTokenKey, signDownloadToken } from '../../server/lib/exports/download-token'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
 import type { TestEnvironment } from '../helpers/environment'
+import { FAKE_TOKEN, messageUpdate, startFakeTelegram, type FakeTelegram } from '../helpers/fake-telegram'
 import { sql } from '../helpers/faults'
 import { client, type RequestOptions } from '../helpers/http'
 import { useServerSuite } from '../helpers/suite'
 
 const [TRANSACTIONS, , MONTHLY] = DATASETS.map(d => d.id) as [string, string, string]
+const WEBHOOK_SECRET = 'security-webhook-secret_0123456789'
+// What a proxy or captive portal in front of the Bot API answers instead of JSON.
+const PROXY_PAGE = { status: 403, description: 'proxy', html: '<html><body>Access denied by proxy</body></html>' }
 
 /**
  * Sign-in limits, session cookie, CSRF, security headers and a hostile-input table, on a server of
  * its own (its rate limits must not meet other suites). TRUST_PROXY is on so each case can come
- * from its own client address (X-Forwarded-For).
+ * from its own client address (X-Forwarded-For). Telegram is on, behind a fake Bot API, so the
+ * bot token is among the secrets the log must never show.
  */
 describe('security', () => {
+  let fake: FakeTelegram
   const suite = useServerSuite({
     name: 'security',
     users: 2,
     transactions: 300,
     seed: 17,
-    env: {
+    prepare: async ({ onTeardown }) => {
+      fake = await startFakeTelegram()
+      onTeardown(() => fake.close())
+      // The start-up's setWebhook meets a proxy's HTML page: telegraf's error names the URL.
+      fake.fail('setWebhook', PROXY_PAGE)
+    },
+    env: () => ({
+      TELEGRAM_BOT_TOKEN: fake.token,
+      TELEGRAM_API_ROOT: fake.url,
+      TELEGRAM_WEBHOOK_SECRET: WEBHOOK_SECRET,
       TRUST_PROXY: 'true',
       LOGIN_MAX_FAILURES_PER_EMAIL: '3',
       LOGIN_MAX_ATTEMPTS_PER_IP: '10'
-    }
+    })
   })
   let http: ReturnType<typeof client>
   let alice: TestEnvironment['demo']['users'][0]
@@ -32,6 +48,11 @@ describe('security', () => {
   let revokedToken: string
   let aliceJob: string
   let bobJob: string
+  let brokenJob: string
+  // Every secret the server handed out or was given during the suite; none may reach its log.
+  const sessionCookies: string[] = []
+  const downloadTokens: string[] = []
+  const presignedSecrets: string[] = []
   let ipCounter = 0
   const freshIp = () => `10.9.${Math.floor(++ipCounter / 250)}.${ipCounter % 250}`
 
@@ -48,13 +69,22 @@ describe('security', () => {
     }
     aliceJob = await http.createExport(alice.token, { dataset_id: MONTHLY, format: 'csv' })
     bobJob = await http.createExport(bob.token, { dataset_id: MONTHLY, format: 'csv' })
-    await http.waitForExport(alice.token, aliceJob)
-    await http.waitForExport(bob.token, bobJob)
+    brokenJob = await http.createExport(bob.token, { dataset_id: MONTHLY, format: 'csv' })
+    for (const [token, id] of [[alice.token, aliceJob], [bob.token, bobJob], [bob.token, brokenJob]] as const) {
+      const url = new URL((await http.waitForExport(token, id)).download_url!)
+      for (const name of ['X-Amz-Signature', 'X-Amz-Credential']) presignedSecrets.push(url.searchParams.get(name)!)
+    }
   })
 
   const jobCount = async () => (await sql<{ n: number }>(suite.environment, 'SELECT count(*)::int AS n FROM jobs'))[0]!.n
-  const login = (body: unknown, ip: string, headers: Record<string, string> = {}) =>
-    http.postJson('/api/auth/login', body, { headers: { 'x-forwarded-for': ip, ...headers } })
+  async function login(body: unknown, ip: string, headers: Record<string, string> = {}): Promise<Response> {
+    const res = await http.postJson('/api/auth/login', body, { headers: { 'x-forwarded-for': ip, ...headers } })
+    for (const cookie of res.headers.getSetCookie()) {
+      const value = /^nuxt-session=([^;]+)/.exec(cookie)?.[1]
+      if (value) sessionCookies.push(value)
+    }
+    return res
+  }
   async function signIn(user: typeof alice): Promise<string> {
     const res = await login({ email: user.email, password: user.password }, freshIp())
     expect(res.status).toBe(200)
@@ -101,9 +131,9 @@ describe('security', () => {
       expect((await login({ email: bob.email, password: bob.password }, freshIp(), { origin: 'https://evil.example' })).status).toBe(403)
       expect(await jobCount()).toBe(before)
 
-      const own = await http.postJson('/api/analytics/exports', body, { cookie, headers: { 'origin': suite.url, 'sec-fetch-site': 'same-origin' } })
+      const own = await http.postJson('/api/analytics/exports', body, { cookie, headers: { 'origin': suite.server.url, 'sec-fetch-site': 'same-origin' } })
       expect(own.status).toBe(202)
-      expect((await http.postJson('/api/analytics/exports', body, { cookie, headers: { origin: suite.url } })).status).toBe(202)
+      expect((await http.postJson('/api/analytics/exports', body, { cookie, headers: { origin: suite.server.url } })).status).toBe(202)
       expect((await http.postJson('/api/analytics/exports', body, { token: alice.token, headers: { origin: 'https://evil.example' } })).status).toBe(202)
       // Still signed in: the refused logout changed nothing.
       expect((await http.api('/api/auth/me', { cookie })).status).toBe(200)
@@ -224,12 +254,61 @@ describe('security', () => {
       expect(text).not.toMatch(/at .*\.(m?js|ts):\d+|prisma|duckdb|stack/i)
       expect(await jobCount()).toBe(before)
     })
+  })
 
-    it('never logged a secret from those requests', () => {
-      const output = suite.server.output()
-      for (const secret of [alice.password, bob.password, alice.token, revokedToken, 'otp_' + 'A'.repeat(43)]) {
-        expect(output).not.toContain(secret)
+  /**
+   * Secrets in URLs and error messages: each case is provoked for real, the log line is shown to
+   * exist, and the secret is shown not to be in it (server/lib/redact.ts, applied to every line by
+   * server/plugins/00-log-redaction.ts).
+   */
+  describe('the log', () => {
+    const lines = (pattern: RegExp) => suite.server.output().split('\n').filter(line => pattern.test(line))
+
+    it('a non-JSON answer from the Bot API is logged without the bot token', async () => {
+      await expect.poll(() => lines(/Telegram webhook not set/), { timeout: 15_000 }).toHaveLength(1)
+      // An update whose getMe meets the proxy page as well.
+      fake.fail('getMe', PROXY_PAGE)
+      const res = await http.postJson('/api/telegram/webhook', messageUpdate(4242, '/start'), { headers: { 'x-telegram-bot-api-secret-token': WEBHOOK_SECRET } })
+      expect(res.status).toBe(200)
+      await expect.poll(() => lines(/Telegram update \d+ not handled/), { timeout: 15_000 }).toHaveLength(1)
+      for (const line of [...lines(/Telegram webhook not set/), ...lines(/Telegram update \d+ not handled/)]) {
+        // telegraf's message names the URL: the proof the case was provoked.
+        expect(line).toMatch(/invalid json response body at http:\/\/127\.0\.0\.1:\d+\/bot\[REDACTED\]\/(setWebhook|getMe)/)
+        expect(line).not.toContain(FAKE_TOKEN.split(':')[1])
       }
+    })
+
+    it('an unhandled 500 on a signed download link is logged without its token or a presigned URL\'s signature', async () => {
+      // A row the route cannot read (its metadata gone) fails the request with an unhandled error,
+      // which Nitro logs with the full URL.
+      await sql(suite.environment, 'UPDATE jobs SET metadata = NULL WHERE id = $1', [brokenJob])
+      const token = signDownloadToken(downloadTokenKey(suite.environment.env.NUXT_SESSION_PASSWORD!), brokenJob, new Date(Date.now() + 3600_000))
+      downloadTokens.push(token)
+      // A presigned URL's query passed along (as a client that bounces one through the app would).
+      const presigned = new URL((await http.getExport(alice.token, aliceJob)).download_url!)
+      presignedSecrets.push(presigned.searchParams.get('X-Amz-Signature')!)
+      const res = await http.api(`/exports/${brokenJob}/download?token=${token}&${presigned.searchParams.toString()}`)
+      expect(res.status).toBe(500)
+      await expect.poll(() => lines(new RegExp(`\\[unhandled\\].*/exports/${brokenJob}/download`)), { timeout: 10_000 }).toHaveLength(1)
+      const [line] = lines(new RegExp(`/exports/${brokenJob}/download`))
+      expect(line).toContain(`/exports/${brokenJob}/download?token=[REDACTED]`)
+      expect(line).toContain('X-Amz-Signature=[REDACTED]')
+      expect(line).not.toContain(token.split('.')[1])
+    })
+
+    it('never shows a password, API token, download-link token, presigned signature, bot token or session cookie', () => {
+      expect(sessionCookies.length).toBeGreaterThan(3)
+      expect(downloadTokens).toHaveLength(1)
+      expect(presignedSecrets.length).toBeGreaterThan(4)
+      const output = suite.server.output()
+      const secrets = [
+        alice.password, bob.password, alice.token, bob.token, revokedToken, 'otp_' + 'A'.repeat(43),
+        ...downloadTokens, ...downloadTokens.map(t => t.split('.')[1]!),
+        ...presignedSecrets, ...presignedSecrets.map(encodeURIComponent),
+        FAKE_TOKEN, FAKE_TOKEN.split(':')[1]!,
+        ...sessionCookies
+      ]
+      for (const secret of secrets) expect(output).not.toContain(secret)
     })
   })
 })

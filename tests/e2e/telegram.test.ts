@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createApiToken } from '../../server/lib/auth/tokens'
 import { createDb, type Db } from '../../server/lib/db/client'
 import { downloadTokenKey, retentionEnd, signDownloadToken, signedDownloadUrl } from '../../server/lib/exports/download-token'
 import { S3RVER_CREDENTIALS } from '../../server/lib/local/s3rver'
@@ -147,6 +148,31 @@ describe('Telegram', () => {
     expect((await webhook(messageUpdate(777, `/start ${body.code}`))).status).toBe(200)
     expect(fake.messages(777).map(m => m.text)).toEqual([REPLIES.badCode])
     expect(await chatId()).toBe(BigInt(CHAT))
+  })
+
+  it('another user\'s link code sent from a linked chat is refused and leaves both users\' links as they were', async () => {
+    const MALLORY_CHAT = 6_660_001
+    const mallory = await db.user.create({ data: { email: 'mallory@example.com', passwordHash: 'x', displayName: 'Mallory' } })
+    const { token } = await createApiToken(db, mallory.id, 'e2e')
+    const code = async () => {
+      const res = await api.postJson('/api/telegram/link', {}, { token })
+      expect(res.status).toBe(201)
+      return (await res.json()).code as string
+    }
+    try {
+      expect((await webhook(messageUpdate(MALLORY_CHAT, `/start ${await code()}`))).status).toBe(200)
+      fake.reset()
+      // Mallory's deep link, tapped in the victim's chat.
+      const planted = await code()
+      expect((await webhook(messageUpdate(CHAT, `/start ${planted}`))).status).toBe(200)
+      expect(fake.messages(CHAT).map(m => m.text)).toEqual([REPLIES.linkedToAnother])
+      expect(REPLIES.linkedToAnother).toContain('This chat is linked to another Outport account; send /stop first')
+      expect(await chatId()).toBe(BigInt(CHAT))
+      expect((await db.user.findUniqueOrThrow({ where: { id: mallory.id } })).telegramChatId).toBe(BigInt(MALLORY_CHAT))
+      expect(await status()).toMatchObject({ linked: true })
+    } finally {
+      await db.user.delete({ where: { id: mallory.id } })
+    }
   })
 
   it('answers 200 once authenticated, even when handling fails or the body is not an update', async () => {

@@ -6,12 +6,16 @@ import { setTimeout as sleep } from 'node:timers/promises'
  * A stand-in for Telegram's Bot API over real HTTP (`POST /bot<token>/<method>`, JSON in and out),
  * for telegraf's `telegram.apiRoot`. It records every request, answers getMe, sendMessage,
  * setWebhook, deleteWebhook and getUpdates (long polling from queued updates), and can be told to
- * answer a method with an error (403, 429 with retry_after, 500) a number of times.
+ * answer a method with an error (403, 429 with retry_after, 500, or an HTML page) a number of times.
  */
 
 export interface RecordedRequest { method: string, token: string, body: Record<string, unknown>, at: number }
 
-export interface FakeFailure { status: number, description: string, retryAfter?: number }
+/**
+ * `html`: the answer is that text as an HTML page instead of the Bot API's JSON, as a proxy or a
+ * captive portal in front of Telegram would send it.
+ */
+export interface FakeFailure { status: number, description: string, retryAfter?: number, html?: string }
 
 export const FAKE_BOT = { id: 7000001, is_bot: true, first_name: 'Outport Test', username: 'outport_test_bot' } as const
 
@@ -61,6 +65,10 @@ export async function startFakeTelegram(opts: { token?: string, port?: number } 
     if (reqToken !== token) return reply(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' })
 
     const failure = failures.get(method)?.shift()
+    if (failure?.html !== undefined) {
+      res.writeHead(failure.status, { 'content-type': 'text/html' })
+      return res.end(failure.html)
+    }
     if (failure) {
       return reply(res, failure.status, {
         ok: false,

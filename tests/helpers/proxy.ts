@@ -1,3 +1,4 @@
+import { createServer as createHttpServer, request as httpRequest } from 'node:http'
 import { createServer, Socket, type Server } from 'node:net'
 
 /**
@@ -81,5 +82,42 @@ export async function startFaultProxy(targetPort: number, opts: { uploadBytesPer
   const address = server.address()
   proxy.port = typeof address === 'object' && address ? address.port : 0
   proxy.endpoint = `http://127.0.0.1:${proxy.port}`
+  return proxy
+}
+
+/**
+ * An HTTP proxy in front of a real service that records each request (`HEAD /bucket`, …), to count
+ * what the server under test asks of it; `down` resets each connection instead.
+ */
+export interface RecordingProxy {
+  endpoint: string
+  requests: string[]
+  down: boolean
+  close: () => Promise<void>
+}
+
+export async function startRecordingProxy(targetPort: number): Promise<RecordingProxy> {
+  const server = createHttpServer((req, res) => {
+    proxy.requests.push(`${req.method} ${req.url}`)
+    if (proxy.down) return void req.socket.resetAndDestroy()
+    const upstream = httpRequest({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(res)
+    })
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  })
+  const proxy: RecordingProxy = {
+    endpoint: '',
+    requests: [],
+    down: false,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
+  }
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  proxy.endpoint = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
   return proxy
 }

@@ -12,8 +12,8 @@ export interface BotOptions {
 }
 
 /**
- * The bot and its commands: `/start <code>` links the chat to the user who created the code,
- * `/start` alone says how to, `/stop` unlinks. Webhook and long polling feed the same bot.
+ * The bot and its commands: `/start <code>` links the chat to the user who created the code (a
+ * chat linked to someone else is refused until /stop), `/start` alone says how to, `/stop` unlinks. Webhook and long polling feed the same bot.
  */
 export function createBot({ token, apiRoot, db, log }: BotOptions): Telegraf {
   const bot = new Telegraf(token, {
@@ -32,8 +32,10 @@ export function createBot({ token, apiRoot, db, log }: BotOptions): Telegraf {
     const chatId = BigInt(ctx.chat.id)
     const code = ctx.payload.trim()
     if (!code) return void await ctx.reply(await isChatLinked(db, chatId) ? REPLIES.alreadyLinked : REPLIES.hello)
-    const user = await redeemLinkCode(db, code, chatId)
-    await ctx.reply(user ? REPLIES.linked(user.email) : REPLIES.badCode)
+    const result = await redeemLinkCode(db, code, chatId)
+    await ctx.reply(result.outcome === 'linked'
+      ? REPLIES.linked(result.user.email)
+      : result.outcome === 'chat-taken' ? REPLIES.linkedToAnother : REPLIES.badCode)
   })
 
   bot.command('stop', async (ctx) => {

@@ -27,23 +27,39 @@ export async function createLinkCode(db: Db, userId: string, now = new Date()): 
   return { code, expiresAt }
 }
 
+export type RedeemOutcome
+  = | { outcome: 'linked', user: { id: string, email: string } }
+    /** Unknown, expired or already used: nothing changed. */
+    | { outcome: 'invalid' }
+    /** The chat is linked to another user: nothing changed, and the code still works. */
+    | { outcome: 'chat-taken' }
+
 /**
- * Spends the code and links the chat to its user, or returns null (unknown, expired or already
- * used) without changing anything. A chat belongs to one user at a time: linking it moves it.
+ * Spends the code and links the chat to its user. A chat belongs to one user at a time, and a code
+ * never moves a chat from one user to another: sent from a chat linked to someone else (a deep
+ * link from another account, perhaps planted by its owner, tapped in the victim's chat), it is
+ * refused and left unspent, so after /stop the same link works. A user's own code re-links their
+ * chat, or moves them to a new one.
  */
-export async function redeemLinkCode(db: Db, code: string, chatId: bigint, now = new Date()): Promise<{ id: string, email: string } | null> {
-  if (!CODE_SHAPE.test(code)) return null
+export async function redeemLinkCode(db: Db, code: string, chatId: bigint, now = new Date()): Promise<RedeemOutcome> {
+  if (!CODE_SHAPE.test(code)) return { outcome: 'invalid' }
   const codeHash = hashCode(code)
   return db.$transaction(async (tx) => {
+    // One redemption per chat at a time: two codes of different users sent at once from the same
+    // chat must not both find it free.
+    await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${`outport:telegram-chat:${chatId}`}, 0))`
+    const row = await tx.telegramLinkCode.findFirst({ where: { codeHash, usedAt: null, expiresAt: { gt: now } }, select: { userId: true } })
+    if (!row) return { outcome: 'invalid' }
+    const owner = await tx.user.findFirst({ where: { telegramChatId: chatId, NOT: { id: row.userId } }, select: { id: true } })
+    if (owner) return { outcome: 'chat-taken' }
     // The conditional update is the single-use guarantee: of two chats racing, one updates a row.
     const { count } = await tx.telegramLinkCode.updateMany({
       where: { codeHash, usedAt: null, expiresAt: { gt: now } },
       data: { usedAt: now }
     })
-    if (count !== 1) return null
-    const { userId } = await tx.telegramLinkCode.findUniqueOrThrow({ where: { codeHash }, select: { userId: true } })
-    await tx.user.updateMany({ where: { telegramChatId: chatId, NOT: { id: userId } }, data: { telegramChatId: null } })
-    return tx.user.update({ where: { id: userId }, data: { telegramChatId: chatId }, select: { id: true, email: true } })
+    if (count !== 1) return { outcome: 'invalid' }
+    const user = await tx.user.update({ where: { id: row.userId }, data: { telegramChatId: chatId }, select: { id: true, email: true } })
+    return { outcome: 'linked', user }
   })
 }
 

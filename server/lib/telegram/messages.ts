@@ -102,6 +102,7 @@ export const REPLIES = {
   badCode: 'Sorry, that code is not valid: it may have expired or been used already. In Outport, choose "Connect Telegram" to get a new one (a code works once, for 15 minutes).',
   hello: 'Hello! To get Outport export notifications here, choose "Connect Telegram" in Outport and follow the link.',
   alreadyLinked: 'This chat is connected to Outport. Send /stop to disconnect.',
+  linkedToAnother: 'This chat is linked to another Outport account; send /stop first.',
   stopped: 'Disconnected. This chat will no longer get Outport notifications.',
   notLinked: 'This chat is not connected to Outport.',
   privateOnly: 'Please send this in a private chat with the bot: export links are personal.'

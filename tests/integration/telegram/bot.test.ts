@@ -91,11 +91,42 @@ describe('Telegram bot commands', () => {
     expect(await chatOf(alice.id)).toBe(1004n)
   })
 
-  it('a chat belongs to one user: linking it to Bob unlinks it from Alice', async () => {
+  it('a chat linked to Alice is not moved to Bob by his code: refused, nothing changes, the code stays unspent', async () => {
     await service.handleUpdate(messageUpdate(1005, `/start ${(await createLinkCode(db, alice.id)).code}`) as never)
-    await service.handleUpdate(messageUpdate(1005, `/start ${(await createLinkCode(db, bob.id)).code}`) as never)
+    await service.handleUpdate(messageUpdate(1008, `/start ${(await createLinkCode(db, bob.id)).code}`) as never)
+    const bobsCode = (await createLinkCode(db, bob.id)).code
+    await service.handleUpdate(messageUpdate(1005, `/start ${bobsCode}`) as never)
+    expect(replies(1005)).toEqual([REPLIES.linked('alice@example.com'), REPLIES.linkedToAnother])
+    expect(REPLIES.linkedToAnother).toContain('This chat is linked to another Outport account; send /stop first')
+    expect(await chatOf(alice.id)).toBe(1005n)
+    expect(await chatOf(bob.id)).toBe(1008n)
+    expect(await db.telegramLinkCode.count({ where: { userId: bob.id, usedAt: null } })).toBe(1)
+
+    // After /stop the same code links the chat to Bob (and moves Bob there).
+    await service.handleUpdate(messageUpdate(1005, '/stop') as never)
+    await service.handleUpdate(messageUpdate(1005, `/start ${bobsCode}`) as never)
+    expect(replies(1005).at(-1)).toBe(REPLIES.linked('bob@example.com'))
     expect(await chatOf(alice.id)).toBeNull()
     expect(await chatOf(bob.id)).toBe(1005n)
+  })
+
+  it('a user\'s own fresh code re-links their chat', async () => {
+    await service.handleUpdate(messageUpdate(1009, `/start ${(await createLinkCode(db, alice.id)).code}`) as never)
+    await service.handleUpdate(messageUpdate(1009, `/start ${(await createLinkCode(db, alice.id)).code}`) as never)
+    expect(replies(1009)).toEqual([REPLIES.linked('alice@example.com'), REPLIES.linked('alice@example.com')])
+    expect(await chatOf(alice.id)).toBe(1009n)
+  })
+
+  it('two users\' codes sent at once from one free chat link it to exactly one of them', async () => {
+    const [a, b] = [(await createLinkCode(db, alice.id)).code, (await createLinkCode(db, bob.id)).code]
+    await Promise.all([
+      service.handleUpdate(messageUpdate(1010, `/start ${a}`) as never),
+      service.handleUpdate(messageUpdate(1010, `/start ${b}`) as never)
+    ])
+    expect(await db.user.count({ where: { telegramChatId: 1010n } })).toBe(1)
+    expect(replies(1010)).toHaveLength(2)
+    expect(replies(1010)).toContain(REPLIES.linkedToAnother)
+    expect(replies(1010).filter(text => text.startsWith('Connected to Outport as'))).toHaveLength(1)
   })
 
   it('/start alone explains; /stop unlinks; group chats are refused', async () => {

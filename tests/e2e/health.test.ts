@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestEnvironment, TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
+import { describe, expect, it } from 'vitest'
+import { TEST_BUCKET } from '../helpers/environment'
 import { startRecordingProxy, type RecordingProxy } from '../helpers/proxy'
-import { startServer, type ServerHandle } from '../helpers/server'
+import { useServerSuite } from '../helpers/suite'
 
 const TTL_MS = 5000
 const READY = { status: 'ok', checks: { database: { ok: true }, warehouse: { ok: true }, storage: { ok: true } } }
@@ -12,26 +12,24 @@ const READY = { status: 'ok', checks: { database: { ok: true }, warehouse: { ok:
  * server asks of it: health requests are public, so they must never turn into as many S3 requests.
  */
 describe('health', () => {
-  let environment: TestEnvironment
   let proxy: RecordingProxy
-  let server: ServerHandle
+  const suite = useServerSuite({
+    name: 'health',
+    users: 1,
+    transactions: 200,
+    prepare: async ({ suite.environment, onTeardown }) => {
+      proxy = await startRecordingProxy(Number(new URL(suite.environment.env.S3_ENDPOINT!).port))
+      onTeardown(() => proxy.close())
+    },
+    env: () => ({ S3_ENDPOINT: proxy.endpoint })
+  })
 
   const headBuckets = () => proxy.requests.filter(r => r.startsWith(`HEAD /${TEST_BUCKET}`)).length
   const flood = (path: string, n: number) => Promise.all(Array.from({ length: n }, async () => {
-    const res = await fetch(`${server.url}${path}`)
+    const res = await fetch(`${suite.server.url}${path}`)
     return { status: res.status, body: await res.json() }
   }))
 
-  beforeAll(async () => {
-    environment = await createTestEnvironment({ users: 1, transactions: 200 })
-    proxy = await startRecordingProxy(Number(new URL(environment.env.S3_ENDPOINT!).port))
-    server = await startServer({ ...environment.env, S3_ENDPOINT: proxy.endpoint })
-  })
-  afterAll(async () => {
-    await server?.stop()
-    await proxy?.close()
-    await environment?.teardown()
-  })
 
   it('/api/health/live answers 200 without asking any dependency', async () => {
     proxy.requests.length = 0
@@ -57,7 +55,7 @@ describe('health', () => {
   it('storage down: readiness says so (503) within the TTL, liveness stays 200, and a flood still costs a few probes', async () => {
     proxy.down = true
     try {
-      await expect.poll(async () => (await fetch(`${server.url}/api/health/ready`)).status, { timeout: TTL_MS * 3, interval: 250 }).toBe(503)
+      await expect.poll(async () => (await fetch(`${suite.server.url}/api/health/ready`)).status, { timeout: TTL_MS * 3, interval: 250 }).toBe(503)
       proxy.requests.length = 0
       const answers = await flood('/api/health/ready', 200)
       for (const answer of answers) {
@@ -65,15 +63,15 @@ describe('health', () => {
       }
       // A failed probe is cached like a good one (the SDK itself retries each probe up to 3 times).
       expect(headBuckets()).toBeLessThanOrEqual(6)
-      expect((await fetch(`${server.url}/api/health/live`)).status).toBe(200)
+      expect((await fetch(`${suite.server.url}/api/health/live`)).status).toBe(200)
     } finally {
       proxy.down = false
     }
-    await expect.poll(async () => (await fetch(`${server.url}/api/health/ready`)).status, { timeout: TTL_MS * 3, interval: 250 }).toBe(200)
+    await expect.poll(async () => (await fetch(`${suite.server.url}/api/health/ready`)).status, { timeout: TTL_MS * 3, interval: 250 }).toBe(200)
   })
 
   it('a worker-only process (OUTPORT_ROLE=worker) answers all three health routes and nothing else', async () => {
-    const worker = await startServer({ ...environment.env, OUTPORT_ROLE: 'worker' })
+    const worker = await suite.startServer({ OUTPORT_ROLE: 'worker' })
     try {
       expect(await (await fetch(`${worker.url}/api/health/live`)).json()).toEqual({ status: 'ok' })
       for (const path of ['/api/health/ready', '/api/health']) {

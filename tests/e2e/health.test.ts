@@ -17,8 +17,8 @@ describe('health', () => {
     name: 'health',
     users: 1,
     transactions: 200,
-    prepare: async ({ suite.environment, onTeardown }) => {
-      proxy = await startRecordingProxy(Number(new URL(suite.environment.env.S3_ENDPOINT!).port))
+    prepare: async ({ environment, onTeardown }) => {
+      proxy = await startRecordingProxy(Number(new URL(environment.env.S3_ENDPOINT!).port))
       onTeardown(() => proxy.close())
     },
     env: () => ({ S3_ENDPOINT: proxy.endpoint })
@@ -29,7 +29,6 @@ describe('health', () => {
     const res = await fetch(`${suite.server.url}${path}`)
     return { status: res.status, body: await res.json() }
   }))
-
 
   it('/api/health/live answers 200 without asking any dependency', async () => {
     proxy.requests.length = 0

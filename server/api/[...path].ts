@@ -1,0 +1,7 @@
+/**
+ * Any path under /api/ that no route serves: a JSON 404, so a script that mistypes a path sees an
+ * error instead of the app's HTML sign-in page (which reads as a 200 success).
+ */
+export default defineEventHandler((event) => {
+  throw createError({ statusCode: 404, message: `No API route ${event.method} ${event.path.split('?')[0]}` })
+})

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createDb } from '../../server/lib/db/client'
 import { createExportJob } from '../../server/lib/exports/jobs/submit'
 import { S3RVER_CREDENTIALS } from '../../server/lib/local/s3rver'
@@ -59,6 +59,8 @@ describe('fault injection', () => {
   async function stopAll() {
     await Promise.all(workers.splice(0).map(w => w.stop()))
   }
+  // A test that failed or timed out must not leave workers that take the next test's jobs.
+  afterEach(stopAll)
 
   const job = (id: string) => sql<{ status: string, attempts: number, locked_by: string | null, error: { code: string } | null }>(suite.environment, 'SELECT status, attempts, locked_by, error FROM jobs WHERE id = $1', [id]).then(r => r[0]!)
   const bigExport = { dataset_id: TRANSACTIONS, format: 'csv' }
@@ -196,7 +198,7 @@ describe('fault injection', () => {
     expect(rows.filter(r => !keys.has(r.key))).toEqual([])
     expect(new Set(rows.map(r => r.key)).size).toBe(300)
     await stopAll()
-  })
+  }, 300_000)
 
   /** The one object of a finished job: its bytes are what the job reports (checksum and rows). */
   async function expectObjectMatches(jobId: string, done: ExportJobDTO) {

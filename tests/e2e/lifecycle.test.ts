@@ -152,7 +152,7 @@ describe('export lifecycle', () => {
         const job = await http.getExport(alice.token, jobId)
         expect(job.status === 'pending' || job.status === 'running').toBe(true)
         // The temp file existing proves the export is under way, so its removal measures the stop.
-        return ready(job) && (await readdir(workDir)).includes(`${jobId}.csv`) && job
+        return ready(job) && (await readdir(workDir)).some(f => f.startsWith(jobId) && f.endsWith('.csv')) && job
       }, 60_000, 20)
       const res = await http.api(`/api/analytics/exports/${jobId}/cancel`, { method: 'POST', token: alice.token })
       expect(res.status).toBe(200)

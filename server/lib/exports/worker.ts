@@ -154,8 +154,10 @@ export class ExportWorker {
             signal: controller.signal,
             onProgress: progress.push,
             // Checked right before the object is committed or removed: a run that lost its claim
-            // must not overwrite or delete the object of the run that took over.
-            fence: () => holdsClaim(db, claim)
+            // must not overwrite or delete the object of the run that took over. A claim that cannot
+            // be confirmed (the database stayed away) counts as lost: the run stops and the job is
+            // reclaimed once its lease lapses.
+            fence: () => persistently(() => holdsClaim(db, claim)).catch(() => false)
           }
         )
       }

@@ -1,5 +1,6 @@
 import { LoginSchema } from '#shared/types/auth'
 import { SignIn } from '../../lib/auth/sign-in'
+import { startSession } from '../../lib/auth/sessions'
 
 let signIn: SignIn | undefined
 
@@ -11,7 +12,8 @@ export default defineEventHandler(async (event) => {
     signIn.checkIp(clientIp(event, config.TRUST_PROXY))
     const { email, password } = await readValidatedBody(event, parseWith(LoginSchema))
     const user = await signIn.verify(email, password)
-    await setUserSession(event, { user, loggedInAt: Date.now() })
+    const session = await startSession(db, user.id, config.SESSION_MAX_AGE_HOURS)
+    await setUserSession(event, { user, secure: { sessionId: session.id }, loggedInAt: Date.now() }, { maxAge: config.SESSION_MAX_AGE_HOURS * 3600 })
     return { user }
   } catch (error) {
     throw httpError(error, event)

@@ -38,7 +38,7 @@ export class SignIn {
     const user = await this.db.user.findUnique({ where: { email } })
     const hash = user?.passwordHash ?? await (this.unknownUserHash ??= hashPassword(randomUUID()))
     const valid = await verifyPassword(hash, password).catch(() => false)
-    if (!user || !valid) {
+    if (!user || !valid || user.disabledAt) {
       this.email.hit(email)
       throw new RequestError(401, 'Incorrect email or password')
     }

@@ -18,6 +18,7 @@ const [TRANSACTIONS, , MONTHLY] = DATASETS.map(d => d.id) as [string, string, st
 describe('security', () => {
   let environment: TestEnvironment
   let server: ServerHandle
+  let serverEnv: Record<string, string>
   let http: ReturnType<typeof client>
   let alice: TestEnvironment['demo']['users'][0]
   let bob: TestEnvironment['demo']['users'][0]
@@ -30,12 +31,13 @@ describe('security', () => {
   beforeAll(async () => {
     environment = await createTestEnvironment({ users: 2, transactions: 300, seed: 17 })
     ;[alice, bob] = environment.demo.users as [typeof alice, typeof bob]
-    server = await startServer({
+    serverEnv = {
       ...environment.env,
       TRUST_PROXY: 'true',
       LOGIN_MAX_FAILURES_PER_EMAIL: '3',
       LOGIN_MAX_ATTEMPTS_PER_IP: '10'
-    })
+    }
+    server = await startServer(serverEnv)
     http = client(server.url)
     const db = createDb(environment.database.url, { max: 1 })
     try {
@@ -205,6 +207,25 @@ describe('security', () => {
       for (let i = 0; i < 10; i++) expect((await login({ email: `nobody${i}@example.com`, password: 'x' }, ip)).status).toBe(401)
       expect((await login({ email: bob.email, password: bob.password }, ip)).status).toBe(429)
       expect((await login({ email: bob.email, password: bob.password }, freshIp())).status).toBe(200)
+    })
+
+    it('holds the per-email limit under 40 parallel wrong passwords spread over two web processes', async () => {
+      // A second process on the same database, as with OUTPORT_ROLE=web × N behind a load balancer.
+      const second = await startServer({ ...serverEnv, OUTPORT_ROLE: 'web' })
+      try {
+        const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+          fetch(`${i % 2 ? second.url : server.url}/api/auth/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-forwarded-for': freshIp() },
+            body: JSON.stringify({ email: bob.email, password: `wrong-${i}` })
+          }).then(res => res.status)))
+        const unauthorized = statuses.filter(s => s === 401).length
+        expect(unauthorized).toBeGreaterThan(0)
+        expect(unauthorized).toBeLessThanOrEqual(3)
+        expect(statuses.filter(s => s === 429).length).toBe(40 - unauthorized)
+      } finally {
+        await second.stop()
+      }
     })
   })
 

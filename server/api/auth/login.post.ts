@@ -9,7 +9,7 @@ export default defineEventHandler(async (event) => {
   signIn ??= new SignIn(db, config)
   try {
     // The IP is counted before the body is read, so malformed requests count too.
-    signIn.checkIp(clientIp(event, config.TRUST_PROXY))
+    await signIn.checkIp(clientIp(event, config.TRUST_PROXY))
     const { email, password } = await readValidatedBody(event, parseWith(LoginSchema))
     const user = await signIn.verify(email, password)
     const session = await startSession(db, user.id, config.SESSION_MAX_AGE_HOURS)

@@ -114,6 +114,26 @@ describe('security', () => {
       expect((await http.api('/api/auth/me', { cookie })).status).toBe(200)
       await sql(environment, 'UPDATE jobs SET status = \'cancelled\' WHERE status IN (\'pending\', \'running\')')
     })
+
+    it('exempts only requests that authenticate with a bearer token: Basic, Negotiate and unknown tokens get the same-origin check', async () => {
+      // A browser behind an SSO proxy attaches these by itself, so they prove nothing about the page.
+      const basic = `Basic ${Buffer.from(`${bob.email}:${bob.password}`).toString('base64')}`
+      const crossSiteLogin = await login({ email: bob.email, password: bob.password }, freshIp(), { origin: 'https://evil.example', authorization: basic })
+      expect(crossSiteLogin.status).toBe(403)
+      expect(crossSiteLogin.headers.getSetCookie().some(c => c.startsWith('nuxt-session='))).toBe(false)
+      expect((await login({ email: bob.email, password: bob.password }, freshIp(), { 'sec-fetch-site': 'cross-site', 'authorization': 'Negotiate YIIGhgYJKoZIhvcSAQICAQBuggZ1' })).status).toBe(403)
+      expect((await login({ email: bob.email, password: bob.password }, freshIp(), { origin: 'https://evil.example', authorization: `Bearer otp_${'C'.repeat(43)}` })).status).toBe(403)
+
+      const cookie = await signIn(alice)
+      const body = { dataset_id: MONTHLY, format: 'csv' }
+      const before = await jobCount()
+      expect((await http.postJson('/api/analytics/exports', body, { cookie, headers: { origin: 'https://evil.example', authorization: basic } })).status).toBe(403)
+      expect((await http.postJson('/api/analytics/exports', body, { cookie, headers: { 'sec-fetch-site': 'cross-site', 'authorization': 'Bearer not-a-token' } })).status).toBe(403)
+      expect(await jobCount()).toBe(before)
+      // Not an API token either: the request is judged by its cookie.
+      expect((await http.api('/api/auth/me', { cookie, headers: { authorization: basic } })).status).toBe(200)
+      expect((await http.api('/api/auth/me', { headers: { authorization: basic } })).status).toBe(401)
+    })
   })
 
   describe('sessions', () => {

@@ -7,7 +7,7 @@ import { createDb, type Db } from './lib/db/client'
 import { migrate, readMigrations } from './lib/db/migrate'
 import { seedDemo } from './lib/demo-seed'
 import { ensureLocalServices } from './lib/local/services'
-import { createUser } from './lib/users'
+import { createUser, disableUser } from './lib/users'
 
 /**
  * Outport's command line: `npm run cli -- <command> [options]`. Results are one JSON document on
@@ -18,7 +18,8 @@ const USAGE = `Usage: npm run cli -- <command> [options]
   migrate                                              apply prisma/migrations
   demo [--users N] [--transactions T] [--seed S]       (re)build the demo warehouse and users (T per user)
   user:create --email E --password P [--name NAME]     create a user
-  token:create --email E [--name NAME]                 create an API token for a user`
+  token:create --email E [--name NAME]                 create an API token for a user
+  user:disable --email E                               refuse the user's sign-in, sessions and API tokens`
 
 class UsageError extends Error {}
 
@@ -61,7 +62,7 @@ async function main(argv: string[]): Promise<unknown> {
     },
     strict: true
   })
-  if (!command || !['migrate', 'demo', 'user:create', 'token:create'].includes(command)) throw new UsageError(command ? `Unknown command: ${command}` : 'No command given')
+  if (!command || !['migrate', 'demo', 'user:create', 'token:create', 'user:disable'].includes(command)) throw new UsageError(command ? `Unknown command: ${command}` : 'No command given')
 
   if (existsSync('.env')) process.loadEnvFile('.env')
   const local = await ensureLocalServices(process.env, { log, services: ['postgres'] })
@@ -86,6 +87,11 @@ async function main(argv: string[]): Promise<unknown> {
       if (command === 'user:create') {
         const user = await createUser(db, { email, password: required(values.password, 'password'), displayName: values.name })
         return { user_id: user.id, email: user.email, display_name: user.displayName }
+      }
+      if (command === 'user:disable') {
+        const disabled = await disableUser(db, email)
+        if (!disabled) throw new UsageError(`No user with email ${email}`)
+        return { user_id: disabled.id, email: disabled.email, disabled_at: disabled.disabledAt, sessions_ended: disabled.sessionsEnded }
       }
       const user = await db.user.findUnique({ where: { email } })
       if (!user) throw new UsageError(`No user with email ${email}`)

@@ -57,6 +57,8 @@ export const ConfigSchema = z.object({
   EXPORT_MAX_QUEUE_DEPTH: positiveInt.default(1000),
   // Longest start_date..end_date span accepted; unset means no limit.
   EXPORT_MAX_RANGE_DAYS: positiveInt.optional(),
+  // A sign-in's lifetime (the cookie's Max-Age and the server-side session's expiry): 7 days.
+  SESSION_MAX_AGE_HOURS: positiveInt.max(24 * 366).default(168),
   // Sign-in attempts per 15 minutes: all attempts from one client IP, failed ones for one email.
   LOGIN_MAX_ATTEMPTS_PER_IP: positiveInt.default(50),
   LOGIN_MAX_FAILURES_PER_EMAIL: positiveInt.default(10),

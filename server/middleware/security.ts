@@ -42,8 +42,10 @@ export default defineEventHandler(async (event) => {
   if (length === undefined && getHeader(event, 'transfer-encoding')) {
     throw createError({ statusCode: 411, message: 'Send a Content-Length' })
   }
-  // A bearer token is never sent by a browser on its own, so it cannot be forged cross-site.
-  if (getHeader(event, 'authorization')) return
+  // A bearer token is never sent by a browser on its own, so a request that authenticates with one
+  // cannot be forged cross-site. Only that is exempt: a browser behind an SSO proxy may attach Basic
+  // or Negotiate credentials by itself, and an unknown token authenticates nothing.
+  if (await bearerUser(event)) return
   if (isCrossSiteRequest({ origin: getHeader(event, 'origin'), secFetchSite: getHeader(event, 'sec-fetch-site'), host: getHeader(event, 'host') }, [appOrigin])) {
     throw createError({ statusCode: 403, message: 'Cross-site request refused' })
   }

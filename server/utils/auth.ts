@@ -1,26 +1,46 @@
 import type { H3Event } from 'h3'
 import type { SessionUser } from '#shared/types/auth'
+import { findSessionUser } from '../lib/auth/sessions'
 import { findUserByToken } from '../lib/auth/tokens'
 
+const BEARER_SCHEME = /^Bearer(?:[ \t]|$)/i
+const BEARER_TOKEN = /^Bearer[ \t]+(\S+)\s*$/i
+
 /**
- * The caller: an `Authorization: Bearer <token>` API token, else the sealed cookie session.
- * A request that presents a bearer token is judged by that token alone.
+ * The caller: an `Authorization: Bearer <token>` API token, else the sealed cookie session, which
+ * counts only while its server-side session is live (not signed out, not expired, user not
+ * disabled). A request that presents a bearer token is judged by that token alone; other schemes
+ * (Basic, Negotiate: a browser may add those by itself behind an SSO proxy) are not tokens, and
+ * such a request is judged by its cookie.
  */
 export async function requireUser(event: H3Event): Promise<SessionUser> {
   if (event.context.user) return event.context.user as SessionUser
-  const header = getHeader(event, 'authorization')
-  let user: SessionUser | undefined
-  if (header) {
-    const token = /^Bearer[ \t]+(\S+)\s*$/i.exec(header)?.[1]
-    const { db } = await useAppContext()
-    const found = token ? await findUserByToken(db, token) : null
-    if (!found) throw createError({ statusCode: 401, message: 'Invalid or revoked API token' })
-    user = { id: found.id, email: found.email, display_name: found.displayName }
+  let user: SessionUser | null
+  if (presentsBearer(event)) {
+    user = await bearerUser(event)
+    if (!user) throw createError({ statusCode: 401, message: 'Invalid or revoked API token' })
   } else {
     const session = await getUserSession(event)
-    user = session.user
+    user = session.secure ? await findSessionUser((await useAppContext()).db, session.secure.sessionId) : null
   }
   if (!user) throw createError({ statusCode: 401, message: 'Sign in or send an API token (Authorization: Bearer <token>)' })
+  event.context.user = user
+  return user
+}
+
+/** Whether the request uses the Bearer scheme (with or without a usable token). */
+export function presentsBearer(event: H3Event): boolean {
+  const header = getHeader(event, 'authorization')
+  return header !== undefined && BEARER_SCHEME.test(header)
+}
+
+/** The user of the request's bearer token, or null without one or for an unknown/revoked token. */
+export async function bearerUser(event: H3Event): Promise<SessionUser | null> {
+  const token = BEARER_TOKEN.exec(getHeader(event, 'authorization') ?? '')?.[1]
+  if (!token) return null
+  const found = await findUserByToken((await useAppContext()).db, token)
+  if (!found) return null
+  const user = { id: found.id, email: found.email, display_name: found.displayName }
   event.context.user = user
   return user
 }

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { createApiToken } from '../../server/lib/auth/tokens'
 import { createDb } from '../../server/lib/db/client'
 import { downloadTokenKey, signDownloadToken } from '../../server/lib/exports/download-token'
+import { createUser, disableUser } from '../../server/lib/users'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
 import type { TestEnvironment } from '../helpers/environment'
 import { FAKE_TOKEN, messageUpdate, startFakeTelegram, type FakeTelegram } from '../helpers/fake-telegram'
@@ -139,6 +140,97 @@ describe('security', () => {
       expect((await http.api('/api/auth/me', { cookie })).status).toBe(200)
       await sql(suite.environment, 'UPDATE jobs SET status = \'cancelled\' WHERE status IN (\'pending\', \'running\')')
     })
+
+    it('exempts only requests that authenticate with a bearer token: Basic, Negotiate and unknown tokens get the same-origin check', async () => {
+      // A browser behind an SSO proxy attaches these by itself, so they prove nothing about the page.
+      const basic = `Basic ${Buffer.from(`${bob.email}:${bob.password}`).toString('base64')}`
+      const crossSiteLogin = await login({ email: bob.email, password: bob.password }, freshIp(), { origin: 'https://evil.example', authorization: basic })
+      expect(crossSiteLogin.status).toBe(403)
+      expect(crossSiteLogin.headers.getSetCookie().some(c => c.startsWith('nuxt-session='))).toBe(false)
+      expect((await login({ email: bob.email, password: bob.password }, freshIp(), { 'sec-fetch-site': 'cross-site', 'authorization': 'Negotiate YIIGhgYJKoZIhvcSAQICAQBuggZ1' })).status).toBe(403)
+      expect((await login({ email: bob.email, password: bob.password }, freshIp(), { origin: 'https://evil.example', authorization: `Bearer otp_${'C'.repeat(43)}` })).status).toBe(403)
+
+      const cookie = await signIn(alice)
+      const body = { dataset_id: MONTHLY, format: 'csv' }
+      const before = await jobCount()
+      expect((await http.postJson('/api/analytics/exports', body, { cookie, headers: { origin: 'https://evil.example', authorization: basic } })).status).toBe(403)
+      expect((await http.postJson('/api/analytics/exports', body, { cookie, headers: { 'sec-fetch-site': 'cross-site', 'authorization': 'Bearer not-a-token' } })).status).toBe(403)
+      expect(await jobCount()).toBe(before)
+      // Not an API token either: the request is judged by its cookie.
+      expect((await http.api('/api/auth/me', { cookie, headers: { authorization: basic } })).status).toBe(200)
+      expect((await http.api('/api/auth/me', { headers: { authorization: basic } })).status).toBe(401)
+    })
+  })
+
+  describe('sessions', () => {
+    const sameOrigin = { 'sec-fetch-site': 'same-origin' }
+    const me = async (options: RequestOptions) => (await http.api('/api/auth/me', options)).status
+
+    it('gives the session cookie a lifetime (SESSION_MAX_AGE_HOURS, 168 h by default)', async () => {
+      const res = await login({ email: bob.email, password: bob.password }, freshIp())
+      const cookie = res.headers.getSetCookie().find(c => c.startsWith('nuxt-session='))!
+      // h3 writes the lifetime as Expires (now + SESSION_MAX_AGE_HOURS); the seal itself expires then too.
+      const expires = Date.parse(/; Expires=([^;]+)/i.exec(cookie)?.[1] ?? '')
+      expect(Math.abs(expires - (Date.now() + 168 * 3600_000))).toBeLessThan(5 * 60_000)
+    })
+
+    it('refuses a cookie replayed after sign-out', async () => {
+      const cookie = await signIn(bob)
+      expect(await me({ cookie })).toBe(200)
+      expect((await http.api('/api/auth/logout', { method: 'POST', cookie, headers: sameOrigin })).status).toBe(200)
+      expect(await me({ cookie })).toBe(401)
+      // The app's own "am I signed in?" probe agrees.
+      expect((await http.api('/api/_auth/session', { cookie })).status).toBe(401)
+      expect((await http.postJson('/api/analytics/exports', { dataset_id: MONTHLY, format: 'csv' }, { cookie, headers: sameOrigin })).status).toBe(401)
+    })
+
+    it('signs out everywhere: every session of the user ends; API tokens and other users are unaffected', async () => {
+      const [laptop, phone, other] = [await signIn(bob), await signIn(bob), await signIn(alice)]
+      const res = await http.api('/api/auth/logout-all', { method: 'POST', cookie: laptop, headers: sameOrigin })
+      expect(res.status).toBe(200)
+      expect((await res.json()).sessions_ended).toBeGreaterThanOrEqual(2)
+      expect(await me({ cookie: laptop })).toBe(401)
+      expect(await me({ cookie: phone })).toBe(401)
+      expect(await me({ cookie: other })).toBe(200)
+      expect(await me({ token: bob.token })).toBe(200)
+      // Cross-site, it is refused like any cookie-authenticated change.
+      expect((await http.api('/api/auth/logout-all', { method: 'POST', cookie: other, headers: { origin: 'https://evil.example' } })).status).toBe(403)
+      expect(await me({ cookie: other })).toBe(200)
+      expect((await http.api('/api/auth/logout-all', { method: 'POST' })).status).toBe(401)
+    })
+
+    it('ends a session when it expires, even though its cookie is still sealed', async () => {
+      const cookie = await signIn(bob)
+      expect(await me({ cookie })).toBe(200)
+      await sql(suite.environment, `UPDATE sessions SET expires_at = now() - interval '1 second' WHERE user_id = '${bob.user_id}'`)
+      expect(await me({ cookie })).toBe(401)
+    })
+
+    it('stops a disabled or deleted user\'s sessions and tokens at once', async () => {
+      const db = createDb(suite.environment.database.url, { max: 2 })
+      try {
+        const [carol, dave] = await Promise.all(['carol', 'dave'].map(name => createUser(db, { email: `${name}@example.com`, password: `${name}-password` })))
+        const [carolToken, daveToken] = await Promise.all([carol!, dave!].map(async user => (await createApiToken(db, user.id, 'script')).token))
+        const session = async (name: string) => {
+          const res = await login({ email: `${name}@example.com`, password: `${name}-password` }, freshIp())
+          expect(res.status).toBe(200)
+          return res.headers.getSetCookie().find(c => c.startsWith('nuxt-session='))!.split(';')[0]!
+        }
+        const [carolCookie, daveCookie] = [await session('carol'), await session('dave')]
+        expect([await me({ cookie: carolCookie }), await me({ token: carolToken }), await me({ cookie: daveCookie }), await me({ token: daveToken })]).toEqual([200, 200, 200, 200])
+
+        expect(await disableUser(db, 'carol@example.com')).toMatchObject({ sessionsEnded: 1 })
+        expect(await me({ cookie: carolCookie })).toBe(401)
+        expect(await me({ token: carolToken })).toBe(401)
+        expect((await login({ email: 'carol@example.com', password: 'carol-password' }, freshIp())).status).toBe(401)
+
+        await db.user.delete({ where: { id: dave!.id } })
+        expect(await me({ cookie: daveCookie })).toBe(401)
+        expect(await me({ token: daveToken })).toBe(401)
+      } finally {
+        await db.$disconnect()
+      }
+    })
   })
 
   describe('sign-in rate limits', () => {
@@ -161,6 +253,25 @@ describe('security', () => {
       for (let i = 0; i < 10; i++) expect((await login({ email: `nobody${i}@example.com`, password: 'x' }, ip)).status).toBe(401)
       expect((await login({ email: bob.email, password: bob.password }, ip)).status).toBe(429)
       expect((await login({ email: bob.email, password: bob.password }, freshIp())).status).toBe(200)
+    })
+
+    it('holds the per-email limit under 40 parallel wrong passwords spread over two web processes', async () => {
+      // A second process on the same database, as with OUTPORT_ROLE=web × N behind a load balancer.
+      const second = await suite.startServer({ OUTPORT_ROLE: 'web' })
+      try {
+        const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+          fetch(`${i % 2 ? second.url : suite.server.url}/api/auth/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-forwarded-for': freshIp() },
+            body: JSON.stringify({ email: bob.email, password: `wrong-${i}` })
+          }).then(res => res.status)))
+        const unauthorized = statuses.filter(s => s === 401).length
+        expect(unauthorized).toBeGreaterThan(0)
+        expect(unauthorized).toBeLessThanOrEqual(3)
+        expect(statuses.filter(s => s === 429).length).toBe(40 - unauthorized)
+      } finally {
+        await second.stop()
+      }
     })
   })
 

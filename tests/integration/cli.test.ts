@@ -73,7 +73,7 @@ describe('npm run cli', () => {
     }
   })
 
-  it('user:create and token:create print JSON, and the token authenticates that user', async () => {
+  it('user:create, token:create and user:disable print JSON; the token authenticates that user until it is disabled', async () => {
     const created = (await cli(['user:create', '--email', 'New.User@Example.com', '--password', 'correct horse'], env)).json
     expect(created).toMatchObject({ email: 'new.user@example.com' })
     const { json } = await cli(['token:create', '--email', 'new.user@example.com', '--name', 'laptop'], env)
@@ -81,6 +81,11 @@ describe('npm run cli', () => {
     const db = createDb(database.url, { max: 1 })
     try {
       expect((await findUserByToken(db, json.token))?.id).toBe(created.user_id)
+      // user:disable stops the user's tokens (and sessions) at once.
+      const disabled = (await cli(['user:disable', '--email', 'new.user@example.com'], env)).json
+      expect(disabled).toMatchObject({ user_id: created.user_id, email: 'new.user@example.com', sessions_ended: 0 })
+      expect(new Date(disabled.disabled_at).getTime()).toBeLessThanOrEqual(Date.now())
+      expect(await findUserByToken(db, json.token)).toBeNull()
     } finally {
       await db.$disconnect()
     }

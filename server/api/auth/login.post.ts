@@ -1,5 +1,6 @@
 import { LoginSchema } from '#shared/types/auth'
 import { SignIn } from '../../lib/auth/sign-in'
+import { startSession } from '../../lib/auth/sessions'
 
 let signIn: SignIn | undefined
 
@@ -8,10 +9,11 @@ export default defineEventHandler(async (event) => {
   signIn ??= new SignIn(db, config)
   try {
     // The IP is counted before the body is read, so malformed requests count too.
-    signIn.checkIp(clientIp(event, config.TRUST_PROXY))
+    await signIn.checkIp(clientIp(event, config.TRUST_PROXY))
     const { email, password } = await readValidatedBody(event, parseWith(LoginSchema))
     const user = await signIn.verify(email, password)
-    await setUserSession(event, { user, loggedInAt: Date.now() })
+    const session = await startSession(db, user.id, config.SESSION_MAX_AGE_HOURS)
+    await setUserSession(event, { user, secure: { sessionId: session.id }, loggedInAt: Date.now() }, { maxAge: config.SESSION_MAX_AGE_HOURS * 3600 })
     return { user }
   } catch (error) {
     throw httpError(error, event)

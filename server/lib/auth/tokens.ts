@@ -19,7 +19,7 @@ export async function createApiToken(db: Db, userId: string, name: string): Prom
   return { id: row.id, token }
 }
 
-/** The token's user, or null for a malformed, unknown or revoked token. */
+/** The token's user, or null for a malformed, unknown or revoked token, or a disabled user's. */
 export async function findUserByToken(db: Db, token: string) {
   if (!TOKEN_SHAPE.test(token)) return null
   // On every API call: a prepared statement on the pool, not a Prisma query (see db/client.ts).
@@ -27,7 +27,7 @@ export async function findUserByToken(db: Db, token: string) {
     name: 'outport_token_user',
     text: `SELECT t.id AS token_id, t.last_used_at, u.id, u.email, u.display_name
       FROM api_tokens t JOIN users u ON u.id = t.user_id
-      WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
+      WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL`,
     values: [hashToken(token)]
   })
   if (!row) return null

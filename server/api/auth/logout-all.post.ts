@@ -1,0 +1,10 @@
+import { endAllSessions } from '../../lib/auth/sessions'
+
+// "Sign out everywhere": every session of the caller ends, this one included. API tokens are not
+// sessions and keep working (they are revoked one by one).
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const ended = await endAllSessions((await useAppContext()).db, user.id)
+  await clearUserSession(event)
+  return { ok: true, sessions_ended: ended }
+})

@@ -30,6 +30,27 @@ describe('health', () => {
   })
 })
 
+describe('unknown API paths', () => {
+  it.each([
+    ['GET', '/api/anything'],
+    ['GET', '/api/analytics/nope?x=1'],
+    ['POST', '/api/analytics/exports/123/rewind']
+  ])('%s %s answers a JSON 404, not the app\'s HTML page', async (method, path) => {
+    const res = await api(path, { method, token: alice.token, headers: { accept: 'text/html,*/*' } })
+    expect(res.status).toBe(404)
+    expect(res.headers.get('content-type')).toMatch(/application\/json/)
+    const body = await res.json()
+    expect(body).toMatchObject({ statusCode: 404 })
+    expect(body.message).toContain(path.split('?')[0])
+  })
+
+  it('leaves the app\'s own pages alone', async () => {
+    const res = await api('/login')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/text\/html/)
+  })
+})
+
 describe('authentication', () => {
   it.each(AUTHENTICATED_ROUTES)('%s is 401 without credentials', async (path) => {
     const res = await api(path)

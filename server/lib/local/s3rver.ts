@@ -19,18 +19,28 @@ function s3rverBin(): string {
   return join(dirname(require.resolve('s3rver/package.json')), 'bin', 's3rver.js')
 }
 
-export async function startS3rver(opts: { directory: string, port: number, buckets: string[], detached?: boolean }): Promise<S3rverHandle> {
+// Loaded into the s3rver process: it exits when the pipe on its stdin closes, which happens when its
+// parent ends however it ended (Ctrl-C, SIGTERM, SIGKILL), so a development server leaves nothing
+// running. (The parent pid cannot be watched instead: in containers it may read as 1 from the start.)
+const EXIT_WITH_PARENT = `data:text/javascript,${encodeURIComponent('process.stdin.on(\'end\', () => process.exit(0)).on(\'error\', () => process.exit(0)).resume()')}`
+
+export async function startS3rver(opts: { directory: string, port: number, buckets: string[], exitWithParent?: boolean }): Promise<S3rverHandle> {
   await mkdir(opts.directory, { recursive: true })
-  const args = [s3rverBin(), '-d', opts.directory, '-a', '127.0.0.1', '-p', String(opts.port), '--silent', '--no-vhost-buckets']
+  const args = [...(opts.exitWithParent ? ['--import', EXIT_WITH_PARENT] : []), s3rverBin(), '-d', opts.directory, '-a', '127.0.0.1', '-p', String(opts.port), '--silent', '--no-vhost-buckets']
   for (const bucket of opts.buckets) args.push('--configure-bucket', bucket)
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: opts.detached ?? false })
+  const child = spawn(process.execPath, args, { stdio: [opts.exitWithParent ? 'pipe' : 'ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString()
   })
   const endpoint = `http://127.0.0.1:${opts.port}`
   await waitForHttp(endpoint, child, () => stderr)
-  if (opts.detached) child.unref()
+  if (opts.exitWithParent) {
+    // Held open, never written: its closing is the signal. It must not keep this process alive.
+    child.unref()
+    ;(child.stdin as unknown as { unref: () => void }).unref()
+    ;(child.stderr as unknown as { unref: () => void }).unref()
+  }
   return { endpoint, port: opts.port, pid: child.pid!, stop: () => stopChild(child) }
 }
 

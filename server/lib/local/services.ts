@@ -48,8 +48,8 @@ export async function ensureLocalServices(
     let port = state.s3?.port
     if (!port || !(await isHttpUp(`http://127.0.0.1:${port}`))) {
       port = await freePort(4568)
-      // Detached so that it outlives a dev-server restart; reused through the state file.
-      const s3 = await startS3rver({ directory: join(dataDir, 's3'), port, buckets: [LOCAL_BUCKET], detached: true })
+      // Reused by other processes (the CLI) through the state file while this one runs; gone with it.
+      const s3 = await startS3rver({ directory: join(dataDir, 's3'), port, buckets: [LOCAL_BUCKET], exitWithParent: true })
       state.s3 = { port, pid: s3.pid }
       stops.push(s3.stop)
       started.push(`S3-compatible server (s3rver) on ${s3.endpoint}`)

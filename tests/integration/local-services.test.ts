@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isHttpUp } from '../../server/lib/local/s3rver'
+import { waitFor } from '../helpers/faults'
+import { freePort } from '../helpers/server'
+
+/** `npm run dev` leaves nothing running: the local s3rver ends with the process that started it. */
+describe('local services', () => {
+  let dir: string
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'outport-local-'))
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it.each(['SIGKILL', 'SIGTERM'] as const)('the s3rver a development process started exits when that process dies (%s)', async (signal) => {
+    const port = await freePort()
+    const script = join(dir, `start-${signal}.mts`)
+    await writeFile(script, `import { startS3rver } from ${JSON.stringify(join(import.meta.dirname, '../../server/lib/local/s3rver.ts'))}
+await startS3rver({ directory: ${JSON.stringify(join(dir, `s3-${signal}`))}, port: ${port}, buckets: ['b'], exitWithParent: true })
+console.log('ready')
+setInterval(() => {}, 1000)
+`)
+    // node itself, not the tsx wrapper, so the signal reaches the process that started s3rver.
+    const parent = spawn(process.execPath, ['--import', 'tsx', script], { cwd: join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve, reject) => {
+      parent.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve())
+      parent.once('exit', code => reject(new Error(`the development process exited early (${code})`)))
+    })
+    expect(await isHttpUp(`http://127.0.0.1:${port}`)).toBe(true)
+    parent.kill(signal)
+    await waitFor('s3rver to exit with its parent', async () => !(await isHttpUp(`http://127.0.0.1:${port}`)), 10_000, 100)
+  })
+})

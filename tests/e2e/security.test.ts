@@ -253,7 +253,8 @@ describe('security', () => {
       for (let i = 0; i < 10; i++) expect((await login({ email: `nobody${i}@example.com`, password: 'x' }, ip)).status).toBe(401)
       expect((await login({ email: bob.email, password: bob.password }, ip)).status).toBe(429)
       expect((await login({ email: bob.email, password: bob.password }, freshIp())).status).toBe(200)
-    })
+      // Eleven scrypt hashes at N=2^17 (~0.4 s each on an idle core, several seconds on a busy one).
+    }, 240_000)
 
     it('holds the per-email limit under 40 parallel wrong passwords spread over two web processes', async () => {
       // A second process on the same database, as with OUTPORT_ROLE=web × N behind a load balancer.

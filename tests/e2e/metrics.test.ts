@@ -41,7 +41,8 @@ describe('metrics and logs', () => {
   }
 
   it('401 without the token or with a wrong one; with it, well-formed Prometheus text with every family', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }]) {
+    const refused: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token' }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }]
+    for (const headers of refused) {
       const res = await fetch(`${suite.url}/metrics`, { headers })
       expect(res.status).toBe(401)
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="metrics"')
@@ -151,7 +152,7 @@ describe('metrics and logs', () => {
     // NODE_ENV=production (as the suite starts servers) and no LOG_FORMAT.
     const plain = await suite.startServer({})
     try {
-      for (const headers of [{}, { authorization: `Bearer ${TOKEN}` }]) {
+      for (const headers of [{}, { authorization: `Bearer ${TOKEN}` }] as Record<string, string>[]) {
         expect((await fetch(`${plain.url}/metrics`, { headers })).status).toBe(404)
       }
       await fetch(`${plain.url}/api/accounts`)

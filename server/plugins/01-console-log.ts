@@ -7,12 +7,17 @@ import { formatWithOptions } from 'node:util'
  * each one line; an Error argument is kept whole under `err`. Runs right after the redaction plugin
  * (file-name order), which still sees every line: the logger writes through process.stdout.write.
  */
+const NODE_WARNING = /^\(node:\d+\) (\[\w+\] )?\w*Warning/
+
 export default defineNitroPlugin(() => {
   if (useLogFormat() !== 'json') return
   const log = useLog()
   const bridge = (level: 'info' | 'warn' | 'error' | 'debug') => (...args: unknown[]) => {
     const err = args.find(a => a instanceof Error)
-    log[level](err ? { err } : {}, formatWithOptions({ colors: false, breakLength: Infinity }, ...args.filter(a => a !== err)))
+    const msg = formatWithOptions({ colors: false, breakLength: Infinity }, ...args.filter(a => a !== err))
+    // Node prints process warnings (deprecations, the AWS SDK's Node version notice) with
+    // console.error; they are warnings, not errors.
+    log[level === 'error' && NODE_WARNING.test(msg) ? 'warn' : level](err ? { err } : {}, msg)
   }
   console.log = bridge('info')
   console.info = bridge('info')

@@ -122,6 +122,10 @@ describe('metrics and logs', () => {
     await expect.poll(() => suite.server.stdout()).toContain('"request_id":"trace-404"')
     const lines = jsonLines(suite.server.stdout())
     for (const line of lines) expect(line).toMatchObject({ level: expect.any(String), time: expect.any(String), msg: expect.any(String) })
+    // Start-up printed its "Listening on" as an entry too, and nothing at error level (Node's own
+    // warnings, e.g. the AWS SDK's about old Node versions, are warnings).
+    expect(lines.some(l => String(l.msg).startsWith('Listening on'))).toBe(true)
+    expect(lines.filter(l => l.level === 'error')).toEqual([])
     const requests = lines.filter(l => l.msg === 'request')
     expect(requests.length).toBeGreaterThan(0)
     for (const line of requests) expect(line.request_id).toEqual(expect.any(String))

@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { LOG_FORMATS, LOG_LEVELS } from './log'
 
 /**
  * Every setting the server, the worker and the CLI read, validated once at start-up. Errors name the
@@ -66,6 +67,12 @@ export const ConfigSchema = z.object({
   TRUST_PROXY: bool.default(false),
   // all: API and worker; web: API only; worker: only the worker (and /api/health).
   OUTPORT_ROLE: z.enum(['all', 'web', 'worker']).default('all'),
+  // Bearer token for GET /metrics; unset, the route answers 404.
+  METRICS_TOKEN: z.string().trim().regex(/^\S+$/, 'must be one word (no spaces)').optional(),
+  // json: one JSON object per line (the built server's default); pretty: readable lines (development's).
+  // Read by server/lib/log.ts before this check runs (a configuration error must be logged too).
+  LOG_FORMAT: z.enum(LOG_FORMATS).optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   PORT: positiveInt.max(65535).optional()
 }).superRefine((config, issues) => {
   if (!config.TELEGRAM_BOT_TOKEN) return

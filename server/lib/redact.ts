@@ -1,6 +1,6 @@
 /**
  * The one place that keeps secrets out of log lines. Every line the server prints passes through
- * redact() (server/plugins/log-redaction.ts wraps the process's stdout and stderr), so a library
+ * redact() (server/plugins/00-log-redaction.ts wraps the process's stdout and stderr), so a library
  * that logs a URL or an error message cannot leak what it carries:
  *
  * - the bot token in Bot API URLs (`/bot<token>/`), which telegraf leaves in the message of a
@@ -16,8 +16,9 @@
 export const REDACTED = '[REDACTED]'
 
 // A query value ends at the next parameter, whitespace, a quote or bracket (URLs inside JSON or
-// HTML), or a fragment.
-const VALUE = String.raw`[^&\s"'<>#;,)\]}]+`
+// HTML), or a fragment. Also at a backslash: in a JSON log line `\"` ends a string, and eating the
+// backslash would leave a bare quote that breaks the line (no secret contains one).
+const VALUE = String.raw`[^&\s"'<>#;,)\]}\\]+`
 
 const RULES: ReadonlyArray<[RegExp, string]> = [
   // Bot API URLs: /bot123456:ABC…/method (also the user-mode /user… of a local Bot API server).
@@ -29,11 +30,11 @@ const RULES: ReadonlyArray<[RegExp, string]> = [
   // token=… as a query parameter (also HTML-escaped: &amp;token=) or a form field.
   [new RegExp(String.raw`([?&;]token=)${VALUE}`, 'gi'), `$1${REDACTED}`],
   // Authorization headers, however they were printed.
-  [/\b(Bearer\s+)[^\s"',;]+/gi, `$1${REDACTED}`],
+  [/\b(Bearer\s+)[^\s"',;\\]+/gi, `$1${REDACTED}`],
   // API tokens wherever they appear (the shape in server/lib/auth/tokens.ts).
   [/\botp_[A-Za-z0-9_-]{8,}/g, `otp_${REDACTED}`],
   // The sealed session cookie (nuxt-auth-utils' name), in a Cookie or Set-Cookie header.
-  [/(nuxt-session=)[^;\s"',]+/g, `$1${REDACTED}`]
+  [/(nuxt-session=)[^;\s"',\\]+/g, `$1${REDACTED}`]
 ]
 
 export function redact(text: string): string {

@@ -15,7 +15,7 @@ export default defineNitroPlugin((nitroApp) => {
     if (!event || failure.statusCode !== 500 || !isDatabaseUnavailable(failure.cause ?? failure)) return
     // Rendered as a handled error, so Nitro no longer logs it: say what happened here, briefly.
     // The path without its query: signed download links carry their token there.
-    console.error(`[outport] ${event.method} ${event.path.split('?')[0]}: database unavailable: ${(failure.cause as Error | undefined)?.message ?? failure.message}`)
+    useRequestLog(event).error(`${event.method} ${event.path.split('?')[0]}: database unavailable: ${(failure.cause as Error | undefined)?.message ?? failure.message}`)
     failure.statusCode = 503
     failure.statusMessage = 'Service Unavailable'
     failure.message = 'The database is unavailable right now. Please try again in a moment.'

@@ -35,7 +35,7 @@ async function start(signal: AbortSignal): Promise<void> {
       await startExportWorker()
       break
     } catch (error) {
-      console.error(`[outport] ${error instanceof Error ? error.message : error}`)
+      useLog().error(error instanceof Error ? error.message : String(error))
       if (error instanceof ConfigError) {
         // A misconfigured server cannot do its job: exit, so a supervisor notices, instead of
         // serving errors.
@@ -47,9 +47,9 @@ async function start(signal: AbortSignal): Promise<void> {
   }
   if (signal.aborted) return
   await runTask('exports:retention').catch((error) => {
-    console.error(`[outport] retention: ${error instanceof Error ? error.message : error}`)
+    useLog().error({ component: 'retention' }, `retention: ${error instanceof Error ? error.message : error}`)
   })
   await startTelegram().catch((error) => {
-    console.error(`[outport:telegram] ${error instanceof Error ? error.message : error}`)
+    useLog().error({ component: 'telegram' }, error instanceof Error ? error.message : String(error))
   })
 }

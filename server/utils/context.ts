@@ -19,7 +19,7 @@ export function useAppContext(): Promise<AppContext> {
 async function boot(): Promise<AppContext> {
   if (import.meta.dev) {
     const { prepareDevelopment } = await import('../lib/local/development')
-    await prepareDevelopment(process.env, message => console.info(`[outport] ${message}`))
+    await prepareDevelopment(process.env, message => useLog().info(message))
   }
   return createAppContext(loadConfig(process.env))
 }

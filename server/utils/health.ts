@@ -1,4 +1,5 @@
 import { Readiness } from '../lib/health'
+import { logFn } from '../lib/log'
 import { checkBucket } from '../lib/storage/s3'
 
 let readiness: Readiness<'database' | 'warehouse' | 'storage'> | undefined
@@ -20,6 +21,6 @@ export async function useReadiness(): Promise<Readiness<'database' | 'warehouse'
       }
     },
     storage: () => checkBucket(context.storage)
-  }, { log: line => console.warn(`[outport] ${line}`) })
+  }, { log: logFn(useLog().child({ component: 'health' })) })
   return readiness
 }

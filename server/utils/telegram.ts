@@ -1,3 +1,4 @@
+import { logFn } from '../lib/log'
 import { createTelegramService, type TelegramService } from '../lib/telegram/service'
 
 let service: Promise<TelegramService | null> | undefined
@@ -6,7 +7,10 @@ let created: TelegramService | null = null
 /** This process's Telegram service, or null when Telegram is off (no TELEGRAM_BOT_TOKEN). */
 export function useTelegram(): Promise<TelegramService | null> {
   service ??= useAppContext().then((context) => {
-    created = createTelegramService(context, { log: line => console.warn(`[outport:telegram] ${line}`) })
+    created = createTelegramService(context, {
+      log: logFn(useLog().child({ component: 'telegram' })),
+      metrics: useMetrics().notification
+    })
     return created
   }).catch((error) => {
     service = undefined

@@ -1,4 +1,5 @@
 import { ExportWorker } from '../lib/exports/worker'
+import { logFn } from '../lib/log'
 
 let worker: Promise<ExportWorker | undefined> | undefined
 let started: ExportWorker | undefined
@@ -23,7 +24,8 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
       heartbeatMs: config.EXPORT_LEASE_SECONDS * 1000 / 3,
       // Expired leases are found by the sweep: never wait much longer than a lease for it.
       sweepMs: Math.min(5000, config.EXPORT_LEASE_SECONDS * 1000),
-      log: line => console.warn(`[outport:worker] ${line}`),
+      log: logFn(useLog().child({ component: 'worker' })),
+      metrics: useMetrics().worker,
       onFinished: async (jobId) => {
         (await useTelegram())?.notifier.enqueue(jobId)
       }

@@ -5,7 +5,15 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /** The built server (`.output`), started as production starts it, with the given environment. */
-export interface ServerHandle { url: string, process: ChildProcess, output: () => string, stop: () => Promise<void> }
+export interface ServerHandle {
+  url: string
+  process: ChildProcess
+  /** stdout and stderr as they arrived. */
+  output: () => string
+  /** stdout alone (where the logs go). */
+  stdout: () => string
+  stop: () => Promise<void>
+}
 
 const ENTRY = join(import.meta.dirname, '../../.output/server/index.mjs')
 
@@ -17,9 +25,13 @@ export async function startServer(env: Record<string, string>, opts: { requireHe
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
+  let stdout = ''
   const collect = (d: Buffer) => {
     output += d
   }
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d
+  })
   child.stdout!.on('data', collect)
   child.stderr!.on('data', collect)
   const url = `http://127.0.0.1:${port}`
@@ -40,6 +52,7 @@ export async function startServer(env: Record<string, string>, opts: { requireHe
     url,
     process: child,
     output: () => output,
+    stdout: () => stdout,
     stop: () => new Promise((resolve) => {
       // A killed process has a signalCode and no exitCode.
       if (child.exitCode !== null || child.signalCode !== null) return resolve()

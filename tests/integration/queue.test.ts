@@ -2,6 +2,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDb, type Db } from '../../server/lib/db/client'
 import { CANCEL_CHANNEL, cancelJob, claimJobs, claimOf, completeJob, failJob, failLostJobs, holdsClaim, releaseJobs, renewLease, reportProgress } from '../../server/lib/exports/jobs/queue'
+import { countByStatus } from '../../server/lib/exports/jobs/stats'
 import { createExportJob, IdempotencyConflictError, JobLimitError, submitExportJob } from '../../server/lib/exports/jobs/submit'
 import type { ExportMetadata } from '../../shared/types/exports'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -54,6 +55,16 @@ describe('job queue', () => {
     expect(jobs.every(j => j.status === 'completed' && j.attempts === 1 && j.lockedBy === null)).toBe(true)
   })
 
+  it('counts jobs by status for the outport_jobs gauge', async () => {
+    await db.job.deleteMany()
+    expect(await countByStatus(db)).toEqual({})
+    for (let i = 0; i < 3; i++) await createExportJob(db, userId, metadata)
+    const [claimed] = await claimJobs(db, 'w', 1, 60_000)
+    await completeJob(db, claimed!, { row_count: 1 }, { phase: 'finalizing', percent: 100, rows: 1, bytes_uploaded: 1 })
+    await claimJobs(db, 'w', 1, 60_000)
+    expect(await countByStatus(db)).toEqual({ pending: 1, running: 1, completed: 1 })
+  })
+
   it('claims oldest first and skips jobs whose run_at is in the future', async () => {
     await db.job.deleteMany()
     const first = await createExportJob(db, userId, metadata)
@@ -69,11 +80,14 @@ describe('job queue', () => {
     const job = await createExportJob(db, userId, metadata)
     const [claimed] = await claimJobs(db, 'dead-worker', 1, 50)
     expect(claimed!.id).toBe(job.id)
+    expect(claimed!.reclaimed).toBe(false)
     expect(await claimJobs(db, 'other', 1, 60_000)).toEqual([])
     await new Promise(resolve => setTimeout(resolve, 100))
     const [reclaimed] = await claimJobs(db, 'other', 1, 60_000)
     expect(reclaimed!.id).toBe(job.id)
     expect(reclaimed!.attempts).toBe(2)
+    // Told apart for outport_lease_reclaims_total (a reclaim is no pickup from the queue).
+    expect(reclaimed!.reclaimed).toBe(true)
     expect(await renewLease(db, claimOf(claimed!), 60_000)).toBe(false)
     expect(await failJob(db, claimOf(claimed!), { code: 'X', message: 'late' })).toBe(false)
     expect(await completeJob(db, reclaimed!, { row_count: 3 }, { phase: 'finalizing', percent: 100, rows: 3, bytes_uploaded: 1 })).toBe(true)

@@ -8,11 +8,13 @@ import { ExportWorker } from '../../server/lib/exports/worker'
 import { cancelJob } from '../../server/lib/exports/jobs/queue'
 import { createExportJob } from '../../server/lib/exports/jobs/submit'
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../server/lib/local/s3rver'
+import { Metrics } from '../../server/lib/metrics'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
 import { buildWarehouse, planDemo } from '../../server/lib/warehouse/demo'
 import type { ExportMetadata, ExportProgress } from '../../shared/types/exports'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { waitFor } from '../helpers/faults'
+import { parsePrometheus, sampleSum, sampleValue } from '../helpers/prometheus'
 import { freePort } from '../helpers/server'
 
 /** The worker in-process against real PostgreSQL, DuckDB and s3rver: cancellation end to end. */
@@ -22,6 +24,7 @@ describe('ExportWorker cancellation', () => {
   let s3: S3rverHandle
   let ctx: AppContext
   let worker: ExportWorker
+  const metrics = new Metrics()
   const [user] = planDemo({ users: 1, transactions: 400_000, seed: 5 })
   const metadata = (dataset: number): ExportMetadata => ({
     dataset_id: DATASETS[dataset]!.id,
@@ -41,11 +44,12 @@ describe('ExportWorker cancellation', () => {
       WAREHOUSE_PATH: join(dir, 'warehouse.duckdb'), EXPORT_WORK_DIR: join(dir, 'work'), DUCKDB_THREADS: '1'
     }))
     await ctx.db.user.create({ data: { id: user!.user_id, email: 'w@example.com', passwordHash: 'x', displayName: 'W' } })
-    worker = new ExportWorker(ctx, { concurrency: 1, workDir: join(dir, 'work'), maxAttempts: 1, log: line => console.info(line) })
+    worker = new ExportWorker(ctx, { concurrency: 1, workDir: join(dir, 'work'), maxAttempts: 1, log: line => console.info(line), metrics: metrics.worker })
     await worker.start()
   })
   afterAll(async () => {
     await worker?.stop(1000)
+    metrics.close()
     await ctx?.close()
     await database?.drop()
     await s3?.stop()
@@ -74,6 +78,20 @@ describe('ExportWorker cancellation', () => {
     expect(performance.now() - created).toBeLessThan(2000)
     await waitFor('the next job to complete', async () => (await ctx.db.job.findUniqueOrThrow({ where: { id: next.id } })).status === 'completed', 30_000)
     expect((await ctx.db.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe('cancelled')
+
+    // What the worker reported: two pickups, one completed export with the job's row count and
+    // size; the cancelled run is neither a completion nor a failure.
+    const done = await ctx.db.job.findUniqueOrThrow({ where: { id: next.id } })
+    const result = done.metadata as { row_count: number, file_size_bytes: number }
+    const families = parsePrometheus(await metrics.scrape())
+    expect(sampleValue(families, 'outport_job_pickup_seconds_count')).toBe(2)
+    expect(sampleValue(families, 'outport_lease_reclaims_total')).toBe(0)
+    expect(sampleValue(families, 'outport_export_rows_total', { format: 'csv' })).toBe(result.row_count)
+    expect(sampleValue(families, 'outport_export_bytes_total', { format: 'csv' })).toBe(result.file_size_bytes)
+    expect(sampleValue(families, 'outport_export_duration_seconds_count', { format: 'csv', outcome: 'completed' })).toBe(1)
+    expect(sampleSum(families, 'outport_export_failures_total')).toBe(0)
+    // The warehouse instance is open after two exports: DuckDB's memory is readable and cheap to read.
+    expect(await ctx.warehouse.memoryBytes()).toBeGreaterThanOrEqual(0)
   })
 
   it('stop() while a claim is in flight hands the claimed jobs straight back instead of running them', async () => {

@@ -16,7 +16,7 @@ export default defineEventHandler(async (event) => {
   if (update && typeof update === 'object' && Number.isInteger(update.update_id)) {
     await telegram.handleUpdate(update)
   } else {
-    console.warn('[outport:telegram] webhook body is not an update; ignored')
+    useRequestLog(event).warn({ component: 'telegram' }, 'webhook body is not an update; ignored')
   }
   return { ok: true }
 })

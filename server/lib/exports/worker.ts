@@ -4,11 +4,13 @@ import { hostname } from 'node:os'
 import pg from 'pg'
 import type { ExportProgress } from '../../../shared/types/exports'
 import type { AppContext } from '../context'
+import type { LogFn } from '../log'
+import type { WorkerMetrics } from '../metrics'
 import { deleteObject } from '../storage/s3'
 import { asExportFailure, ExportCancelled } from './errors'
 import {
   CANCEL_CHANNEL, claimJobs, claimOf, completeJob, failJob, failLostJobs, heldClaimIds, holdsClaim, JOBS_CHANNEL, jobStatus,
-  releaseJobs, renewLease, reportProgress, type ClaimedJob
+  releaseJobs, renewLease, reportProgress, WORKER_LOST, type ClaimedJob
 } from './jobs/queue'
 import { removeStaleWorkFiles } from './retention'
 import { runExport } from './run'
@@ -22,7 +24,10 @@ export interface WorkerOptions {
   sweepMs?: number
   progressIntervalMs?: number
   retryBaseMs?: number
-  log?: (line: string) => void
+  /** Problems (warn) and outcomes (info), with `job_id`/`user_id` fields where a job is concerned. */
+  log?: LogFn
+  /** Claims, outcomes, durations and failure codes, for /metrics (server/lib/metrics.ts). */
+  metrics?: WorkerMetrics
   /**
    * Called once a job reached its final state here (completed, or failed for good), e.g. to notify
    * the user. Its failures are logged and never change the job's outcome.
@@ -60,7 +65,8 @@ export class ExportWorker {
       retryBaseMs: 2_000,
       log: () => {},
       onFinished: async () => {},
-      ...options
+      ...options,
+      metrics: options.metrics ?? { claimed: () => {}, completed: () => {}, failed: () => {} }
     }
   }
 
@@ -105,10 +111,17 @@ export class ExportWorker {
     if (free <= 0 || this.stopping) return
     // Jobs whose every attempt killed its worker are failed, not handed to this one.
     for (const id of await failLostJobs(this.ctx.db, this.opts.maxAttempts)) {
-      this.opts.log(`job ${id}: its worker was lost on the last allowed attempt; failed (WORKER_LOST)`)
+      this.opts.log(`job ${id}: its worker was lost on the last allowed attempt; failed (WORKER_LOST)`, { job_id: id })
+      this.opts.metrics.failed({ code: WORKER_LOST.code, retry: false })
       await this.finished(id)
     }
     const jobs = await claimJobs(this.ctx.db, this.id, free, this.opts.leaseMs)
+    for (const job of jobs) {
+      // Both times are the database's (started_at is the claim's now()), so clocks cannot skew it.
+      const pickupSeconds = ((job.startedAt ?? new Date()).getTime() - job.runAt.getTime()) / 1000
+      this.opts.metrics.claimed({ reclaimed: job.reclaimed === true, pickupSeconds })
+      if (job.reclaimed) this.opts.log(`job ${job.id}: its worker's lease lapsed; reclaimed (attempt ${job.attempts})`, { job_id: job.id, user_id: job.userId })
+    }
     if (this.stopping) {
       // stop() began while the claim was in flight: hand the jobs straight back.
       await persistently(() => releaseJobs(this.ctx.db, jobs.map(claimOf))).catch(() => {})
@@ -125,7 +138,7 @@ export class ExportWorker {
     entry.done = this.run(job, controller).catch((error: Error) => {
       // The database stayed unreachable through every retry: the lease lapses and another
       // worker (or this one) runs the job again.
-      this.opts.log(`job ${job.id}: could not record the outcome (${error.message}); it will be retried after its lease`)
+      this.opts.log(`job ${job.id}: could not record the outcome (${error.message}); it will be retried after its lease`, { job_id: job.id, user_id: job.userId })
     }).finally(() => {
       this.running.delete(job.claimId)
       this.poke()
@@ -142,6 +155,10 @@ export class ExportWorker {
       }, () => { /* transient: the next beat retries; the lease outlives several missed beats */ })
     }, this.opts.heartbeatMs)
     const progress = throttle(this.opts.progressIntervalMs, (p: ExportProgress) => reportProgress(db, claim, p))
+    const fields = { job_id: job.id, user_id: job.userId }
+    const format = job.metadata.format
+    const started = performance.now()
+    const seconds = () => (performance.now() - started) / 1000
     let outcome: { result: Awaited<ReturnType<typeof runExport>> } | { error: unknown }
     try {
       outcome = {
@@ -170,17 +187,27 @@ export class ExportWorker {
       if ('result' in outcome) {
         const { result } = outcome
         const done = { phase: 'finalizing', percent: 100, rows: result.row_count, bytes_uploaded: result.file_size_bytes } as const
-        if (await persistently(() => completeJob(db, job, result, done))) await this.finished(job.id)
-        else await this.discardIfCancelled(job, result.s3_key)
+        if (await persistently(() => completeJob(db, job, result, done))) {
+          this.opts.metrics.completed({ format, seconds: seconds(), rows: result.row_count, bytes: result.file_size_bytes })
+          this.opts.log(`job ${job.id} completed: ${result.row_count} rows, ${result.file_size_bytes} bytes`, {
+            ...fields, level: 'info', format, rows: result.row_count, bytes: result.file_size_bytes, duration_ms: Math.round(seconds() * 1000)
+          })
+          await this.finished(job.id)
+        } else {
+          await this.discardIfCancelled(job, result.s3_key)
+        }
         return
       }
       const { error } = outcome
       if (error instanceof ExportCancelled || controller.signal.aborted) return
       const failure = asExportFailure(error)
       const retry = failure.retryable && job.attempts < this.opts.maxAttempts
-      this.opts.log(`job ${job.id} attempt ${job.attempts} failed (${failure.code}${retry ? ', will retry' : ''}): ${String(failure.cause ?? failure.message)}`)
+      this.opts.log(`job ${job.id} attempt ${job.attempts} failed (${failure.code}${retry ? ', will retry' : ''}): ${String(failure.cause ?? failure.message)}`, {
+        ...fields, code: failure.code, attempt: job.attempts, retry
+      })
       const retryAt = retry ? new Date(Date.now() + this.backoff(job.attempts)) : undefined
       const failed = await persistently(() => failJob(db, claim, failure.toJSON(), retryAt))
+      if (failed) this.opts.metrics.failed({ format, code: failure.code, retry, seconds: seconds() })
       if (failed && !retry) await this.finished(job.id)
     } finally {
       clearInterval(heartbeat)
@@ -193,7 +220,7 @@ export class ExportWorker {
    */
   private async discardIfCancelled(job: ClaimedJob, key: string) {
     if (await jobStatus(this.ctx.db, job.id) === 'cancelled') {
-      await deleteObject(this.ctx.storage, key).catch((error: Error) => this.opts.log(`job ${job.id}: could not delete the cancelled export's object: ${error.message}`))
+      await deleteObject(this.ctx.storage, key).catch((error: Error) => this.opts.log(`job ${job.id}: could not delete the cancelled export's object: ${error.message}`, { job_id: job.id, user_id: job.userId }))
     }
   }
 
@@ -210,7 +237,7 @@ export class ExportWorker {
   }
 
   private async finished(jobId: string) {
-    await this.opts.onFinished(jobId).catch((error: Error) => this.opts.log(`after job ${jobId}: ${error.message}`))
+    await this.opts.onFinished(jobId).catch((error: Error) => this.opts.log(`after job ${jobId}: ${error.message}`, { job_id: jobId }))
   }
 
   /** Exponential backoff with equal jitter: between half and all of base × 2^(attempt-1). */

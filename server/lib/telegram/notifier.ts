@@ -6,6 +6,8 @@ import type { Db } from '../db/client'
 import { retentionEnd, signedDownloadUrl } from '../exports/download-token'
 import { claimNotification, unannouncedJobIds } from '../exports/jobs/housekeeping'
 import type { ExportJob } from '../exports/jobs/record'
+import type { LogFn } from '../log'
+import type { NotificationMetrics } from '../metrics'
 import { findDataset } from '../warehouse/datasets'
 import { unlinkChat } from './linking'
 import { completedMessage, failedMessage, type ExportSummary } from './messages'
@@ -16,7 +18,9 @@ export interface NotifierOptions {
   appUrl: string
   downloadKey: Buffer
   retentionHours: number
-  log: (line: string) => void
+  log: LogFn
+  /** Counts each notification's outcome (channel `telegram`) for /metrics. */
+  metrics?: NotificationMetrics
   /** Attempts per message when Telegram answers 429. */
   maxAttempts?: number
   /** A 429 asking to wait longer than this is not waited for: the message is given up. */
@@ -38,18 +42,29 @@ export class TelegramNotifier {
   private readonly opts: Required<NotifierOptions>
 
   constructor(options: NotifierOptions) {
-    this.opts = { maxAttempts: 3, maxRetryAfterSeconds: 30, requestTimeoutMs: 10_000, ...options }
+    this.opts = { maxAttempts: 3, maxRetryAfterSeconds: 30, requestTimeoutMs: 10_000, ...options, metrics: options.metrics ?? (() => {}) }
   }
 
   /** Notifies in the background, so a slow Telegram never holds a worker slot. */
   enqueue(jobId: string): void {
     const task = this.notify(jobId).catch((error: Error) => {
-      this.opts.log(`notification for job ${jobId} failed: ${error.message}`)
+      this.opts.log(`notification for job ${jobId} failed: ${error.message}`, { job_id: jobId })
     }).finally(() => this.inflight.delete(task))
     this.inflight.add(task)
   }
 
   async notify(jobId: string): Promise<NotifyOutcome> {
+    try {
+      const outcome = await this.deliver(jobId)
+      this.opts.metrics('telegram', outcome)
+      return outcome
+    } catch (error) {
+      this.opts.metrics('telegram', 'error')
+      throw error
+    }
+  }
+
+  private async deliver(jobId: string): Promise<NotifyOutcome> {
     const { db } = this.opts
     const job = await claimNotification(db, jobId)
     if (!job) return 'already-notified'
@@ -57,7 +72,7 @@ export class TelegramNotifier {
     const chatId = user?.telegramChatId ?? null
     if (chatId === null) return 'not-linked'
     const text = await this.message(job)
-    return this.send(chatId, text, `job ${job.id}`)
+    return this.send(chatId, text, job)
   }
 
   /**
@@ -114,8 +129,10 @@ export class TelegramNotifier {
     })
   }
 
-  private async send(chatId: bigint, text: string, what: string): Promise<NotifyOutcome> {
+  private async send(chatId: bigint, text: string, job: ExportJob): Promise<NotifyOutcome> {
     const { telegram, maxAttempts, maxRetryAfterSeconds, requestTimeoutMs, log } = this.opts
+    const what = `job ${job.id}`
+    const fields = { job_id: job.id, user_id: job.userId }
     for (let attempt = 1; ; attempt++) {
       try {
         await telegram.callApi('sendMessage', {
@@ -137,10 +154,10 @@ export class TelegramNotifier {
         if (error instanceof TelegramError && error.code === 403) {
           // Blocked, or the account is gone: nothing sent to this chat can arrive any more.
           await unlinkChat(this.opts.db, chatId)
-          log(`Telegram refused the message for ${what} (${error.description}); chat unlinked`)
+          log(`Telegram refused the message for ${what} (${error.description}); chat unlinked`, fields)
           return 'unlinked'
         }
-        log(`Telegram message for ${what} not delivered after ${attempt} attempt(s): ${(error as Error).message}`)
+        log(`Telegram message for ${what} not delivered after ${attempt} attempt(s): ${(error as Error).message}`, fields)
         return 'failed'
       }
     }

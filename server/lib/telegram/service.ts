@@ -4,12 +4,16 @@ import type { Telegraf } from 'telegraf'
 import type { Update, UserFromGetMe } from 'telegraf/types'
 import type { Config } from '../config'
 import type { Db } from '../db/client'
+import type { LogFn } from '../log'
+import type { NotificationMetrics } from '../metrics'
 import { downloadTokenKey } from '../exports/download-token'
 import { createBot, withTimeout } from './bot'
 import { TelegramNotifier } from './notifier'
 
 export interface TelegramServiceOptions {
-  log?: (line: string) => void
+  log?: LogFn
+  /** Counts notification outcomes for /metrics. */
+  metrics?: NotificationMetrics
   /** How often final jobs nobody announced are looked for (the start-up sweep always runs). */
   sweepIntervalMs?: number
   /** How far back such jobs are still worth a message. */
@@ -30,7 +34,7 @@ export function createTelegramService(ctx: { config: Config, db: Db }, options: 
 export class TelegramService {
   readonly bot: Telegraf
   readonly notifier: TelegramNotifier
-  private readonly log: (line: string) => void
+  private readonly log: LogFn
   private identity?: Promise<UserFromGetMe>
   private readonly stopping = new AbortController()
   private polling?: Promise<void>
@@ -46,7 +50,8 @@ export class TelegramService {
       appUrl: config.APP_URL,
       downloadKey: downloadTokenKey(config.NUXT_SESSION_PASSWORD!),
       retentionHours: config.EXPORT_RETENTION_HOURS,
-      log: this.log
+      log: this.log,
+      metrics: options.metrics
     })
   }
 
@@ -92,7 +97,7 @@ export class TelegramService {
     const url = new URL(WEBHOOK_PATH, this.config.APP_URL.endsWith('/') ? this.config.APP_URL : `${this.config.APP_URL}/`).toString()
     try {
       await this.bot.telegram.callApi('setWebhook', { url, secret_token: this.config.TELEGRAM_WEBHOOK_SECRET, allowed_updates: ['message'] }, withTimeout(10_000))
-      this.log(`Telegram webhook set to ${url}`)
+      this.log(`Telegram webhook set to ${url}`, { level: 'info' })
     } catch (error) {
       this.log(`Telegram webhook not set to ${url} (${(error as Error).message}); without a public HTTPS APP_URL use TELEGRAM_MODE=polling`)
     }

@@ -63,6 +63,22 @@ export class WarehouseReader {
   }
 
   /**
+   * Bytes DuckDB holds in memory (buffer pool, query state), for the `outport_duckdb_memory_bytes`
+   * gauge; undefined while no instance is open: a scrape must not open the warehouse.
+   */
+  async memoryBytes(): Promise<number | undefined> {
+    const instance = this.instance
+    if (!instance) return undefined
+    const connection = await instance.connect()
+    try {
+      const reader = await connection.runAndReadAll('SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT AS bytes FROM duckdb_memory()')
+      return Number(reader.getRows()[0]?.[0] ?? 0)
+    } finally {
+      connection.closeSync()
+    }
+  }
+
+  /**
    * Stops handing out connections of the current instance: the next connect() opens a fresh one.
    * For an instance whose interrupted query never returned, which would otherwise hold its threads
    * and stall every later export. The old instance is left to the garbage collector.

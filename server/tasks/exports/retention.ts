@@ -1,4 +1,5 @@
 import { expireExports } from '../../lib/exports/retention'
+import { logFn } from '../../lib/log'
 
 /**
  * Deletes export files older than EXPORT_RETENTION_HOURS and marks their jobs expired. Runs in
@@ -10,7 +11,7 @@ export default defineTask({
     const { db, storage, config } = await useAppContext()
     const { expired, failed } = await expireExports(db, storage, {
       retentionHours: config.EXPORT_RETENTION_HOURS,
-      log: line => console.warn(`[outport] ${line}`)
+      log: logFn(useLog().child({ component: 'retention' }))
     })
     return { result: { expired: expired.length, failed: failed.length } }
   }

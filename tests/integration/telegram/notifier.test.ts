@@ -79,9 +79,12 @@ describe('Telegram notifier', () => {
   it('sends the completion message once, with the signed link valid until the retention ends', async () => {
     const completedAt = new Date('2026-11-22T09:30:00.000Z')
     const { id } = await job('completed', { completedAt })
-    const n = notifier()
+    const outcomes: string[] = []
+    const n = notifier({ metrics: (channel, outcome) => outcomes.push(`${channel}:${outcome}`) })
     expect(await n.notify(id)).toBe('sent')
     expect(await n.notify(id)).toBe('already-notified')
+    // Every decision is counted for outport_notifications_total.
+    expect(outcomes).toEqual(['telegram:sent', 'telegram:already-notified'])
     const expiresAt = new Date('2026-11-23T09:30:00.000Z')
     expect(fake.messages()).toEqual([{
       chat_id: CHAT,

@@ -22,8 +22,11 @@ export const CANCEL_CHANNEL = 'outport_cancel'
 /** One run's hold on a job. */
 export interface Claim { jobId: string, claimId: string }
 
-/** A claimed job: running, with the claim its run must present. */
-export type ClaimedJob = ExportJob & { claimId: string }
+/**
+ * A claimed job: running, with the claim its run must present. `reclaimed`: it was taken over from
+ * a worker whose lease lapsed rather than picked up from the queue.
+ */
+export type ClaimedJob = ExportJob & { claimId: string, reclaimed?: boolean }
 
 export function claimOf(job: ClaimedJob): Claim {
   return { jobId: job.id, claimId: job.claimId }
@@ -77,12 +80,14 @@ export async function failLostJobs(db: Db, maxAttempts: number): Promise<string[
 
 /**
  * Claims up to `limit` jobs, oldest first: pending ones whose run_at has come, and running ones
- * whose lease expired (their worker died or stalled). Every claim counts as an attempt.
+ * whose lease expired (their worker died or stalled; `reclaimed` says which). Every claim counts as
+ * an attempt.
  */
 export async function claimJobs(db: Db, workerId: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
   if (limit <= 0) return []
-  // On the pg pool, which returns timestamps as Dates and JSONB parsed, as Prisma does.
-  const { rows } = await db.pool.query<JobRow>(`
+  // On the pg pool, which returns timestamps as Dates and JSONB parsed, as Prisma does. The
+  // sub-select's columns are renamed so the RETURNING list's plain column names stay unambiguous.
+  const { rows } = await db.pool.query<JobRow & { reclaimed: boolean }>(`
     UPDATE jobs SET
       status = 'running',
       attempts = attempts + 1,
@@ -91,16 +96,17 @@ export async function claimJobs(db: Db, workerId: string, limit: number, leaseMs
       claim_id = gen_random_uuid(),
       started_at = now(),
       updated_at = now()
-    WHERE id IN (
-      SELECT id FROM jobs
+    FROM (
+      SELECT id AS picked_id, status AS picked_status FROM jobs
       WHERE (status = 'pending' AND run_at <= now())
          OR (status = 'running' AND locked_until < now())
       ORDER BY run_at, created_at
       LIMIT $3
       FOR UPDATE SKIP LOCKED
-    )
-    RETURNING ${JOB_COLUMNS}`, [workerId, leaseMs / 1000, limit])
-  return rows.map(row => toExportJob(row) as ClaimedJob)
+    ) AS picked
+    WHERE jobs.id = picked.picked_id
+    RETURNING ${JOB_COLUMNS}, picked_status = 'running' AS reclaimed`, [workerId, leaseMs / 1000, limit])
+  return rows.map(row => ({ ...toExportJob(row), claimId: row.claimId!, reclaimed: row.reclaimed }))
     .sort((a, b) => a.runAt.getTime() - b.runAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime())
 }
 

@@ -25,6 +25,10 @@ export default defineNuxtConfig({
 
   devtools: { enabled: false },
 
+  app: {
+    head: { htmlAttrs: { lang: 'en' } }
+  },
+
   css: ['~/assets/css/main.css'],
 
   // Our machines have no internet: no font providers, no Iconify API; icons come from the local

@@ -28,7 +28,7 @@ export const EXPORT_FORMATS = {
     // RFC 4180 quoting, header row, ISO dates; DuckDB writes decimals in plain notation.
     copyOptions: 'FORMAT csv, HEADER true, DELIMITER \',\', QUOTE \'"\', ESCAPE \'"\', DATEFORMAT \'%Y-%m-%d\'',
     text: true,
-    compressions: ['none']
+    compressions: ['none', 'gzip', 'zstd']
   },
   parquet: {
     label: 'Parquet',
@@ -36,6 +36,34 @@ export const EXPORT_FORMATS = {
     extension: 'parquet',
     contentType: 'application/vnd.apache.parquet',
     copyOptions: 'FORMAT parquet, COMPRESSION zstd',
+    text: false,
+    compressions: ['none']
+  },
+  // The dialog's rows for the formats below; their writers (copyOptions, text) come with the API side.
+  jsonl: {
+    label: 'JSON Lines',
+    description: 'Engineers: one object per line, streams into anything',
+    extension: 'jsonl',
+    contentType: 'application/x-ndjson',
+    copyOptions: 'FORMAT json',
+    text: false,
+    compressions: ['none', 'gzip', 'zstd']
+  },
+  json: {
+    label: 'JSON',
+    description: 'Web apps and scripts: one array',
+    extension: 'json',
+    contentType: 'application/json',
+    copyOptions: 'FORMAT json, ARRAY true',
+    text: false,
+    compressions: ['none', 'gzip', 'zstd']
+  },
+  xlsx: {
+    label: 'Excel',
+    description: 'Analysts: opens with a double-click',
+    extension: 'xlsx',
+    contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+    copyOptions: 'FORMAT xlsx',
     text: false,
     compressions: ['none']
   }

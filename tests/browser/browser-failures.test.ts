@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
 import { startS3rver } from '../../server/lib/local/s3rver'
-import { launchBrowser, screenshot, signIn } from '../helpers/browser'
+import { expectAccessible, launchBrowser, screenshot, signIn } from '../helpers/browser'
 import { TEST_BUCKET } from '../helpers/environment'
 import { useServerSuite } from '../helpers/suite'
 
@@ -36,6 +36,7 @@ describe('export dialog when storage is down', () => {
       await page.locator('[data-testid="export-status"][data-status="failed"]').waitFor({ timeout: 30_000 })
       expect(await page.getByTestId('export-error').textContent()).toMatch(/file storage service could not be reached/i)
       await screenshot(page, '11-dialog-failed')
+      await expectAccessible(page, 'export dialog failed')
 
       const port = Number(new URL(suite.env.S3_ENDPOINT!).port)
       const s3 = await startS3rver({ directory: join(suite.environment.dir, 's3'), port, buckets: [TEST_BUCKET] })

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { openWarehouse, queryRows } from '../../server/lib/warehouse/duckdb'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
-import { hydrated, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
+import { expectAccessible, hydrated, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
 import { client } from '../helpers/http'
 import { readParquetRows } from '../helpers/readers'
 
@@ -61,11 +61,13 @@ describe('signed out', () => {
     await visit(page, `${baseUrl}/analytics/exports`)
     await page.waitForURL(/\/login\?redirect=/)
     await screenshot(page, '01-sign-in')
+    await expectAccessible(page, 'sign-in page')
     await page.getByLabel('Email').fill(alice.email)
     await page.getByLabel('Password').fill('wrong password')
     await page.getByRole('button', { name: 'Sign in' }).click()
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('Incorrect email or password')
     await screenshot(page, '02-sign-in-error')
+    await expectAccessible(page, 'sign-in page with an error')
     await page.getByLabel('Password').fill(alice.password)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.waitForURL(`${baseUrl}/analytics/exports`)
@@ -79,6 +81,7 @@ describe('export dialog', () => {
     for (const dataset of DATASETS) await expect.poll(() => page.getByText(dataset.title, { exact: true }).count()).toBe(1)
     await expect.poll(() => page.getByText('Export your financial data for external analysis').count()).toBe(1)
     await screenshot(page, '03-datasets')
+    await expectAccessible(page, 'datasets page')
 
     const accountName = await withDb(async db => (await db.query('SELECT name FROM accounts WHERE id = $1', [alice.account_ids[0]])).rows[0].name as string)
     const tagName = await withDb(async db => (await db.query('SELECT name FROM tags WHERE id = $1', [alice.tag_ids[1]])).rows[0].name as string)
@@ -90,13 +93,16 @@ describe('export dialog', () => {
     await pickOption('accounts', accountName)
     await pickOption('tags', tagName)
     await screenshot(page, '04-dialog-form')
+    await expectAccessible(page, 'export dialog form (filters chosen)')
     await page.getByTestId('start-export').click()
 
     // Progress (or an already completed export: the demo data is small), then completion.
     await page.getByTestId('export-status').waitFor()
     await screenshot(page, '05-dialog-progress')
+    await expectAccessible(page, 'export dialog progress')
     await page.locator('[data-testid="export-status"][data-status="completed"]').waitFor({ timeout: 30_000 })
     await screenshot(page, '06-dialog-completed')
+    await expectAccessible(page, 'export dialog completed')
 
     const warehouse = await openWarehouse(env.WAREHOUSE_PATH!)
     const connection = await warehouse.connect()
@@ -127,6 +133,7 @@ describe('export dialog', () => {
     await page.getByTestId('start-export').click()
     await expect.poll(() => page.getByText('The end date must be on or after the start date').count()).toBe(1)
     await screenshot(page, '07-dialog-field-error')
+    await expectAccessible(page, 'export dialog with a field error')
     const before = await withDb(async db => (await db.query('SELECT count(*)::int AS n FROM jobs WHERE user_id = $1', [bob.user_id])).rows[0].n)
 
     // The server's own verdict (here: an account that is not the user's) lands on its field.
@@ -152,6 +159,7 @@ describe('export dialog', () => {
     await hydrated(page)
     await expect.poll(() => page.getByTestId('export-phase').textContent()).toMatch(/Queued/)
     await screenshot(page, '08-dialog-queued')
+    await expectAccessible(page, 'export dialog queued')
 
     await withDb(db => db.query(`UPDATE jobs SET run_at = now() WHERE id = $1; `, [jobId]).then(() => db.query('SELECT pg_notify(\'outport_jobs\', \'test\')')))
     await page.locator('[data-testid="export-status"][data-status="completed"]').waitFor({ timeout: 30_000 })
@@ -161,6 +169,7 @@ describe('export dialog', () => {
     await visit(page, `${baseUrl}/analytics/exports`)
     await page.locator(`[data-job-id="${jobId}"]`).waitFor()
     await screenshot(page, '09-history')
+    await expectAccessible(page, 'export history page')
   })
 
   it('does not show another user\'s export', async () => {
@@ -180,6 +189,7 @@ describe('export dialog', () => {
     // Nothing wider than the screen.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
     await screenshot(page, '10-phone-dialog')
+    await expectAccessible(page, 'export dialog at phone width')
   })
 
   it('works by keyboard alone: the dialog traps focus, every field has a label, Escape closes', async () => {
@@ -194,8 +204,10 @@ describe('export dialog', () => {
       await page.keyboard.press('Tab')
       expect(await dialog.evaluate(el => el.contains(document.activeElement))).toBe(true)
     }
-    for (const label of ['Start date', 'End date', 'Accounts', 'Tags']) expect({ label, count: await page.getByLabel(label).count() }).toEqual({ label, count: 1 })
+    // The select menus' names also carry what they show ("Accounts: All accounts"); the column "tags" is labelled "tags".
+    for (const label of ['Start date', 'End date', 'Accounts', 'Tags']) expect({ label, count: await page.getByLabel(new RegExp(`^${label}`)).count() }).toEqual({ label, count: 1 })
     await screenshot(page, '12-dark-dialog')
+    await expectAccessible(page, 'export dialog in dark mode')
     await page.keyboard.press('Escape')
     await expect.poll(() => page.getByRole('dialog').count()).toBe(0)
   })
@@ -208,6 +220,7 @@ describe('export dialog', () => {
     await page.getByTestId('cancel-export').click()
     await page.locator('[data-testid="export-status"][data-status="cancelled"]').waitFor()
     await screenshot(page, '13-dialog-cancelled')
+    await expectAccessible(page, 'export dialog cancelled')
     expect(await withDb(async db => (await db.query('SELECT status FROM jobs WHERE id = $1', [jobId])).rows[0].status)).toBe('cancelled')
   })
 })

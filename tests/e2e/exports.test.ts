@@ -294,7 +294,7 @@ describe('bad input', () => {
     ['an unknown field', () => ({ ...valid(), limit: 10 }), 400, 'limit'],
     ['a malformed dataset_id', () => ({ ...valid(), dataset_id: 'transactions' }), 400, 'dataset_id'],
     ['a missing format', () => ({ dataset_id: TRANSACTIONS }), 400, 'format'],
-    ['an unknown format', () => ({ ...valid(), format: 'xlsx' }), 400, 'format'],
+    ['an unknown format', () => ({ ...valid(), format: 'xml' }), 400, 'format'],
     ['a bad date', () => ({ ...valid(), start_date: '2024-02-30' }), 400, 'start_date'],
     ['a date with SQL', () => ({ ...valid(), end_date: '2024-01-01\' OR 1=1 --' }), 400, 'end_date'],
     ['start after end', () => ({ ...valid(), start_date: '2025-02-01', end_date: '2025-01-31' }), 400, 'end_date'],

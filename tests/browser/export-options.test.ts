@@ -1,0 +1,412 @@
+import pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
+import { DATASETS } from '../../server/lib/warehouse/datasets'
+import { expectAccessible, launchBrowser, screenshot, signIn } from '../helpers/browser'
+
+/**
+ * The export dialog's choices: formats, compression, columns, row limit, CSV options, the live
+ * preview and the Excel row limit, by mouse, by keyboard and at phone width.
+ */
+const baseUrl = inject('baseUrl')
+const demo = inject('demo')
+const env = inject('env')
+const alice = demo.users[0]!
+const TRANSACTIONS = DATASETS[0]!
+const COLUMNS = TRANSACTIONS.columns.map(c => c.name)
+const EXPORTS_URL = `${baseUrl}/api/analytics/exports`
+const PREVIEW_URL = `${EXPORTS_URL}/preview`
+
+// The preview route comes with the API side of this feature; its tests run once the server has it.
+const previewExists = await fetch(PREVIEW_URL, {
+  method: 'POST',
+  headers: { 'authorization': `Bearer ${alice.token}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ dataset_id: TRANSACTIONS.id, format: 'csv' })
+}).then(async res => res.ok && Array.isArray((await res.json().catch(() => null))?.columns))
+
+let browser: Browser
+let context: BrowserContext
+const queued: string[] = []
+let page: Page
+
+beforeAll(async () => {
+  browser = await launchBrowser()
+})
+afterAll(async () => {
+  await browser?.close()
+})
+afterEach(async () => {
+  await context?.close()
+  // The queued jobs stand in for real ones: gone again, so they count against no limit.
+  if (queued.length) await withDb(db => db.query('DELETE FROM jobs WHERE id = ANY($1::uuid[])', [queued.splice(0)]))
+})
+
+async function withDb<T>(run: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: env.DATABASE_URL })
+  await db.connect()
+  try {
+    return await run(db)
+  } finally {
+    await db.end()
+  }
+}
+
+async function openDialog(viewport = { width: 1280, height: 900 }, colorScheme: 'light' | 'dark' = 'light', prepare?: (page: Page) => Promise<unknown>) {
+  context = await browser.newContext({ viewport, colorScheme })
+  page = await context.newPage()
+  await prepare?.(page)
+  await signIn(page, baseUrl, alice.email, alice.password)
+  await page.getByRole('button', { name: `Export ${TRANSACTIONS.title}` }).click()
+  await page.getByTestId('export-form').waitFor()
+  return page
+}
+
+/** A queued job no worker picks up (run_at in an hour), to answer an intercepted create call with. */
+async function queuedJob(): Promise<string> {
+  const id = await withDb(async db => (await db.query(`INSERT INTO jobs (user_id, type, status, metadata, progress, run_at, updated_at)
+    VALUES ($1, 'EXPORT', 'pending', $2, '{"phase":"queued","percent":0,"rows":null,"bytes_uploaded":null}', now() + interval '1 hour', now()) RETURNING id`,
+  [alice.user_id, JSON.stringify({ dataset_id: TRANSACTIONS.id, dataset_name: TRANSACTIONS.name, format: 'csv', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] } })])).rows[0].id as string)
+  queued.push(id)
+  return id
+}
+
+/**
+ * Answers the create call in the browser with a queued job and hands back the request the dialog
+ * sent: the new fields are asserted as sent, whatever this server's schema accepts today.
+ */
+async function interceptCreate(): Promise<() => Promise<Request>> {
+  const jobId = await queuedJob()
+  await page.route(EXPORTS_URL, route => route.request().method() === 'POST'
+    ? route.fulfill({ status: 202, contentType: 'application/json', body: JSON.stringify({ job_id: jobId, status: 'pending', message: 'queued' }) })
+    : route.continue())
+  const sent = page.waitForRequest(req => req.url() === EXPORTS_URL && req.method() === 'POST')
+  return () => sent
+}
+
+const radio = (name: string) => page.getByRole('radio', { name, exact: true })
+const columnBox = (name: string) => page.getByRole('checkbox', { name, exact: true })
+const checked = async (name: string) => (await columnBox(name).getAttribute('aria-checked')) === 'true'
+
+describe('export dialog options', () => {
+  it('offers each format with who it is for, and compression only where it applies', async () => {
+    await openDialog()
+    const formats = page.getByRole('group', { name: 'Format' })
+    for (const [label, description] of [['CSV', 'Excel, Sheets, any tool'], ['Parquet', 'pandas, DuckDB, BI tools'],
+      ['JSON Lines', 'Engineers: one object per line, streams into anything'], ['JSON', 'Web apps and scripts: one array'],
+      ['Excel', 'Analysts: opens with a double-click']] as const) {
+      expect(await formats.getByRole('radio', { name: label, exact: true }).count()).toBe(1)
+      expect(await formats.getByText(description, { exact: true }).count()).toBe(1)
+    }
+    expect(await radio('CSV').getAttribute('aria-checked')).toBe('true')
+
+    const fileCompression = page.getByRole('group', { name: 'Compression' })
+    const visible = async () => ({ file: await page.getByTestId('compression').count(), parquet: await page.getByTestId('parquet-compression').count(), advanced: await page.getByTestId('advanced').count() })
+    expect(await visible()).toEqual({ file: 1, parquet: 0, advanced: 1 })
+    for (const name of ['None', 'gzip', 'zstd']) expect(await fileCompression.getByRole('radio', { name, exact: true }).count()).toBe(1)
+
+    await radio('Parquet').click()
+    expect(await visible()).toEqual({ file: 0, parquet: 1, advanced: 0 })
+    expect(await page.getByTestId('parquet-compression').getByRole('radio', { name: 'zstd', exact: true }).getAttribute('aria-checked')).toBe('true')
+    await screenshot(page, '14-dialog-parquet')
+    await expectAccessible(page, 'dialog, Parquet chosen')
+
+    await radio('JSON Lines').click()
+    expect(await visible()).toEqual({ file: 1, parquet: 0, advanced: 0 })
+    await radio('JSON').click()
+    expect(await visible()).toEqual({ file: 1, parquet: 0, advanced: 0 })
+    await radio('Excel').click()
+    expect(await visible()).toEqual({ file: 0, parquet: 0, advanced: 0 })
+    await screenshot(page, '15-dialog-excel')
+  })
+
+  it('picks columns (all at first, none, all, some) and sends them in the order listed', async () => {
+    await openDialog()
+    for (const name of COLUMNS) expect(await checked(name)).toBe(true)
+    expect(await page.getByTestId('columns-count').textContent()).toBe(`${COLUMNS.length} of ${COLUMNS.length}`)
+
+    await page.getByRole('button', { name: 'Select none' }).click()
+    for (const name of COLUMNS) expect(await checked(name)).toBe(false)
+    expect(await page.getByTestId('columns-count').textContent()).toBe(`0 of ${COLUMNS.length}`)
+    let requests = 0
+    page.on('request', (req) => {
+      if (req.url() === EXPORTS_URL && req.method() === 'POST') requests++
+    })
+    await page.getByTestId('start-export').click()
+    await expect.poll(() => page.getByText('Choose at least one column').count()).toBe(1)
+    expect(requests).toBe(0)
+    await screenshot(page, '16-dialog-no-columns')
+    await expectAccessible(page, 'dialog, no column chosen')
+
+    await page.getByRole('button', { name: 'Select all' }).click()
+    for (const name of COLUMNS) expect(await checked(name)).toBe(true)
+
+    // Ticked off and on in another order than listed: the request keeps the dataset's order.
+    const [first, second, third] = COLUMNS as [string, string, string]
+    await columnBox(third).click()
+    await columnBox(first).click()
+    await columnBox(second).click()
+    await columnBox(third).click()
+    const sent = await interceptCreate()
+    await page.getByTestId('start-export').click()
+    const body = (await sent()).postDataJSON()
+    expect(body.columns).toEqual(COLUMNS.filter(name => name !== first && name !== second))
+    // Defaults stay out of the request: the server applies the same ones.
+    expect(body).not.toHaveProperty('csv')
+    expect(body).not.toHaveProperty('compression')
+    expect(body).not.toHaveProperty('limit')
+  })
+
+  it('sends compression, row limit and the Advanced CSV options; explains the formula guard', async () => {
+    await openDialog()
+    await page.getByRole('group', { name: 'Compression' }).getByRole('radio', { name: 'gzip', exact: true }).click()
+
+    await page.getByLabel('Row limit').fill('0')
+    await page.getByTestId('start-export').click()
+    await expect.poll(() => page.getByText('A whole number from 1 to 100,000,000').count()).toBe(1)
+    await page.getByLabel('Row limit').fill('5000')
+
+    expect(await page.getByTestId('csv-options').count()).toBe(0)
+    const advanced = page.getByRole('button', { name: 'Advanced' })
+    expect(await advanced.getAttribute('aria-expanded')).toBe('false')
+    await advanced.click()
+    expect(await advanced.getAttribute('aria-expanded')).toBe('true')
+    await page.getByTestId('csv-options').waitFor()
+    const delimiter = page.getByRole('group', { name: 'Delimiter' })
+    expect(await delimiter.getByRole('radio', { name: 'Comma ,' }).getAttribute('aria-checked')).toBe('true')
+    expect(await page.getByRole('checkbox', { name: 'Header row' }).getAttribute('aria-checked')).toBe('true')
+    expect(await page.getByRole('checkbox', { name: 'Byte order mark' }).getAttribute('aria-checked')).toBe('false')
+    expect(await page.getByRole('checkbox', { name: 'Formula guard' }).getAttribute('aria-checked')).toBe('true')
+    expect(await page.getByTestId('csv-options').textContent()).toContain('get a leading \' so a spreadsheet shows them as text instead of running them as formulas')
+
+    await delimiter.getByRole('radio', { name: 'Semicolon ;' }).click()
+    await page.getByRole('checkbox', { name: 'Byte order mark' }).click()
+    await page.getByRole('checkbox', { name: 'Formula guard' }).click()
+    await page.getByTestId('csv-options').scrollIntoViewIfNeeded()
+    await screenshot(page, '17-dialog-advanced')
+    await expectAccessible(page, 'dialog, Advanced open')
+
+    const sent = await interceptCreate()
+    await page.getByTestId('start-export').click()
+    const body = (await sent()).postDataJSON()
+    expect(body).toEqual({
+      dataset_id: TRANSACTIONS.id,
+      format: 'csv',
+      compression: 'gzip',
+      limit: 5000,
+      csv: { delimiter: ';', header: true, bom: true, formula_guard: false }
+    })
+    // The intercepted answer's job is followed like any other.
+    await expect.poll(() => page.getByTestId('export-phase').textContent()).toMatch(/Queued/)
+  })
+
+  it('sends Parquet\'s own compression, and no CSV options for other formats', async () => {
+    await openDialog()
+    await page.getByRole('button', { name: 'Advanced' }).click()
+    await page.getByRole('checkbox', { name: 'Header row' }).click()
+    await radio('Parquet').click()
+    await page.getByTestId('parquet-compression').getByRole('radio', { name: 'Snappy' }).click()
+    const sent = await interceptCreate()
+    await page.getByTestId('start-export').click()
+    expect((await sent()).postDataJSON()).toEqual({ dataset_id: TRANSACTIONS.id, format: 'parquet', parquet_compression: 'snappy' })
+  })
+
+  it('works by keyboard alone: format, a column, the row limit and Start without the mouse', async () => {
+    await openDialog({ width: 1280, height: 900 }, 'dark')
+    const dialog = page.getByRole('dialog')
+    const focused = () => page.evaluate(() => {
+      const el = document.activeElement
+      return { role: el?.getAttribute('role') ?? el?.tagName.toLowerCase(), type: el?.getAttribute('type'), text: el?.textContent?.trim() ?? '' }
+    })
+    const tabTo = async (test: (f: Awaited<ReturnType<typeof focused>>) => boolean) => {
+      // Where the dialog put the focus when it opened counts as reached.
+      for (let i = 0; i < 40; i++) {
+        if (test(await focused())) return
+        await page.keyboard.press('Tab')
+        expect(await dialog.evaluate(el => el.contains(document.activeElement))).toBe(true)
+      }
+      throw new Error('not reached by Tab')
+    }
+    // The format group is one tab stop; the arrow keys move the choice within it.
+    await tabTo(f => f.role === 'radio')
+    expect(await radio('CSV').evaluate(el => el === document.activeElement)).toBe(true)
+    // ArrowDown moves to Parquet (Reka also checks it when the key is still down as the focus
+    // arrives, which a slow machine can miss); Space checks the focused radio either way.
+    await page.keyboard.press('ArrowDown')
+    await expect.poll(() => radio('Parquet').evaluate(el => el === document.activeElement)).toBe(true)
+    await page.keyboard.press('Space')
+    await expect.poll(() => radio('Parquet').getAttribute('aria-checked')).toBe('true')
+    expect(await page.getByTestId('parquet-compression').count()).toBe(1)
+
+    // The columns are one tab stop too: Space unticks the first.
+    await tabTo(f => f.role === 'checkbox')
+    const first = COLUMNS[0]!
+    expect(await columnBox(first).evaluate(el => el === document.activeElement)).toBe(true)
+    await page.keyboard.press('Space')
+    expect(await checked(first)).toBe(false)
+
+    await tabTo(f => f.type === 'number')
+    await page.keyboard.type('100')
+    await tabTo(f => f.text === 'Start export')
+    await screenshot(page, '18-dark-dialog-keyboard')
+    await expectAccessible(page, 'dialog in dark mode, chosen by keyboard')
+    const sent = await interceptCreate()
+    await page.keyboard.press('Enter')
+    expect((await sent()).postDataJSON()).toEqual({ dataset_id: TRANSACTIONS.id, format: 'parquet', columns: COLUMNS.slice(1), limit: 100 })
+  })
+
+  it('keeps the new sections within a phone\'s width', async () => {
+    await openDialog({ width: 390, height: 844 })
+    await page.getByRole('button', { name: 'Advanced' }).click()
+    await page.getByTestId('csv-options').waitFor()
+    const overflow = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      wide: [...document.querySelectorAll('[role="dialog"] *')]
+        .filter(el => el.getBoundingClientRect().right > window.innerWidth + 0.5 && !el.closest('[data-testid="preview-table"] table'))
+        .map(el => el.outerHTML.slice(0, 80))
+    }))
+    expect(overflow).toEqual({ page: 390, wide: [] })
+    await page.getByTestId('csv-options').scrollIntoViewIfNeeded()
+    await screenshot(page, '19-phone-dialog-advanced')
+    await expectAccessible(page, 'dialog at phone width, Advanced open')
+  })
+
+  it('without a preview route the dialog says so quietly and still starts the export', async () => {
+    await openDialog(undefined, undefined, p => p.route(PREVIEW_URL, route => route.fulfill({ status: 404, json: { statusCode: 404 } })))
+    await page.locator('[data-testid="preview"][data-state="unavailable"]').waitFor()
+    expect(await page.getByTestId('preview-table').count()).toBe(0)
+    expect(await page.getByTestId('preview-unavailable').textContent()).toContain('not available')
+    await screenshot(page, '20-dialog-no-preview')
+    const sent = await interceptCreate()
+    await page.getByTestId('start-export').click()
+    expect((await sent()).postDataJSON()).toEqual({ dataset_id: TRANSACTIONS.id, format: 'csv' })
+  })
+})
+
+describe('live preview, against the contract (the answers made in the browser)', () => {
+  it('waits for a quiet moment, drops superseded answers, shows rows and size, field errors and Excel\'s limit', async () => {
+    const asked: Record<string, unknown>[] = []
+    let aborted = 0
+    await openDialog(undefined, undefined, async (p) => {
+      p.on('requestfailed', req => req.url() === PREVIEW_URL && aborted++)
+      await p.route(PREVIEW_URL, async (route) => {
+        const body = route.request().postDataJSON()
+        asked.push(body)
+        if (body.limit === 7) return route.fulfill({ status: 400, json: { statusCode: 400, message: 'Invalid request', data: { errors: [{ field: 'limit', message: 'Seven is not allowed here' }] } } })
+        // A slow server: a change made meanwhile supersedes this answer.
+        await new Promise(resolve => setTimeout(resolve, 600))
+        const columns = (body.columns ?? COLUMNS).map((name: string) => ({ name, type: 'VARCHAR' }))
+        const rows = Array.from({ length: 20 }, (_, i) => Object.fromEntries(columns.map((c: { name: string }) => [c.name, `${c.name} ${i + 1}`])))
+        const rowCount = body.format === 'xlsx' ? 2_000_000 : body.end_date ? 1_234 : 48_213
+        await route.fulfill({ json: { columns, rows, row_count: rowCount, estimated_bytes: rowCount * 240 } }).catch(() => {})
+      })
+    })
+    const summary = page.getByTestId('preview-summary')
+    await expect.poll(() => summary.textContent(), { timeout: 10_000 }).toContain('≈ 48,213 rows · about 11 MB')
+    const table = page.getByTestId('preview-table')
+    expect((await table.locator('thead th').allTextContents()).map(t => t.trim())).toEqual(COLUMNS)
+    expect(await table.locator('tbody tr').count()).toBe(20)
+    await table.scrollIntoViewIfNeeded()
+    await screenshot(page, '21-dialog-preview')
+    await expectAccessible(page, 'dialog with a preview')
+
+    // Typing asks once the typing pauses, not once per key.
+    await page.getByLabel('Row limit').focus()
+    await page.keyboard.type('123456', { delay: 15 })
+    await expect.poll(() => summary.textContent(), { timeout: 10_000 }).toContain('≈ 48,213 rows')
+    await expect.poll(() => asked.at(-1)?.limit).toBe(123456)
+    expect(asked.filter(b => b.limit !== undefined).length).toBeLessThan(6)
+    await page.getByLabel('Row limit').fill('')
+
+    // The filters change the preview.
+    await page.getByLabel('Start date').fill('2025-06-01')
+    await page.getByLabel('End date').fill('2025-06-30')
+    await expect.poll(() => summary.textContent(), { timeout: 10_000 }).toContain('≈ 1,234 rows')
+    expect(asked.at(-1)).toMatchObject({ start_date: '2025-06-01', end_date: '2025-06-30' })
+
+    // A change while an answer is on its way: that request is cancelled, the newer answer shown.
+    const cancelledBefore = aborted
+    const askedBefore = asked.length
+    await columnBox(COLUMNS[0]!).click()
+    await expect.poll(() => asked.length).toBe(askedBefore + 1)
+    await columnBox(COLUMNS[1]!).click()
+    await expect.poll(() => aborted, { timeout: 10_000 }).toBeGreaterThan(cancelledBefore)
+    await expect.poll(async () => (await table.locator('thead th').allTextContents()).map(t => t.trim()), { timeout: 10_000 }).toEqual(COLUMNS.slice(2))
+
+    // The server's field error lands on its field.
+    await page.getByLabel('Row limit').fill('7')
+    await page.getByTestId('preview-error').waitFor()
+    expect(await page.getByTestId('preview-error').textContent()).toContain('Row limit: Seven is not allowed here')
+    expect(await page.getByLabel('Row limit').getAttribute('aria-invalid')).toBe('true')
+    await page.getByLabel('Row limit').fill('')
+    await expect.poll(() => page.getByTestId('preview-error').count(), { timeout: 10_000 }).toBe(0)
+
+    // Excel: the row limit shows before Start, and Start does not send the request.
+    await radio('Excel').click()
+    const message = page.getByTestId('excel-limit')
+    await message.waitFor({ timeout: 10_000 })
+    expect(await message.textContent()).toContain('Excel holds at most 1,048,575 rows; this export has 2,000,000')
+    await message.scrollIntoViewIfNeeded()
+    await screenshot(page, '22-dialog-excel-limit')
+    await expectAccessible(page, 'dialog with the Excel limit')
+    let creates = 0
+    page.on('request', (req) => {
+      if (req.url() === EXPORTS_URL && req.method() === 'POST') creates++
+    })
+    await page.getByTestId('start-export').click()
+    await expect.poll(() => page.getByRole('group', { name: 'Format' }).getAttribute('aria-invalid')).toBe('true')
+    expect(creates).toBe(0)
+    await page.getByLabel('Row limit').fill('1000')
+    await expect.poll(() => message.count()).toBe(0)
+  })
+})
+
+describe('live preview (the server\'s preview route)', () => {
+  it.skipIf(!previewExists)('shows the first rows and "≈ N rows · about X", and follows the filters', async () => {
+    await openDialog()
+    const summary = page.getByTestId('preview-summary')
+    await summary.waitFor()
+    expect(await summary.textContent()).toMatch(new RegExp(`≈ ${alice.transactions.toLocaleString('en-US')} rows · about [\\d.,]+ (B|KB|MB)`))
+    const table = page.getByTestId('preview-table')
+    expect((await table.locator('thead th').allTextContents()).map(t => t.trim())).toEqual(COLUMNS)
+    expect(await table.locator('tbody tr').count()).toBe(Math.min(20, alice.transactions))
+    await screenshot(page, '23-dialog-preview-live')
+    await expectAccessible(page, 'dialog with the server\'s preview')
+
+    // Each change waits for a quiet moment and supersedes the request before it.
+    const asked: string[] = []
+    page.on('request', req => req.url() === PREVIEW_URL && asked.push(req.postData() ?? ''))
+    await page.getByLabel('Start date').fill('2025-06-01')
+    await page.getByLabel('End date').fill('2025-06-30')
+    await expect.poll(() => summary.textContent(), { timeout: 10_000 }).not.toContain(alice.transactions.toLocaleString('en-US'))
+    expect(asked.length).toBeGreaterThanOrEqual(1)
+    expect(JSON.parse(asked.at(-1)!)).toMatchObject({ start_date: '2025-06-01', end_date: '2025-06-30' })
+
+    await columnBox(COLUMNS[0]!).click()
+    await expect.poll(async () => (await table.locator('thead th').allTextContents()).map(t => t.trim())).toEqual(COLUMNS.slice(1))
+  })
+
+  it.skipIf(!previewExists)('shows Excel\'s row limit before Start, from the preview\'s row count', async () => {
+    await openDialog()
+    // This warehouse is small: the preview's answer is the server's, with a count over Excel's limit.
+    await page.route(PREVIEW_URL, async (route) => {
+      const res = await route.fetch()
+      route.fulfill({ response: res, json: { ...(await res.json()), row_count: 2_000_000 } })
+    })
+    await radio('Excel').click()
+    const message = page.getByTestId('excel-limit')
+    await message.waitFor()
+    expect(await message.textContent()).toContain('Excel holds at most 1,048,575 rows; this export has 2,000,000')
+    await screenshot(page, '24-dialog-excel-limit-live')
+    await expectAccessible(page, 'dialog with the Excel limit (server\'s preview)')
+    let requests = 0
+    page.on('request', (req) => {
+      if (req.url() === EXPORTS_URL && req.method() === 'POST') requests++
+    })
+    await page.getByTestId('start-export').click()
+    await expect.poll(() => page.getByRole('group', { name: 'Format' }).getAttribute('aria-invalid')).toBe('true')
+    expect(requests).toBe(0)
+
+    await page.getByLabel('Row limit').fill('1000')
+    await expect.poll(() => message.count()).toBe(0)
+  })
+})

@@ -8,7 +8,9 @@ import { claimNotification, unannouncedJobIds } from '../exports/jobs/housekeepi
 import type { ExportJob } from '../exports/jobs/record'
 import { findDataset } from '../warehouse/datasets'
 import { unlinkChat } from './linking'
-import { completedMessage, failedMessage, type ExportSummary } from './messages'
+import { describeCadence } from '../../../shared/types/schedules'
+import type { PausedSchedule } from '../schedules/scheduler'
+import { completedMessage, failedMessage, schedulePausedMessage, type ExportSummary } from './messages'
 
 export interface NotifierOptions {
   db: Db
@@ -75,6 +77,28 @@ export class TelegramNotifier {
     return sent
   }
 
+  /**
+   * Tells the user a schedule paused itself after repeated failures. Sent by the one call that
+   * paused it (settleSchedule), so once.
+   */
+  notifySchedulePaused(paused: PausedSchedule, lastError: string | null): void {
+    const task = (async () => {
+      const user = await this.opts.db.user.findUnique({ where: { id: paused.schedule.userId }, select: { telegramChatId: true } })
+      if (user?.telegramChatId == null) return 'not-linked'
+      const text = schedulePausedMessage({
+        name: paused.schedule.name,
+        cadence: describeCadence(paused.schedule.cadence),
+        failures: paused.failures,
+        reason: lastError,
+        schedulesUrl: new URL('analytics/schedules', this.opts.appUrl.endsWith('/') ? this.opts.appUrl : `${this.opts.appUrl}/`).toString()
+      })
+      return this.send(user.telegramChatId, text, `schedule ${paused.schedule.id}`)
+    })().catch((error: Error) => {
+      this.opts.log(`pause notification for schedule ${paused.schedule.id} failed: ${error.message}`)
+    }).finally(() => this.inflight.delete(task))
+    this.inflight.add(task)
+  }
+
   /** Waits for notifications under way (up to the deadline), then abandons 429 waits. */
   async close(deadlineMs = 10_000): Promise<void> {
     const all = Promise.allSettled([...this.inflight])
@@ -95,7 +119,8 @@ export class TelegramNotifier {
       format: metadata.format,
       filters,
       accountNames: new Map(accounts.map(a => [a.id, a.name])),
-      tagNames: new Map(tags.map(t => [t.id, t.name]))
+      tagNames: new Map(tags.map(t => [t.id, t.name])),
+      ...(metadata.schedule && { schedule: metadata.schedule })
     }
     if (job.status === 'completed') {
       const expiresAt = retentionEnd(job.completedAt!, this.opts.retentionHours)

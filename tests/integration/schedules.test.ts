@@ -12,7 +12,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
 const TRANSACTIONS = '054f17bf-1dbb-43ed-98c3-b4858093d7fc'
 const MONTHLY = 'f586dc33-1f30-43db-9a15-48d593239fae'
-const LIMITS = { SCHEDULES_MAX_PER_USER: 25, EXPORT_MAX_RANGE_DAYS: undefined, SCHEDULES_DISABLE_AFTER_FAILURES: 3, EXPORT_MAX_ACTIVE_PER_USER: 3 }
+const LIMITS = { SCHEDULES_MAX_PER_USER: 25, EXPORT_MAX_RANGE_DAYS: undefined as number | undefined, SCHEDULES_DISABLE_AFTER_FAILURES: 3, EXPORT_MAX_ACTIVE_PER_USER: 3 }
 const at = (s: string) => new Date(s)
 
 const body = (over: Partial<CreateScheduleInput> = {}) => CreateScheduleSchema.parse({

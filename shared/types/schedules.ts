@@ -174,3 +174,8 @@ export const RANGE_LABELS: Record<RelativeRange, string> = {
   year_to_date: 'year to date',
   all_dates: 'all dates'
 }
+
+/** "Every Monday at 08:00 (Europe/London) — previous week — Transactions as CSV". */
+export function describeSchedule(s: Pick<ScheduleDTO, 'cadence' | 'range' | 'request'>, datasetTitle: string, formatLabel: string): string {
+  return `${describeCadence(s.cadence)} — ${describeRange(s.range)} — ${datasetTitle} as ${formatLabel}`
+}

@@ -76,6 +76,34 @@ describe('schedules API (shared server)', () => {
     await send('DELETE', path, alice.token)
   })
 
+  it('deleted accounts: each run fails with FILTERS_GONE; after SCHEDULES_DISABLE_AFTER_FAILURES (5) in a row the schedule pauses itself', async () => {
+    const env = inject('env')
+    const db = new pg.Client({ connectionString: env.DATABASE_URL })
+    await db.connect()
+    try {
+      const { rows: [account] } = await db.query('INSERT INTO accounts (user_id, name) VALUES ($1, $2) RETURNING id', [bob.user_id, 'Closed account'])
+      const created = await postJson('/api/analytics/schedules', { ...SCHEDULE, account_ids: [account.id] }, { token: bob.token })
+      expect(created.status).toBe(201)
+      const schedule = await created.json() as ScheduleDTO
+      await db.query('DELETE FROM accounts WHERE id = $1', [account.id])
+      for (let i = 1; i <= 5; i++) {
+        const run = await send('POST', `/api/analytics/schedules/${schedule.id}/run`, bob.token)
+        expect(run.status).toBe(202)
+        const { job_id: jobId, status } = await run.json()
+        expect(status).toBe('failed')
+        const job = await (await api(`/api/analytics/exports/${jobId}`, { token: bob.token })).json()
+        expect(job.error).toMatchObject({ code: 'FILTERS_GONE', message: expect.stringMatching(/accounts no longer exist/) })
+        const now = await (await api(`/api/analytics/schedules/${schedule.id}`, { token: bob.token })).json() as ScheduleDTO
+        expect(now).toMatchObject(i < 5
+          ? { enabled: true, consecutive_failures: i }
+          : { enabled: false, next_run_at: null, consecutive_failures: 5, paused_reason: 'Paused after 5 failed runs in a row' })
+      }
+      await send('DELETE', `/api/analytics/schedules/${schedule.id}`, bob.token)
+    } finally {
+      await db.end()
+    }
+  })
+
   it('400s name the field: cadence, time zone, fast cron, range against the dataset, dates, another user\'s accounts', async () => {
     const fields = async (body: unknown) => {
       const res = await postJson('/api/analytics/schedules', body, { token: bob.token })

@@ -71,6 +71,15 @@ describe('schedules in the browser', () => {
     await card().getByTestId('toggle-schedule').click()
     await expect.poll(() => card().getAttribute('data-enabled')).toBe('true')
 
+    await card().getByTestId('edit-schedule').click()
+    await page.getByTestId('edit-form').waitFor()
+    await choose('schedule-frequency', 'Daily')
+    await page.getByTestId('schedule-time').fill('07:15')
+    await screenshot(page, 'schedules-04b-edit')
+    await page.getByTestId('save-edit').click()
+    await expect.poll(() => card().getByTestId('schedule-summary').textContent())
+      .toBe('Every day at 07:15 (Europe/London) — previous week — Transactions as Parquet')
+
     await card().getByTestId('run-now').click()
     await expect.poll(() => card().getByTestId('last-run-status').count()).toBe(1)
     // The run finishes in the background; the page shows it after a reload.

@@ -1,11 +1,11 @@
 // https://nuxt.com/docs/api/configuration/nuxt-config
 
-// Retention is a scheduled Nitro task (the worker is started by server/plugins/lifecycle.ts). Declared
+// Retention and the schedules' scheduler are scheduled Nitro tasks (the worker is started by server/plugins/lifecycle.ts). Declared
 // apart, and `experimental` widened, because Nuxt 3.21's schema types `nitro` without Nitro's
 // task options.
 const nitroTasks = {
   experimental: { tasks: true } as Record<string, boolean>,
-  scheduledTasks: { '*/10 * * * *': ['exports:retention'] }
+  scheduledTasks: { '*/10 * * * *': ['exports:retention'], '* * * * *': ['schedules:run'] }
 }
 
 export default defineNuxtConfig({
@@ -71,7 +71,9 @@ export default defineNuxtConfig({
         'lucide:plus', 'lucide:ellipsis', 'lucide:arrow-left', 'lucide:arrow-right', 'lucide:arrow-up',
         'lucide:arrow-down', 'lucide:circle-alert', 'lucide:info', 'lucide:circle-check',
         'lucide:triangle-alert', 'lucide:eye', 'lucide:eye-off', 'lucide:sun', 'lucide:moon',
-        'lucide:copy', 'lucide:rotate-ccw', 'lucide:history', 'lucide:send', 'lucide:columns-3'
+        'lucide:copy', 'lucide:rotate-ccw', 'lucide:history', 'lucide:send', 'lucide:columns-3',
+        'lucide:menu', 'lucide:database', 'lucide:download', 'lucide:calendar-clock', 'lucide:play',
+        'lucide:pause', 'lucide:pencil', 'lucide:trash-2', 'lucide:repeat', 'lucide:external-link'
       ]
     },
     fallbackToApi: false

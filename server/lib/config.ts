@@ -60,6 +60,10 @@ export const ConfigSchema = z.object({
   EXPORT_MAX_RANGE_DAYS: positiveInt.optional(),
   // A sign-in's lifetime (the cookie's Max-Age and the server-side session's expiry): 7 days.
   SESSION_MAX_AGE_HOURS: positiveInt.max(24 * 366).default(168),
+  // Recurring exports a user may keep; more is refused (400).
+  SCHEDULES_MAX_PER_USER: positiveInt.default(25),
+  // A schedule whose runs fail this many times in a row pauses itself and the user is told.
+  SCHEDULES_DISABLE_AFTER_FAILURES: positiveInt.default(5),
   // Sign-in attempts per 15 minutes: all attempts from one client IP, failed ones for one email.
   LOGIN_MAX_ATTEMPTS_PER_IP: positiveInt.default(50),
   LOGIN_MAX_FAILURES_PER_EMAIL: positiveInt.default(10),

@@ -8,8 +8,8 @@ const RETRY_START_MS = 5000
  *
  * Start: the context (configuration, and in development the local services) → the export worker
  * (roles all and worker) → a first retention sweep (a server that was down for a day must not
- * wait for the next scheduled one) → Telegram (updates for all and web, the notification sweep for
- * all and worker). Starting at boot rather than on the first request surfaces configuration errors at
+ * wait for the next scheduled one) → a first scheduler pass (schedules that came due meanwhile) →
+ * Telegram (updates for all and web, the notification sweep for all and worker). Starting at boot rather than on the first request surfaces configuration errors at
  * once; a database that is still booting is waited for.
  *
  * Shutdown (SIGTERM), in reverse: the worker stops claiming and finishes or hands back its jobs
@@ -48,6 +48,11 @@ async function start(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return
   await runTask('exports:retention').catch((error) => {
     useLog().error({ component: 'retention' }, `retention: ${error instanceof Error ? error.message : error}`)
+  })
+  // Schedules due while the server was down run now (once each, for their latest missed slot),
+  // not at the next minute's tick — and under NODE_ENV=test, where Nitro's cron does not fire.
+  await runTask('schedules:run').catch((error) => {
+    console.error(`[outport] schedules: ${error instanceof Error ? error.message : error}`)
   })
   await startTelegram().catch((error) => {
     useLog().error({ component: 'telegram' }, error instanceof Error ? error.message : String(error))

@@ -28,6 +28,8 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
       metrics: useMetrics().worker,
       onFinished: async (jobId) => {
         (await useTelegram())?.notifier.enqueue(jobId)
+        // A schedule's run: count it towards (or reset) the schedule's failures in a row.
+        await settleScheduledRun(jobId).catch((error: Error) => console.warn(`[outport:schedules] job ${jobId}: ${error.message}`))
       }
     })
     await instance.start()

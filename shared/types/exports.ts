@@ -32,6 +32,18 @@ export interface ExportMetadata {
   row_count?: number
   file_size_bytes?: number
   checksum_sha256?: string
+  /** Set on a schedule's run (the schedule's id is the job's `schedule_id` column). */
+  schedule?: ScheduleRunInfo
+}
+
+/** How a scheduled run came about, kept on the job so its messages can say so. */
+export interface ScheduleRunInfo {
+  /** The schedule's name when the run was created. */
+  name: string | null
+  /** 'cadence': the scheduler, at its slot; 'run_now': the user, outside the cadence. */
+  trigger: 'cadence' | 'run_now'
+  /** Earlier slots this catch-up run replaced (the server was down past them); 0 normally. */
+  missed_slots: number
 }
 
 /** What a finished run adds to the metadata. */
@@ -57,6 +69,12 @@ export interface ExportJobDTO {
   created_at: string
   started_at: string | null
   completed_at: string | null
+  /** The schedule this run came from (null for a one-off export, or once the schedule is deleted). */
+  schedule_id: string | null
+  /** The slot a scheduled run was for. */
+  scheduled_for: string | null
+  /** For a scheduled run: how it came about (catch-up runs say how many earlier slots they replaced). */
+  schedule_run: ScheduleRunInfo | null
 }
 
 const id = z.guid('Must be a UUID')
@@ -86,5 +104,7 @@ export type CreateExportInput = z.input<typeof CreateExportSchema>
 
 export const ListExportsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(200).optional()
+  cursor: z.string().max(200).optional(),
+  /** Only this schedule's runs. */
+  schedule_id: id.optional()
 })

@@ -25,26 +25,7 @@ export async function createExport(
 ): Promise<{ job: ExportJob, replayed: boolean }> {
   const idempotencyKey = parseIdempotencyKey(idempotencyHeader)
   if (idempotencyKey === null) throw new ValidationError([{ field: 'Idempotency-Key', message: 'Must be 1-255 printable ASCII characters' }])
-  const dataset = findDataset(request.dataset_id)
-  if (!dataset) throw new RequestError(404, `Unknown dataset: ${request.dataset_id}`)
-
-  const range = rangeErrors(request.start_date, request.end_date, limits.EXPORT_MAX_RANGE_DAYS)
-  if (range.length) throw new ValidationError(range)
-  const accountIds = request.account_ids ?? []
-  const tagIds = request.tag_ids ?? []
-  const foreign = await foreignIds(db, userId, accountIds, tagIds)
-  const errors: FieldError[] = [
-    ...(foreign.accounts.length ? [{ field: 'account_ids', message: `Not your accounts: ${foreign.accounts.join(', ')}` }] : []),
-    ...(foreign.tags.length ? [{ field: 'tag_ids', message: `Not your tags: ${foreign.tags.join(', ')}` }] : [])
-  ]
-  if (errors.length) throw new ValidationError(errors)
-
-  const metadata: ExportMetadata = {
-    dataset_id: dataset.id,
-    dataset_name: dataset.name,
-    format: request.format,
-    filters: { start_date: request.start_date ?? null, end_date: request.end_date ?? null, account_ids: accountIds, tag_ids: tagIds }
-  }
+  const metadata = await checkExportRequest(db, limits, userId, request)
   try {
     return await submitExportJob(db, userId, metadata, {
       maxActivePerUser: limits.EXPORT_MAX_ACTIVE_PER_USER,
@@ -61,8 +42,41 @@ export async function createExport(
   }
 }
 
+/**
+ * What createExport checks beyond the schema, as the job's metadata: the dataset exists (404), the
+ * range is within EXPORT_MAX_RANGE_DAYS, the accounts and tags are the user's (400 naming the
+ * field). Schedules run the same checks on their saved request.
+ */
+export async function checkExportRequest(
+  db: Pick<Db, 'account' | 'tag'>,
+  limits: Pick<Config, 'EXPORT_MAX_RANGE_DAYS'>,
+  userId: string,
+  request: z.output<typeof CreateExportSchema>
+): Promise<ExportMetadata> {
+  const dataset = findDataset(request.dataset_id)
+  if (!dataset) throw new RequestError(404, `Unknown dataset: ${request.dataset_id}`)
+
+  const range = rangeErrors(request.start_date, request.end_date, limits.EXPORT_MAX_RANGE_DAYS)
+  if (range.length) throw new ValidationError(range)
+  const accountIds = request.account_ids ?? []
+  const tagIds = request.tag_ids ?? []
+  const foreign = await foreignIds(db, userId, accountIds, tagIds)
+  const errors: FieldError[] = [
+    ...(foreign.accounts.length ? [{ field: 'account_ids', message: `Not your accounts: ${foreign.accounts.join(', ')}` }] : []),
+    ...(foreign.tags.length ? [{ field: 'tag_ids', message: `Not your tags: ${foreign.tags.join(', ')}` }] : [])
+  ]
+  if (errors.length) throw new ValidationError(errors)
+
+  return {
+    dataset_id: dataset.id,
+    dataset_name: dataset.name,
+    format: request.format,
+    filters: { start_date: request.start_date ?? null, end_date: request.end_date ?? null, account_ids: accountIds, tag_ids: tagIds }
+  }
+}
+
 /** Ids from the request that are not the user's own (unknown, or another user's). */
-export async function foreignIds(db: Db, userId: string, accountIds: string[], tagIds: string[]) {
+export async function foreignIds(db: Pick<Db, 'account' | 'tag'>, userId: string, accountIds: string[], tagIds: string[]) {
   const [accounts, tags] = await Promise.all([
     accountIds.length ? db.account.findMany({ where: { userId, id: { in: accountIds } }, select: { id: true } }) : [],
     tagIds.length ? db.tag.findMany({ where: { userId, id: { in: tagIds } }, select: { id: true } }) : []

@@ -40,6 +40,9 @@ export async function toExportDTO(job: ExportJob, storage: Storage, ttlSeconds: 
     expires_at: link?.expiresAt.toISOString() ?? null,
     created_at: job.createdAt.toISOString(),
     started_at: job.startedAt?.toISOString() ?? null,
-    completed_at: job.completedAt?.toISOString() ?? null
+    completed_at: job.completedAt?.toISOString() ?? null,
+    schedule_id: job.scheduleId,
+    scheduled_for: job.scheduledFor?.toISOString() ?? null,
+    schedule_run: metadata.schedule ?? null
   }
 }

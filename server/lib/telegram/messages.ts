@@ -1,4 +1,4 @@
-import type { ExportFilters } from '../../../shared/types/exports'
+import type { ExportFilters, ScheduleRunInfo } from '../../../shared/types/exports'
 import { EXPORT_FORMATS, type ExportFormat } from '../../../shared/types/formats'
 import { formatBytes, formatCount } from '../../../shared/utils/format'
 import { escapeHtml } from '../html'
@@ -16,6 +16,8 @@ export interface ExportSummary {
   /** Names of the filter's accounts and tags by id; ids missing here were removed since. */
   accountNames: ReadonlyMap<string, string>
   tagNames: ReadonlyMap<string, string>
+  /** Set for a schedule's run: the message says which schedule it came from. */
+  schedule?: ScheduleRunInfo
 }
 
 export interface CompletedExport extends ExportSummary {
@@ -60,11 +62,43 @@ export function failedMessage(m: FailedExport): string {
 
 function summaryLines(m: ExportSummary): string[] {
   return [
+    ...scheduleLines(m.schedule),
     `Format: ${escapeHtml(EXPORT_FORMATS[m.format]?.label ?? String(m.format))}`,
     `Dates: ${dateRange(m.filters.start_date, m.filters.end_date)}`,
     `Accounts: ${nameList(m.filters.account_ids, m.accountNames, 'removed account')}`,
     `Tags: ${nameList(m.filters.tag_ids, m.tagNames, 'removed tag')}`
   ]
+}
+
+function scheduleLines(schedule: ScheduleRunInfo | undefined): string[] {
+  if (!schedule) return []
+  const name = schedule.name ? `“${escapeHtml(truncate(schedule.name, MAX_NAME_LENGTH * 2))}”` : 'a schedule'
+  const how = schedule.trigger === 'run_now' ? ' (run now)' : ''
+  const lines = [`Schedule: ${name}${how}`]
+  if (schedule.missed_slots > 0) {
+    lines.push(`Catch-up run: ${schedule.missed_slots} earlier ${schedule.missed_slots === 1 ? 'run was' : 'runs were'} skipped while the server was down`)
+  }
+  return lines
+}
+
+export interface PausedSchedule {
+  name: string | null
+  /** The schedule's cadence in words. */
+  cadence: string
+  failures: number
+  reason: string | null
+  schedulesUrl: string
+}
+
+export function schedulePausedMessage(m: PausedSchedule): string {
+  const name = m.name ? `“${escapeHtml(truncate(m.name, MAX_NAME_LENGTH * 2))}”` : `(${escapeHtml(m.cadence)})`
+  return [
+    `⏸️ <b>Schedule paused: ${name}</b>`,
+    `Its last ${m.failures} runs failed, so it will not run again until you resume it.`,
+    ...(m.reason ? [`Last error: ${escapeHtml(m.reason)}`] : []),
+    '',
+    `<a href="${escapeHtml(m.schedulesUrl)}">Open your schedules</a> to fix and resume it.`
+  ].join('\n')
 }
 
 function dateRange(start: string | null, end: string | null): string {

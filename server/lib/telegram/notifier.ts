@@ -10,7 +10,9 @@ import type { LogFn } from '../log'
 import type { NotificationMetrics } from '../metrics'
 import { findDataset } from '../warehouse/datasets'
 import { unlinkChat } from './linking'
-import { completedMessage, failedMessage, type ExportSummary } from './messages'
+import { describeCadence } from '../../../shared/types/schedules'
+import type { PausedSchedule } from '../schedules/scheduler'
+import { completedMessage, failedMessage, schedulePausedMessage, type ExportSummary } from './messages'
 
 export interface NotifierOptions {
   db: Db
@@ -72,7 +74,7 @@ export class TelegramNotifier {
     const chatId = user?.telegramChatId ?? null
     if (chatId === null) return 'not-linked'
     const text = await this.message(job)
-    return this.send(chatId, text, job)
+    return this.send(chatId, text, { what: `job ${job.id}`, fields: { job_id: job.id, user_id: job.userId } })
   }
 
   /**
@@ -88,6 +90,28 @@ export class TelegramNotifier {
       if (await this.notify(id) === 'sent') sent++
     }
     return sent
+  }
+
+  /**
+   * Tells the user a schedule paused itself after repeated failures. Sent by the one call that
+   * paused it (settleSchedule), so once.
+   */
+  notifySchedulePaused(paused: PausedSchedule, lastError: string | null): void {
+    const task = (async () => {
+      const user = await this.opts.db.user.findUnique({ where: { id: paused.schedule.userId }, select: { telegramChatId: true } })
+      if (user?.telegramChatId == null) return 'not-linked'
+      const text = schedulePausedMessage({
+        name: paused.schedule.name,
+        cadence: describeCadence(paused.schedule.cadence),
+        failures: paused.failures,
+        reason: lastError,
+        schedulesUrl: new URL('analytics/schedules', this.opts.appUrl.endsWith('/') ? this.opts.appUrl : `${this.opts.appUrl}/`).toString()
+      })
+      return this.send(user.telegramChatId, text, { what: `schedule ${paused.schedule.id}`, fields: { schedule_id: paused.schedule.id, user_id: paused.schedule.userId } })
+    })().catch((error: Error) => {
+      this.opts.log(`pause notification for schedule ${paused.schedule.id} failed: ${error.message}`)
+    }).finally(() => this.inflight.delete(task))
+    this.inflight.add(task)
   }
 
   /** Waits for notifications under way (up to the deadline), then abandons 429 waits. */
@@ -110,7 +134,8 @@ export class TelegramNotifier {
       format: metadata.format,
       filters,
       accountNames: new Map(accounts.map(a => [a.id, a.name])),
-      tagNames: new Map(tags.map(t => [t.id, t.name]))
+      tagNames: new Map(tags.map(t => [t.id, t.name])),
+      ...(metadata.schedule && { schedule: metadata.schedule })
     }
     if (job.status === 'completed') {
       const expiresAt = retentionEnd(job.completedAt!, this.opts.retentionHours)
@@ -129,10 +154,10 @@ export class TelegramNotifier {
     })
   }
 
-  private async send(chatId: bigint, text: string, job: ExportJob): Promise<NotifyOutcome> {
+  /** `about`: what the message concerns, for the log (a job, or a schedule). */
+  private async send(chatId: bigint, text: string, about: { what: string, fields: Record<string, string> }): Promise<NotifyOutcome> {
     const { telegram, maxAttempts, maxRetryAfterSeconds, requestTimeoutMs, log } = this.opts
-    const what = `job ${job.id}`
-    const fields = { job_id: job.id, user_id: job.userId }
+    const { what, fields } = about
     for (let attempt = 1; ; attempt++) {
       try {
         await telegram.callApi('sendMessage', {

@@ -206,6 +206,26 @@ describe('Telegram notifier', () => {
     expect(notified.map(j => j.id)).not.toContain(old.id)
   })
 
+  it('a schedule\'s run names the schedule; a schedule that paused itself is announced with a link to the schedules', async () => {
+    const row = await db.job.create({
+      data: { userId, type: 'EXPORT', status: 'failed', completedAt: new Date(), error: { code: 'FILTERS_GONE', message: 'Accounts gone.' }, metadata: metadata({ schedule: { name: 'Weekly', trigger: 'cadence', missed_slots: 2 } }) as object }
+    })
+    expect(await notifier().notify(row.id)).toBe('sent')
+    expect(fake.messages()[0]!.text).toContain('Schedule: “Weekly”\nCatch-up run: 2 earlier runs were skipped while the server was down')
+
+    const schedule = { id: '00000000-0000-4000-8000-000000000001', userId, name: 'Weekly', enabled: false, request: { dataset_id: TRANSACTIONS, format: 'csv' as const }, range: 'previous_week' as const, cadence: { frequency: 'weekly' as const, weekday: 1, time: '08:00', time_zone: 'Europe/London' }, nextRunAt: null, consecutiveFailures: 5, pausedReason: 'Paused after 5 failed runs in a row', createdAt: new Date(), updatedAt: new Date() }
+    const n = notifier()
+    n.notifySchedulePaused({ schedule, failures: 5 }, 'Accounts gone.')
+    await n.close()
+    expect(fake.messages()[1]!.text).toBe([
+      '⏸️ <b>Schedule paused: “Weekly”</b>',
+      'Its last 5 runs failed, so it will not run again until you resume it.',
+      'Last error: Accounts gone.',
+      '',
+      '<a href="https://outport.example/analytics/schedules">Open your schedules</a> to fix and resume it.'
+    ].join('\n'))
+  })
+
   it('enqueue() runs in the background and close() waits for it', async () => {
     fake.fail('sendMessage', { status: 429, description: 'Too Many Requests: retry after 1', retryAfter: 1 })
     const { id } = await job('completed')

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { escapeHtml } from '../../../server/lib/html'
-import { completedMessage, failedMessage, type ExportSummary } from '../../../server/lib/telegram/messages'
+import { completedMessage, failedMessage, schedulePausedMessage, type ExportSummary } from '../../../server/lib/telegram/messages'
 
 const A1 = '11111111-1111-4111-8111-111111111111'
 const A2 = '22222222-2222-4222-8222-222222222222'
@@ -55,6 +55,33 @@ describe('Telegram messages', () => {
       'Reason: The file storage service could not be reached. Please try again in a few minutes.',
       '',
       '<a href="https://outport.example/analytics/datasets?export=d&amp;job=j">Open Outport</a> to try again.'
+    ].join('\n'))
+  })
+
+  it('a scheduled run names its schedule (escaped) and says when it is a catch-up run', () => {
+    const text = failedMessage({
+      ...summary,
+      datasetTitle: 'Transactions',
+      format: 'csv',
+      filters: { start_date: '2026-02-23', end_date: '2026-03-01', account_ids: [], tag_ids: [] },
+      schedule: { name: 'Weekly <ops>', trigger: 'cadence', missed_slots: 3 },
+      reason: 'Some of the schedule\'s accounts no longer exist.',
+      retryUrl: 'https://outport.example/analytics/datasets'
+    })
+    expect(text.split('\n').slice(0, 4)).toEqual([
+      '❌ <b>Export failed: Transactions</b>',
+      'Schedule: “Weekly &lt;ops&gt;”',
+      'Catch-up run: 3 earlier runs were skipped while the server was down',
+      'Format: CSV'
+    ])
+    expect(failedMessage({ ...summary, schedule: { name: null, trigger: 'run_now', missed_slots: 0 }, reason: 'x', retryUrl: 'https://o.example/' }))
+      .toContain('Schedule: a schedule (run now)')
+    expect(schedulePausedMessage({ name: 'Weekly', cadence: 'Every Monday at 08:00 (Europe/London)', failures: 5, reason: 'Gone & deleted', schedulesUrl: 'https://o.example/analytics/schedules' })).toBe([
+      '⏸️ <b>Schedule paused: “Weekly”</b>',
+      'Its last 5 runs failed, so it will not run again until you resume it.',
+      'Last error: Gone &amp; deleted',
+      '',
+      '<a href="https://o.example/analytics/schedules">Open your schedules</a> to fix and resume it.'
     ].join('\n'))
   })
 

@@ -41,13 +41,14 @@ export async function queuePosition(db: Db, job: ExportJob): Promise<number | nu
 export interface ExportPage { jobs: ExportJob[], nextCursor: string | null }
 
 /** The user's exports, newest first, a page at a time. */
-export async function listUserExports(db: Db, userId: string, opts: { limit: number, cursor?: string }): Promise<ExportPage | null> {
+export async function listUserExports(db: Db, userId: string, opts: { limit: number, cursor?: string, schedule_id?: string }): Promise<ExportPage | null> {
   const after = opts.cursor ? decodeCursor(opts.cursor) : undefined
   if (after === null) return null
   const rows = await db.job.findMany({
     where: {
       userId,
       type: 'EXPORT',
+      ...(opts.schedule_id && { scheduleId: opts.schedule_id.toLowerCase() }),
       ...(after && { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] })
     },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],

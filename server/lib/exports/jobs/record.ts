@@ -24,6 +24,9 @@ export interface ExportJob {
   startedAt: Date | null
   completedAt: Date | null
   notifiedAt: Date | null
+  /** A schedule's run: the schedule (null once deleted) and the slot it ran for. */
+  scheduleId: string | null
+  scheduledFor: Date | null
 }
 
 // The database enum and the app's status table must name the same statuses.
@@ -47,7 +50,9 @@ export function toExportJob(row: JobRow): ExportJob {
     createdAt: row.createdAt,
     startedAt: row.startedAt,
     completedAt: row.completedAt,
-    notifiedAt: row.notifiedAt
+    notifiedAt: row.notifiedAt,
+    scheduleId: row.scheduleId,
+    scheduledFor: row.scheduledFor
   }
 }
 

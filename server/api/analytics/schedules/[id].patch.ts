@@ -1,0 +1,13 @@
+import { UpdateScheduleSchema } from '#shared/types/schedules'
+import { toScheduleDTOs, updateSchedule } from '../../../lib/schedules/store'
+
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const patch = await readValidatedBody(event, parseWith(UpdateScheduleSchema))
+  const { db, config } = await useAppContext()
+  const schedule = await updateSchedule(db, config, user.id, getRouterParam(event, 'id'), patch).catch((error) => {
+    throw httpError(error, event)
+  })
+  const [dto] = await toScheduleDTOs(db, [schedule])
+  return dto
+})

@@ -1,0 +1,8 @@
+import { listUserSchedules, toScheduleDTOs } from '../../../lib/schedules/store'
+
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const { db } = await useAppContext()
+  setHeader(event, 'cache-control', 'no-store')
+  return { schedules: await toScheduleDTOs(db, await listUserSchedules(db, user.id)) }
+})

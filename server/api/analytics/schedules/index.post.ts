@@ -1,0 +1,14 @@
+import { CreateScheduleSchema } from '#shared/types/schedules'
+import { createSchedule, toScheduleDTOs } from '../../../lib/schedules/store'
+
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const body = await readValidatedBody(event, parseWith(CreateScheduleSchema))
+  const { db, config } = await useAppContext()
+  const schedule = await createSchedule(db, config, user.id, body).catch((error) => {
+    throw httpError(error, event)
+  })
+  setResponseStatus(event, 201)
+  const [dto] = await toScheduleDTOs(db, [schedule])
+  return dto
+})

@@ -1,0 +1,84 @@
+import type { Db } from '../../db/client'
+import type { Prisma, Job as JobRow } from '../../../generated/prisma/client'
+import type { ExportError, ExportMetadata } from '../../../../shared/types/exports'
+import { ACTIVE_STATUSES, type JobStatus } from '../../../../shared/types/jobs'
+import { JOBS_CHANNEL } from './queue'
+import { JOB_COLUMNS, QUEUED_PROGRESS, toExportJob, type ExportJob } from './record'
+import { JobLimitError } from './submit'
+
+/** Schedules' runs in the jobs table: created inside the scheduler's transaction, read for the Schedules page. */
+
+export interface ScheduledRun {
+  userId: string
+  scheduleId: string
+  /** The slot (or for a run-now, the instant asked for): one job per (schedule, slot). */
+  scheduledFor: Date
+  metadata: ExportMetadata
+  /** A run that cannot start (its filters are gone): recorded as failed at once, with this error. */
+  failure?: ExportError
+  /** For a run-now: refused like a new export when the user already has this many waiting or running. */
+  maxActivePerUser?: number
+}
+
+/**
+ * Inserts a schedule's run in the caller's transaction, so the job exists if and only if the
+ * schedule's advance commits. Scheduled runs skip the per-user active limit (they queue and wait
+ * instead of being refused); the request was validated by the caller. Returns null when the slot
+ * already has its job: the unique (schedule_id, scheduled_for) key, not timing, rules out a
+ * double run.
+ */
+export async function insertScheduledRun(tx: Prisma.TransactionClient, run: ScheduledRun): Promise<ExportJob | null> {
+  if (run.maxActivePerUser !== undefined) {
+    // The same per-user lock as submitExportJob, so a run-now and a new export cannot both pass the limit.
+    await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${`outport:submit:${run.userId}`}, 0))`
+    const active = await tx.job.count({ where: { userId: run.userId, status: { in: ACTIVE_STATUSES } } })
+    if (active >= run.maxActivePerUser) {
+      throw new JobLimitError('TOO_MANY_ACTIVE', `You already have ${active} exports waiting or running (the limit is ${run.maxActivePerUser}). Wait for one to finish or cancel one, then try again.`)
+    }
+  }
+  const failed = run.failure !== undefined
+  const rows = await tx.$queryRawUnsafe<JobRow[]>(`
+    INSERT INTO jobs (user_id, type, status, metadata, progress, error, completed_at, schedule_id, scheduled_for, updated_at)
+    VALUES ($1::uuid, 'EXPORT', $2::job_status, $3::jsonb, $4::jsonb, $5::jsonb, $6::timestamptz, $7::uuid, $8::timestamptz, now())
+    ON CONFLICT (schedule_id, scheduled_for) DO NOTHING
+    RETURNING ${JOB_COLUMNS}`,
+  run.userId, failed ? 'failed' : 'pending', JSON.stringify(run.metadata), failed ? null : JSON.stringify(QUEUED_PROGRESS),
+  failed ? JSON.stringify(run.failure) : null, failed ? new Date() : null, run.scheduleId, run.scheduledFor)
+  if (!rows[0]) return null
+  // Delivered on commit: wakes idle workers at once instead of at the next sweep.
+  if (!failed) await tx.$executeRaw`SELECT pg_notify(${JOBS_CHANNEL}, 'new')`
+  return toExportJob(rows[0])
+}
+
+export interface LastRun { jobId: string, status: JobStatus, at: Date }
+
+/** Each schedule's latest run (by slot). */
+export async function lastRuns(db: Db, scheduleIds: string[]): Promise<Map<string, LastRun>> {
+  if (!scheduleIds.length) return new Map()
+  const rows = await db.$queryRaw<Array<{ schedule_id: string, id: string, status: JobStatus, scheduled_for: Date }>>`
+    SELECT DISTINCT ON (schedule_id) schedule_id, id, status::text AS status, scheduled_for
+    FROM jobs WHERE schedule_id = ANY(${scheduleIds}::uuid[])
+    ORDER BY schedule_id, scheduled_for DESC, created_at DESC`
+  return new Map(rows.map(r => [r.schedule_id, { jobId: r.id, status: r.status, at: r.scheduled_for }]))
+}
+
+/**
+ * Failed runs since the schedule's last completed one (cancelled runs and runs still under way do
+ * not count either way). Recomputed from the runs themselves, so counting twice changes nothing.
+ */
+export async function consecutiveFailedRuns(db: Db | Prisma.TransactionClient, scheduleId: string, limit = 100): Promise<number> {
+  const rows = await db.job.findMany({
+    where: { scheduleId, status: { in: ['completed', 'expired', 'failed'] } },
+    orderBy: [{ scheduledFor: 'desc' }, { createdAt: 'desc' }],
+    select: { status: true },
+    take: limit
+  })
+  const firstSuccess = rows.findIndex(r => r.status !== 'failed')
+  return firstSuccess === -1 ? rows.length : firstSuccess
+}
+
+/** The schedule a job is a run of, if any (for the worker's end-of-run hook). */
+export async function scheduleOfJob(db: Db, jobId: string): Promise<string | null> {
+  const row = await db.job.findUnique({ where: { id: jobId }, select: { scheduleId: true } })
+  return row?.scheduleId ?? null
+}

@@ -1,0 +1,35 @@
+import { findExport } from '../lib/exports/jobs/history'
+import { scheduleOfJob } from '../lib/exports/jobs/scheduled'
+import { runDueSchedules, settleSchedule, type PausedSchedule } from '../lib/schedules/scheduler'
+
+/**
+ * One scheduler pass in this process (the `schedules:run` task, every minute and at start-up):
+ * creates the due runs, then announces what needs announcing — runs that failed before they could
+ * start, and schedules that paused themselves.
+ */
+export async function runSchedulerPass(now = new Date()) {
+  const { db, config } = await useAppContext()
+  const pass = await runDueSchedules(db, { now, limits: config, log: line => console.warn(`[outport:schedules] ${line}`) })
+  const telegram = await useTelegram().catch(() => null)
+  for (const job of pass.failed) telegram?.notifier.enqueue(job.id)
+  for (const paused of pass.paused) {
+    const lastError = pass.failed.findLast(j => j.scheduleId === paused.schedule.id)?.error?.message ?? null
+    telegram?.notifier.notifySchedulePaused(paused, lastError)
+  }
+  return { created: pass.created.length, failed: pass.failed.length, paused: pass.paused.length }
+}
+
+/** After a job ended (the worker's onFinished): a schedule's run updates its failure count. */
+export async function settleScheduledRun(jobId: string): Promise<void> {
+  const { db, config } = await useAppContext()
+  const scheduleId = await scheduleOfJob(db, jobId)
+  if (!scheduleId) return
+  const paused = await settleSchedule(db, scheduleId, config.SCHEDULES_DISABLE_AFTER_FAILURES)
+  if (paused) await announcePause(paused, jobId)
+}
+
+export async function announcePause(paused: PausedSchedule, jobId: string): Promise<void> {
+  const { db } = await useAppContext()
+  const job = await findExport(db, jobId)
+  ;(await useTelegram().catch(() => null))?.notifier.notifySchedulePaused(paused, job?.error?.message ?? null)
+}

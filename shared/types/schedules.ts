@@ -1,0 +1,181 @@
+import { z } from 'zod'
+import { CreateExportSchema } from './exports'
+import type { JobStatus } from './jobs'
+
+/** Recurring exports: a saved export request, a relative date range and a cadence (snake_case, as the API). */
+
+export const SCHEDULE_NAME_MAX = 100
+
+/**
+ * The saved export request: what POST /api/analytics/exports accepts, without the dates (a
+ * schedule's dates come from its `range` at each run). Built from CreateExportSchema's fields, so
+ * export options added there flow into schedules; the engine also checks the resolved request
+ * against CreateExportSchema itself, so its cross-field rules apply too.
+ */
+export const ScheduleRequestSchema = z.strictObject(CreateExportSchema.shape).omit({ start_date: true, end_date: true })
+
+export type ScheduleRequest = z.output<typeof ScheduleRequestSchema>
+
+export const RELATIVE_RANGES = ['previous_day', 'previous_week', 'previous_month', 'month_to_date', 'year_to_date', 'all_dates'] as const
+export type RelativeRange = typeof RELATIVE_RANGES[number]
+
+export const MAX_LAST_N_DAYS = 366
+
+export const ScheduleRangeSchema = z.union([
+  z.enum(RELATIVE_RANGES, `Must be one of ${RELATIVE_RANGES.join(', ')} or { last_n_days: N }`),
+  z.strictObject({ last_n_days: z.number().int().min(1).max(MAX_LAST_N_DAYS, `At most ${MAX_LAST_N_DAYS} days`) })
+], `Must be one of ${RELATIVE_RANGES.join(', ')} or { last_n_days: 1-${MAX_LAST_N_DAYS} }`)
+
+export type ScheduleRange = z.output<typeof ScheduleRangeSchema>
+
+export const FREQUENCIES = ['daily', 'weekly', 'monthly'] as const
+export type Frequency = typeof FREQUENCIES[number]
+
+/** Whether the runtime (Node or the browser) knows this IANA time zone. */
+export function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value })
+    return true
+  } catch {
+    return false
+  }
+}
+
+const TimeZoneSchema = z.string().min(1, 'Required').max(64).refine(isTimeZone, 'Unknown time zone (use an IANA name such as Europe/London)')
+
+export interface SimpleCadence {
+  frequency: Frequency
+  /** Local wall-clock time, HH:MM (24 h). */
+  time: string
+  /** ISO weekday, 1 = Monday … 7 = Sunday (weekly only). */
+  weekday?: number
+  /** 1-28, or the last day of each month (monthly only). */
+  day_of_month?: number | 'last'
+  time_zone: string
+}
+
+export interface CronCadence {
+  /** A standard 5-field cron expression (minute hour day-of-month month day-of-week), local time. */
+  cron: string
+  time_zone: string
+}
+
+export type Cadence = SimpleCadence | CronCadence
+
+export function isCronCadence(cadence: Cadence): cadence is CronCadence {
+  return 'cron' in cadence && typeof cadence.cron === 'string'
+}
+
+/**
+ * One object rather than a union, so every refusal names its field (`cadence.weekday`, not just
+ * `cadence`). Whether a cron expression parses and runs at most hourly is checked by the engine
+ * (server/lib/schedules/cadence.ts), which has the cron library.
+ */
+export const CadenceSchema = z.strictObject({
+  frequency: z.enum(FREQUENCIES, `Must be one of ${FREQUENCIES.join(', ')}`).optional(),
+  time: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'Must be a time as HH:MM (00:00-23:59)').optional(),
+  weekday: z.number().int().min(1, 'Must be 1 (Monday) to 7 (Sunday)').max(7, 'Must be 1 (Monday) to 7 (Sunday)').optional(),
+  day_of_month: z.union([z.number().int().min(1).max(28), z.literal('last')], 'Must be 1-28 or "last"').optional(),
+  cron: z.string().trim().max(120).regex(/^\S+(\s+\S+){4}$/, 'Must be a 5-field cron expression (minute hour day month weekday)').optional(),
+  time_zone: TimeZoneSchema
+}).superRefine((c, ctx) => {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message })
+  if (c.cron !== undefined) {
+    for (const key of ['frequency', 'time', 'weekday', 'day_of_month'] as const) {
+      if (c[key] !== undefined) issue(key, 'Not allowed with cron')
+    }
+    return
+  }
+  if (!c.frequency) return issue('frequency', 'Required (or give cron)')
+  if (!c.time) issue('time', 'Required')
+  if (c.frequency === 'weekly' && c.weekday === undefined) issue('weekday', 'Required for a weekly cadence')
+  if (c.frequency !== 'weekly' && c.weekday !== undefined) issue('weekday', 'Only for a weekly cadence')
+  if (c.frequency === 'monthly' && c.day_of_month === undefined) issue('day_of_month', 'Required for a monthly cadence')
+  if (c.frequency !== 'monthly' && c.day_of_month !== undefined) issue('day_of_month', 'Only for a monthly cadence')
+}).transform((c): Cadence => c.cron !== undefined
+  ? { cron: c.cron, time_zone: c.time_zone }
+  : {
+      frequency: c.frequency!,
+      time: c.time!,
+      ...(c.weekday !== undefined && { weekday: c.weekday }),
+      ...(c.day_of_month !== undefined && { day_of_month: c.day_of_month }),
+      time_zone: c.time_zone
+    })
+
+const NameSchema = z.string().trim().max(SCHEDULE_NAME_MAX, `At most ${SCHEDULE_NAME_MAX} characters`)
+
+/** POST /api/analytics/schedules: the export request (without dates) plus range, cadence, name, enabled. */
+export const CreateScheduleSchema = ScheduleRequestSchema.extend({
+  range: ScheduleRangeSchema,
+  cadence: CadenceSchema,
+  name: NameSchema.nullish(),
+  enabled: z.boolean().default(true)
+})
+
+export type CreateScheduleInput = z.input<typeof CreateScheduleSchema>
+export type CreateSchedule = z.output<typeof CreateScheduleSchema>
+
+/** PATCH: any field; the request's fields replace the saved ones one by one. */
+export const UpdateScheduleSchema = ScheduleRequestSchema.partial().extend({
+  range: ScheduleRangeSchema.optional(),
+  cadence: CadenceSchema.optional(),
+  name: NameSchema.nullish(),
+  enabled: z.boolean().optional()
+})
+
+export type UpdateSchedule = z.output<typeof UpdateScheduleSchema>
+
+export interface ScheduleLastRunDTO {
+  job_id: string
+  status: JobStatus
+  /** When the run was due (its slot), or for a run-now when it was asked for. */
+  at: string
+}
+
+export interface ScheduleDTO {
+  id: string
+  name: string | null
+  enabled: boolean
+  /** Why it is paused when the server paused it (repeated failures); null otherwise. */
+  paused_reason: string | null
+  request: ScheduleRequest
+  range: ScheduleRange
+  cadence: Cadence
+  /** Null while paused. */
+  next_run_at: string | null
+  last_run: ScheduleLastRunDTO | null
+  consecutive_failures: number
+  created_at: string
+  updated_at: string
+}
+
+/** "Every Monday at 08:00 (Europe/London)": a cadence in words, for the app and messages. */
+export function describeCadence(cadence: Cadence): string {
+  if (isCronCadence(cadence)) return `Cron “${cadence.cron}” (${cadence.time_zone})`
+  const at = `at ${cadence.time} (${cadence.time_zone})`
+  if (cadence.frequency === 'daily') return `Every day ${at}`
+  if (cadence.frequency === 'weekly') return `Every ${WEEKDAY_NAMES[(cadence.weekday ?? 1) - 1]} ${at}`
+  const day = cadence.day_of_month === 'last' ? 'the last day' : `day ${cadence.day_of_month}`
+  return `Monthly on ${day} ${at}`
+}
+
+export const WEEKDAY_NAMES = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'] as const
+
+export function describeRange(range: ScheduleRange): string {
+  if (typeof range === 'object') return range.last_n_days === 1 ? 'last 1 day' : `last ${range.last_n_days} days`
+  return RANGE_LABELS[range]
+}
+
+export const RANGE_LABELS: Record<RelativeRange, string> = {
+  previous_day: 'previous day',
+  previous_week: 'previous week',
+  previous_month: 'previous month',
+  month_to_date: 'month to date',
+  year_to_date: 'year to date',
+  all_dates: 'all dates'
+}
+
+/** "Every Monday at 08:00 (Europe/London) — previous week — Transactions as CSV". */
+export function describeSchedule(s: Pick<ScheduleDTO, 'cadence' | 'range' | 'request'>, datasetTitle: string, formatLabel: string): string {
+  return `${describeCadence(s.cadence)} — ${describeRange(s.range)} — ${datasetTitle} as ${formatLabel}`
+}

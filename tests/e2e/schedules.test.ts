@@ -1,0 +1,166 @@
+import pg from 'pg'
+import { describe, expect, inject, it } from 'vitest'
+import { DATASETS } from '../../server/lib/warehouse/datasets'
+import type { ScheduleDTO } from '../../shared/types/schedules'
+import { client } from '../helpers/http'
+import { useServerSuite } from '../helpers/suite'
+
+const [TRANSACTIONS, , MONTHLY] = DATASETS.map(d => d.id) as [string, string, string]
+
+const SCHEDULE = {
+  dataset_id: TRANSACTIONS,
+  format: 'csv',
+  range: 'previous_week',
+  cadence: { frequency: 'weekly', weekday: 1, time: '08:00', time_zone: 'Europe/London' },
+  name: 'Weekly transactions'
+}
+
+describe('schedules API (shared server)', () => {
+  const baseUrl = inject('baseUrl')
+  const demo = inject('demo')
+  const [alice, bob] = demo.users as [typeof demo.users[0], typeof demo.users[0]]
+  const { api, postJson, waitForExport } = client(baseUrl)
+  const send = (method: string, path: string, token: string, body?: unknown) => api(path, {
+    method, token, ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  })
+
+  it('creates (201), lists, reads, runs now (202, an ordinary export tagged with the schedule), pauses, deletes', async () => {
+    const created = await postJson('/api/analytics/schedules', { ...SCHEDULE, account_ids: alice.account_ids.slice(0, 1) }, { token: alice.token })
+    expect(created.status).toBe(201)
+    const schedule = await created.json() as ScheduleDTO
+    expect(schedule).toMatchObject({ name: 'Weekly transactions', enabled: true, range: 'previous_week', last_run: null, consecutive_failures: 0 })
+    expect(schedule.request).toEqual({ dataset_id: TRANSACTIONS, format: 'csv', account_ids: alice.account_ids.slice(0, 1).map(id => id.toLowerCase()) })
+    // Next Monday 08:00 London: 07:00 or 08:00 UTC.
+    const next = new Date(schedule.next_run_at!)
+    expect(next.getUTCDay()).toBe(1)
+    expect([7, 8]).toContain(next.getUTCHours())
+
+    const list = await (await api('/api/analytics/schedules', { token: alice.token })).json() as { schedules: ScheduleDTO[] }
+    expect(list.schedules.map(s => s.id)).toContain(schedule.id)
+
+    const run = await send('POST', `/api/analytics/schedules/${schedule.id}/run`, alice.token)
+    expect(run.status).toBe(202)
+    const started = await run.json()
+    expect(started).toEqual({ job_id: expect.any(String), status: 'pending', message: expect.any(String) })
+    const job = await waitForExport(alice.token, started.job_id)
+    expect(job).toMatchObject({ status: 'completed', schedule_id: schedule.id, schedule_run: { name: 'Weekly transactions', trigger: 'run_now', missed_slots: 0 } })
+    expect(job.filters.start_date).toMatch(/^\d{4}-\d{2}-\d{2}$/)
+
+    const filtered = await (await api(`/api/analytics/exports?schedule_id=${schedule.id}`, { token: alice.token })).json()
+    expect(filtered.exports.map((e: { job_id: string }) => e.job_id)).toEqual([started.job_id])
+    const read = await (await api(`/api/analytics/schedules/${schedule.id}`, { token: alice.token })).json() as ScheduleDTO
+    expect(read.last_run).toMatchObject({ job_id: started.job_id, status: 'completed' })
+
+    const paused = await (await send('PATCH', `/api/analytics/schedules/${schedule.id}`, alice.token, { enabled: false })).json() as ScheduleDTO
+    expect(paused).toMatchObject({ enabled: false, next_run_at: null })
+    const resumed = await (await send('PATCH', `/api/analytics/schedules/${schedule.id}`, alice.token, { enabled: true, cadence: { frequency: 'monthly', day_of_month: 'last', time: '18:30', time_zone: 'America/New_York' } })).json() as ScheduleDTO
+    expect(resumed.enabled).toBe(true)
+    expect(resumed.next_run_at).not.toBeNull()
+
+    expect((await send('DELETE', `/api/analytics/schedules/${schedule.id}`, alice.token)).status).toBe(204)
+    expect((await api(`/api/analytics/schedules/${schedule.id}`, { token: alice.token })).status).toBe(404)
+    // The run stays in the history.
+    expect((await api(`/api/analytics/exports/${started.job_id}`, { token: alice.token })).status).toBe(200)
+  })
+
+  it('another user\'s schedule is a 404 for every route', async () => {
+    const schedule = await (await postJson('/api/analytics/schedules', SCHEDULE, { token: alice.token })).json() as ScheduleDTO
+    const path = `/api/analytics/schedules/${schedule.id}`
+    expect((await api(path, { token: bob.token })).status).toBe(404)
+    expect((await send('PATCH', path, bob.token, { enabled: false })).status).toBe(404)
+    expect((await send('POST', `${path}/run`, bob.token)).status).toBe(404)
+    expect((await send('DELETE', path, bob.token)).status).toBe(404)
+    const bobs = await (await api('/api/analytics/schedules', { token: bob.token })).json() as { schedules: ScheduleDTO[] }
+    expect(bobs.schedules.map(s => s.id)).not.toContain(schedule.id)
+    expect((await api(path, { token: alice.token })).status).toBe(200)
+    await send('DELETE', path, alice.token)
+  })
+
+  it('deleted accounts: each run fails with FILTERS_GONE; after SCHEDULES_DISABLE_AFTER_FAILURES (5) in a row the schedule pauses itself', async () => {
+    const env = inject('env')
+    const db = new pg.Client({ connectionString: env.DATABASE_URL })
+    await db.connect()
+    try {
+      const { rows: [account] } = await db.query('INSERT INTO accounts (user_id, name) VALUES ($1, $2) RETURNING id', [bob.user_id, 'Closed account'])
+      const created = await postJson('/api/analytics/schedules', { ...SCHEDULE, account_ids: [account.id] }, { token: bob.token })
+      expect(created.status).toBe(201)
+      const schedule = await created.json() as ScheduleDTO
+      await db.query('DELETE FROM accounts WHERE id = $1', [account.id])
+      for (let i = 1; i <= 5; i++) {
+        const run = await send('POST', `/api/analytics/schedules/${schedule.id}/run`, bob.token)
+        expect(run.status).toBe(202)
+        const { job_id: jobId, status } = await run.json()
+        expect(status).toBe('failed')
+        const job = await (await api(`/api/analytics/exports/${jobId}`, { token: bob.token })).json()
+        expect(job.error).toMatchObject({ code: 'FILTERS_GONE', message: expect.stringMatching(/accounts no longer exist/) })
+        const now = await (await api(`/api/analytics/schedules/${schedule.id}`, { token: bob.token })).json() as ScheduleDTO
+        expect(now).toMatchObject(i < 5
+          ? { enabled: true, consecutive_failures: i }
+          : { enabled: false, next_run_at: null, consecutive_failures: 5, paused_reason: 'Paused after 5 failed runs in a row' })
+      }
+      await send('DELETE', `/api/analytics/schedules/${schedule.id}`, bob.token)
+    } finally {
+      await db.end()
+    }
+  })
+
+  it('400s name the field: cadence, time zone, fast cron, range against the dataset, dates, another user\'s accounts', async () => {
+    const fields = async (body: unknown) => {
+      const res = await postJson('/api/analytics/schedules', body, { token: bob.token })
+      expect(res.status).toBe(400)
+      return ((await res.json()).data.errors as Array<{ field: string }>).map(e => e.field)
+    }
+    expect(await fields({ ...SCHEDULE, cadence: { frequency: 'weekly', time: '08:00', time_zone: 'UTC' } })).toEqual(['cadence.weekday'])
+    expect(await fields({ ...SCHEDULE, cadence: { frequency: 'daily', time: '08:00', time_zone: 'Europe/Atlantis' } })).toEqual(['cadence.time_zone'])
+    expect(await fields({ ...SCHEDULE, cadence: { cron: '*/5 * * * *', time_zone: 'UTC' } })).toEqual(['cadence.cron'])
+    expect(await fields({ ...SCHEDULE, dataset_id: MONTHLY, range: { last_n_days: 10 } })).toEqual(['range'])
+    expect(await fields({ ...SCHEDULE, range: { last_n_days: 0 } })).toEqual(['range.last_n_days'])
+    expect(await fields({ ...SCHEDULE, start_date: '2026-01-01' })).toEqual(['start_date'])
+    expect(await fields({ ...SCHEDULE, account_ids: alice.account_ids.slice(0, 1) })).toEqual(['account_ids'])
+  })
+})
+
+/**
+ * A schedule that came due while the server was down is run once at start-up (Nitro's cron does
+ * not fire under NODE_ENV=test: this is the start-up pass), for its latest missed slot.
+ */
+describe('a due schedule at start-up', () => {
+  let scheduleId = ''
+  const suite = useServerSuite({
+    name: 'schedules-startup',
+    users: 1,
+    transactions: 500,
+    seed: 5,
+    prepare: async (s) => {
+      const db = new pg.Client({ connectionString: s.environment.env.DATABASE_URL })
+      await db.connect()
+      try {
+        const { rows } = await db.query(`INSERT INTO schedules (user_id, name, request, range, cadence, next_run_at, updated_at)
+          VALUES ($1, 'Daily', $2, '"previous_day"', '{"frequency":"daily","time":"06:00","time_zone":"UTC"}',
+            date_trunc('day', now()) - interval '3 days' + interval '6 hours', now()) RETURNING id`,
+        [s.demo.users[0]!.user_id, JSON.stringify({ dataset_id: TRANSACTIONS, format: 'csv' })])
+        scheduleId = rows[0].id
+      } finally {
+        await db.end()
+      }
+    }
+  })
+
+  it('runs once for the latest missed slot, says how many it skipped, and moves next_run_at to the future', async () => {
+    const { api, waitForExport } = client(suite.url)
+    const token = suite.demo.users[0]!.token
+    let runs: Array<{ job_id: string, schedule_run: { missed_slots: number, trigger: string } }> = []
+    for (let i = 0; i < 100 && !runs.length; i++) {
+      runs = (await (await api(`/api/analytics/exports?schedule_id=${scheduleId}`, { token })).json()).exports
+      if (!runs.length) await new Promise(r => setTimeout(r, 100))
+    }
+    expect(runs).toHaveLength(1)
+    expect(runs[0]!.schedule_run.trigger).toBe('cadence')
+    // Three days ago at 06:00 up to the latest 06:00: two or three earlier slots, depending on the hour now.
+    expect(runs[0]!.schedule_run.missed_slots).toBeGreaterThanOrEqual(2)
+    expect((await waitForExport(token, runs[0]!.job_id)).status).toBe('completed')
+    const schedule = await (await api(`/api/analytics/schedules/${scheduleId}`, { token })).json() as ScheduleDTO
+    expect(Date.parse(schedule.next_run_at!)).toBeGreaterThan(Date.now())
+    expect(schedule.last_run?.job_id).toBe(runs[0]!.job_id)
+  })
+})

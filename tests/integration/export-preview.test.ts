@@ -24,7 +24,11 @@ import { freePort } from '../helpers/server'
  */
 const [TX, DAILY, MONTHLY] = DATASETS as [Dataset, Dataset, Dataset]
 const LIMITS = { EXPORT_MAX_ACTIVE_PER_USER: 3, EXPORT_MAX_QUEUE_DEPTH: 100, EXPORT_MAX_RANGE_DAYS: undefined }
-const NO_DB = new Proxy({}, { get: () => { throw new Error('the database is not needed here') } }) as Db
+const NO_DB = new Proxy({}, {
+  get: () => {
+    throw new Error('the database is not needed here')
+  }
+}) as Db
 
 let dir: string
 let s3: S3rverHandle

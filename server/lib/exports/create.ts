@@ -3,7 +3,7 @@ import type { Config } from '../config'
 import type { Db } from '../db/client'
 import { RequestError, ValidationError } from '../validation'
 import { findDataset, type Dataset } from '../warehouse/datasets'
-import { buildDatasetQuery } from '../warehouse/query'
+import { buildCountQuery } from '../warehouse/query'
 import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader'
 import type { FieldError } from '../../../shared/types/api'
 import { resolveExportOptions, type CreateExportSchema, type ExportMetadata } from '../../../shared/types/exports'
@@ -110,9 +110,8 @@ export async function checkExportRequest(db: Db, limits: CreateExportLimits, use
 
 /** The exact number of rows the export will have: a count with the same filters, capped by its limit. */
 export async function countRows(connection: DuckDBConnection, dataset: Dataset, userId: string, metadata: ExportMetadata): Promise<number> {
-  // Counted without the limit (which would sort) and capped here; the projection does not matter.
-  const sql = buildDatasetQuery(dataset, userId, metadata.filters, { columns: [dataset.columns[0]!.name] })
-  const result = await connection.runAndReadAll(`SELECT count(*) AS n FROM (${sql}) AS counted`)
+  // Counted without the limit (which would sort) and capped here.
+  const result = await connection.runAndReadAll(buildCountQuery(dataset, userId, metadata.filters))
   const count = Number(result.getRowObjectsJson()[0]!.n)
   return metadata.limit ? Math.min(count, metadata.limit) : count
 }

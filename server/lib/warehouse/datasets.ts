@@ -35,6 +35,13 @@ export interface Dataset {
    * for the demo warehouse) unless limited.
    */
   sortAlways: boolean
+  /**
+   * Exactly one output row per row of the (user-scoped, filtered) transactions, and `order` names
+   * transactions columns: then a count, and a limit's first rows, are taken on the transactions
+   * table itself instead of on the whole dataset (1M rows: ~5 ms against ~150 ms for a count; a
+   * limit without computing every row's joins and lists first).
+   */
+  rowPerTransaction: boolean
 }
 
 const fctTransactions: Dataset = {
@@ -81,7 +88,9 @@ CROSS JOIN (
 ) AS lookup`,
   tagFilter: 'transactions',
   order: ['transaction_date', 'transaction_id'],
-  sortAlways: false
+  sortAlways: false,
+  // LEFT JOIN on the accounts' primary key and a CROSS JOIN with a one-row lookup.
+  rowPerTransaction: true
 }
 
 const fctDailySpendingByTag: Dataset = {
@@ -114,7 +123,8 @@ JOIN tags AS g ON g.tag_id = e.tag_id
 GROUP BY e.transaction_date, g.tag_id, g.name`,
   tagFilter: 'rows',
   order: ['date', 'tag_name', 'tag_id'],
-  sortAlways: true
+  sortAlways: true,
+  rowPerTransaction: false
 }
 
 const fctMonthlyTrends: Dataset = {
@@ -142,7 +152,8 @@ FROM transactions
 GROUP BY CAST(date_trunc('month', transaction_date) AS DATE)`,
   tagFilter: 'transactions',
   order: ['month'],
-  sortAlways: true
+  sortAlways: true,
+  rowPerTransaction: false
 }
 
 // Frozen all the way down: the SQL is trusted code, so nothing at runtime may rewrite it.

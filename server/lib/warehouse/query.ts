@@ -32,6 +32,12 @@ export interface ProjectionOptions {
   columns?: readonly string[] | null
   /** At most this many rows, taken in the dataset's natural order. */
   limit?: number | null
+  /**
+   * Only some first rows are wanted (the preview's sample): for a dataset of one row per
+   * transaction, at most this many transactions are read, so the joins and lists are computed for
+   * those alone (a LIMIT above them still lets DuckDB compute whole row groups first).
+   */
+  sampleRows?: number | null
 }
 
 export interface OutputColumn {
@@ -52,32 +58,53 @@ const MAX_LIMIT = 100_000_000
  * because each one is first validated against a strict pattern that cannot contain a quote.
  */
 export function buildDatasetQuery(dataset: Dataset, userId: string, filters: DatasetFilters = {}, options: ProjectionOptions = {}): string {
-  const user = uuidLiteral(parseUuid(userId, 'user_id'))
-  const f = parseFilters(filters)
   const columns = selectColumns(dataset, options.columns)
   const limit = parseLimit(options.limit)
+  const sample = parseLimit(options.sampleRows, 'sampleRows')
+  // Sorted on the dataset's own (typed, unguarded) columns, qualified so that a projected column
+  // of the same name (a guarded or cast one) is not what orders the rows, and so that columns
+  // left out of the projection can still order them.
+  const sorted = dataset.sortAlways || limit !== undefined
+  return [
+    scopedTables(dataset, userId, filters, limit, sample),
+    `SELECT ${projection(columns, options)} FROM (${dataset.sql}\n) AS dataset`,
+    ...(sorted ? [`ORDER BY ${dataset.order.map(c => `dataset."${c}"`).join(', ')}`] : []),
+    ...(limit !== undefined ? [`LIMIT ${limit}`] : [])
+  ].join('\n')
+}
+
+/** `SELECT count(*) AS n`: the rows the same filters give, without a limit. */
+export function buildCountQuery(dataset: Dataset, userId: string, filters: DatasetFilters = {}): string {
+  if (dataset.rowPerTransaction) return `${scopedTables(dataset, userId, filters)}\nSELECT count(*) AS n FROM transactions`
+  return `SELECT count(*) AS n FROM (${buildDatasetQuery(dataset, userId, filters, { columns: [dataset.columns[0]!.name] })}) AS counted`
+}
+
+/**
+ * The WITH clause that scopes the base tables to the user and the filters. With a limit, a
+ * dataset of one row per transaction takes its first rows here, on the table, in its natural
+ * order (the outer query sorts and limits again: the same rows).
+ */
+function scopedTables(dataset: Dataset, userId: string, filters: DatasetFilters, limit?: number, sample?: number): string {
+  const user = uuidLiteral(parseUuid(userId, 'user_id'))
+  const f = parseFilters(filters)
 
   const txConditions = [`user_id = ${user}`]
   if (f.startDate) txConditions.push(`transaction_date >= DATE '${f.startDate}'`)
   if (f.endDate) txConditions.push(`transaction_date <= DATE '${f.endDate}'`)
   if (f.accountIds.length) txConditions.push(`account_id IN (${f.accountIds.map(uuidLiteral).join(', ')})`)
   if (f.tagIds.length) txConditions.push(`list_has_any(tag_ids, [${f.tagIds.map(uuidLiteral).join(', ')}])`)
+  let firstRows = ''
+  if (dataset.rowPerTransaction && limit !== undefined) firstRows = ` ORDER BY ${dataset.order.map(c => `"${c}"`).join(', ')} LIMIT ${Math.min(limit, sample ?? limit)}`
+  else if (dataset.rowPerTransaction && sample !== undefined) firstRows = ` LIMIT ${sample}`
 
   const tagConditions = [`user_id = ${user}`]
   if (f.tagIds.length && dataset.tagFilter === 'rows') tagConditions.push(`tag_id IN (${f.tagIds.map(uuidLiteral).join(', ')})`)
 
-  // Sorted on the dataset's own (typed, unguarded) columns, qualified so that a projected column
-  // of the same name (a guarded or cast one) is not what orders the rows, and so that columns
-  // left out of the projection can still order them.
-  const sorted = dataset.sortAlways || limit !== undefined
   return [
     'WITH',
-    `  transactions AS (SELECT * FROM main.transactions WHERE ${txConditions.join(' AND ')}),`,
+    `  transactions AS (SELECT * FROM main.transactions WHERE ${txConditions.join(' AND ')}${firstRows}),`,
     `  accounts AS (SELECT * FROM main.accounts WHERE user_id = ${user}),`,
-    `  tags AS (SELECT * FROM main.tags WHERE ${tagConditions.join(' AND ')})`,
-    `SELECT ${projection(columns, options)} FROM (${dataset.sql}\n) AS dataset`,
-    ...(sorted ? [`ORDER BY ${dataset.order.map(c => `dataset."${c}"`).join(', ')}`] : []),
-    ...(limit !== undefined ? [`LIMIT ${limit}`] : [])
+    `  tags AS (SELECT * FROM main.tags WHERE ${tagConditions.join(' AND ')})`
   ].join('\n')
 }
 
@@ -102,10 +129,10 @@ function selectColumns(dataset: Dataset, names: readonly string[] | null | undef
   return names.map(n => byName.get(n)!)
 }
 
-function parseLimit(value: unknown): number | undefined {
+function parseLimit(value: unknown, field = 'limit'): number | undefined {
   if (value === undefined || value === null) return undefined
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_LIMIT) {
-    throw new QueryBuilderError('limit', `must be a whole number from 1 to ${MAX_LIMIT}`)
+    throw new QueryBuilderError(field, `must be a whole number from 1 to ${MAX_LIMIT}`)
   }
   return value
 }

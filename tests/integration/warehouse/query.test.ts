@@ -153,7 +153,8 @@ describe('user scoping', () => {
           (SELECT count(*) FROM tags WHERE tag_id IN (SELECT unnest(tag_ids) FROM transactions)) AS n_tags`,
       columns: ['n_tx', 'n_users', 'n_accounts', 'n_tags'].map(name => ({ name, type: 'BIGINT', description: name })),
       order: ['n_tx'],
-      sortAlways: true
+      sortAlways: true,
+      rowPerTransaction: false
     }
     expect(await run(probe, USER_B)).toEqual([{ n_tx: '3', n_users: '1', n_accounts: '1', n_tags: '1' }])
     expect(await run(probe, USER_A)).toEqual([{ n_tx: '12', n_users: '1', n_accounts: '2', n_tags: '3' }])

@@ -36,6 +36,7 @@ describe('CreateExportSchema: the options', () => {
     expect(fields({ format: 'csv', csv: { delimiter: '\t', header: false, bom: true, formula_guard: false } })).toEqual([])
     expect(fields({ format: 'csv', csv: { delimiter: ',,' } })).toEqual(['csv.delimiter'])
     expect(fields({ format: 'csv', csv: { header: 'yes' } })).toEqual(['csv.header'])
+    expect(fields({ format: 'csv', csv: { quote: '\'' } })).toEqual(['csv.quote'])
   })
 
   it('limit is a whole number from 1 to 100,000,000; columns a non-empty list without repeats', () => {

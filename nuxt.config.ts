@@ -5,7 +5,13 @@
 // task options.
 const nitroTasks = {
   experimental: { tasks: true } as Record<string, boolean>,
-  scheduledTasks: { '*/10 * * * *': ['exports:retention'], '* * * * *': ['schedules:run'] }
+  scheduledTasks: { '*/10 * * * *': ['exports:retention'], '* * * * *': ['schedules:run'] },
+  // get-intrinsic (pulled in by exceljs's dependencies) requires these packages, which Node 20.19+
+  // resolves through their "module-sync" export (require.mjs); Nitro's file tracer follows only
+  // the default condition and left require.mjs out of .output, so the built server would not start.
+  externals: {
+    traceInclude: ['async-function', 'async-generator-function', 'generator-function'].map(name => `node_modules/${name}/require.mjs`)
+  }
 }
 
 export default defineNuxtConfig({

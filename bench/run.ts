@@ -15,13 +15,16 @@ import pg from 'pg'
 import { loadConfig } from '../server/lib/config'
 import { createDb } from '../server/lib/db/client'
 import { seedDemo, type DemoOutput } from '../server/lib/demo-seed'
-import { copyStatement, exportQuery } from '../server/lib/exports/run'
+import { copyStatement, exportQuery, projectionFor } from '../server/lib/exports/run'
 import { S3RVER_CREDENTIALS, startS3rver } from '../server/lib/local/s3rver'
 import { createStorage, uploadFile, type Storage } from '../server/lib/storage/s3'
 import { DATASETS } from '../server/lib/warehouse/datasets'
 import { openWarehouse } from '../server/lib/warehouse/duckdb'
 import type { ExportJobDTO, ExportMetadata } from '../shared/types/exports'
-import { EXPORT_FORMAT_IDS, type ExportFormat } from '../shared/types/formats'
+import { EXPORT_FORMAT_IDS, EXPORT_FORMATS, fileExtension, type Compression, type ExportFormat } from '../shared/types/formats'
+import { resolveExportOptions } from '../shared/types/exports'
+import { outputColumns } from '../server/lib/warehouse/query'
+import { writeXlsx } from '../server/lib/exports/xlsx'
 import { hydrated, launchBrowser, visit } from '../tests/helpers/browser'
 import { createTestDatabase, type TestDatabase } from '../tests/helpers/database'
 import { client } from '../tests/helpers/http'
@@ -30,7 +33,9 @@ import { openLoopPolling } from './open-loop'
 
 const quick = process.argv.includes('--quick')
 const SIZES = quick ? [1_000_000] : [1_000_000, 5_000_000, 10_000_000]
-const FORMATS: ExportFormat[] = EXPORT_FORMAT_IDS
+// Each format × compression it allows; Excel only where a sheet holds the rows.
+const CASES: Array<{ format: ExportFormat, compression: Compression }> = EXPORT_FORMAT_IDS.flatMap(format =>
+  EXPORT_FORMATS[format].compressions.map(compression => ({ format, compression })))
 // Medians over repetitions: single runs on two shared cores vary by 10-20 %.
 const REPS = Number(process.env.BENCH_REPS ?? (quick ? 1 : 2))
 const BUCKET = 'outport-bench'
@@ -98,8 +103,10 @@ async function withWarehouse<T>(bench: Bench, name: string, users: number, trans
 async function exportsAt(bench: Bench, size: number, warehouse: string, demo: DemoOutput, server: ServerHandle, rates: Map<string, number>) {
   const user = demo.users[0]!
   const api = client(server.url)
-  for (const format of FORMATS) {
-    const label = `${(size / 1e6).toFixed(0)}M ${format}`
+  for (const { format, compression } of CASES) {
+    const maxRows = EXPORT_FORMATS[format].maxRows
+    if (maxRows !== null && size > maxRows) continue
+    const label = `${(size / 1e6).toFixed(0)}M ${format}${compression === 'none' ? '' : ` ${compression}`}`
     const e2es: number[] = []
     const copies: number[] = []
     const uploads: number[] = []
@@ -109,7 +116,7 @@ async function exportsAt(bench: Bench, size: number, warehouse: string, demo: De
       const sampler = setInterval(() => {
         peak = Math.max(peak, rssMb(server.process.pid!))
       }, 50)
-      const jobId = await api.createExport(user.token, { dataset_id: TRANSACTIONS.id, format })
+      const jobId = await api.createExport(user.token, { dataset_id: TRANSACTIONS.id, format, ...(compression !== 'none' && { compression }) })
       // Polled gently, as a client would; the figure is the server's own duration.
       job = await api.waitForExport(user.token, jobId, 900_000, 250)
       clearInterval(sampler)
@@ -117,12 +124,15 @@ async function exportsAt(bench: Bench, size: number, warehouse: string, demo: De
       e2es.push(serverSeconds(job))
 
       // The floor, in this process: the same query through DuckDB's COPY, then a bare upload.
-      const metadata: ExportMetadata = { dataset_id: TRANSACTIONS.id, dataset_name: TRANSACTIONS.name, format, filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] } }
+      // Excel's floor is its writer alone (DuckDB has no Excel COPY here).
+      const metadata: ExportMetadata = { dataset_id: TRANSACTIONS.id, dataset_name: TRANSACTIONS.name, format, filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] }, ...resolveExportOptions({ format, compression }) }
       const instance = await openWarehouse(warehouse, { memoryLimit: bench.config.DUCKDB_MEMORY_LIMIT, threads: bench.config.DUCKDB_THREADS, tempDirectory: join(DIR, 'floor-spill') })
       const connection = await instance.connect()
-      const file = join(DIR, `floor.${format}`)
+      const file = join(DIR, `floor.${fileExtension(format, compression)}`)
       const c0 = performance.now()
-      await connection.run(copyStatement(exportQuery(TRANSACTIONS, user.user_id, metadata), file, format))
+      const sql = exportQuery(TRANSACTIONS, user.user_id, metadata)
+      if (EXPORT_FORMATS[format].writer === 'xlsx') await writeXlsx(connection, sql, outputColumns(TRANSACTIONS, projectionFor(metadata)), file, { sheetName: TRANSACTIONS.name })
+      else await connection.run(copyStatement(sql, file, format, resolveExportOptions(metadata)))
       copies.push((performance.now() - c0) / 1000)
       connection.closeSync()
       instance.closeSync()
@@ -139,7 +149,7 @@ async function exportsAt(bench: Bench, size: number, warehouse: string, demo: De
     record(`${label}: POST → completed${REPS > 1 ? ` (median of ${REPS})` : ''}`, `${e2e.toFixed(2)} s, ${(size / e2e / 1000).toFixed(0)}k rows/s, ${mb.toFixed(0)} MiB`)
     record(`${label}: floor (COPY + upload)`, `${floor.toFixed(2)} s (${median(copies).toFixed(2)} + ${median(uploads).toFixed(2)})`)
     record(`${label}: end-to-end ÷ floor`, ratio.toFixed(2), '≤ 1.15', ratio <= 1.15)
-    const memoryTarget = format === 'csv' && size >= 5_000_000
+    const memoryTarget = (format === 'csv' && size >= 5_000_000) || (format === 'xlsx' && size >= 1_000_000)
     record(`${label}: server peak RSS`, `${peak.toFixed(0)} MB`, memoryTarget ? '≤ 600 MB' : '', memoryTarget ? peak <= 600 : undefined)
   }
 }
@@ -317,7 +327,7 @@ async function main() {
       })
     }
     if (!quick) {
-      for (const format of FORMATS) {
+      for (const format of ['csv', 'parquet'] as const) {
         const ratio = rates.get(`10M ${format}`)! / rates.get(`1M ${format}`)!
         record(`scaling ${format}: rows/s at 10M ÷ at 1M`, ratio.toFixed(2), '≥ 0.9', ratio >= 0.9)
       }

@@ -26,7 +26,8 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((issue) => {
     // Unknown keys are reported on the object; name the offending keys instead.
     if (issue.code === 'unrecognized_keys') {
-      return { field: issue.keys.join(', '), message: `Unknown field${issue.keys.length > 1 ? 's' : ''}` }
+      // Nested objects (the csv options) name the key with its path: `csv.quote`.
+      return { field: issue.keys.map(key => [...issue.path, key].join('.')).join(', '), message: `Unknown field${issue.keys.length > 1 ? 's' : ''}` }
     }
     return { field: issue.path.join('.'), message: issue.message }
   })

@@ -1,10 +1,40 @@
 import { z } from 'zod'
-import { ExportFormatSchema, type ExportFormat } from './formats'
+import { COMPRESSION_IDS, EXPORT_FORMATS, ExportFormatSchema, PARQUET_COMPRESSIONS, type Compression, type ExportFormat, type ParquetCompression } from './formats'
 import type { JobStatus } from './jobs'
 
 /** Export requests, job metadata and the status DTO, shared by the API, the worker and the app (snake_case, as in the PRD). */
 
 export const MAX_FILTER_IDS = 1000
+
+/** The largest `limit` a request may ask for. */
+export const MAX_EXPORT_LIMIT = 100_000_000
+
+export const CSV_DELIMITERS = [',', ';', '\t', '|'] as const
+export type CsvDelimiter = typeof CSV_DELIMITERS[number]
+
+export interface CsvOptions {
+  delimiter: CsvDelimiter
+  header: boolean
+  /** A UTF-8 byte order mark first (older Excel on Windows needs it to read UTF-8). */
+  bom: boolean
+  /** Text cells a spreadsheet would run as a formula get a leading `'`. */
+  formula_guard: boolean
+}
+
+/** Today's CSV: comma, header, no BOM, formulas guarded. */
+export const DEFAULT_CSV_OPTIONS: Readonly<CsvOptions> = Object.freeze({ delimiter: ',', header: true, bom: false, formula_guard: true })
+
+/** The file choices of an export beyond the format, with every default filled in. */
+export interface ExportOptions {
+  compression: Compression
+  /** Column names in the order asked for; null = all, in the manifest's order. */
+  columns: string[] | null
+  limit: number | null
+  /** null unless the format is csv. */
+  csv: CsvOptions | null
+  /** null unless the format is parquet. */
+  parquet_compression: ParquetCompression | null
+}
 
 export interface ExportFilters {
   start_date: string | null
@@ -28,6 +58,14 @@ export interface ExportMetadata {
   dataset_name: string
   format: ExportFormat
   filters: ExportFilters
+  /** The file choices; absent in jobs created before they existed (= the defaults). */
+  compression?: Compression
+  columns?: string[] | null
+  limit?: number | null
+  csv?: CsvOptions | null
+  parquet_compression?: ParquetCompression | null
+  /** Rows counted when the job was created (Excel exports only): their progress runs against it. */
+  expected_rows?: number
   s3_key?: string
   row_count?: number
   file_size_bytes?: number
@@ -56,6 +94,11 @@ export interface ExportJobDTO {
   dataset_name: string
   format: ExportFormat
   filters: ExportFilters
+  compression: Compression
+  columns: string[] | null
+  limit: number | null
+  csv: CsvOptions | null
+  parquet_compression: ParquetCompression | null
   row_count: number | null
   file_size_bytes: number | null
   checksum_sha256: string | null
@@ -87,6 +130,13 @@ const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'Must be a date as YYYY-
 const ids = (what: string) => z.array(id).max(MAX_FILTER_IDS, `At most ${MAX_FILTER_IDS} ${what}`)
   .transform(values => [...new Set(values.map(v => v.toLowerCase()))])
 
+const CsvOptionsSchema = z.strictObject({
+  delimiter: z.enum(CSV_DELIMITERS, `Must be one of: ${CSV_DELIMITERS.map(d => JSON.stringify(d)).join(', ')}`).optional(),
+  header: z.boolean().optional(),
+  bom: z.boolean().optional(),
+  formula_guard: z.boolean().optional()
+})
+
 /** The export request: validated by the dialog before sending and by the API on arrival. */
 export const CreateExportSchema = z.strictObject({
   dataset_id: id,
@@ -94,11 +144,57 @@ export const CreateExportSchema = z.strictObject({
   start_date: isoDate.nullish(),
   end_date: isoDate.nullish(),
   account_ids: ids('accounts').nullish(),
-  tag_ids: ids('tags').nullish()
-}).refine(v => !v.start_date || !v.end_date || v.start_date <= v.end_date, {
-  path: ['end_date'],
-  message: 'The end date must be on or after the start date'
+  tag_ids: ids('tags').nullish(),
+  compression: z.enum(COMPRESSION_IDS, `Must be one of: ${COMPRESSION_IDS.map(c => `"${c}"`).join(', ')}`).nullish(),
+  parquet_compression: z.enum(PARQUET_COMPRESSIONS, `Must be one of: ${PARQUET_COMPRESSIONS.map(c => `"${c}"`).join(', ')}`).nullish(),
+  // Names are checked against the dataset by the engine; here only their shape and repeats.
+  columns: z.array(z.string().min(1, 'Must not be empty').max(128, 'At most 128 characters')).min(1, 'Choose at least one column').max(200, 'At most 200 columns').nullish(),
+  limit: z.number('Must be a whole number').int('Must be a whole number').min(1, 'Must be at least 1').max(MAX_EXPORT_LIMIT, `At most ${MAX_EXPORT_LIMIT.toLocaleString('en-US')} rows`).nullish(),
+  csv: CsvOptionsSchema.nullish()
+}).superRefine((v, ctx) => {
+  if (v.start_date && v.end_date && v.start_date > v.end_date) {
+    ctx.addIssue({ code: 'custom', path: ['end_date'], message: 'The end date must be on or after the start date' })
+  }
+  // Combinations come from the format registry, so a new format brings its own rules.
+  const info = EXPORT_FORMATS[v.format]
+  if (!info) return
+  if (v.compression && !(info.compressions as readonly string[]).includes(v.compression)) {
+    ctx.addIssue({ code: 'custom', path: ['compression'], message: `${info.label} files cannot be compressed with ${v.compression}; choose one of: ${info.compressions.map(c => `"${c}"`).join(', ')}${v.format === 'parquet' ? ' (use parquet_compression for Parquet\'s internal codec)' : ''}` })
+  }
+  if (v.parquet_compression && v.format !== 'parquet') {
+    ctx.addIssue({ code: 'custom', path: ['parquet_compression'], message: 'Only for the parquet format' })
+  }
+  if (v.csv && v.format !== 'csv') {
+    ctx.addIssue({ code: 'custom', path: ['csv'], message: 'Only for the csv format' })
+  }
+  if (v.columns) {
+    const seen = new Set<string>()
+    const repeated = [...new Set(v.columns.filter(c => seen.has(c) || !seen.add(c)))]
+    if (repeated.length) ctx.addIssue({ code: 'custom', path: ['columns'], message: `Repeated: ${repeated.join(', ')}` })
+  }
 })
+
+/** The request's file choices with the defaults filled in (the same for old jobs' metadata). */
+export function resolveExportOptions(v: {
+  format: ExportFormat
+  compression?: Compression | null
+  columns?: string[] | null
+  limit?: number | null
+  csv?: Partial<CsvOptions> | null
+  parquet_compression?: ParquetCompression | null
+}): ExportOptions {
+  return {
+    compression: v.compression ?? 'none',
+    columns: v.columns?.length ? [...v.columns] : null,
+    limit: v.limit ?? null,
+    csv: v.format === 'csv' ? { ...DEFAULT_CSV_OPTIONS, ...stripUndefined(v.csv ?? {}) } : null,
+    parquet_compression: v.format === 'parquet' ? v.parquet_compression ?? 'zstd' : null
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>
+}
 
 export type CreateExportInput = z.input<typeof CreateExportSchema>
 

@@ -136,7 +136,8 @@ async function exportRows(token: string, datasetId: string, format: 'csv' | 'par
   const { bytes, headers } = await download(job)
   const dataset = DATASETS.find(d => d.id === datasetId)!
   expect(headers.get('content-type')).toBe(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/vnd.apache.parquet')
-  expect(headers.get('content-disposition')).toBe(`attachment; filename="${dataset.name}_${filters.start_date ?? 'earliest'}_${filters.end_date ?? 'latest'}.${format}"`)
+  const dates = filters.start_date && filters.end_date ? `${filters.start_date}_to_${filters.end_date}` : 'all_dates'
+  expect(headers.get('content-disposition')).toBe(`attachment; filename="${dataset.name}_${dates}.${format}"`)
   if (format === 'csv') {
     const { fields, rows } = parseCsv(new TextDecoder().decode(bytes))
     expect(fields).toEqual(dataset.columns.map(c => c.name))
@@ -291,10 +292,24 @@ describe('bad input', () => {
 
   const valid = () => ({ dataset_id: TRANSACTIONS, format: 'csv' })
   const cases: Array<[string, () => unknown, number, string | null]> = [
-    ['an unknown field', () => ({ ...valid(), limit: 10 }), 400, 'limit'],
+    ['an unknown field', () => ({ ...valid(), row_limit: 10 }), 400, 'row_limit'],
     ['a malformed dataset_id', () => ({ ...valid(), dataset_id: 'transactions' }), 400, 'dataset_id'],
     ['a missing format', () => ({ dataset_id: TRANSACTIONS }), 400, 'format'],
-    ['an unknown format', () => ({ ...valid(), format: 'xml' }), 400, 'format'],
+    ['an unknown format', () => ({ ...valid(), format: 'xls' }), 400, 'format'],
+    ['an unknown compression', () => ({ ...valid(), compression: 'brotli' }), 400, 'compression'],
+    ['whole-file compression of Parquet', () => ({ ...valid(), format: 'parquet', compression: 'gzip' }), 400, 'compression'],
+    ['whole-file compression of Excel', () => ({ ...valid(), format: 'xlsx', compression: 'zstd' }), 400, 'compression'],
+    ['parquet_compression for CSV', () => ({ ...valid(), parquet_compression: 'snappy' }), 400, 'parquet_compression'],
+    ['an unknown parquet_compression', () => ({ ...valid(), format: 'parquet', parquet_compression: 'lz4' }), 400, 'parquet_compression'],
+    ['csv options for JSON', () => ({ ...valid(), format: 'json', csv: { header: false } }), 400, 'csv'],
+    ['an unknown delimiter', () => ({ ...valid(), csv: { delimiter: ':' } }), 400, 'csv.delimiter'],
+    ['an unknown csv option', () => ({ ...valid(), csv: { quote: '\'' } }), 400, 'csv.quote'],
+    ['a limit of 0', () => ({ ...valid(), limit: 0 }), 400, 'limit'],
+    ['a limit over 100,000,000', () => ({ ...valid(), limit: 100_000_001 }), 400, 'limit'],
+    ['a fractional limit', () => ({ ...valid(), limit: 2.5 }), 400, 'limit'],
+    ['an unknown column', () => ({ ...valid(), columns: ['merchant', 'password'] }), 400, 'columns'],
+    ['a repeated column', () => ({ ...valid(), columns: ['merchant', 'amount', 'merchant'] }), 400, 'columns'],
+    ['a column with SQL', () => ({ ...valid(), columns: ['merchant" FROM main.transactions --'] }), 400, 'columns'],
     ['a bad date', () => ({ ...valid(), start_date: '2024-02-30' }), 400, 'start_date'],
     ['a date with SQL', () => ({ ...valid(), end_date: '2024-01-01\' OR 1=1 --' }), 400, 'end_date'],
     ['start after end', () => ({ ...valid(), start_date: '2025-02-01', end_date: '2025-01-31' }), 400, 'end_date'],
@@ -317,6 +332,8 @@ describe('bad input', () => {
       const errors: Array<{ field: string, message: string }> = json.data.errors
       expect(errors.map(e => e.field)).toContain(field)
     }
+    if (_name === 'an unknown column') expect(JSON.stringify(json.data.errors)).toContain('password')
+    if (_name === 'a repeated column') expect(JSON.stringify(json.data.errors)).toContain('merchant')
     if (_name.startsWith('another user')) {
       // The error names the offending id.
       const foreign = _name.endsWith('tag') ? bob.tag_ids[0]! : bob.account_ids[0]!
@@ -329,5 +346,91 @@ describe('bad input', () => {
     const before = await jobCount()
     expect((await postJson('/api/analytics/exports', valid())).status).toBe(401)
     expect(await jobCount()).toBe(before)
+  })
+})
+
+describe('export options', () => {
+  it('a gzip JSON Lines export with chosen columns and a limit: key, filename, content type, DTO and history show the choices', async () => {
+    const body = { dataset_id: TRANSACTIONS, format: 'jsonl', compression: 'gzip', columns: ['transaction_date', 'amount', 'tags'], limit: 50, start_date: '2025-01-01', end_date: '2025-12-31' }
+    const job = await waitForExport(alice.token, await createExport(alice.token, body))
+    expect(job).toMatchObject({ status: 'completed', format: 'jsonl', compression: 'gzip', columns: body.columns, limit: 50, csv: null, parquet_compression: null, row_count: 50 })
+    const { bytes, headers } = await download(job)
+    expect(headers.get('content-type')).toBe('application/gzip')
+    expect(headers.get('content-encoding')).toBeNull()
+    expect(headers.get('content-disposition')).toBe('attachment; filename="fct_transactions_2025-01-01_to_2025-12-31.jsonl.gz"')
+    expect(job.download_url).toContain(`${job.job_id}.jsonl.gz`)
+    const { gunzipSync } = await import('node:zlib')
+    const lines = gunzipSync(bytes).toString('utf8').trim().split('\n').map(l => JSON.parse(l))
+    const reference = (await referenceTransactions(alice.user_id, { start_date: '2025-01-01', end_date: '2025-12-31' })).slice(0, 50)
+    expect(lines).toEqual(reference.map(r => ({ transaction_date: r.transaction_date, amount: Number(r.amount), tags: r.tags })))
+    const list = await (await api('/api/analytics/exports?limit=5', { token: alice.token })).json()
+    expect(list.exports.find((e: { job_id: string }) => e.job_id === job.job_id)).toMatchObject({ compression: 'gzip', columns: body.columns, limit: 50 })
+  })
+
+  it('a CSV with its dialect shows the csv options; defaults are filled in and old-style requests are unchanged', async () => {
+    const job = await waitForExport(bob.token, await createExport(bob.token, { dataset_id: MONTHLY, format: 'csv', csv: { delimiter: ';', bom: true } }))
+    expect(job).toMatchObject({ compression: 'none', columns: null, limit: null, csv: { delimiter: ';', header: true, bom: true, formula_guard: true }, parquet_compression: null })
+    const { bytes } = await download(job)
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf])
+    expect(new TextDecoder().decode(bytes.subarray(3)).split('\n')[0]).toBe('month;income;spending;net;transaction_count')
+    const plain = await waitForExport(bob.token, await createExport(bob.token, { dataset_id: MONTHLY, format: 'parquet' }))
+    expect(plain).toMatchObject({ compression: 'none', columns: null, limit: null, csv: null, parquet_compression: 'zstd' })
+  })
+
+  it('an Excel export downloads as a workbook named after the dataset', async () => {
+    const job = await waitForExport(bob.token, await createExport(bob.token, { dataset_id: MONTHLY, format: 'xlsx' }))
+    const { bytes, headers } = await download(job)
+    expect(headers.get('content-type')).toBe('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
+    expect(headers.get('content-disposition')).toBe('attachment; filename="fct_monthly_trends_all_dates.xlsx"')
+    // A zip: PK\x03\x04
+    expect([...bytes.subarray(0, 4)]).toEqual([0x50, 0x4b, 0x03, 0x04])
+    expect(job.row_count).toBe(36)
+  })
+
+  it('an Idempotency-Key replay with other options is a conflict', async () => {
+    const post = (body: object) => postJson('/api/analytics/exports', body, { token: bob.token, headers: { 'idempotency-key': 'options-1' } })
+    const body = { dataset_id: MONTHLY, format: 'csv' }
+    expect((await post(body)).status).toBe(202)
+    expect((await post({ ...body, csv: { delimiter: ',' } })).status).toBe(202)
+    for (const other of [{ ...body, csv: { formula_guard: false } }, { ...body, limit: 5 }, { ...body, columns: ['month'] }, { ...body, compression: 'gzip' }]) {
+      expect((await post(other)).status).toBe(422)
+    }
+  })
+})
+
+describe('preview', () => {
+  it('answers columns, the first 20 rows, the exact count and a size estimate, and creates nothing', async () => {
+    const db = new pg.Client({ connectionString: env.DATABASE_URL })
+    await db.connect()
+    try {
+      const jobs = async () => (await db.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n as number
+      const before = await jobs()
+      const filters = { start_date: '2025-03-01', end_date: '2025-08-31' }
+      const res = await postJson('/api/analytics/exports/preview', { dataset_id: TRANSACTIONS, format: 'csv', compression: 'gzip', ...filters }, { token: alice.token })
+      expect(res.status).toBe(200)
+      const preview = await res.json()
+      const reference = await referenceTransactions(alice.user_id, filters)
+      expect(preview.row_count).toBe(reference.length)
+      expect(preview.columns.map((c: { name: string }) => c.name)).toEqual(DATASETS[0]!.columns.map(c => c.name))
+      expect(preview.rows.length).toBe(20)
+      expect(preview.estimated_bytes).toBeGreaterThan(0)
+      const csvRows = csvShape(reference, TRANSACTIONS).map(r => JSON.stringify(r))
+      for (const row of preview.rows) expect(csvRows).toContain(JSON.stringify(row))
+      expect(await jobs()).toBe(before)
+    } finally {
+      await db.end()
+    }
+  })
+
+  it('validates like creating: bad fields are 400s naming them, other users\' ids too, no credentials 401', async () => {
+    const bad = await postJson('/api/analytics/exports/preview', { dataset_id: TRANSACTIONS, format: 'parquet', compression: 'gzip', columns: ['x'] }, { token: alice.token })
+    expect(bad.status).toBe(400)
+    expect((await bad.json()).data.errors.map((e: { field: string }) => e.field)).toContain('compression')
+    const unknownColumn = await postJson('/api/analytics/exports/preview', { dataset_id: TRANSACTIONS, format: 'csv', columns: ['x'] }, { token: alice.token })
+    expect(unknownColumn.status).toBe(400)
+    expect((await unknownColumn.json()).data.errors).toEqual([{ field: 'columns', message: expect.stringContaining('x') }])
+    const foreign = await postJson('/api/analytics/exports/preview', { dataset_id: TRANSACTIONS, format: 'csv', account_ids: [bob.account_ids[0]] }, { token: alice.token })
+    expect(foreign.status).toBe(400)
+    expect((await postJson('/api/analytics/exports/preview', { dataset_id: TRANSACTIONS, format: 'csv' })).status).toBe(401)
   })
 })

@@ -1,33 +1,58 @@
+import type { DuckDBConnection } from '@duckdb/node-api'
 import type { Config } from '../config'
 import type { Db } from '../db/client'
 import { RequestError, ValidationError } from '../validation'
-import { findDataset } from '../warehouse/datasets'
+import { findDataset, type Dataset } from '../warehouse/datasets'
+import { buildCountQuery } from '../warehouse/query'
+import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader'
 import type { FieldError } from '../../../shared/types/api'
-import type { CreateExportSchema, ExportMetadata } from '../../../shared/types/exports'
+import { resolveExportOptions, type CreateExportSchema, type ExportMetadata } from '../../../shared/types/exports'
+import { EXPORT_FORMATS } from '../../../shared/types/formats'
 import type { z } from 'zod'
 import { IdempotencyConflictError, JobLimitError, submitExportJob } from './jobs/submit'
 import type { ExportJob } from './jobs/record'
 
 export type CreateExportLimits = Pick<Config, 'EXPORT_MAX_ACTIVE_PER_USER' | 'EXPORT_MAX_QUEUE_DEPTH' | 'EXPORT_MAX_RANGE_DAYS'>
 
+export type CreateExportRequest = z.output<typeof CreateExportSchema>
+
+export interface ExportDeps {
+  db: Db
+  /** Read for the row count where the format has a row limit (Excel), and by the preview. */
+  warehouse: WarehouseReader
+}
+
 /**
- * Starts an export for the user: checks what the schema cannot (the dataset exists, the range is
- * within the configured cap, the accounts and tags are the user's own), then queues the job within
- * the limits, or returns the job an earlier request with the same Idempotency-Key created.
- * Refusals are RequestErrors carrying their HTTP status.
+ * Starts an export for the user: checks what the schema cannot (checkExportRequest), refuses an
+ * Excel export that would not fit in a sheet (counted now, not found out after minutes of work),
+ * then queues the job within the limits, or returns the job an earlier request with the same
+ * Idempotency-Key created. Refusals are RequestErrors carrying their HTTP status.
  */
 export async function createExport(
-  db: Db,
+  deps: ExportDeps,
   limits: CreateExportLimits,
   userId: string,
-  request: z.output<typeof CreateExportSchema>,
+  request: CreateExportRequest,
   idempotencyHeader?: string
 ): Promise<{ job: ExportJob, replayed: boolean }> {
   const idempotencyKey = parseIdempotencyKey(idempotencyHeader)
   if (idempotencyKey === null) throw new ValidationError([{ field: 'Idempotency-Key', message: 'Must be 1-255 printable ASCII characters' }])
-  const metadata = await checkExportRequest(db, limits, userId, request)
+  const { dataset, metadata } = await checkExportRequest(deps.db, limits, userId, request)
+
+  const { maxRows } = EXPORT_FORMATS[metadata.format]
+  if (maxRows !== null) {
+    const rows = await withConnection(deps.warehouse, connection => countRows(connection, dataset, userId, metadata))
+    if (rows > maxRows) {
+      throw new ValidationError([{
+        field: 'format',
+        message: `This export has ${rows.toLocaleString('en-US')} rows; ${EXPORT_FORMATS[metadata.format].label} holds at most ${(maxRows + 1).toLocaleString('en-US')} rows a sheet (${maxRows.toLocaleString('en-US')} after the header). Choose CSV or Parquet, narrow the filters, or set a limit.`
+      }])
+    }
+    metadata.expected_rows = rows
+  }
+
   try {
-    return await submitExportJob(db, userId, metadata, {
+    return await submitExportJob(deps.db, userId, metadata, {
       maxActivePerUser: limits.EXPORT_MAX_ACTIVE_PER_USER,
       maxQueueDepth: limits.EXPORT_MAX_QUEUE_DEPTH,
       idempotencyKey
@@ -43,21 +68,28 @@ export async function createExport(
 }
 
 /**
- * What createExport checks beyond the schema, as the job's metadata: the dataset exists (404), the
- * range is within EXPORT_MAX_RANGE_DAYS, the accounts and tags are the user's (400 naming the
- * field). Schedules run the same checks on their saved request.
+ * What creating and previewing an export both check beyond the schema: the dataset exists, the
+ * columns are its own, the range is within the configured cap, the accounts and tags are the
+ * user's own. Returns the dataset and the job metadata the request stands for. Schedules run the
+ * same checks on their saved request.
  */
 export async function checkExportRequest(
   db: Pick<Db, 'account' | 'tag'>,
   limits: Pick<Config, 'EXPORT_MAX_RANGE_DAYS'>,
   userId: string,
-  request: z.output<typeof CreateExportSchema>
-): Promise<ExportMetadata> {
+  request: CreateExportRequest
+): Promise<{ dataset: Dataset, metadata: ExportMetadata }> {
   const dataset = findDataset(request.dataset_id)
   if (!dataset) throw new RequestError(404, `Unknown dataset: ${request.dataset_id}`)
 
+  const known = new Set(dataset.columns.map(c => c.name))
+  const unknown = (request.columns ?? []).filter(c => !known.has(c))
   const range = rangeErrors(request.start_date, request.end_date, limits.EXPORT_MAX_RANGE_DAYS)
-  if (range.length) throw new ValidationError(range)
+  const shape: FieldError[] = [
+    ...(unknown.length ? [{ field: 'columns', message: `Not columns of ${dataset.name}: ${unknown.join(', ')}` }] : []),
+    ...range
+  ]
+  if (shape.length) throw new ValidationError(shape)
   const accountIds = request.account_ids ?? []
   const tagIds = request.tag_ids ?? []
   const foreign = await foreignIds(db, userId, accountIds, tagIds)
@@ -67,11 +99,42 @@ export async function checkExportRequest(
   ]
   if (errors.length) throw new ValidationError(errors)
 
-  return {
+  const options = resolveExportOptions(request)
+  const metadata: ExportMetadata = {
     dataset_id: dataset.id,
     dataset_name: dataset.name,
     format: request.format,
-    filters: { start_date: request.start_date ?? null, end_date: request.end_date ?? null, account_ids: accountIds, tag_ids: tagIds }
+    filters: { start_date: request.start_date ?? null, end_date: request.end_date ?? null, account_ids: accountIds, tag_ids: tagIds },
+    compression: options.compression,
+    columns: options.columns,
+    limit: options.limit,
+    csv: options.csv,
+    parquet_compression: options.parquet_compression
+  }
+  return { dataset, metadata }
+}
+
+/** The exact number of rows the export will have: a count with the same filters, capped by its limit. */
+export async function countRows(connection: DuckDBConnection, dataset: Dataset, userId: string, metadata: ExportMetadata): Promise<number> {
+  // Counted without the limit (which would sort) and capped here.
+  const result = await connection.runAndReadAll(buildCountQuery(dataset, userId, metadata.filters))
+  const count = Number(result.getRowObjectsJson()[0]!.n)
+  return metadata.limit ? Math.min(count, metadata.limit) : count
+}
+
+/** A warehouse connection for a request, closed afterwards; a missing warehouse is a 503. */
+export async function withConnection<T>(warehouse: WarehouseReader, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+  let connection: DuckDBConnection
+  try {
+    connection = await warehouse.connect()
+  } catch (error) {
+    if (error instanceof WarehouseMissingError) throw new RequestError(503, 'The data warehouse is not available right now. Please try again later.', { retryAfterSeconds: 60 })
+    throw error
+  }
+  try {
+    return await work(connection)
+  } finally {
+    connection.closeSync()
   }
 }
 

@@ -1,7 +1,7 @@
 import { presignDownload, type Storage } from '../storage/s3'
 import { exportFilename } from '../../../shared/utils/filename'
-import type { ExportJobDTO } from '../../../shared/types/exports'
-import { EXPORT_FORMATS } from '../../../shared/types/formats'
+import { resolveExportOptions, type ExportJobDTO } from '../../../shared/types/exports'
+import { fileContentType } from '../../../shared/types/formats'
 import type { ExportJob } from './jobs/record'
 
 export interface DownloadLink { url: string, expiresAt: Date }
@@ -12,7 +12,7 @@ export async function mintDownloadLink(storage: Storage, job: ExportJob, ttlSeco
   if (job.status !== 'completed' || !metadata.s3_key) return null
   const url = await presignDownload(storage, metadata.s3_key, {
     filename: exportFilename(metadata),
-    contentType: EXPORT_FORMATS[metadata.format].contentType,
+    contentType: fileContentType(metadata.format, metadata.compression ?? 'none'),
     expiresIn: ttlSeconds
   })
   return { url, expiresAt: new Date(Date.now() + ttlSeconds * 1000) }
@@ -22,6 +22,7 @@ export async function mintDownloadLink(storage: Storage, job: ExportJob, ttlSeco
 export async function toExportDTO(job: ExportJob, storage: Storage, ttlSeconds: number, queuePosition: number | null = null): Promise<ExportJobDTO> {
   const { metadata } = job
   const link = await mintDownloadLink(storage, job, ttlSeconds)
+  const options = resolveExportOptions(metadata)
   return {
     job_id: job.id,
     status: job.status,
@@ -29,6 +30,11 @@ export async function toExportDTO(job: ExportJob, storage: Storage, ttlSeconds: 
     dataset_name: metadata.dataset_name,
     format: metadata.format,
     filters: metadata.filters,
+    compression: options.compression,
+    columns: options.columns,
+    limit: options.limit,
+    csv: options.csv,
+    parquet_compression: options.parquet_compression,
     row_count: metadata.row_count ?? null,
     file_size_bytes: metadata.file_size_bytes ?? null,
     checksum_sha256: metadata.checksum_sha256 ?? null,

@@ -1,12 +1,14 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
-import type { ExportMetadata, ExportProgress, ExportResult } from '../../../shared/types/exports'
-import { EXPORT_FORMATS, type ExportFormat } from '../../../shared/types/formats'
+import { resolveExportOptions, type CsvDelimiter, type ExportMetadata, type ExportOptions, type ExportProgress, type ExportResult } from '../../../shared/types/exports'
+import { EXPORT_FORMATS, fileContentType, fileExtension, type Compression, type ExportFormat } from '../../../shared/types/formats'
 import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader'
 import { uploadFile, UploadFencedError, type Storage } from '../storage/s3'
 import { findDataset, type Dataset } from '../warehouse/datasets'
-import { buildDatasetQuery, QueryBuilderError } from '../warehouse/query'
+import { buildDatasetQuery, outputColumns, QueryBuilderError, type ProjectionOptions } from '../warehouse/query'
+import { bomPrefix } from './bom'
+import { writeXlsx } from './xlsx'
 import { ExportCancelled, ExportFailure, storageFailure } from './errors'
 import type { ExportJob } from './jobs/record'
 
@@ -26,24 +28,56 @@ export interface ExportRunOptions {
 // Overall percent: the query fills the first half of the bar, the upload the second.
 const QUERY_SHARE = 50
 
-/** S3 keys are built from server-side ids only: exports/{user_id}/{job_id}.{ext}. */
-export function exportKey(userId: string, jobId: string, format: ExportFormat): string {
-  return `exports/${userId}/${jobId}.${EXPORT_FORMATS[format].extension}`
+/** S3 keys are built from server-side ids only: exports/{user_id}/{job_id}.{ext}[.gz|.zst]. */
+export function exportKey(userId: string, jobId: string, format: ExportFormat, compression: Compression = 'none'): string {
+  return `exports/${userId}/${jobId}.${fileExtension(format, compression)}`
+}
+
+/** How the query is shaped for the job's format and choices. */
+export function projectionFor(metadata: ExportMetadata): ProjectionOptions {
+  const options = resolveExportOptions(metadata)
+  return {
+    listsAsJson: EXPORT_FORMATS[metadata.format].text,
+    guardFormulas: options.csv?.formula_guard ?? false,
+    columns: options.columns,
+    limit: options.limit
+  }
 }
 
 /** The export's SQL for a job: the dataset query for that user and filters, shaped for the format. */
 export function exportQuery(dataset: Dataset, userId: string, metadata: ExportMetadata): string {
   try {
-    return buildDatasetQuery(dataset, userId, metadata.filters, { listsAsJson: EXPORT_FORMATS[metadata.format].text, guardFormulas: EXPORT_FORMATS[metadata.format].text })
+    return buildDatasetQuery(dataset, userId, metadata.filters, projectionFor(metadata))
   } catch (error) {
     if (error instanceof QueryBuilderError) throw new ExportFailure('INVALID_FILTERS', `The export's filters are invalid (${error.field}).`, false, { cause: error })
     throw error
   }
 }
 
+// SQL literals for the only delimiters the API accepts: nothing from the request is spliced.
+const DELIMITER_LITERALS: Record<CsvDelimiter, string> = { ',': '\',\'', ';': '\';\'', '\t': '\'\t\'', '|': '\'|\'' }
+
+/** The COPY options for the format and the job's choices (each value from a fixed list). */
+export function copyOptions(format: ExportFormat, options: ExportOptions): string {
+  const parts: string[] = [EXPORT_FORMATS[format].copyOptions]
+  if (options.csv) {
+    const delimiter = DELIMITER_LITERALS[options.csv.delimiter]
+    if (!delimiter) throw new ExportFailure('INVALID_OPTIONS', 'The export\'s CSV delimiter is invalid.', false)
+    parts.push(`HEADER ${options.csv.header ? 'true' : 'false'}`, `DELIMITER ${delimiter}`)
+  }
+  if (format === 'parquet') parts.push(`COMPRESSION ${options.parquet_compression === 'snappy' ? 'snappy' : 'zstd'}`)
+  else if (options.compression === 'gzip' || options.compression === 'zstd') parts.push(`COMPRESSION ${options.compression}`)
+  return parts.join(', ')
+}
+
 /** DuckDB's own writer: the rows go from the query to the file without passing through JS. */
-export function copyStatement(sql: string, path: string, format: ExportFormat): string {
-  return `COPY (${sql}) TO '${path.replaceAll('\'', '\'\'')}' (${EXPORT_FORMATS[format].copyOptions})`
+export function copyStatement(sql: string, path: string, format: ExportFormat, options: ExportOptions = resolveExportOptions({ format })): string {
+  return `COPY (${sql}) TO '${path.replaceAll('\'', '\'\'')}' (${copyOptions(format, options)})`
+}
+
+/** Bytes the file starts with before what the writer produced (a CSV byte order mark). */
+export function filePrefix(options: ExportOptions): Buffer | undefined {
+  return options.csv?.bom ? bomPrefix(options.compression) : undefined
 }
 
 /**
@@ -57,16 +91,24 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
   const sql = exportQuery(dataset, job.userId, metadata)
 
   const format = metadata.format
-  const tempPath = join(opts.workDir, `${job.id}${job.claimId ? `.${job.claimId}` : ''}.${EXPORT_FORMATS[format].extension}`)
+  const options = resolveExportOptions(metadata)
+  const tempPath = join(opts.workDir, `${job.id}${job.claimId ? `.${job.claimId}` : ''}.${fileExtension(format, options.compression)}`)
   // The work directory may have been removed under a long-running worker (tmp cleaners).
   await mkdir(opts.workDir, { recursive: true })
   try {
-    const rowCount = await copyToFile(opts, sql, tempPath, format)
+    const rowCount = EXPORT_FORMATS[format].writer === 'xlsx'
+      ? await onWarehouse(opts, progress => writeXlsx(progress.connection, sql, outputColumns(dataset, projectionFor(metadata)), tempPath, {
+          sheetName: dataset.name,
+          signal: opts.signal,
+          onRows: progress.rows
+        }), metadata.expected_rows ?? null)
+      : await onWarehouse(opts, ({ connection }) => connection.runAndReadAll(copyStatement(sql, tempPath, format, options)).then(r => Number(r.getRowObjectsJson()[0]!.Count)))
     if (opts.signal.aborted) throw new ExportCancelled()
     opts.onProgress({ phase: 'uploading', percent: QUERY_SHARE, rows: rowCount, bytes_uploaded: 0 })
-    const key = exportKey(job.userId, job.id, format)
+    const key = exportKey(job.userId, job.id, format, options.compression)
     const uploaded = await uploadFile(opts.storage, key, tempPath, {
-      contentType: EXPORT_FORMATS[format].contentType,
+      contentType: fileContentType(format, options.compression),
+      prefix: filePrefix(options),
       signal: opts.signal,
       fence: opts.fence,
       // 8 MiB × 3 in flight keeps s3rver and S3 busy while bounding the buffers to ~24 MiB.
@@ -89,7 +131,18 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
   }
 }
 
-async function copyToFile(opts: ExportRunOptions, sql: string, path: string, format: ExportFormat): Promise<number> {
+interface WarehouseWork {
+  connection: DuckDBConnection
+  /** For writers that see their rows (Excel): how many are written so far. */
+  rows: (written: number) => void
+}
+
+/**
+ * Runs a writer on a warehouse connection with progress and cancellation: DuckDB's COPY (progress
+ * from DuckDB) or a writer fed from a streamed result (progress from its row count, against the
+ * count taken when the export was created).
+ */
+async function onWarehouse(opts: ExportRunOptions, work: (w: WarehouseWork) => Promise<number>, expectedRows: number | null = null): Promise<number> {
   let connection: DuckDBConnection
   try {
     connection = await opts.warehouse.connect()
@@ -102,14 +155,22 @@ async function copyToFile(opts: ExportRunOptions, sql: string, path: string, for
     connection.closeSync()
     throw new ExportCancelled()
   }
+  let written: number | null = null
   const progressTimer = setInterval(() => {
+    if (written !== null) {
+      const share = expectedRows ? Math.min(1, written / expectedRows) : 0
+      opts.onProgress({ phase: 'querying', percent: Math.min(QUERY_SHARE - 1, Math.floor(share * QUERY_SHARE)), rows: written, bytes_uploaded: null })
+      return
+    }
     const { percentage, rows_processed: rows } = connection.progress
     if (percentage >= 0) {
       opts.onProgress({ phase: 'querying', percent: Math.min(QUERY_SHARE - 1, Math.floor(percentage * QUERY_SHARE / 100)), rows: Number(rows), bytes_uploaded: null })
     }
   }, 250)
   opts.onProgress({ phase: 'querying', percent: 0, rows: 0, bytes_uploaded: null })
-  const query = connection.runAndReadAll(copyStatement(sql, path, format))
+  const query = work({ connection, rows: (n) => {
+    written = n
+  } })
   // The connection is closed once DuckDB is done with it, whichever of the two below settles first.
   const closed = query.then(() => {}, () => {}).finally(() => connection.closeSync())
   // A cancel is answered at once, not when (or if) the interrupted query returns: an interrupt
@@ -123,8 +184,7 @@ async function copyToFile(opts: ExportRunOptions, sql: string, path: string, for
     opts.signal.addEventListener('abort', onAbort, { once: true })
   })
   try {
-    const result = await Promise.race([query, aborted])
-    return Number(result.getRowObjectsJson()[0]!.Count)
+    return await Promise.race([query, aborted])
   } catch (error) {
     if (opts.signal.aborted) {
       // The file may still be open in DuckDB; the caller removes it after we return, so wait briefly.

@@ -136,7 +136,7 @@ async function createRun(tx: Prisma.TransactionClient, schedule: Schedule, run: 
     failure = { code: 'INVALID_SCHEDULE', message: `The schedule's saved export is no longer valid (${parsed.error.issues[0]?.message}). Edit the schedule.` }
   } else {
     try {
-      metadata = { ...await checkExportRequest(tx, run.limits, schedule.userId, parsed.data), schedule: info }
+      metadata = { ...(await checkExportRequest(tx, run.limits, schedule.userId, parsed.data)).metadata, schedule: info }
     } catch (error) {
       failure = runFailure(error)
     }

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
-import { Transform, type Readable } from 'node:stream'
+import { Readable, Transform } from 'node:stream'
 import { CompleteMultipartUploadCommand, DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { SignatureV4 } from '@smithy/signature-v4'
@@ -150,13 +150,22 @@ export async function uploadStream(storage: Storage, key: string, source: Readab
   return { size, sha256: hash.digest('hex') }
 }
 
-export async function uploadFile(storage: Storage, key: string, path: string, opts: UploadOptions): Promise<UploadResult> {
+/** Uploads a file, after `prefix` when given (bytes the file's writer could not write itself). */
+export async function uploadFile(storage: Storage, key: string, path: string, opts: UploadOptions & { prefix?: Buffer }): Promise<UploadResult> {
   const { size } = await stat(path)
-  const source = createReadStream(path, { highWaterMark: 1024 * 1024 })
+  const file = createReadStream(path, { highWaterMark: 1024 * 1024 })
+  const { prefix, ...rest } = opts
+  const source = prefix?.length
+    ? Readable.from((async function* () {
+        yield prefix
+        yield* file
+      })(), { objectMode: false })
+    : file
   try {
-    return await uploadStream(storage, key, source, { ...opts, totalBytes: size })
+    return await uploadStream(storage, key, source, { ...rest, totalBytes: size + (prefix?.length ?? 0) })
   } finally {
-    source.destroy()
+    file.destroy()
+    if (source !== file) source.destroy()
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ExportFilters, ScheduleRunInfo } from '../../../shared/types/exports'
-import { EXPORT_FORMATS, type ExportFormat } from '../../../shared/types/formats'
+import { formatLabel, type Compression, type ExportFormat } from '../../../shared/types/formats'
 import { formatBytes, formatCount } from '../../../shared/utils/format'
 import { escapeHtml } from '../html'
 
@@ -12,6 +12,8 @@ import { escapeHtml } from '../html'
 export interface ExportSummary {
   datasetTitle: string
   format: ExportFormat
+  /** Absent = none. */
+  compression?: Compression
   filters: ExportFilters
   /** Names of the filter's accounts and tags by id; ids missing here were removed since. */
   accountNames: ReadonlyMap<string, string>
@@ -63,7 +65,7 @@ export function failedMessage(m: FailedExport): string {
 function summaryLines(m: ExportSummary): string[] {
   return [
     ...scheduleLines(m.schedule),
-    `Format: ${escapeHtml(EXPORT_FORMATS[m.format]?.label ?? String(m.format))}`,
+    `Format: ${escapeHtml(formatLabel(m.format, m.compression ?? 'none'))}`,
     `Dates: ${dateRange(m.filters.start_date, m.filters.end_date)}`,
     `Accounts: ${nameList(m.filters.account_ids, m.accountNames, 'removed account')}`,
     `Tags: ${nameList(m.filters.tag_ids, m.tagNames, 'removed tag')}`

@@ -132,6 +132,7 @@ export class TelegramNotifier {
     const summary: ExportSummary = {
       datasetTitle: findDataset(metadata.dataset_id)?.title ?? metadata.dataset_name,
       format: metadata.format,
+      compression: metadata.compression ?? 'none',
       filters,
       accountNames: new Map(accounts.map(a => [a.id, a.name])),
       tagNames: new Map(tags.map(t => [t.id, t.name])),

@@ -23,12 +23,25 @@ export interface Dataset {
    */
   tagFilter: 'transactions' | 'rows'
   /**
-   * ORDER BY clause content over the output columns; must make the row order total. Left out for
-   * row-level datasets: sorting every row would cost 3-4x the export itself (5M transactions: CSV
-   * 14.5 s sorted against 4.2 s unsorted, with the sort spilling under the memory limit), so those
-   * come in the warehouse's storage order (date order for the demo warehouse).
+   * The natural row order: output columns that make the order total (date, then id). Used
+   * always when sortAlways, otherwise only when a `limit` asks for "the first N rows" (so the
+   * same request always returns the same rows).
    */
-  orderBy?: string
+  order: readonly string[]
+  /**
+   * Whether every export is sorted. Not for row-level datasets: sorting every row would cost 3-4x
+   * the export itself (5M transactions: CSV 14.5 s sorted against 4.2 s unsorted, with the sort
+   * spilling under the memory limit), so those come in the warehouse's storage order (date order
+   * for the demo warehouse) unless limited.
+   */
+  sortAlways: boolean
+  /**
+   * Exactly one output row per row of the (user-scoped, filtered) transactions, and `order` names
+   * transactions columns: then a count, and a limit's first rows, are taken on the transactions
+   * table itself instead of on the whole dataset (1M rows: ~5 ms against ~150 ms for a count; a
+   * limit without computing every row's joins and lists first).
+   */
+  rowPerTransaction: boolean
 }
 
 const fctTransactions: Dataset = {
@@ -73,7 +86,11 @@ CROSS JOIN (
     coalesce(list(name ORDER BY tag_id, name), []::VARCHAR[]) AS names
   FROM tags
 ) AS lookup`,
-  tagFilter: 'transactions'
+  tagFilter: 'transactions',
+  order: ['transaction_date', 'transaction_id'],
+  sortAlways: false,
+  // LEFT JOIN on the accounts' primary key and a CROSS JOIN with a one-row lookup.
+  rowPerTransaction: true
 }
 
 const fctDailySpendingByTag: Dataset = {
@@ -105,7 +122,9 @@ FROM (
 JOIN tags AS g ON g.tag_id = e.tag_id
 GROUP BY e.transaction_date, g.tag_id, g.name`,
   tagFilter: 'rows',
-  orderBy: '"date", tag_name, tag_id'
+  order: ['date', 'tag_name', 'tag_id'],
+  sortAlways: true,
+  rowPerTransaction: false
 }
 
 const fctMonthlyTrends: Dataset = {
@@ -132,13 +151,16 @@ SELECT
 FROM transactions
 GROUP BY CAST(date_trunc('month', transaction_date) AS DATE)`,
   tagFilter: 'transactions',
-  orderBy: '"month"'
+  order: ['month'],
+  sortAlways: true,
+  rowPerTransaction: false
 }
 
 // Frozen all the way down: the SQL is trusted code, so nothing at runtime may rewrite it.
 function freeze(dataset: Dataset): Dataset {
   dataset.columns.forEach(c => Object.freeze(c))
   Object.freeze(dataset.columns)
+  Object.freeze(dataset.order)
   return Object.freeze(dataset)
 }
 

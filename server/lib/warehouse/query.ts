@@ -1,6 +1,6 @@
 import { MAX_FILTER_IDS } from '../../../shared/types/exports'
 import { isUuid } from '../../../shared/utils/uuid'
-import type { Dataset } from './datasets'
+import type { Dataset, DatasetColumn } from './datasets'
 
 /** null and undefined both mean "no filter", as do empty id lists. */
 export interface DatasetFilters {
@@ -28,7 +28,26 @@ export interface ProjectionOptions {
   listsAsJson?: boolean
   /** Text cells a spreadsheet would run as a formula get a leading `'` (CSV only). */
   guardFormulas?: boolean
+  /** Output columns by name, in this order; absent = all, in the manifest's order. */
+  columns?: readonly string[] | null
+  /** At most this many rows, taken in the dataset's natural order. */
+  limit?: number | null
+  /**
+   * Only some first rows are wanted (the preview's sample): for a dataset of one row per
+   * transaction, at most this many transactions are read, so the joins and lists are computed for
+   * those alone (a LIMIT above them still lets DuckDB compute whole row groups first).
+   */
+  sampleRows?: number | null
 }
+
+export interface OutputColumn {
+  name: string
+  /** The DuckDB type as written: identifiers are VARCHAR, lists written as JSON are VARCHAR. */
+  type: string
+}
+
+/** The largest limit the builder accepts (the API's cap). */
+const MAX_LIMIT = 100_000_000
 
 /**
  * The SQL for one user's export of a dataset: a plain SELECT (no parameters) that COPY can wrap.
@@ -39,6 +58,33 @@ export interface ProjectionOptions {
  * because each one is first validated against a strict pattern that cannot contain a quote.
  */
 export function buildDatasetQuery(dataset: Dataset, userId: string, filters: DatasetFilters = {}, options: ProjectionOptions = {}): string {
+  const columns = selectColumns(dataset, options.columns)
+  const limit = parseLimit(options.limit)
+  const sample = parseLimit(options.sampleRows, 'sampleRows')
+  // Sorted on the dataset's own (typed, unguarded) columns, qualified so that a projected column
+  // of the same name (a guarded or cast one) is not what orders the rows, and so that columns
+  // left out of the projection can still order them.
+  const sorted = dataset.sortAlways || limit !== undefined
+  return [
+    scopedTables(dataset, userId, filters, limit, sample),
+    `SELECT ${projection(columns, options)} FROM (${dataset.sql}\n) AS dataset`,
+    ...(sorted ? [`ORDER BY ${dataset.order.map(c => `dataset."${c}"`).join(', ')}`] : []),
+    ...(limit !== undefined ? [`LIMIT ${limit}`] : [])
+  ].join('\n')
+}
+
+/** `SELECT count(*) AS n`: the rows the same filters give, without a limit. */
+export function buildCountQuery(dataset: Dataset, userId: string, filters: DatasetFilters = {}): string {
+  if (dataset.rowPerTransaction) return `${scopedTables(dataset, userId, filters)}\nSELECT count(*) AS n FROM transactions`
+  return `SELECT count(*) AS n FROM (${buildDatasetQuery(dataset, userId, filters, { columns: [dataset.columns[0]!.name] })}) AS counted`
+}
+
+/**
+ * The WITH clause that scopes the base tables to the user and the filters. With a limit, a
+ * dataset of one row per transaction takes its first rows here, on the table, in its natural
+ * order (the outer query sorts and limits again: the same rows).
+ */
+function scopedTables(dataset: Dataset, userId: string, filters: DatasetFilters, limit?: number, sample?: number): string {
   const user = uuidLiteral(parseUuid(userId, 'user_id'))
   const f = parseFilters(filters)
 
@@ -47,21 +93,55 @@ export function buildDatasetQuery(dataset: Dataset, userId: string, filters: Dat
   if (f.endDate) txConditions.push(`transaction_date <= DATE '${f.endDate}'`)
   if (f.accountIds.length) txConditions.push(`account_id IN (${f.accountIds.map(uuidLiteral).join(', ')})`)
   if (f.tagIds.length) txConditions.push(`list_has_any(tag_ids, [${f.tagIds.map(uuidLiteral).join(', ')}])`)
+  let firstRows = ''
+  if (dataset.rowPerTransaction && limit !== undefined) firstRows = ` ORDER BY ${dataset.order.map(c => `"${c}"`).join(', ')} LIMIT ${Math.min(limit, sample ?? limit)}`
+  else if (dataset.rowPerTransaction && sample !== undefined) firstRows = ` LIMIT ${sample}`
 
   const tagConditions = [`user_id = ${user}`]
   if (f.tagIds.length && dataset.tagFilter === 'rows') tagConditions.push(`tag_id IN (${f.tagIds.map(uuidLiteral).join(', ')})`)
 
   return [
     'WITH',
-    `  transactions AS (SELECT * FROM main.transactions WHERE ${txConditions.join(' AND ')}),`,
+    `  transactions AS (SELECT * FROM main.transactions WHERE ${txConditions.join(' AND ')}${firstRows}),`,
     `  accounts AS (SELECT * FROM main.accounts WHERE user_id = ${user}),`,
-    `  tags AS (SELECT * FROM main.tags WHERE ${tagConditions.join(' AND ')})`,
-    `SELECT ${options.listsAsJson || options.guardFormulas ? textProjection(dataset, options) : '*'} FROM (${dataset.sql}\n) AS dataset`,
-    ...(dataset.orderBy ? [`ORDER BY ${dataset.orderBy}`] : [])
+    `  tags AS (SELECT * FROM main.tags WHERE ${tagConditions.join(' AND ')})`
   ].join('\n')
 }
 
+/** The query's columns as they are written, for a projection built with the same options. */
+export function outputColumns(dataset: Dataset, options: ProjectionOptions = {}): OutputColumn[] {
+  return selectColumns(dataset, options.columns).map(c => ({ name: c.name, type: outputType(c.type, options) }))
+}
+
+function outputType(type: string, options: ProjectionOptions): string {
+  if (type.endsWith('[]')) return options.listsAsJson ? 'VARCHAR' : `${outputType(type.slice(0, -2), options)}[]`
+  return type === 'UUID' ? 'VARCHAR' : type
+}
+
+/** The manifest's columns the options ask for, in their order; names are looked up, never spliced. */
+function selectColumns(dataset: Dataset, names: readonly string[] | null | undefined): readonly DatasetColumn[] {
+  if (names === undefined || names === null) return dataset.columns
+  if (!Array.isArray(names) || names.length === 0) throw new QueryBuilderError('columns', 'must be a non-empty list of column names')
+  const byName = new Map(dataset.columns.map(c => [c.name, c]))
+  const unknown = names.filter(n => !byName.has(n))
+  if (unknown.length) throw new QueryBuilderError('columns', `unknown column ${unknown.map(n => JSON.stringify(String(n).slice(0, 40))).join(', ')}`)
+  if (new Set(names).size !== names.length) throw new QueryBuilderError('columns', 'repeated column')
+  return names.map(n => byName.get(n)!)
+}
+
+function parseLimit(value: unknown, field = 'limit'): number | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_LIMIT) {
+    throw new QueryBuilderError(field, `must be a whole number from 1 to ${MAX_LIMIT}`)
+  }
+  return value
+}
+
 /**
+ * Identifiers are written as text in every format: Parquet's UUID logical type is read as 16 raw
+ * bytes by older pyarrow/pandas and refused by some Spark and BigQuery versions, and JSON and CSV
+ * print them as text anyway.
+ *
  * Text formats have no list type: DuckDB would print its own literal syntax (`['a\\'b', c]`),
  * which no CSV consumer can parse reliably. A JSON array is unambiguous and one json.loads away
  * (and, starting with `[`, never a formula).
@@ -70,16 +150,21 @@ export function buildDatasetQuery(dataset: Dataset, userId: string, filters: Dat
  * so a merchant named `=HYPERLINK(...)` would execute when the CSV is opened (OWASP "CSV
  * injection"). Those text cells get a leading `'`, which spreadsheets show as text. Numbers and
  * dates have their own types here and are never touched, so -5.50 stays a number.
- * Column names come from the trusted manifest.
+ * Column names come from the trusted manifest (a requested name is only ever looked up in it).
  */
-function textProjection(dataset: Dataset, options: ProjectionOptions): string {
-  return dataset.columns.map((c) => {
-    const name = `"${c.name}"`
-    if (options.listsAsJson && c.type.endsWith('[]')) return `to_json(${name}) AS ${name}`
-    if (options.guardFormulas && c.type === 'VARCHAR') {
-      return `CASE WHEN left(${name}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || ${name} ELSE ${name} END AS ${name}`
+function projection(columns: readonly DatasetColumn[], options: ProjectionOptions): string {
+  return columns.map((c) => {
+    const name = `dataset."${c.name}"`
+    const alias = `"${c.name}"`
+    if (c.type.endsWith('[]')) {
+      const list = c.type === 'UUID[]' ? `CAST(${name} AS VARCHAR[])` : name
+      return `${options.listsAsJson ? `CAST(to_json(${list}) AS VARCHAR)` : list} AS ${alias}`
     }
-    return name
+    if (c.type === 'UUID') return `CAST(${name} AS VARCHAR) AS ${alias}`
+    if (options.guardFormulas && c.type === 'VARCHAR') {
+      return `CASE WHEN left(${name}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || ${name} ELSE ${name} END AS ${alias}`
+    }
+    return `${name} AS ${alias}`
   }).join(', ')
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DATASETS, findDataset } from '../../../server/lib/warehouse/datasets'
 import { queryRows } from '../../../server/lib/warehouse/duckdb'
-import { buildDatasetQuery } from '../../../server/lib/warehouse/query'
+import { buildDatasetQuery, outputColumns } from '../../../server/lib/warehouse/query'
 import { BASE_TABLES } from '../../../server/lib/warehouse/schema'
 import { openTinyWarehouse, TAG_RENT, USER_A, type TinyWarehouse } from './fixture'
 
@@ -59,8 +59,15 @@ describe('output columns match the manifest', () => {
   for (const dataset of DATASETS) {
     it(dataset.name, async () => {
       for (const filters of [undefined, { start_date: '2024-01-01', end_date: '2024-12-31', tag_ids: [TAG_RENT] }]) {
-        const rows = await queryRows<{ column_name: string, column_type: string }>(wh.connection, `DESCRIBE ${buildDatasetQuery(dataset, USER_A, filters)}`)
-        expect(rows.map(r => ({ name: r.column_name, type: r.column_type }))).toEqual(dataset.columns.map(c => ({ name: c.name, type: c.type })))
+        // The manifest's types are the dataset SQL's own; what is written has identifiers as text.
+        const sql = buildDatasetQuery(dataset, USER_A, filters)
+        const source = await queryRows<{ column_name: string, column_type: string }>(wh.connection, `DESCRIBE ${sql.replace(/^SELECT .* FROM \(/m, 'SELECT * FROM (')}`)
+        expect(source.map(r => ({ name: r.column_name, type: r.column_type }))).toEqual(dataset.columns.map(c => ({ name: c.name, type: c.type })))
+        for (const options of [{}, { listsAsJson: true, guardFormulas: true }]) {
+          const written = await queryRows<{ column_name: string, column_type: string }>(wh.connection, `DESCRIBE ${buildDatasetQuery(dataset, USER_A, filters, options)}`)
+          expect(written.map(r => ({ name: r.column_name, type: r.column_type }))).toEqual(outputColumns(dataset, options))
+          expect(written.map(r => r.column_type).filter(t => t.includes('UUID'))).toEqual([])
+        }
       }
       // And the rows themselves carry exactly these keys, in order.
       const [first] = await queryRows(wh.connection, buildDatasetQuery(dataset, USER_A))

@@ -151,7 +151,10 @@ describe('user scoping', () => {
           (SELECT count(DISTINCT user_id) FROM transactions) AS n_users,
           (SELECT count(*) FROM accounts) AS n_accounts,
           (SELECT count(*) FROM tags WHERE tag_id IN (SELECT unnest(tag_ids) FROM transactions)) AS n_tags`,
-      orderBy: 'n_tx'
+      columns: ['n_tx', 'n_users', 'n_accounts', 'n_tags'].map(name => ({ name, type: 'BIGINT', description: name })),
+      order: ['n_tx'],
+      sortAlways: true,
+      rowPerTransaction: false
     }
     expect(await run(probe, USER_B)).toEqual([{ n_tx: '3', n_users: '1', n_accounts: '1', n_tags: '1' }])
     expect(await run(probe, USER_A)).toEqual([{ n_tx: '12', n_users: '1', n_accounts: '2', n_tags: '3' }])
@@ -361,5 +364,32 @@ describe('CSV projection (formula guard)', () => {
       instance.closeSync()
       await cleanup()
     }
+  })
+})
+
+describe('columns and limit', () => {
+  it('projects the chosen columns in the chosen order, identifiers as text', async () => {
+    const rows = await queryRows<Record<string, unknown>>(wh.connection, buildDatasetQuery(TX, USER_A, {}, { columns: ['merchant', 'transaction_id', 'amount'] }))
+    expect(Object.keys(rows[0]!)).toEqual(['merchant', 'transaction_id', 'amount'])
+    expect(rows.map(r => r.transaction_id).sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map(txA))
+  })
+
+  it('a limit takes the first rows in the natural order (date, then id), even without those columns', async () => {
+    const rows = await queryRows<Record<string, unknown>>(wh.connection, buildDatasetQuery(TX, USER_A, {}, { columns: ['merchant'], limit: 3 }))
+    const all = await queryRows<Record<string, unknown>>(wh.connection, buildDatasetQuery(TX, USER_A, {}, { limit: 12 }))
+    expect(all.map(r => r.transaction_id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map(txA))
+    expect(rows).toEqual(all.slice(0, 3).map(r => ({ merchant: r.merchant })))
+    expect(buildDatasetQuery(TX, USER_A)).not.toMatch(/^ORDER BY/m)
+    expect(buildDatasetQuery(TX, USER_A, {}, { limit: 5 })).toMatch(/ORDER BY dataset\."transaction_date", dataset\."transaction_id"\nLIMIT 5$/)
+  })
+
+  it('refuses unknown or repeated columns and limits outside 1..100,000,000, naming the field', () => {
+    for (const columns of [['nope'], ['merchant', 'merchant'], [], ['merchant" FROM x; --']]) {
+      expectFieldError(() => buildDatasetQuery(TX, USER_A, {}, { columns }), 'columns')
+    }
+    for (const limit of [0, -1, 1.5, 100_000_001, Number.NaN, '10' as unknown as number]) {
+      expectFieldError(() => buildDatasetQuery(TX, USER_A, {}, { limit }), 'limit')
+    }
+    expect(() => buildDatasetQuery(TX, USER_A, {}, { limit: 100_000_000 })).not.toThrow()
   })
 })

@@ -37,6 +37,15 @@ describe('Telegram messages', () => {
     ].join('\n'))
   })
 
+  it('names the format as a person would, with its compression', () => {
+    const line = (format: ExportSummary['format'], compression?: ExportSummary['compression']) =>
+      failedMessage({ ...summary, format, compression, reason: 'x', retryUrl: 'https://outport.example/' }).split('\n')[1]
+    expect(line('xlsx')).toBe('Format: Excel')
+    expect(line('csv', 'gzip')).toBe('Format: CSV (gzip)')
+    expect(line('jsonl', 'zstd')).toBe('Format: JSON Lines (zstd)')
+    expect(line('json', 'none')).toBe('Format: JSON')
+  })
+
   it('failure: which export, why (escaped), and a link to the app', () => {
     const text = failedMessage({
       ...summary,

@@ -4,8 +4,8 @@ import { createExport } from '../../../lib/exports/create'
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const body = await readValidatedBody(event, parseWith(CreateExportSchema))
-  const { db, config } = await useAppContext()
-  const { job, replayed } = await createExport(db, config, user.id, body, getHeader(event, 'idempotency-key')).catch((error) => {
+  const { db, warehouse, config } = await useAppContext()
+  const { job, replayed } = await createExport({ db, warehouse }, config, user.id, body, getHeader(event, 'idempotency-key')).catch((error) => {
     throw httpError(error, event)
   })
   setResponseStatus(event, 202)

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Db } from '../../db/client'
 import type { Prisma } from '../../../generated/prisma/client'
-import type { ExportMetadata } from '../../../../shared/types/exports'
+import { resolveExportOptions, type ExportMetadata } from '../../../../shared/types/exports'
 import { ACTIVE_STATUSES } from '../../../../shared/types/jobs'
 import { JOBS_CHANNEL } from './queue'
 import { json, QUEUED_PROGRESS, toExportJob, type ExportJob } from './record'
@@ -49,16 +49,25 @@ export interface SubmitOptions {
   idempotencyKey?: string
 }
 
-/** The request as it affects the result: equal exports hash equal whatever the id order. */
+/**
+ * The request as it affects the result: equal exports hash equal whatever the id order, and an
+ * option left out hashes like its default spelled out. Options at their defaults are left out of
+ * the hashed object, so requests without them hash as they did before the options existed.
+ */
 export function requestHash(metadata: ExportMetadata): string {
   const { dataset_id: datasetId, format, filters } = metadata
+  const options = resolveExportOptions(metadata)
+  const defaults = resolveExportOptions({ format })
+  const changed = Object.fromEntries(Object.entries(options).filter(([key, value]) =>
+    JSON.stringify(value) !== JSON.stringify(defaults[key as keyof typeof defaults])))
   const canonical = {
     dataset_id: datasetId,
     format,
     start_date: filters.start_date ?? null,
     end_date: filters.end_date ?? null,
     account_ids: [...filters.account_ids].sort(),
-    tag_ids: [...filters.tag_ids].sort()
+    tag_ids: [...filters.tag_ids].sort(),
+    ...changed
   }
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex')
 }

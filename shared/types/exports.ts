@@ -8,6 +8,7 @@ export const MAX_FILTER_IDS = 1000
 
 /** The largest `limit` a request may ask for. */
 export const MAX_EXPORT_LIMIT = 100_000_000
+const LIMIT_MESSAGE = `A whole number from 1 to ${MAX_EXPORT_LIMIT.toLocaleString('en-US')}`
 
 export const CSV_DELIMITERS = [',', ';', '\t', '|'] as const
 export type CsvDelimiter = typeof CSV_DELIMITERS[number]
@@ -149,7 +150,7 @@ export const CreateExportSchema = z.strictObject({
   parquet_compression: z.enum(PARQUET_COMPRESSIONS, `Must be one of: ${PARQUET_COMPRESSIONS.map(c => `"${c}"`).join(', ')}`).nullish(),
   // Names are checked against the dataset by the engine; here only their shape and repeats.
   columns: z.array(z.string().min(1, 'Must not be empty').max(128, 'At most 128 characters')).min(1, 'Choose at least one column').max(200, 'At most 200 columns').nullish(),
-  limit: z.number('Must be a whole number').int('Must be a whole number').min(1, 'Must be at least 1').max(MAX_EXPORT_LIMIT, `At most ${MAX_EXPORT_LIMIT.toLocaleString('en-US')} rows`).nullish(),
+  limit: z.number(LIMIT_MESSAGE).int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE).max(MAX_EXPORT_LIMIT, LIMIT_MESSAGE).nullish(),
   csv: CsvOptionsSchema.nullish()
 }).superRefine((v, ctx) => {
   if (v.start_date && v.end_date && v.start_date > v.end_date) {

@@ -70,7 +70,7 @@ export const EXPORT_FORMATS = {
   },
   jsonl: {
     label: 'JSON Lines',
-    description: 'One JSON object per line: streaming tools, jq, BigQuery',
+    description: 'Engineers: one object per line, streams into anything',
     extension: 'jsonl',
     contentType: 'application/x-ndjson',
     writer: 'duckdb',
@@ -82,7 +82,7 @@ export const EXPORT_FORMATS = {
   },
   json: {
     label: 'JSON',
-    description: 'One array of objects: scripts and web tools',
+    description: 'Web apps and scripts: one array',
     extension: 'json',
     contentType: 'application/json',
     writer: 'duckdb',
@@ -93,7 +93,7 @@ export const EXPORT_FORMATS = {
   },
   xlsx: {
     label: 'Excel',
-    description: 'An Excel workbook with typed cells (up to 1,048,575 rows)',
+    description: 'Analysts: opens with a double-click',
     extension: 'xlsx',
     contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
     writer: 'xlsx',

@@ -118,7 +118,7 @@ describe('export dialog', () => {
     const href = await page.getByTestId('download').getAttribute('href')
     const res = await fetch(href!)
     expect(res.status).toBe(200)
-    expect(res.headers.get('content-disposition')).toContain('fct_transactions_2025-01-01_2025-12-31.parquet')
+    expect(res.headers.get('content-disposition')).toContain('fct_transactions_2025-01-01_to_2025-12-31.parquet')
     const { rows } = readParquetRows(new Uint8Array(await res.arrayBuffer()))
     expect(rows.length).toBe(Number(n))
     expect(await page.getByTestId('curl').textContent()).toContain('/download')

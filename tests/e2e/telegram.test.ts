@@ -228,7 +228,7 @@ describe('Telegram', () => {
     expect(new URL(location).searchParams.get('X-Amz-Expires')).toBe('3600')
     const file = await fetch(location)
     expect(file.status).toBe(200)
-    expect(file.headers.get('content-disposition')).toBe('attachment; filename="fct_transactions_2020-01-01_2030-12-31.csv"')
+    expect(file.headers.get('content-disposition')).toBe('attachment; filename="fct_transactions_2020-01-01_to_2030-12-31.csv"')
     const bytes = Buffer.from(await file.arrayBuffer())
     expect(bytes.length).toBe(completed.file_size_bytes)
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(completed.checksum_sha256)

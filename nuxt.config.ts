@@ -1,11 +1,11 @@
 // https://nuxt.com/docs/api/configuration/nuxt-config
 
-// Retention is a scheduled Nitro task (the worker is started by server/plugins/lifecycle.ts). Declared
+// Retention (export files, audit events) is scheduled Nitro tasks (the worker is started by server/plugins/lifecycle.ts). Declared
 // apart, and `experimental` widened, because Nuxt 3.21's schema types `nitro` without Nitro's
 // task options.
 const nitroTasks = {
   experimental: { tasks: true } as Record<string, boolean>,
-  scheduledTasks: { '*/10 * * * *': ['exports:retention'] }
+  scheduledTasks: { '*/10 * * * *': ['exports:retention'], '17 * * * *': ['audit:retention'] }
 }
 
 export default defineNuxtConfig({

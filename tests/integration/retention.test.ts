@@ -78,7 +78,7 @@ describe('retention', () => {
     expect(await exists(young.key)).toBe(true)
     const row = await db.job.findUniqueOrThrow({ where: { id: old.id } })
     expect(row.status).toBe('expired')
-    expect(await toExportDTO(toExportJob(row), storage, 3600)).toMatchObject({ status: 'expired', download_url: null, expires_at: null })
+    expect(await toExportDTO(toExportJob(row), storage, { EXPORT_URL_TTL_SECONDS: 3600, EXPORT_RETENTION_HOURS: 24 })).toMatchObject({ status: 'expired', download_url: null, expires_at: null })
     expect((await db.job.findUniqueOrThrow({ where: { id: pending.id } })).status).toBe('pending')
     // Running it again (another process's sweep) changes nothing.
     expect((await expireExports(db, storage, { retentionHours: 24, now: later })).expired).toEqual([])

@@ -8,6 +8,7 @@ import { claimNotification, unannouncedJobIds } from '../exports/jobs/housekeepi
 import type { ExportJob } from '../exports/jobs/record'
 import { findDataset } from '../warehouse/datasets'
 import { unlinkChat } from './linking'
+import { recordAuditEvent } from '../audit'
 import { completedMessage, failedMessage, type ExportSummary } from './messages'
 
 export interface NotifierOptions {
@@ -136,7 +137,9 @@ export class TelegramNotifier {
         }
         if (error instanceof TelegramError && error.code === 403) {
           // Blocked, or the account is gone: nothing sent to this chat can arrive any more.
-          await unlinkChat(this.opts.db, chatId)
+          for (const userId of await unlinkChat(this.opts.db, chatId)) {
+            await recordAuditEvent(this.opts.db, { userId, action: 'telegram.unlinked', details: { via: 'bot_blocked', chat_id: String(chatId) } }, { log })
+          }
           log(`Telegram refused the message for ${what} (${error.description}); chat unlinked`)
           return 'unlinked'
         }

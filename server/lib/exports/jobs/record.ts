@@ -24,6 +24,8 @@ export interface ExportJob {
   startedAt: Date | null
   completedAt: Date | null
   notifiedAt: Date | null
+  /** When the user deleted it (status `deleted`). */
+  deletedAt: Date | null
 }
 
 // The database enum and the app's status table must name the same statuses.
@@ -47,7 +49,8 @@ export function toExportJob(row: JobRow): ExportJob {
     createdAt: row.createdAt,
     startedAt: row.startedAt,
     completedAt: row.completedAt,
-    notifiedAt: row.notifiedAt
+    notifiedAt: row.notifiedAt,
+    deletedAt: row.deletedAt
   }
 }
 

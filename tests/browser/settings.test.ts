@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import type { Browser } from 'playwright-core'
+import { launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
+import { client } from '../helpers/http'
+
+const baseUrl = inject('baseUrl')
+const demo = inject('demo')
+// Files run one at a time, so this user's newest events are this file's.
+const user = demo.users.at(-1)!
+
+/** The API tokens settings page and the Activity page, in Chromium. */
+describe('API tokens and Activity pages', () => {
+  let browser: Browser
+
+  beforeAll(async () => {
+    browser = await launchBrowser()
+  })
+  afterAll(async () => {
+    await browser?.close()
+  })
+
+  it('creates a token (shown once, copied), which works until it is revoked from the list', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseUrl })
+    const page = await context.newPage()
+    try {
+      await signIn(page, baseUrl, user.email, user.password)
+      await page.getByTestId('nav-tokens').click()
+      await page.waitForURL(url => url.pathname === '/settings/tokens')
+      await page.getByRole('heading', { name: 'API tokens' }).waitFor()
+      await page.getByTestId('tokens').waitFor()
+
+      await page.getByTestId('token-name').fill('browser test')
+      await page.getByTestId('token-create').click()
+      const secret = (await page.getByTestId('token-secret').textContent())!.trim()
+      expect(secret).toMatch(/^otp_[A-Za-z0-9_-]{43}$/)
+      await page.getByTestId('token-copy').click()
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret)
+      const row = page.getByRole('row').filter({ hasText: 'browser test' })
+      await row.waitFor()
+      expect(await row.textContent()).toContain(secret.slice(0, 12))
+      expect(await row.textContent()).not.toContain(secret)
+      await screenshot(page, '20-tokens-created')
+
+      const { api } = client(baseUrl)
+      expect((await api('/api/auth/me', { token: secret })).status).toBe(200)
+
+      // Shown once: a reload lists the token but no longer shows its secret.
+      await visit(page, `${baseUrl}/settings/tokens`)
+      await page.getByRole('row').filter({ hasText: 'browser test' }).waitFor()
+      expect(await page.getByTestId('token-secret').count()).toBe(0)
+
+      await page.getByRole('button', { name: 'Revoke the token browser test' }).click()
+      await page.getByTestId('token-revoke-confirm').waitFor()
+      await screenshot(page, '21-tokens-revoke-confirm')
+      await page.getByTestId('token-revoke-confirm').click()
+      await page.getByRole('row').filter({ hasText: 'browser test' }).waitFor({ state: 'detached' })
+      expect((await api('/api/auth/me', { token: secret })).status).toBe(401)
+      await screenshot(page, '22-tokens-revoked')
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('shows the user\'s activity, newest first', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    try {
+      await signIn(page, baseUrl, user.email, user.password)
+      await page.getByTestId('nav-activity').click()
+      await page.waitForURL(url => url.pathname === '/activity')
+      await page.getByRole('heading', { name: 'Activity' }).waitFor()
+      const items = page.getByTestId('activity').locator('li')
+      await items.first().waitFor()
+      // The sign-in just now is the newest event; the token revoked above is in the list too.
+      expect(await items.first().getAttribute('data-action')).toBe('session.signed_in')
+      expect(await page.locator('li[data-action="token.revoked"]').count()).toBeGreaterThan(0)
+      expect(await items.first().textContent()).toContain('Signed in')
+      await screenshot(page, '23-activity')
+    } finally {
+      await context.close()
+    }
+  })
+})

@@ -36,7 +36,9 @@ describe('API tokens and Activity pages', () => {
       expect(secret).toMatch(/^otp_[A-Za-z0-9_-]{43}$/)
       await page.getByTestId('token-copy').click()
       expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret)
-      const row = page.getByRole('row').filter({ hasText: 'browser test' })
+      // Rows by CSS, not by role: while the confirmation is open the page behind it is hidden from
+      // the accessibility tree, and a role query would find no row before the revoke happened.
+      const row = page.locator('[data-testid="tokens"] tbody tr', { hasText: 'browser test' })
       await row.waitFor()
       expect(await row.textContent()).toContain(secret.slice(0, 12))
       expect(await row.textContent()).not.toContain(secret)
@@ -47,14 +49,15 @@ describe('API tokens and Activity pages', () => {
 
       // Shown once: a reload lists the token but no longer shows its secret.
       await visit(page, `${baseUrl}/settings/tokens`)
-      await page.getByRole('row').filter({ hasText: 'browser test' }).waitFor()
+      await row.waitFor()
       expect(await page.getByTestId('token-secret').count()).toBe(0)
 
       await page.getByRole('button', { name: 'Revoke the token browser test' }).click()
       await page.getByTestId('token-revoke-confirm').waitFor()
       await screenshot(page, '21-tokens-revoke-confirm')
       await page.getByTestId('token-revoke-confirm').click()
-      await page.getByRole('row').filter({ hasText: 'browser test' }).waitFor({ state: 'detached' })
+      await page.getByRole('dialog').waitFor({ state: 'detached' })
+      await row.waitFor({ state: 'detached' })
       expect((await api('/api/auth/me', { token: secret })).status).toBe(401)
       await screenshot(page, '22-tokens-revoked')
     } finally {

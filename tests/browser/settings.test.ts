@@ -2,11 +2,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Browser } from 'playwright-core'
 import { launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
 import { client } from '../helpers/http'
+import { DATASETS } from '../../server/lib/warehouse/datasets'
 
 const baseUrl = inject('baseUrl')
 const demo = inject('demo')
 // Files run one at a time, so this user's newest events are this file's.
 const user = demo.users.at(-1)!
+const demoDataset = DATASETS.find(d => d.name === 'fct_monthly_trends')!.id
 
 /** The API tokens settings page and the Activity page, in Chromium. */
 describe('API tokens and Activity pages', () => {
@@ -65,6 +67,29 @@ describe('API tokens and Activity pages', () => {
     }
   })
 
+  it('the history says how long a file is kept, and deletes it after a confirmation', async () => {
+    const { createExport, waitForExport, api } = client(baseUrl)
+    const id = await createExport(user.token, { dataset_id: demoDataset, format: 'csv' })
+    await waitForExport(user.token, id)
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    try {
+      await signIn(page, baseUrl, user.email, user.password, '/analytics/exports')
+      const row = page.locator('[data-testid="history"] tbody tr', { has: page.locator(`[data-job-id="${id}"]`) })
+      await row.getByTestId('kept-until').waitFor()
+      expect(await row.getByTestId('kept-until').textContent()).toMatch(/kept until \w+/)
+      await row.getByTestId('history-delete').click()
+      await page.getByTestId('history-delete-confirm').click()
+      await page.getByRole('dialog').waitFor({ state: 'detached' })
+      await expect.poll(() => row.getByTestId('history-status').textContent()).toBe('deleted')
+      expect(await row.getByTestId('kept-until').count()).toBe(0)
+      expect((await api(`/api/analytics/exports/${id}/download`, { token: user.token })).status).toBe(410)
+      await screenshot(page, '24-history-deleted')
+    } finally {
+      await context.close()
+    }
+  })
+
   it('shows the user\'s activity, newest first', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     const page = await context.newPage()
@@ -75,9 +100,11 @@ describe('API tokens and Activity pages', () => {
       await page.getByRole('heading', { name: 'Activity' }).waitFor()
       const items = page.getByTestId('activity').locator('li')
       await items.first().waitFor()
-      // The sign-in just now is the newest event; the token revoked above is in the list too.
+      // The sign-in just now is the newest event; the token revoked and the export deleted above are in the list too.
       expect(await items.first().getAttribute('data-action')).toBe('session.signed_in')
-      expect(await page.locator('li[data-action="token.revoked"]').count()).toBeGreaterThan(0)
+      for (const action of ['token.revoked', 'export.deleted', 'export.created']) {
+        expect(await page.locator(`li[data-action="${action}"]`).count(), action).toBeGreaterThan(0)
+      }
       expect(await items.first().textContent()).toContain('Signed in')
       await screenshot(page, '23-activity')
     } finally {

@@ -1,11 +1,11 @@
 // https://nuxt.com/docs/api/configuration/nuxt-config
 
-// Retention and the schedules' scheduler are scheduled Nitro tasks (the worker is started by server/plugins/lifecycle.ts). Declared
+// Retention (export files, audit events) and the schedules' scheduler are scheduled Nitro tasks (the worker is started by server/plugins/lifecycle.ts). Declared
 // apart, and `experimental` widened, because Nuxt 3.21's schema types `nitro` without Nitro's
 // task options.
 const nitroTasks = {
   experimental: { tasks: true } as Record<string, boolean>,
-  scheduledTasks: { '*/10 * * * *': ['exports:retention'], '* * * * *': ['schedules:run'] },
+  scheduledTasks: { '*/10 * * * *': ['exports:retention'], '* * * * *': ['schedules:run'], '17 * * * *': ['audit:retention'] },
   // get-intrinsic (pulled in by exceljs's dependencies) requires these packages, which Node 20.19+
   // resolves through their "module-sync" export (require.mjs); Nitro's file tracer follows only
   // the default condition and left require.mjs out of .output, so the built server would not start.

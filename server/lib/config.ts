@@ -67,6 +67,10 @@ export const ConfigSchema = z.object({
   // Sign-in attempts per 15 minutes: all attempts from one client IP, failed ones for one email.
   LOGIN_MAX_ATTEMPTS_PER_IP: positiveInt.default(50),
   LOGIN_MAX_FAILURES_PER_EMAIL: positiveInt.default(10),
+  // Usable (not revoked, not expired) API tokens a user may hold; creating one more is refused.
+  API_TOKENS_MAX_PER_USER: positiveInt.max(1000).default(20),
+  // How long audit events are kept (days); older ones are deleted by the retention task.
+  AUDIT_RETENTION_DAYS: positiveInt.max(36500).default(400),
   // Behind a reverse proxy, take the client IP from X-Forwarded-For (its last hop) instead of the socket.
   TRUST_PROXY: bool.default(false),
   // all: API and worker; web: API only; worker: only the worker (and /api/health).

@@ -57,6 +57,7 @@ export class Metrics {
   private readonly reclaims: Counter
   private readonly notifications: Counter<'channel' | 'outcome'>
   private readonly http: Histogram<'route' | 'method' | 'status'>
+  private readonly auditFailures: Counter<'action'>
 
   constructor(private readonly sources: MetricsSources = {}) {
     const registers = [this.registry]
@@ -113,6 +114,13 @@ export class Metrics {
       help: 'HTTP requests by matched route pattern (never the raw path), method and status.',
       labelNames: ['route', 'method', 'status'],
       buckets: HTTP_BUCKETS,
+      registers
+    })
+
+    this.auditFailures = new Counter({
+      name: 'outport_audit_write_failures_total',
+      help: 'Audit events that could not be written (the action went ahead), by action.',
+      labelNames: ['action'],
       registers
     })
 
@@ -173,6 +181,11 @@ export class Metrics {
   /** `route`: the matched route pattern (`/api/analytics/exports/:id`), so ids never become labels. */
   httpRequest(request: { route: string, method: string, status: number, seconds: number }): void {
     this.http.observe({ route: request.route, method: request.method, status: String(request.status) }, request.seconds)
+  }
+
+  /** An audit event could not be written; `action` is one of the few names in shared/types/audit.ts. */
+  auditWriteFailed(action: string): void {
+    this.auditFailures.inc({ action })
   }
 
   /** The exposition text, gauges read now. */

@@ -28,6 +28,17 @@ export async function requireUser(event: H3Event): Promise<SessionUser> {
   return user
 }
 
+/**
+ * The caller, signed in with the cookie session: what only a person at the app may do (managing
+ * API tokens). A valid API token gets 403, so a leaked token cannot mint itself successors or
+ * revoke its owner's other tokens; an invalid one 401 as everywhere.
+ */
+export async function requireSessionUser(event: H3Event): Promise<SessionUser> {
+  const user = await requireUser(event)
+  if (event.context.apiTokenId) throw createError({ statusCode: 403, message: 'API tokens cannot manage API tokens: sign in to the app to do this' })
+  return user
+}
+
 /** Whether the request uses the Bearer scheme (with or without a usable token). */
 export function presentsBearer(event: H3Event): boolean {
   const header = getHeader(event, 'authorization')
@@ -42,5 +53,7 @@ export async function bearerUser(event: H3Event): Promise<SessionUser | null> {
   if (!found) return null
   const user = { id: found.id, email: found.email, display_name: found.displayName }
   event.context.user = user
+  // Marks the request as token-authenticated: requireSessionUser() and the audit trail read it.
+  event.context.apiTokenId = found.tokenId
   return user
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { COMPRESSION_IDS, EXPORT_FORMATS, ExportFormatSchema, PARQUET_COMPRESSIONS, type Compression, type ExportFormat, type ParquetCompression } from './formats'
-import type { JobStatus } from './jobs'
+import { JOB_STATUS_IDS, type JobStatus } from './jobs'
 
 /** Export requests, job metadata and the status DTO, shared by the API, the worker and the app (snake_case, as in the PRD). */
 
@@ -109,7 +109,10 @@ export interface ExportJobDTO {
   /** For a pending job: how many exports are ahead of it in the queue (status reads only). */
   queue_position: number | null
   download_url: string | null
+  /** When `download_url` itself stops working (the presigned URL's expiry). */
   expires_at: string | null
+  /** When retention deletes the file (completed_at + EXPORT_RETENTION_HOURS); null unless completed. */
+  file_expires_at: string | null
   created_at: string
   started_at: string | null
   completed_at: string | null
@@ -119,6 +122,8 @@ export interface ExportJobDTO {
   scheduled_for: string | null
   /** For a scheduled run: how it came about (catch-up runs say how many earlier slots they replaced). */
   schedule_run: ScheduleRunInfo | null
+  /** When the user deleted the export (status `deleted`). */
+  deleted_at: string | null
 }
 
 const id = z.guid('Must be a UUID')
@@ -199,9 +204,33 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 
 export type CreateExportInput = z.input<typeof CreateExportSchema>
 
+/** `status=completed,failed`: one or more names from the status table, as a set. */
+const statusList = z.string().max(200).transform((value, ctx) => {
+  const names = [...new Set(value.split(',').map(s => s.trim()).filter(Boolean))]
+  const unknown = names.filter(name => !(JOB_STATUS_IDS as string[]).includes(name))
+  if (!names.length || unknown.length) {
+    ctx.addIssue({ code: 'custom', message: `${unknown.length ? `Unknown status: ${unknown.join(', ')}. ` : ''}Use a comma-separated list of: ${JOB_STATUS_IDS.join(', ')}` })
+    return z.NEVER
+  }
+  return names as JobStatus[]
+})
+
+const instant = z.iso.datetime({ offset: true, message: 'Must be an ISO 8601 date-time, e.g. 2026-12-01T00:00:00Z' })
+  .transform(value => new Date(value))
+
+/** The export history's query: a page (keyset cursor) of the exports matching every filter given. */
 export const ListExportsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),
   /** Only this schedule's runs. */
-  schedule_id: id.optional()
+  schedule_id: id.transform(v => v.toLowerCase()).optional(),
+  status: statusList.optional(),
+  dataset_id: id.transform(v => v.toLowerCase()).optional(),
+  created_after: instant.optional(),
+  created_before: instant.optional()
+}).refine(v => !v.created_after || !v.created_before || v.created_after < v.created_before, {
+  path: ['created_before'],
+  message: 'Must be after created_after'
 })
+
+export type ListExportsQuery = z.output<typeof ListExportsQuerySchema>

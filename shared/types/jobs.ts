@@ -9,7 +9,9 @@ export const JOB_STATUSES = {
   completed: { color: 'success', active: false },
   failed: { color: 'error', active: false },
   cancelled: { color: 'warning', active: false },
-  expired: { color: 'neutral', active: false }
+  expired: { color: 'neutral', active: false },
+  // The user deleted it: the file is gone, the job stays in the history.
+  deleted: { color: 'neutral', active: false }
 } as const satisfies Record<string, { color: 'neutral' | 'info' | 'success' | 'error' | 'warning', active: boolean }>
 
 export type JobStatus = keyof typeof JOB_STATUSES
@@ -19,7 +21,7 @@ type Active = { [S in JobStatus]: typeof JOB_STATUSES[S]['active'] extends true 
 /** Waiting or running: may still change, counts against the per-user limit, can be cancelled. */
 export const ACTIVE_STATUSES = (Object.keys(JOB_STATUSES) as JobStatus[]).filter(s => JOB_STATUSES[s].active) as Active[]
 
-/** Will never change again (but for `completed` becoming `expired` when retention removes the file). */
+/** Will never change again (but for `completed` becoming `expired` when retention removes the file, or `deleted` when the user does). */
 export const FINAL_STATUSES = (Object.keys(JOB_STATUSES) as JobStatus[]).filter(s => !JOB_STATUSES[s].active) as Exclude<JobStatus, Active>[]
 
 export function isActiveStatus(status: JobStatus): status is Active {
@@ -29,3 +31,6 @@ export function isActiveStatus(status: JobStatus): status is Active {
 export function isFinalStatus(status: JobStatus): boolean {
   return !JOB_STATUSES[status].active
 }
+
+/** Every status name, for validating a status filter. */
+export const JOB_STATUS_IDS = Object.keys(JOB_STATUSES) as [JobStatus, ...JobStatus[]]

@@ -55,6 +55,7 @@ describe('Telegram', () => {
   const status = async () => (await api.api('/api/telegram/status', { token: user.token })).json()
   const chatId = async () => (await db.user.findUniqueOrThrow({ where: { id: user.user_id } })).telegramChatId
   const notifications = () => fake.messages(CHAT).filter(m => m.parse_mode === 'HTML')
+  const auditActions = async (action: string) => (await db.auditEvent.findMany({ where: { userId: user.user_id, action }, orderBy: { createdAt: 'asc' } }))
 
   async function link(chat = CHAT) {
     const res = await api.postJson('/api/telegram/link', {}, { token: user.token })
@@ -143,6 +144,8 @@ describe('Telegram', () => {
     expect(fake.messages(CHAT).map(m => m.text)).toEqual([REPLIES.linked(user.email)])
     expect(await status()).toEqual({ enabled: true, linked: true, bot_username: FAKE_BOT.username })
     expect(await chatId()).toBe(BigInt(CHAT))
+    // The bot's link has no HTTP client behind it: no IP or user agent, the chat instead.
+    expect((await auditActions('telegram.linked')).at(-1)).toMatchObject({ ip: null, userAgent: null, details: { chat_id: String(CHAT) } })
 
     // The same code again, from another chat: a polite reply and no change.
     expect((await webhook(messageUpdate(777, `/start ${body.code}`))).status).toBe(200)
@@ -220,9 +223,12 @@ describe('Telegram', () => {
   })
 
   it('the link works without a session: 302 to a fresh presigned URL, then the file itself', async () => {
-    const res = await api.api(downloadPath(completedMessage))
+    const res = await api.api(downloadPath(completedMessage), { headers: { 'user-agent': 'telegram-link-test' } })
     expect(res.status).toBe(302)
     expect(res.headers.get('cache-control')).toBe('no-store')
+    // No session: the download is recorded in the owner's trail, with the opener's address.
+    const downloads = (await auditActions('export.downloaded')).filter(e => (e.details as { via?: string }).via === 'link')
+    expect(downloads.at(-1)).toMatchObject({ objectId: completed.job_id, tokenId: null, userAgent: 'telegram-link-test', ip: expect.stringMatching(/127\.0\.0\.1/) })
     const location = res.headers.get('location')!
     expect(location.startsWith(env.S3_ENDPOINT!)).toBe(true)
     expect(new URL(location).searchParams.get('X-Amz-Expires')).toBe('3600')
@@ -376,6 +382,7 @@ describe('Telegram', () => {
     expect(job.status).toBe('completed')
     await expect.poll(chatId, { timeout: 15_000 }).toBeNull()
     expect(await status()).toMatchObject({ enabled: true, linked: false })
+    expect((await auditActions('telegram.unlinked')).at(-1)?.details).toMatchObject({ via: 'bot_blocked' })
   })
 
   it('disconnecting in the app stops the messages; /stop in the chat does too', async () => {
@@ -392,6 +399,7 @@ describe('Telegram', () => {
     expect((await webhook(messageUpdate(CHAT, '/stop'))).status).toBe(200)
     expect(await chatId()).toBeNull()
     expect(fake.messages(CHAT).at(-1)!.text).toBe(REPLIES.stopped)
+    expect((await auditActions('telegram.unlinked')).slice(-2).map(e => (e.details as { via?: string }).via)).toEqual(['app', 'bot'])
   })
 })
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../server/lib/config'
 import { createDb, type Db } from '../../server/lib/db/client'
 import { expireExports, removeStaleWorkFiles } from '../../server/lib/exports/retention'
+import { deleteExport } from '../../server/lib/exports/delete'
 import { toExportDTO } from '../../server/lib/exports/dto'
 import { claimJobs, completeJob } from '../../server/lib/exports/jobs/queue'
 import { toExportJob } from '../../server/lib/exports/jobs/record'
@@ -78,7 +79,7 @@ describe('retention', () => {
     expect(await exists(young.key)).toBe(true)
     const row = await db.job.findUniqueOrThrow({ where: { id: old.id } })
     expect(row.status).toBe('expired')
-    expect(await toExportDTO(toExportJob(row), storage, 3600)).toMatchObject({ status: 'expired', download_url: null, expires_at: null })
+    expect(await toExportDTO(toExportJob(row), storage, { EXPORT_URL_TTL_SECONDS: 3600, EXPORT_RETENTION_HOURS: 24 })).toMatchObject({ status: 'expired', download_url: null, expires_at: null })
     expect((await db.job.findUniqueOrThrow({ where: { id: pending.id } })).status).toBe('pending')
     // Running it again (another process's sweep) changes nothing.
     expect((await expireExports(db, storage, { retentionHours: 24, now: later })).expired).toEqual([])
@@ -98,6 +99,20 @@ describe('retention', () => {
     expect((await db.job.findUniqueOrThrow({ where: { id } })).status).toBe('completed')
     expect((await expireExports(db, storage, { retentionHours: 24, now: later })).expired).toEqual([id])
     expect(await exists(key)).toBe(false)
+  })
+
+  it('leaves exports the user deleted alone: their file is gone already and they stay deleted', async () => {
+    const { id, key } = await completedExport()
+    const { job } = await deleteExport(db, storage, userId, id)
+    expect(job).toMatchObject({ status: 'deleted' })
+    expect(job.deletedAt).toBeInstanceOf(Date)
+    expect(await exists(key)).toBe(false)
+    const later = new Date(Date.now() + 25 * 3600_000)
+    expect((await expireExports(db, storage, { retentionHours: 24, now: later })).expired).not.toContain(id)
+    expect((await db.job.findUniqueOrThrow({ where: { id } })).status).toBe('deleted')
+    // Another user's, or an unknown id: refused as not found, nothing changed.
+    await expect(deleteExport(db, storage, '00000000-0000-4000-8000-000000000000', id)).rejects.toMatchObject({ statusCode: 404 })
+    await expect(deleteExport(db, storage, userId, 'nope')).rejects.toMatchObject({ statusCode: 404 })
   })
 
   it('removes work files older than the limit, including stale spill files, and keeps fresh ones', async () => {

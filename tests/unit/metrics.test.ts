@@ -17,6 +17,7 @@ describe('metrics', () => {
     const m = metrics({ jobCounts: async () => ({ pending: 3, completed: 7 }), duckdbMemoryBytes: async () => 1234 })
     const families = parsePrometheus(await m.scrape())
     expect([...families.keys()].sort()).toEqual([
+      'outport_audit_write_failures_total',
       'outport_duckdb_memory_bytes',
       'outport_event_loop_delay_seconds',
       'outport_export_bytes_total',
@@ -35,7 +36,7 @@ describe('metrics', () => {
     expect(families.get('outport_export_rows_total')!.type).toBe('counter')
     // Every status is a series, zeros included.
     expect(Object.fromEntries(families.get('outport_jobs')!.samples.map(s => [s.labels.status, s.value])))
-      .toEqual({ pending: 3, running: 0, completed: 7, failed: 0, cancelled: 0, expired: 0 })
+      .toEqual({ pending: 3, running: 0, completed: 7, failed: 0, cancelled: 0, expired: 0, deleted: 0 })
     expect(sampleValue(families, 'outport_duckdb_memory_bytes')).toBe(1234)
     expect(sampleValue(families, 'outport_event_loop_delay_seconds', { quantile: '0.99' })).toBeGreaterThanOrEqual(0)
     // A second instance has its own registry: nothing registered twice, nothing shared.
@@ -57,6 +58,8 @@ describe('metrics', () => {
     m.notification('telegram', 'sent')
     m.notification('telegram', 'failed')
     m.httpRequest({ route: '/api/analytics/exports/:id', method: 'GET', status: 200, seconds: 0.004 })
+    m.auditWriteFailed('export.created')
+    m.auditWriteFailed('export.created')
     const f = parsePrometheus(await m.scrape())
 
     expect(sampleValue(f, 'outport_job_pickup_seconds_count')).toBe(1)
@@ -74,6 +77,7 @@ describe('metrics', () => {
     expect(sampleValue(f, 'outport_notifications_total', { channel: 'telegram', outcome: 'sent' })).toBe(2)
     expect(sampleValue(f, 'outport_notifications_total', { channel: 'telegram', outcome: 'failed' })).toBe(1)
     expect(sampleSum(f, 'outport_http_request_duration_seconds_count', { route: '/api/analytics/exports/:id', method: 'GET', status: '200' })).toBe(1)
+    expect(sampleValue(f, 'outport_audit_write_failures_total', { action: 'export.created' })).toBe(2)
     // No queue source: no job series (never made-up zeros).
 
     expect(f.get('outport_jobs')!.samples).toEqual([])

@@ -1,5 +1,5 @@
 import { LoginSchema } from '#shared/types/auth'
-import { SignIn } from '../../lib/auth/sign-in'
+import { SignIn, SignInRefused } from '../../lib/auth/sign-in'
 import { startSession } from '../../lib/auth/sessions'
 
 let signIn: SignIn | undefined
@@ -14,8 +14,13 @@ export default defineEventHandler(async (event) => {
     const user = await signIn.verify(email, password)
     const session = await startSession(db, user.id, config.SESSION_MAX_AGE_HOURS)
     await setUserSession(event, { user, secure: { sessionId: session.id }, loggedInAt: Date.now() }, { maxAge: config.SESSION_MAX_AGE_HOURS * 3600 })
+    await audit(event, 'session.signed_in', { userId: user.id, objectId: session.id })
     return { user }
   } catch (error) {
+    // Only attempts against an existing account have someone to show them to.
+    if (error instanceof SignInRefused && error.account) {
+      await audit(event, 'session.sign_in_failed', { userId: error.account.userId, details: { reason: error.account.reason } })
+    }
     throw httpError(error, event)
   }
 })

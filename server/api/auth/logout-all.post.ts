@@ -6,5 +6,6 @@ export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const ended = await endAllSessions((await useAppContext()).db, user.id)
   await clearUserSession(event)
+  await audit(event, 'session.signed_out', { details: { everywhere: true, sessions_ended: ended } })
   return { ok: true, sessions_ended: ended }
 })

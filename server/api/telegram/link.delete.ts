@@ -5,5 +5,6 @@ export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const { db } = await useAppContext()
   await unlinkUser(db, user.id)
+  await audit(event, 'telegram.unlinked', { details: { via: 'app' } })
   return { linked: false }
 })

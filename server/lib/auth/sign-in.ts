@@ -42,7 +42,7 @@ export class SignIn {
     const user = await this.db.user.findUnique({ where: { email } })
     const hash = user?.passwordHash ?? await (this.unknownUserHash ??= hashPassword(randomUUID()))
     const valid = await verifyPassword(hash, password).catch(() => false)
-    if (!user || !valid || user.disabledAt) throw new RequestError(401, 'Incorrect email or password')
+    if (!user || !valid || user.disabledAt) throw new SignInRefused(user ? { userId: user.id, reason: user.disabledAt ? 'disabled' : 'wrong_password' } : undefined)
     await this.email.delete(email)
     if (needsReHash(user.passwordHash)) await this.upgradeHash(user.id, user.passwordHash, password)
     return { id: user.id, email: user.email, display_name: user.displayName }
@@ -58,6 +58,16 @@ export class SignIn {
       // The sign-in itself succeeded; the next one tries again.
       console.warn(`[outport] could not upgrade a password hash: ${(error as Error).message}`)
     }
+  }
+}
+
+/**
+ * A wrong password (or a disabled user): 401 like any unknown email, but naming the account it
+ * was tried against, so the audit trail can show that user the failed attempt.
+ */
+export class SignInRefused extends RequestError {
+  constructor(readonly account?: { userId: string, reason: 'wrong_password' | 'disabled' }) {
+    super(401, 'Incorrect email or password')
   }
 }
 

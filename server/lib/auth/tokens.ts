@@ -1,33 +1,95 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Db } from '../db/client'
+import { RequestError } from '../validation'
+import type { ApiTokenDTO } from '../../../shared/types/tokens'
+import { isUuid } from '../../../shared/utils/uuid'
 
 /**
  * Personal API tokens. Only a SHA-256 of the secret is stored: the secret has 256 bits of entropy,
- * so a slow hash would add latency to every API call without adding safety.
+ * so a slow hash would add latency to every API call without adding safety. The first characters
+ * are kept in clear as the token's prefix: 8 of its 43 random characters, 48 bits, which tell a
+ * user's tokens apart and leave 210 unknown bits.
  */
 
 const PREFIX = 'otp_'
 const TOKEN_SHAPE = /^otp_[A-Za-z0-9_-]{43}$/
+const SHOWN_PREFIX_LENGTH = PREFIX.length + 8
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex')
 }
 
-export async function createApiToken(db: Db, userId: string, name: string): Promise<{ id: string, token: string }> {
-  const token = PREFIX + randomBytes(32).toString('base64url')
-  const row = await db.apiToken.create({ data: { userId, name, tokenHash: hashToken(token) } })
-  return { id: row.id, token }
+export interface CreateTokenOptions {
+  /** Null or absent: never expires. */
+  expiresInDays?: number | null
+  /** Refuse (400) when the user already has this many usable tokens; absent: no limit (the CLI). */
+  maxPerUser?: number
 }
 
-/** The token's user, or null for a malformed, unknown or revoked token, or a disabled user's. */
+export interface CreatedToken { id: string, token: string, dto: ApiTokenDTO }
+
+export async function createApiToken(db: Db, userId: string, name: string, opts: CreateTokenOptions = {}): Promise<CreatedToken> {
+  const token = PREFIX + randomBytes(32).toString('base64url')
+  const expiresAt = opts.expiresInDays ? new Date(Date.now() + opts.expiresInDays * 86_400_000) : null
+  const row = await db.$transaction(async (tx) => {
+    if (opts.maxPerUser !== undefined) {
+      // One user's creations one at a time, so two concurrent requests cannot both pass the limit.
+      await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${`outport:tokens:${userId}`}, 0))`
+      const held = await tx.apiToken.count({ where: { userId, ...usable() } })
+      if (held >= opts.maxPerUser) {
+        throw new RequestError(400, `You already have ${held} API tokens (the limit is ${opts.maxPerUser}). Revoke one you no longer use, then try again.`, {
+          data: { errors: [{ field: 'name', message: `At most ${opts.maxPerUser} API tokens` }] }
+        })
+      }
+    }
+    return tx.apiToken.create({ data: { userId, name, tokenHash: hashToken(token), prefix: token.slice(0, SHOWN_PREFIX_LENGTH), expiresAt } })
+  })
+  return { id: row.id, token, dto: toApiTokenDTO(row) }
+}
+
+/** Not revoked and not expired: the tokens that authenticate (and count against the limit). */
+function usable() {
+  return { revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] }
+}
+
+/** The user's tokens that were not revoked (expired ones included, marked), newest first. */
+export async function listApiTokens(db: Db, userId: string): Promise<ApiTokenDTO[]> {
+  const rows = await db.apiToken.findMany({ where: { userId, revokedAt: null }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] })
+  return rows.map(toApiTokenDTO)
+}
+
+/** Revokes the user's token at once; null for an unknown, already revoked or another user's token. */
+export async function revokeApiToken(db: Db, userId: string, tokenId: unknown): Promise<ApiTokenDTO | null> {
+  if (!isUuid(tokenId)) return null
+  const id = tokenId.toLowerCase()
+  const { count } = await db.apiToken.updateMany({ where: { id, userId, revokedAt: null }, data: { revokedAt: new Date() } })
+  if (count !== 1) return null
+  const row = await db.apiToken.findUnique({ where: { id } })
+  return row ? toApiTokenDTO(row) : null
+}
+
+function toApiTokenDTO(row: { id: string, name: string, prefix: string | null, createdAt: Date, lastUsedAt: Date | null, expiresAt: Date | null }): ApiTokenDTO {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    created_at: row.createdAt.toISOString(),
+    last_used_at: row.lastUsedAt?.toISOString() ?? null,
+    expires_at: row.expiresAt?.toISOString() ?? null,
+    expired: row.expiresAt !== null && row.expiresAt.getTime() <= Date.now()
+  }
+}
+
+/** The token's user (and the token's id), or null for a malformed, unknown, revoked or expired token, or a disabled user's. */
 export async function findUserByToken(db: Db, token: string) {
   if (!TOKEN_SHAPE.test(token)) return null
-  // On every API call: a prepared statement on the pool, not a Prisma query (see db/client.ts).
+  // On every API call: one prepared statement on the pool, not a Prisma query (see db/client.ts).
   const { rows: [row] } = await db.pool.query<{ token_id: string, last_used_at: Date | null, id: string, email: string, display_name: string }>({
     name: 'outport_token_user',
     text: `SELECT t.id AS token_id, t.last_used_at, u.id, u.email, u.display_name
       FROM api_tokens t JOIN users u ON u.id = t.user_id
-      WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL`,
+      WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
+        AND u.disabled_at IS NULL`,
     values: [hashToken(token)]
   })
   if (!row) return null
@@ -37,5 +99,5 @@ export async function findUserByToken(db: Db, token: string) {
     db.apiToken.update({ where: { id: row.token_id }, data: { lastUsedAt: new Date() } })
       .catch((error: Error) => console.warn(`[outport] could not record a token's last use: ${error.message}`))
   }
-  return { id: row.id, email: row.email, displayName: row.display_name }
+  return { id: row.id, email: row.email, displayName: row.display_name, tokenId: row.token_id }
 }

@@ -1,3 +1,4 @@
+import type { Config } from '../config'
 import { presignDownload, type Storage } from '../storage/s3'
 import { exportFilename } from '../../../shared/utils/filename'
 import { resolveExportOptions, type ExportJobDTO } from '../../../shared/types/exports'
@@ -18,10 +19,17 @@ export async function mintDownloadLink(storage: Storage, job: ExportJob, ttlSeco
   return { url, expiresAt: new Date(Date.now() + ttlSeconds * 1000) }
 }
 
+/** When retention deletes a completed export's file (null unless completed). */
+export function fileExpiresAt(job: ExportJob, retentionHours: number): Date | null {
+  return job.status === 'completed' && job.completedAt ? new Date(job.completedAt.getTime() + retentionHours * 3600_000) : null
+}
+
+export type DtoConfig = Pick<Config, 'EXPORT_URL_TTL_SECONDS' | 'EXPORT_RETENTION_HOURS'>
+
 /** The job as the API shows it, with a download URL minted for this read. */
-export async function toExportDTO(job: ExportJob, storage: Storage, ttlSeconds: number, queuePosition: number | null = null): Promise<ExportJobDTO> {
+export async function toExportDTO(job: ExportJob, storage: Storage, config: DtoConfig, queuePosition: number | null = null): Promise<ExportJobDTO> {
   const { metadata } = job
-  const link = await mintDownloadLink(storage, job, ttlSeconds)
+  const link = await mintDownloadLink(storage, job, config.EXPORT_URL_TTL_SECONDS)
   const options = resolveExportOptions(metadata)
   return {
     job_id: job.id,
@@ -44,11 +52,13 @@ export async function toExportDTO(job: ExportJob, storage: Storage, ttlSeconds: 
     queue_position: queuePosition,
     download_url: link?.url ?? null,
     expires_at: link?.expiresAt.toISOString() ?? null,
+    file_expires_at: fileExpiresAt(job, config.EXPORT_RETENTION_HOURS)?.toISOString() ?? null,
     created_at: job.createdAt.toISOString(),
     started_at: job.startedAt?.toISOString() ?? null,
     completed_at: job.completedAt?.toISOString() ?? null,
     schedule_id: job.scheduleId,
     scheduled_for: job.scheduledFor?.toISOString() ?? null,
-    schedule_run: metadata.schedule ?? null
+    schedule_run: metadata.schedule ?? null,
+    deleted_at: job.deletedAt?.toISOString() ?? null
   }
 }

@@ -6,7 +6,7 @@ import { mintDownloadLink } from './dto'
 import { findExport } from './jobs/history'
 
 export type SignedDownload
-  = | { redirect: string }
+  = | { redirect: string, userId: string, jobId: string }
     | { status: number, title: string, text: string }
 
 /**
@@ -21,11 +21,13 @@ export async function resolveSignedDownload(ctx: Pick<AppContext, 'db' | 'storag
   if (!check.ok && check.reason === 'invalid') {
     return { status: 403, title: 'This download link is not valid', text: 'The link may be incomplete. Open the export in Outport to download it.' }
   }
+  const deleted = { status: 410, title: 'This export was deleted', text: 'Its owner deleted the file. Start a new export in Outport.' }
   const gone = { status: 410, title: 'This export is no longer available', text: `Export files are kept for ${config.EXPORT_RETENTION_HOURS} hours. Start a new export in Outport.` }
   if (!check.ok) return gone
 
   const job = await findExport(db, jobId)
   const s3Key = job?.metadata.s3_key
+  if (job?.status === 'deleted') return deleted
   if (!job || job.status !== 'completed' || !s3Key) return gone
   let exists: boolean
   try {
@@ -35,5 +37,5 @@ export async function resolveSignedDownload(ctx: Pick<AppContext, 'db' | 'storag
   }
   if (!exists) return gone
   const link = await mintDownloadLink(storage, job, config.EXPORT_URL_TTL_SECONDS)
-  return link ? { redirect: link.url } : gone
+  return link ? { redirect: link.url, userId: job.userId, jobId: job.id } : gone
 }

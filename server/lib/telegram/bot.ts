@@ -1,4 +1,5 @@
 import { Telegraf } from 'telegraf'
+import { recordAuditEvent } from '../audit'
 import type { Db } from '../db/client'
 import { isChatLinked, redeemLinkCode, unlinkChat } from './linking'
 import { REPLIES } from './messages'
@@ -33,6 +34,8 @@ export function createBot({ token, apiRoot, db, log }: BotOptions): Telegraf {
     const code = ctx.payload.trim()
     if (!code) return void await ctx.reply(await isChatLinked(db, chatId) ? REPLIES.alreadyLinked : REPLIES.hello)
     const result = await redeemLinkCode(db, code, chatId)
+    // No HTTP request behind it: no IP or user agent, the chat is the detail.
+    if (result.outcome === 'linked') await recordAuditEvent(db, { userId: result.user.id, action: 'telegram.linked', details: { chat_id: String(chatId) } }, { log })
     await ctx.reply(result.outcome === 'linked'
       ? REPLIES.linked(result.user.email)
       : result.outcome === 'chat-taken' ? REPLIES.linkedToAnother : REPLIES.badCode)
@@ -40,7 +43,10 @@ export function createBot({ token, apiRoot, db, log }: BotOptions): Telegraf {
 
   bot.command('stop', async (ctx) => {
     const unlinked = await unlinkChat(db, BigInt(ctx.chat.id))
-    await ctx.reply(unlinked ? REPLIES.stopped : REPLIES.notLinked)
+    for (const userId of unlinked) {
+      await recordAuditEvent(db, { userId, action: 'telegram.unlinked', details: { via: 'bot', chat_id: String(ctx.chat.id) } }, { log })
+    }
+    await ctx.reply(unlinked.length ? REPLIES.stopped : REPLIES.notLinked)
   })
 
   // telegraf's default handler sets process.exitCode = 1 and rethrows; an update we could not

@@ -63,10 +63,10 @@ export async function redeemLinkCode(db: Db, code: string, chatId: bigint, now =
   })
 }
 
-/** Unlinks whoever uses this chat (/stop, or Telegram says the bot was blocked); the count unlinked. */
-export async function unlinkChat(db: Db, chatId: bigint): Promise<number> {
-  const { count } = await db.user.updateMany({ where: { telegramChatId: chatId }, data: { telegramChatId: null } })
-  return count
+/** Unlinks whoever uses this chat (/stop, or Telegram says the bot was blocked); the ids of the users unlinked. */
+export async function unlinkChat(db: Db, chatId: bigint): Promise<string[]> {
+  const rows = await db.user.updateManyAndReturn({ where: { telegramChatId: chatId }, data: { telegramChatId: null }, select: { id: true } })
+  return rows.map(r => r.id)
 }
 
 export async function unlinkUser(db: Db, userId: string): Promise<void> {

@@ -10,6 +10,7 @@ import type { LogFn } from '../log'
 import type { NotificationMetrics } from '../metrics'
 import { findDataset } from '../warehouse/datasets'
 import { unlinkChat } from './linking'
+import { recordAuditEvent } from '../audit'
 import { describeCadence } from '../../../shared/types/schedules'
 import type { PausedSchedule } from '../schedules/scheduler'
 import { completedMessage, failedMessage, schedulePausedMessage, type ExportSummary } from './messages'
@@ -179,7 +180,9 @@ export class TelegramNotifier {
         }
         if (error instanceof TelegramError && error.code === 403) {
           // Blocked, or the account is gone: nothing sent to this chat can arrive any more.
-          await unlinkChat(this.opts.db, chatId)
+          for (const userId of await unlinkChat(this.opts.db, chatId)) {
+            await recordAuditEvent(this.opts.db, { userId, action: 'telegram.unlinked', details: { via: 'bot_blocked', chat_id: String(chatId) } }, { log })
+          }
           log(`Telegram refused the message for ${what} (${error.description}); chat unlinked`, fields)
           return 'unlinked'
         }

@@ -8,5 +8,8 @@ export default defineEventHandler(async (event) => {
   if (!job) throw createError({ statusCode: 404, message: 'Export not found' })
   // A presigned URL must never be cached: each read mints a fresh one.
   setHeader(event, 'cache-control', 'no-store')
-  return toExportDTO(job, storage, config.EXPORT_URL_TTL_SECONDS, await queuePosition(db, job))
+  const dto = await toExportDTO(job, storage, config, await queuePosition(db, job))
+  // A minted URL is a download handed out, whoever follows it.
+  if (dto.download_url) await audit(event, 'export.downloaded', { objectId: job.id, details: { via: 'status' } })
+  return dto
 })

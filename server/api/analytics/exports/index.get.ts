@@ -10,7 +10,7 @@ export default defineEventHandler(async (event) => {
   if (!page) throw badRequest([{ field: 'cursor', message: 'Invalid cursor' }])
   setHeader(event, 'cache-control', 'no-store')
   return {
-    exports: await Promise.all(page.jobs.map(job => toExportDTO(job, storage, config.EXPORT_URL_TTL_SECONDS))),
+    exports: await Promise.all(page.jobs.map(job => toExportDTO(job, storage, config))),
     next_cursor: page.nextCursor
   }
 })

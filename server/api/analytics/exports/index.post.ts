@@ -8,6 +8,7 @@ export default defineEventHandler(async (event) => {
   const { job, replayed } = await createExport({ db, warehouse }, config, user.id, body, getHeader(event, 'idempotency-key')).catch((error) => {
     throw httpError(error, event)
   })
+  if (!replayed) await audit(event, 'export.created', { objectId: job.id, details: { dataset_id: job.metadata.dataset_id, format: job.metadata.format } })
   setResponseStatus(event, 202)
   if (replayed) setHeader(event, 'idempotent-replayed', 'true')
   return { job_id: job.id, status: job.status, message: replayed ? 'Export job already created for this Idempotency-Key' : 'Export job created' }

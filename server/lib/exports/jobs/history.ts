@@ -1,5 +1,6 @@
 import type { Db } from '../../db/client'
-import type { Job as JobRow } from '../../../generated/prisma/client'
+import type { Job as JobRow, Prisma } from '../../../generated/prisma/client'
+import type { JobStatus } from '../../../../shared/types/jobs'
 import { isUuid } from '../../../../shared/utils/uuid'
 import { JOB_COLUMNS, toExportJob, type ExportJob } from './record'
 
@@ -40,16 +41,45 @@ export async function queuePosition(db: Db, job: ExportJob): Promise<number | nu
 
 export interface ExportPage { jobs: ExportJob[], nextCursor: string | null }
 
-/** The user's exports, newest first, a page at a time. */
-export async function listUserExports(db: Db, userId: string, opts: { limit: number, cursor?: string, schedule_id?: string }): Promise<ExportPage | null> {
+/** What the history can be narrowed to; every filter given must match. */
+export interface ExportFilter {
+  status?: JobStatus[]
+  dataset_id?: string
+  created_after?: Date
+  created_before?: Date
+  /** Only this schedule's runs. */
+  schedule_id?: string
+}
+
+/**
+ * The one place the history's filters become SQL: a new filter is one line here. The user scope is
+ * not a filter and always applies.
+ */
+export function exportFilterWhere(userId: string, filter: ExportFilter): Prisma.JobWhereInput {
+  const createdAt = {
+    ...(filter.created_after && { gte: filter.created_after }),
+    ...(filter.created_before && { lt: filter.created_before })
+  }
+  return {
+    userId,
+    type: 'EXPORT',
+    ...(filter.status && { status: { in: filter.status } }),
+    ...(filter.dataset_id && { metadata: { path: ['dataset_id'], equals: filter.dataset_id } }),
+    ...((filter.created_after || filter.created_before) && { createdAt }),
+    ...(filter.schedule_id && { scheduleId: filter.schedule_id.toLowerCase() })
+  }
+}
+
+/** The user's exports matching the filter, newest first, a page at a time (the cursor continues the same filter). */
+export async function listUserExports(db: Db, userId: string, opts: ExportFilter & { limit: number, cursor?: string }): Promise<ExportPage | null> {
   const after = opts.cursor ? decodeCursor(opts.cursor) : undefined
   if (after === null) return null
   const rows = await db.job.findMany({
     where: {
-      userId,
-      type: 'EXPORT',
-      ...(opts.schedule_id && { scheduleId: opts.schedule_id.toLowerCase() }),
-      ...(after && { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] })
+      AND: [
+        exportFilterWhere(userId, opts),
+        ...(after ? [{ OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }] : [])
+      ]
     },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: opts.limit + 1

@@ -1,5 +1,6 @@
 import type { Db } from '../../db/client'
 import type { Job as JobRow } from '../../../generated/prisma/client'
+import { ACTIVE_STATUSES } from '../../../../shared/types/jobs'
 import { isUuid } from '../../../../shared/utils/uuid'
 import { JOB_COLUMNS, toExportJob, type ExportJob } from './record'
 
@@ -19,6 +20,20 @@ export async function completedBefore(db: Db, cutoff: Date, opts: { skip: string
 export async function markExpired(db: Db, jobId: string): Promise<boolean> {
   const { count } = await db.job.updateMany({ where: { id: jobId, status: 'completed' }, data: { status: 'expired' } })
   return count === 1
+}
+
+/**
+ * Marks the user's finished export `deleted` (its file was removed); false if it is unknown, another
+ * user's, or still pending or running (cancel it first). Deleting twice keeps the first time.
+ */
+export async function markDeleted(db: Db, userId: string, jobId: string): Promise<ExportJob | null> {
+  const { rows } = await db.pool.query<JobRow>(
+    `UPDATE jobs SET status = 'deleted', deleted_at = COALESCE(deleted_at, now()), updated_at = now()
+     WHERE id = $1 AND user_id = $2 AND type = 'EXPORT' AND status <> ALL($3::job_status[])
+     RETURNING ${JOB_COLUMNS}`,
+    [jobId, userId, ACTIVE_STATUSES]
+  )
+  return rows[0] ? toExportJob(rows[0]) : null
 }
 
 /**

@@ -27,6 +27,8 @@ export interface ExportJob {
   /** A schedule's run: the schedule (null once deleted) and the slot it ran for. */
   scheduleId: string | null
   scheduledFor: Date | null
+  /** When the user deleted it (status `deleted`). */
+  deletedAt: Date | null
 }
 
 // The database enum and the app's status table must name the same statuses.
@@ -52,7 +54,8 @@ export function toExportJob(row: JobRow): ExportJob {
     completedAt: row.completedAt,
     notifiedAt: row.notifiedAt,
     scheduleId: row.scheduleId,
-    scheduledFor: row.scheduledFor
+    scheduledFor: row.scheduledFor,
+    deletedAt: row.deletedAt
   }
 }
 

@@ -65,14 +65,18 @@ export async function lastRuns(db: Db, scheduleIds: string[]): Promise<Map<strin
 /**
  * Failed runs since the schedule's last completed one (cancelled runs and runs still under way do
  * not count either way). Recomputed from the runs themselves, so counting twice changes nothing.
+ * A run the user deleted still counts as the success it was if it had a file (its metadata keeps
+ * the s3_key), so deleting a good run never makes older failures "consecutive" again; a deleted
+ * run without a file (failed or cancelled) counts neither way.
  */
 export async function consecutiveFailedRuns(db: Db | Prisma.TransactionClient, scheduleId: string, limit = 100): Promise<number> {
-  const rows = await db.job.findMany({
-    where: { scheduleId, status: { in: ['completed', 'expired', 'failed'] } },
+  const found = await db.job.findMany({
+    where: { scheduleId, status: { in: ['completed', 'expired', 'failed', 'deleted'] } },
     orderBy: [{ scheduledFor: 'desc' }, { createdAt: 'desc' }],
-    select: { status: true },
+    select: { status: true, metadata: true },
     take: limit
   })
+  const rows = found.filter(r => r.status !== 'deleted' || Boolean((r.metadata as { s3_key?: string } | null)?.s3_key))
   const firstSuccess = rows.findIndex(r => r.status !== 'failed')
   return firstSuccess === -1 ? rows.length : firstSuccess
 }

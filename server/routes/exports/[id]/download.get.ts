@@ -9,7 +9,11 @@ export default defineEventHandler(async (event) => {
   const context = await useAppContext()
   setHeaders(event, { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-robots-tag': 'noindex' })
   const outcome = await resolveSignedDownload(context, getRouterParam(event, 'id') ?? '', getQuery(event).token)
-  if ('redirect' in outcome) return sendRedirect(event, outcome.redirect, 302)
+  if ('redirect' in outcome) {
+    // No session here: the event is the job owner's (the link was theirs), from whoever opened it.
+    await audit(event, 'export.downloaded', { userId: outcome.userId, objectId: outcome.jobId, details: { via: 'link' } })
+    return sendRedirect(event, outcome.redirect, 302)
+  }
   setResponseStatus(event, outcome.status)
   setHeader(event, 'content-type', 'text/html; charset=utf-8')
   return messagePage(outcome.title, outcome.text, context.config.APP_URL)

@@ -1,0 +1,15 @@
+import { deleteExport } from '../../../lib/exports/delete'
+import { toExportDTO } from '../../../lib/exports/dto'
+
+/** Deletes the caller's export: the file leaves S3 now, the job stays as `deleted` (cancelled first if still going). */
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const { db, storage, config } = await useAppContext()
+  const { job, cancelled } = await deleteExport(db, storage, user.id, getRouterParam(event, 'id')).catch((error) => {
+    throw httpError(error, event)
+  })
+  if (cancelled) await audit(event, 'export.cancelled', { objectId: job.id, details: { dataset_id: job.metadata.dataset_id, on_delete: true } })
+  await audit(event, 'export.deleted', { objectId: job.id, details: { dataset_id: job.metadata.dataset_id } })
+  setHeader(event, 'cache-control', 'no-store')
+  return toExportDTO(job, storage, config)
+})

@@ -1,0 +1,13 @@
+import { ListAuditQuerySchema } from '#shared/types/audit'
+import { listAuditEvents } from '../lib/audit'
+
+/** The caller's own audit events, newest first, a page at a time. */
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const query = await getValidatedQuery(event, parseWith(ListAuditQuerySchema))
+  const { db } = await useAppContext()
+  const page = await listAuditEvents(db, user.id, query)
+  if (!page) throw badRequest([{ field: 'cursor', message: 'Invalid cursor' }])
+  setHeader(event, 'cache-control', 'no-store')
+  return { events: page.events, next_cursor: page.nextCursor }
+})

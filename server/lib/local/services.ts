@@ -27,8 +27,8 @@ export type EmbeddedPostgresFactory = (options: { databaseDir: string, port: num
  * prints it and stops instead of serving a development server without a database.
  */
 export class LocalServiceError extends Error {
-  constructor(message: string, readonly cause?: unknown) {
-    super(message)
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause })
     this.name = 'LocalServiceError'
   }
 }

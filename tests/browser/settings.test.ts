@@ -37,6 +37,8 @@ describe('API tokens and Activity pages', () => {
       await page.getByTestId('token-create').click()
       const secret = (await page.getByTestId('token-secret').textContent())!.trim()
       expect(secret).toMatch(/^otp_[A-Za-z0-9_-]{43}$/)
+      // Before the copy: its toast, still fading in, would be judged on a half-transparent frame.
+      await expectAccessible(page, 'API tokens page, a token just created')
       await page.getByTestId('token-copy').click()
       expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret)
       // Rows by CSS, not by role: while the confirmation is open the page behind it is hidden from
@@ -45,7 +47,6 @@ describe('API tokens and Activity pages', () => {
       await row.waitFor()
       expect(await row.textContent()).toContain(secret.slice(0, 12))
       expect(await row.textContent()).not.toContain(secret)
-      await expectAccessible(page, 'API tokens page, a token just created')
       await screenshot(page, '30-tokens-created')
 
       const { api } = client(baseUrl)

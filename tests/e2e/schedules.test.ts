@@ -48,6 +48,13 @@ describe('schedules API (shared server)', () => {
 
     const filtered = await (await api(`/api/analytics/exports?schedule_id=${schedule.id}`, { token: alice.token })).json()
     expect(filtered.exports.map((e: { job_id: string }) => e.job_id)).toEqual([started.job_id])
+    // schedule_id combines with the history's other filters.
+    const completedRuns = await (await api(`/api/analytics/exports?schedule_id=${schedule.id}&status=completed&dataset_id=${TRANSACTIONS}`, { token: alice.token })).json()
+    expect(completedRuns.exports.map((e: { job_id: string }) => e.job_id)).toEqual([started.job_id])
+    expect((await (await api(`/api/analytics/exports?schedule_id=${schedule.id}&status=failed`, { token: alice.token })).json()).exports).toEqual([])
+    // Run now is a person starting an export: it is in their audit trail.
+    const events = (await (await api('/api/audit?limit=100', { token: alice.token })).json()).events as Array<{ action: string, object_id: string, details: Record<string, unknown> }>
+    expect(events.find(e => e.action === 'export.created' && e.object_id === started.job_id)?.details).toMatchObject({ schedule_id: schedule.id, trigger: 'run_now' })
     const read = await (await api(`/api/analytics/schedules/${schedule.id}`, { token: alice.token })).json() as ScheduleDTO
     expect(read.last_run).toMatchObject({ job_id: started.job_id, status: 'completed' })
 

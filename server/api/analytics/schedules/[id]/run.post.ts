@@ -12,6 +12,8 @@ export default defineEventHandler(async (event) => {
   // A run that could not start (its filters are gone) is announced like any failed export.
   if (job.status === 'failed') (await useTelegram().catch(() => null))?.notifier.enqueue(job.id)
   if (paused) await announcePause(paused, job.id)
+  // A person asked for this run, unlike the cadence's: it is in their audit trail as an export they started.
+  await audit(event, 'export.created', { objectId: job.id, details: { dataset_id: job.metadata.dataset_id, format: job.metadata.format, schedule_id: job.scheduleId, trigger: 'run_now' } })
   setResponseStatus(event, 202)
   return { job_id: job.id, status: job.status, message: job.status === 'failed' ? 'Scheduled export could not start' : 'Export job created' }
 })

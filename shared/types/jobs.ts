@@ -1,3 +1,5 @@
+import { z } from 'zod'
+
 /**
  * Job statuses: one row each, with the badge colour the app shows for it. The database enum (`job_status` in
  * prisma/schema.prisma) holds the same names; a type check in server/lib/exports/jobs/record.ts
@@ -29,3 +31,5 @@ export function isActiveStatus(status: JobStatus): status is Active {
 export function isFinalStatus(status: JobStatus): boolean {
   return !JOB_STATUSES[status].active
 }
+
+export const JobStatusSchema = z.enum(Object.keys(JOB_STATUSES) as [JobStatus, ...JobStatus[]])

@@ -1,12 +1,20 @@
+import { z } from 'zod'
+
 /** The datasets a user can export, as the API lists them (the manifest is server/lib/warehouse/datasets.ts). */
 
-export interface DatasetColumnDTO { name: string, type: string, description: string }
+export const DatasetColumnSchema = z.object({ name: z.string(), type: z.string(), description: z.string() })
 
-export interface DatasetDTO {
-  id: string
-  name: string
-  title: string
-  description: string
-  time_grain: 'daily' | 'monthly'
-  columns: DatasetColumnDTO[]
-}
+export type DatasetColumnDTO = z.infer<typeof DatasetColumnSchema>
+
+export const DatasetSchema = z.object({
+  id: z.guid(),
+  name: z.string(),
+  title: z.string(),
+  description: z.string(),
+  time_grain: z.enum(['daily', 'monthly']),
+  columns: z.array(DatasetColumnSchema)
+}).meta({ id: 'Dataset' })
+
+export type DatasetDTO = z.infer<typeof DatasetSchema>
+
+export const DatasetListSchema = z.object({ datasets: z.array(DatasetSchema) })

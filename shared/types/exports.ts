@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { COMPRESSION_IDS, EXPORT_FORMATS, ExportFormatSchema, PARQUET_COMPRESSIONS, type Compression, type ExportFormat, type ParquetCompression } from './formats'
-import { JOB_STATUS_IDS, type JobStatus } from './jobs'
+import { JOB_STATUS_IDS, JobStatusSchema, type JobStatus } from './jobs'
 
 /** Export requests, job metadata and the status DTO, shared by the API, the worker and the app (snake_case, as in the PRD). */
 
@@ -13,14 +13,16 @@ const LIMIT_MESSAGE = `A whole number from 1 to ${MAX_EXPORT_LIMIT.toLocaleStrin
 export const CSV_DELIMITERS = [',', ';', '\t', '|'] as const
 export type CsvDelimiter = typeof CSV_DELIMITERS[number]
 
-export interface CsvOptions {
-  delimiter: CsvDelimiter
-  header: boolean
+export const CsvOptionsDTOSchema = z.object({
+  delimiter: z.enum(CSV_DELIMITERS),
+  header: z.boolean(),
   /** A UTF-8 byte order mark first (older Excel on Windows needs it to read UTF-8). */
-  bom: boolean
+  bom: z.boolean().meta({ description: 'A UTF-8 byte order mark first (older Excel on Windows needs it)' }),
   /** Text cells a spreadsheet would run as a formula get a leading `'`. */
-  formula_guard: boolean
-}
+  formula_guard: z.boolean().meta({ description: 'Text cells a spreadsheet would run as a formula get a leading \'' })
+}).meta({ id: 'CsvOptions' })
+
+export type CsvOptions = z.infer<typeof CsvOptionsDTOSchema>
 
 /** Today's CSV: comma, header, no BOM, formulas guarded. */
 export const DEFAULT_CSV_OPTIONS: Readonly<CsvOptions> = Object.freeze({ delimiter: ',', header: true, bom: false, formula_guard: true })
@@ -37,21 +39,30 @@ export interface ExportOptions {
   parquet_compression: ParquetCompression | null
 }
 
-export interface ExportFilters {
-  start_date: string | null
-  end_date: string | null
-  account_ids: string[]
-  tag_ids: string[]
-}
+export const ExportFiltersSchema = z.object({
+  start_date: z.string().nullable(),
+  end_date: z.string().nullable(),
+  account_ids: z.array(z.string()),
+  tag_ids: z.array(z.string())
+})
 
-export interface ExportProgress {
-  phase: 'queued' | 'querying' | 'uploading' | 'finalizing'
-  percent: number
-  rows: number | null
-  bytes_uploaded: number | null
-}
+export type ExportFilters = z.infer<typeof ExportFiltersSchema>
 
-export interface ExportError { code: string, message: string }
+export const ExportProgressSchema = z.object({
+  phase: z.enum(['queued', 'querying', 'uploading', 'finalizing']),
+  percent: z.number().min(0).max(100),
+  rows: z.int().nullable(),
+  bytes_uploaded: z.int().nullable()
+})
+
+export type ExportProgress = z.infer<typeof ExportProgressSchema>
+
+export const ExportErrorSchema = z.object({
+  code: z.string().meta({ description: 'Stable, for programs: e.g. FILTERS_GONE, WAREHOUSE_UNAVAILABLE' }),
+  message: z.string()
+})
+
+export type ExportError = z.infer<typeof ExportErrorSchema>
 
 /** What the job's `metadata` JSONB holds for an export. */
 export interface ExportMetadata {
@@ -76,55 +87,75 @@ export interface ExportMetadata {
 }
 
 /** How a scheduled run came about, kept on the job so its messages can say so. */
-export interface ScheduleRunInfo {
+export const ScheduleRunInfoSchema = z.object({
   /** The schedule's name when the run was created. */
-  name: string | null
+  name: z.string().nullable(),
   /** 'cadence': the scheduler, at its slot; 'run_now': the user, outside the cadence. */
-  trigger: 'cadence' | 'run_now'
+  trigger: z.enum(['cadence', 'run_now']),
   /** Earlier slots this catch-up run replaced (the server was down past them); 0 normally. */
-  missed_slots: number
-}
+  missed_slots: z.int().min(0).meta({ description: 'Earlier slots this catch-up run replaced; 0 normally' })
+})
+
+export type ScheduleRunInfo = z.infer<typeof ScheduleRunInfoSchema>
 
 /** What a finished run adds to the metadata. */
 export type ExportResult = Required<Pick<ExportMetadata, 's3_key' | 'row_count' | 'file_size_bytes' | 'checksum_sha256'>>
 
-export interface ExportJobDTO {
-  job_id: string
-  status: JobStatus
-  dataset_id: string
-  dataset_name: string
-  format: ExportFormat
-  filters: ExportFilters
-  compression: Compression
-  columns: string[] | null
-  limit: number | null
-  csv: CsvOptions | null
-  parquet_compression: ParquetCompression | null
-  row_count: number | null
-  file_size_bytes: number | null
-  checksum_sha256: string | null
-  progress: ExportProgress | null
-  error: ExportError | null
-  attempts: number
-  /** For a pending job: how many exports are ahead of it in the queue (status reads only). */
-  queue_position: number | null
-  download_url: string | null
-  /** When `download_url` itself stops working (the presigned URL's expiry). */
-  expires_at: string | null
-  /** When retention deletes the file (completed_at + EXPORT_RETENTION_HOURS); null unless completed. */
-  file_expires_at: string | null
-  created_at: string
-  started_at: string | null
-  completed_at: string | null
-  /** The schedule this run came from (null for a one-off export, or once the schedule is deleted). */
-  schedule_id: string | null
-  /** The slot a scheduled run was for. */
-  scheduled_for: string | null
-  /** For a scheduled run: how it came about (catch-up runs say how many earlier slots they replaced). */
-  schedule_run: ScheduleRunInfo | null
-  /** When the user deleted the export (status `deleted`). */
-  deleted_at: string | null
-}
+const timestamp = z.iso.datetime()
+
+/** An export job as the API shows it (GET /api/analytics/exports/{id} and the list). */
+export const ExportJobSchema = z.object({
+  job_id: z.guid(),
+  status: JobStatusSchema,
+  dataset_id: z.guid(),
+  dataset_name: z.string(),
+  format: ExportFormatSchema,
+  filters: ExportFiltersSchema,
+  compression: z.enum(COMPRESSION_IDS),
+  columns: z.array(z.string()).nullable(),
+  limit: z.int().nullable(),
+  csv: CsvOptionsDTOSchema.nullable(),
+  parquet_compression: z.enum(PARQUET_COMPRESSIONS).nullable(),
+  row_count: z.int().nullable(),
+  file_size_bytes: z.int().nullable(),
+  checksum_sha256: z.string().nullable(),
+  progress: ExportProgressSchema.nullable(),
+  error: ExportErrorSchema.nullable(),
+  attempts: z.int().min(0),
+  queue_position: z.int().nullable().meta({ description: 'For a pending job: how many exports are ahead of it in the queue (status reads only)' }),
+  download_url: z.url().nullable().meta({ description: 'A presigned URL minted for this read, while completed' }),
+  expires_at: timestamp.nullable().meta({ description: 'When download_url stops working (the presigned URL\'s expiry)' }),
+  file_expires_at: timestamp.nullable().meta({ description: 'When retention deletes the file (completed_at + EXPORT_RETENTION_HOURS); null unless completed' }),
+  created_at: timestamp,
+  started_at: timestamp.nullable(),
+  completed_at: timestamp.nullable(),
+  schedule_id: z.guid().nullable().meta({ description: 'The schedule this run came from (null for a one-off export, or once the schedule is deleted)' }),
+  scheduled_for: timestamp.nullable().meta({ description: 'The slot a scheduled run was for' }),
+  schedule_run: ScheduleRunInfoSchema.nullable(),
+  deleted_at: timestamp.nullable().meta({ description: 'When the user deleted the export (status `deleted`)' })
+}).meta({ id: 'ExportJob' })
+
+export type ExportJobDTO = z.infer<typeof ExportJobSchema>
+
+/** 202 from creating an export and from running a schedule now. */
+export const ExportCreatedSchema = z.object({
+  job_id: z.guid(),
+  status: JobStatusSchema,
+  message: z.string()
+})
+
+export const ExportListSchema = z.object({
+  exports: z.array(ExportJobSchema),
+  next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last' })
+})
+
+/** What an export would produce (POST /api/analytics/exports/preview). */
+export const ExportPreviewSchema = z.object({
+  columns: z.array(z.object({ name: z.string(), type: z.string() })),
+  rows: z.array(z.record(z.string(), z.unknown().meta({ description: 'A cell: text, a number, a boolean, null, a list or an object' }))).meta({ description: 'The first rows as the file will hold them: CSV cells as text, other formats typed' }),
+  row_count: z.int().min(0),
+  estimated_bytes: z.int().min(0)
+})
 
 const id = z.guid('Must be a UUID')
 
@@ -133,8 +164,10 @@ const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'Must be a date as YYYY-
   return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value)
 }, 'Must be a real calendar date')
 
+// overwrite, not transform: the type stays string[], so the saved request (a schedule's) can be
+// described by the same schema in responses.
 const ids = (what: string) => z.array(id).max(MAX_FILTER_IDS, `At most ${MAX_FILTER_IDS} ${what}`)
-  .transform(values => [...new Set(values.map(v => v.toLowerCase()))])
+  .overwrite(values => [...new Set(values.map(v => v.toLowerCase()))])
 
 const CsvOptionsSchema = z.strictObject({
   delimiter: z.enum(CSV_DELIMITERS, `Must be one of: ${CSV_DELIMITERS.map(d => JSON.stringify(d)).join(', ')}`).optional(),

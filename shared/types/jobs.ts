@@ -1,3 +1,5 @@
+import { z } from 'zod'
+
 /**
  * Job statuses: one row each, with the badge colour the app shows for it. The database enum (`job_status` in
  * prisma/schema.prisma) holds the same names; a type check in server/lib/exports/jobs/record.ts
@@ -34,3 +36,5 @@ export function isFinalStatus(status: JobStatus): boolean {
 
 /** Every status name, for validating a status filter. */
 export const JOB_STATUS_IDS = Object.keys(JOB_STATUSES) as [JobStatus, ...JobStatus[]]
+
+export const JobStatusSchema = z.enum(JOB_STATUS_IDS)

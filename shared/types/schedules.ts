@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { CreateExportSchema } from './exports'
-import type { JobStatus } from './jobs'
+import { JobStatusSchema } from './jobs'
 
 /** Recurring exports: a saved export request, a relative date range and a cadence (snake_case, as the API). */
 
@@ -43,22 +43,29 @@ export function isTimeZone(value: string): boolean {
 
 const TimeZoneSchema = z.string().min(1, 'Required').max(64).refine(isTimeZone, 'Unknown time zone (use an IANA name such as Europe/London)')
 
-export interface SimpleCadence {
-  frequency: Frequency
+export const SimpleCadenceSchema = z.object({
+  frequency: z.enum(FREQUENCIES),
   /** Local wall-clock time, HH:MM (24 h). */
-  time: string
+  time: z.string().meta({ description: 'Local wall-clock time, HH:MM (24 h)', example: '08:00' }),
   /** ISO weekday, 1 = Monday … 7 = Sunday (weekly only). */
-  weekday?: number
+  weekday: z.int().min(1).max(7).optional().meta({ description: 'ISO weekday, 1 = Monday … 7 = Sunday (weekly only)' }),
   /** 1-28, or the last day of each month (monthly only). */
-  day_of_month?: number | 'last'
-  time_zone: string
-}
+  day_of_month: z.union([z.int().min(1).max(28), z.literal('last')]).optional().meta({ description: '1-28 or "last" (monthly only)' }),
+  time_zone: z.string().meta({ description: 'IANA time zone', example: 'Europe/London' })
+})
 
-export interface CronCadence {
+export type SimpleCadence = z.infer<typeof SimpleCadenceSchema>
+
+export const CronCadenceSchema = z.object({
   /** A standard 5-field cron expression (minute hour day-of-month month day-of-week), local time. */
-  cron: string
-  time_zone: string
-}
+  cron: z.string().meta({ description: 'A 5-field cron expression (minute hour day-of-month month day-of-week), local time' }),
+  time_zone: z.string()
+})
+
+export type CronCadence = z.infer<typeof CronCadenceSchema>
+
+/** A saved cadence, as the API answers it. */
+export const CadenceDTOSchema = z.union([SimpleCadenceSchema, CronCadenceSchema]).meta({ id: 'Cadence' })
 
 export type Cadence = SimpleCadence | CronCadence
 
@@ -125,29 +132,38 @@ export const UpdateScheduleSchema = ScheduleRequestSchema.partial().extend({
 
 export type UpdateSchedule = z.output<typeof UpdateScheduleSchema>
 
-export interface ScheduleLastRunDTO {
-  job_id: string
-  status: JobStatus
-  /** When the run was due (its slot), or for a run-now when it was asked for. */
-  at: string
-}
+const timestamp = z.iso.datetime()
 
-export interface ScheduleDTO {
-  id: string
-  name: string | null
-  enabled: boolean
+export const ScheduleLastRunSchema = z.object({
+  job_id: z.guid(),
+  status: JobStatusSchema,
+  /** When the run was due (its slot), or for a run-now when it was asked for. */
+  at: timestamp.meta({ description: 'When the run was due (its slot), or for a run-now when it was asked for' })
+})
+
+export type ScheduleLastRunDTO = z.infer<typeof ScheduleLastRunSchema>
+
+/** A schedule as the API answers it. */
+export const ScheduleSchema = z.object({
+  id: z.guid(),
+  name: z.string().nullable(),
+  enabled: z.boolean(),
   /** Why it is paused when the server paused it (repeated failures); null otherwise. */
-  paused_reason: string | null
-  request: ScheduleRequest
-  range: ScheduleRange
-  cadence: Cadence
+  paused_reason: z.string().nullable().meta({ description: 'Why the server paused it (repeated failures); null otherwise' }),
+  request: ScheduleRequestSchema,
+  range: ScheduleRangeSchema,
+  cadence: CadenceDTOSchema,
   /** Null while paused. */
-  next_run_at: string | null
-  last_run: ScheduleLastRunDTO | null
-  consecutive_failures: number
-  created_at: string
-  updated_at: string
-}
+  next_run_at: timestamp.nullable().meta({ description: 'Null while paused' }),
+  last_run: ScheduleLastRunSchema.nullable(),
+  consecutive_failures: z.int().min(0),
+  created_at: timestamp,
+  updated_at: timestamp
+}).meta({ id: 'Schedule' })
+
+export type ScheduleDTO = z.infer<typeof ScheduleSchema>
+
+export const ScheduleListSchema = z.object({ schedules: z.array(ScheduleSchema) })
 
 /** "Every Monday at 08:00 (Europe/London)": a cadence in words, for the app and messages. */
 export function describeCadence(cadence: Cadence): string {

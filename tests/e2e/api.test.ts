@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { describe, expect, inject, it } from 'vitest'
+import { ApiErrorSchema } from '../../shared/types/api'
 import { client } from '../helpers/http'
 
 const baseUrl = inject('baseUrl')
@@ -187,5 +188,25 @@ describe('datasets', () => {
     ]))
     expect(datasets[1].columns.map((c: { name: string }) => c.name)).toEqual(['date', 'tag_id', 'tag_name', 'spending', 'transaction_count'])
     expect(datasets[2].columns.map((c: { name: string }) => c.name)).toEqual(['month', 'income', 'spending', 'net', 'transaction_count'])
+  })
+})
+
+describe('the OpenAPI document', () => {
+  it('is served without authentication, and the errors the server really answers have its Error shape', async () => {
+    const res = await api('/api/openapi.json')
+    expect(res.status).toBe(200)
+    const document = await res.json()
+    expect(document.openapi).toMatch(/^3\.1\./)
+    expect(document.paths['/api/analytics/exports'].post.security).toEqual([{ session: [] }, { bearer: [] }])
+
+    const unauthenticated = await api('/api/auth/me')
+    const invalid = await postJson('/api/analytics/exports', { format: 'doc' }, { token: alice.token })
+    const unknown = await api('/api/analytics/exports/00000000-0000-4000-8000-000000000000', { token: alice.token })
+    const noRoute = await api('/api/nothing-here', { token: alice.token })
+    for (const [status, answer] of [[401, unauthenticated], [400, invalid], [404, unknown], [404, noRoute]] as const) {
+      expect(answer.status).toBe(status)
+      const body = await answer.json()
+      expect(ApiErrorSchema.safeParse(body).error?.issues ?? []).toEqual([])
+    }
   })
 })

@@ -10,12 +10,14 @@ import Papa from 'papaparse'
 import * as XLSX from 'xlsx'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../server/lib/config'
-import { runExport, type ExportRunOptions } from '../../server/lib/exports/run'
+import { exportQuery, projectionFor, runExport, type ExportRunOptions } from '../../server/lib/exports/run'
+import { writeXlsx } from '../../server/lib/exports/xlsx'
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../server/lib/local/s3rver'
 import { createStorage, type Storage } from '../../server/lib/storage/s3'
 import { DATASETS, type Dataset } from '../../server/lib/warehouse/datasets'
 import { buildWarehouse, planDemo } from '../../server/lib/warehouse/demo'
 import { queryRows } from '../../server/lib/warehouse/duckdb'
+import { outputColumns } from '../../server/lib/warehouse/query'
 import { WarehouseReader } from '../../server/lib/warehouse/reader'
 import { resolveExportOptions, type CsvOptions, type ExportMetadata } from '../../shared/types/exports'
 import { fileContentType, fileExtension, type Compression, type ExportFormat } from '../../shared/types/formats'
@@ -358,6 +360,21 @@ describe('Excel', () => {
     expect(Number.isInteger(sheet.E2.v)).toBe(true)
     expect(sheet.E2.z).toBe('0')
     expect(sheet.B2.z).toBe('0.00')
+  })
+
+  it('a run that reaches the sheet\'s row limit fails as TOO_MANY_ROWS instead of writing a workbook Excel cannot open', async () => {
+    const metadata: ExportMetadata = {
+      dataset_id: TX.id, dataset_name: TX.name, format: 'xlsx',
+      filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] },
+      ...resolveExportOptions({ format: 'xlsx' })
+    }
+    const columns = outputColumns(TX, projectionFor(metadata))
+    const sql = exportQuery(TX, user!.user_id, metadata)
+    const file = join(dir, 'limit.xlsx')
+    await expect(writeXlsx(duck, sql, columns, file, { sheetName: TX.name, maxRows: 5_000 }))
+      .rejects.toMatchObject({ code: 'TOO_MANY_ROWS', retryable: false })
+    // Just under the limit the same rows are written.
+    expect(await writeXlsx(duck, sql, columns, file, { sheetName: TX.name, maxRows: 8_000 })).toBe(8_000)
   })
 })
 

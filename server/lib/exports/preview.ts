@@ -13,12 +13,12 @@ import { writeXlsx } from './xlsx'
 export const PREVIEW_ROWS = 20
 
 /**
- * Rows written to estimate a file's size. Big enough that the per-row cost is stable (Parquet
- * dictionaries, the compressors' windows: 20,000 and 10,000 rows gave the same estimates within
- * 1 %), small enough for the preview's time budget; Excel's writer is JS and slower per row, so it
- * gets fewer.
+ * Rows written to estimate a file's size. 2,000 rows keep the estimate within 8 % of the real file
+ * for every demo dataset and format (Parquet snappy is the worst; 10,000 rows gave 3 %) at a fifth of
+ * the cost: on a 10M-row warehouse the preview's p95 went from 260-590 ms to 60-130 ms. Excel's
+ * writer is JS and slower per row, so it gets fewer.
  */
-const SAMPLE_ROWS = { duckdb: 10_000, xlsx: 1_000 } as const
+const SAMPLE_ROWS = { duckdb: 2_000, xlsx: 1_000 } as const
 
 // Per connection (closed after the preview), so concurrent previews never share it.
 const SAMPLE_TABLE = 'outport_preview_sample'

@@ -1,7 +1,8 @@
 import ExcelJS from 'exceljs'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import type { OutputColumn } from '../warehouse/query'
-import { ExportCancelled } from './errors'
+import { EXPORT_FORMATS } from '../../../shared/types/formats'
+import { ExportCancelled, ExportFailure } from './errors'
 
 export interface XlsxOptions {
   /** The sheet's name (the dataset's); Excel allows 31 characters. */
@@ -9,6 +10,8 @@ export interface XlsxOptions {
   signal?: AbortSignal
   /** Told the number of rows written after each chunk. */
   onRows?: (written: number) => void
+  /** Data rows a sheet holds; tests lower it. */
+  maxRows?: number
 }
 
 const DAY_MS = 86_400_000
@@ -48,6 +51,7 @@ const WIDTH: Record<CellKind, number> = { date: 12, money: 14, integer: 12, numb
  */
 export async function writeXlsx(connection: DuckDBConnection, sql: string, columns: readonly OutputColumn[], path: string, opts: XlsxOptions): Promise<number> {
   const kinds = columns.map(c => cellKind(c.type))
+  const maxRows = opts.maxRows ?? EXPORT_FORMATS.xlsx.maxRows ?? Number.POSITIVE_INFINITY
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useStyles: true, useSharedStrings: false })
   const sheet = workbook.addWorksheet(sheetName(opts.sheetName), { views: [{ state: 'frozen', ySplit: 1 }] })
   sheet.columns = columns.map((c, i) => ({
@@ -60,6 +64,7 @@ export async function writeXlsx(connection: DuckDBConnection, sql: string, colum
   header.font = { bold: true }
   sheet.autoFilter = { from: { row: 1, column: 1 }, to: { row: 1, column: columns.length } }
   header.commit()
+  const intake = zipIntake(sheet)
 
   const result = await connection.stream(`SELECT ${columns.map((c, i) => `${selectExpression(c, kinds[i]!)} AS "${c.name}"`).join(', ')} FROM (${sql}) AS q`)
   let written = 0
@@ -67,6 +72,7 @@ export async function writeXlsx(connection: DuckDBConnection, sql: string, colum
     if (opts.signal?.aborted) throw new ExportCancelled()
     const chunk = await result.fetchChunk()
     if (!chunk || chunk.rowCount === 0) break
+    if (written + chunk.rowCount > maxRows) throw tooManyRows(maxRows)
     for (const row of chunk.getRows()) {
       const values = row.map((value, i) => {
         if (value === null || value === undefined) return null
@@ -76,12 +82,54 @@ export async function writeXlsx(connection: DuckDBConnection, sql: string, colum
     }
     written += chunk.rowCount
     opts.onRows?.(written)
-    // Let the zip and file streams drain what this chunk produced before the next one.
-    await new Promise(resolve => setImmediate(resolve))
+    await zipCaughtUp(intake, opts.signal)
   }
   sheet.commit()
   await workbook.commit()
   return written
+}
+
+/**
+ * Creation refuses an Excel export that would not fit, but a schedule's later runs, or data that
+ * grew since, can still reach the limit; a workbook past it would not open, so the run fails.
+ */
+function tooManyRows(maxRows: number): ExportFailure {
+  return new ExportFailure('TOO_MANY_ROWS', `This export has more rows than an Excel sheet holds (${maxRows.toLocaleString('en-US')} after the header). Choose CSV or Parquet, narrow the filters, or set a limit.`, false)
+}
+
+/** How much uncompressed sheet XML may wait for the zip's deflate before rows stop coming. */
+const MAX_ZIP_BACKLOG = 4 * 1024 * 1024
+
+interface ZipIntake {
+  _writableState: { length: number }
+}
+
+/**
+ * exceljs (4.4.0, pinned) writes each committed row's XML into the zip entry's PassThrough and
+ * ignores its back-pressure, so when DuckDB hands rows faster than deflate compresses them the
+ * uncompressed XML piles up in memory (a 1M-row sheet peaked at 470 MB of buffers). This finds
+ * that PassThrough so the writer can wait for it; the shape is checked here, and by the tests,
+ * so an upgrade that changes it fails loudly instead of quietly losing flat memory.
+ */
+function zipIntake(sheet: ExcelJS.Worksheet): ZipIntake {
+  const pipes: unknown = Reflect.get(Reflect.get(sheet, 'stream') ?? {}, 'pipes')
+  const intake: unknown = Array.isArray(pipes) ? pipes[0] : undefined
+  if (!isZipIntake(intake)) throw new Error('exceljs internals changed: the sheet stream has no zip entry to wait for')
+  return intake
+}
+
+function isZipIntake(value: unknown): value is ZipIntake {
+  return typeof value === 'object' && value !== null && typeof Reflect.get(Reflect.get(value, '_writableState') ?? {}, 'length') === 'number'
+}
+
+/** Polls rather than waiting for 'drain', so a cancelled export stops within milliseconds. */
+async function zipCaughtUp(intake: ZipIntake, signal: AbortSignal | undefined): Promise<void> {
+  while (intake._writableState.length > MAX_ZIP_BACKLOG) {
+    if (signal?.aborted) throw new ExportCancelled()
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  // Let the file stream write what the zip produced.
+  await new Promise(resolve => setImmediate(resolve))
 }
 
 /** Excel sheet names: at most 31 characters, none of : \ / ? * [ ]. */

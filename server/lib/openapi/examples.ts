@@ -1,0 +1,121 @@
+/**
+ * The examples the API reference shows. tests/unit/openapi.test.ts parses each with the schema it
+ * illustrates, so an example that no longer matches its schema fails the build.
+ */
+
+export const JOB_ID = '3f1c2a64-8d7e-4b5a-9c1d-2e3f4a5b6c7d'
+export const SCHEDULE_ID = '7b9e4d21-5c3a-4f6b-8e2d-1a0b9c8d7e6f'
+export const DATASET_ID = '054f17bf-1dbb-43ed-98c3-b4858093d7fc'
+export const ACCOUNT_ID = 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d'
+export const TAG_ID = 'b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e'
+
+export const USER = { id: 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f', email: 'demo@example.com', display_name: 'Demo User' }
+
+export const DATASET = {
+  id: DATASET_ID,
+  name: 'fct_transactions',
+  title: 'Transactions',
+  description: 'All transactions with tags and accounts',
+  time_grain: 'daily',
+  columns: [
+    { name: 'transaction_id', type: 'UUID', description: 'Unique transaction id' },
+    { name: 'transaction_date', type: 'DATE', description: 'Date of the transaction' },
+    { name: 'amount', type: 'DECIMAL(18,2)', description: 'Signed amount in major units: negative is spending, positive is income' }
+  ]
+}
+
+export const CREATE_EXPORT = {
+  dataset_id: DATASET_ID,
+  format: 'csv',
+  start_date: '2026-01-01',
+  end_date: '2026-03-31',
+  account_ids: [ACCOUNT_ID],
+  tag_ids: [],
+  compression: 'gzip',
+  columns: ['transaction_date', 'amount', 'merchant'],
+  csv: { delimiter: ';', bom: true }
+}
+
+export const EXPORT_JOB = {
+  job_id: JOB_ID,
+  status: 'completed',
+  dataset_id: DATASET_ID,
+  dataset_name: 'fct_transactions',
+  format: 'csv',
+  filters: { start_date: '2026-01-01', end_date: '2026-03-31', account_ids: [ACCOUNT_ID], tag_ids: [] },
+  compression: 'gzip',
+  columns: ['transaction_date', 'amount', 'merchant'],
+  limit: null,
+  csv: { delimiter: ';', header: true, bom: true, formula_guard: true },
+  parquet_compression: null,
+  row_count: 1843,
+  file_size_bytes: 20311,
+  checksum_sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  progress: { phase: 'finalizing', percent: 100, rows: 1843, bytes_uploaded: 20311 },
+  error: null,
+  attempts: 1,
+  queue_position: null,
+  download_url: 'https://outport-exports.s3.eu-west-2.amazonaws.com/exports/3f1c2a64.csv.gz?X-Amz-Signature=…',
+  expires_at: '2026-11-30T13:00:05.000Z',
+  created_at: '2026-11-30T12:00:00.000Z',
+  started_at: '2026-11-30T12:00:01.000Z',
+  completed_at: '2026-11-30T12:00:05.000Z',
+  schedule_id: null,
+  scheduled_for: null,
+  schedule_run: null
+}
+
+export const PREVIEW = {
+  columns: [{ name: 'transaction_date', type: 'DATE' }, { name: 'amount', type: 'DECIMAL(18,2)' }, { name: 'merchant', type: 'VARCHAR' }],
+  rows: [{ transaction_date: '2026-01-02', amount: '-12.50', merchant: 'Corner Shop' }],
+  row_count: 1843,
+  estimated_bytes: 20480
+}
+
+export const CREATE_SCHEDULE = {
+  dataset_id: DATASET_ID,
+  format: 'csv',
+  account_ids: [],
+  tag_ids: [],
+  range: 'previous_week',
+  cadence: { frequency: 'weekly', weekday: 1, time: '08:00', time_zone: 'Europe/London' },
+  name: 'Weekly transactions',
+  enabled: true
+}
+
+export const SCHEDULE = {
+  id: SCHEDULE_ID,
+  name: 'Weekly transactions',
+  enabled: true,
+  paused_reason: null,
+  request: { dataset_id: DATASET_ID, format: 'csv', account_ids: [], tag_ids: [] },
+  range: 'previous_week',
+  cadence: { frequency: 'weekly', time: '08:00', weekday: 1, time_zone: 'Europe/London' },
+  next_run_at: '2026-12-07T08:00:00.000Z',
+  last_run: { job_id: JOB_ID, status: 'completed', at: '2026-11-30T08:00:00.000Z' },
+  consecutive_failures: 0,
+  created_at: '2026-11-01T10:00:00.000Z',
+  updated_at: '2026-11-01T10:00:00.000Z'
+}
+
+export const READY = {
+  status: 'ok',
+  checks: { database: { ok: true }, warehouse: { ok: true }, storage: { ok: true } }
+} as const
+
+export const VALIDATION_ERROR = {
+  error: true,
+  url: '/api/analytics/exports',
+  statusCode: 400,
+  statusMessage: 'Validation Error',
+  message: 'Invalid request: format: Must be one of: "csv", "parquet", "jsonl", "json", "xlsx"',
+  data: { errors: [{ field: 'format', message: 'Must be one of: "csv", "parquet", "jsonl", "json", "xlsx"' }] }
+}
+
+export const NOT_FOUND = {
+  error: true,
+  url: `/api/analytics/exports/${JOB_ID}`,
+  statusCode: 404,
+  statusMessage: '',
+  message: 'Export not found'
+}

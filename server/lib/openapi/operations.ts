@@ -1,0 +1,338 @@
+import { z } from 'zod'
+import { ApiErrorSchema, NamedItemListSchema, OkSchema } from '../../../shared/types/api'
+import { LoginSchema, LogoutAllSchema, UserResponseSchema } from '../../../shared/types/auth'
+import { DatasetListSchema } from '../../../shared/types/datasets'
+import { CreateExportSchema, ExportCreatedSchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '../../../shared/types/exports'
+import { LivenessSchema, ReadinessSchema } from '../../../shared/types/health'
+import { CreateScheduleSchema, ScheduleListSchema, ScheduleSchema, UpdateScheduleSchema } from '../../../shared/types/schedules'
+import { TelegramLinkSchema, TelegramStatusSchema, TelegramUnlinkedSchema, TelegramUpdateSchema } from '../../../shared/types/telegram'
+import * as examples from './examples'
+
+/**
+ * One entry per route: `'METHOD /path'` (path parameters as `{name}`, as the file's `[name]`) →
+ * what it is for, who may call it, what it takes and what it answers. Request schemas are the ones
+ * the route validates with; response schemas are the DTO schemas in shared/types/. The 400, 401,
+ * 403, 413 and 503 answers every route of a kind shares are added by ./document.ts; list here only
+ * the route's own errors. tests/unit/openapi.test.ts fails when a file under server/api/ or
+ * server/routes/ has no entry, or an entry no file.
+ */
+
+/**
+ * user: session cookie or API token; public: nobody; the others: the route's own credential.
+ */
+export type Auth = 'user' | 'public' | 'telegramSecret' | 'metricsToken' | 'downloadToken'
+
+export interface ResponseDoc {
+  description: string
+  schema?: z.ZodType
+  /** application/json unless given. */
+  contentType?: string
+  headers?: z.ZodObject
+  /** Checked against `schema` by tests/unit/openapi.test.ts. */
+  example?: unknown
+}
+
+export interface OperationDoc {
+  summary: string
+  description?: string
+  tag: TagName
+  auth: Auth
+  params?: z.ZodObject
+  query?: z.ZodObject
+  headers?: z.ZodObject
+  body?: { schema: z.ZodType, example?: unknown }
+  responses: Record<number, ResponseDoc>
+  /** The route's own error statuses → when. */
+  errors?: Record<number, string>
+  /** When the route's errors are not JSON (the signed link's HTML pages). */
+  errorContentType?: string
+  deprecated?: boolean
+}
+
+export const TAGS = [
+  { name: 'Auth', description: 'Sign-in, sign-out and the caller' },
+  { name: 'Datasets', description: 'What can be exported, and the caller\'s accounts and tags to filter by' },
+  { name: 'Exports', description: 'One-off export jobs: create, preview, follow, download, cancel' },
+  { name: 'Schedules', description: 'Recurring exports: a saved request, a relative date range and a cadence' },
+  { name: 'Telegram', description: 'Notifications in a Telegram chat' },
+  { name: 'Operations', description: 'Health, metrics and this document' }
+] as const
+
+export type TagName = typeof TAGS[number]['name']
+
+const exportId = z.object({ id: z.guid().meta({ description: 'The export\'s `job_id`', example: examples.JOB_ID }) })
+const scheduleId = z.object({ id: z.guid().meta({ description: 'The schedule\'s `id`', example: examples.SCHEDULE_ID }) })
+
+const redirect = (description: string): ResponseDoc => ({
+  description,
+  headers: z.object({ location: z.url().meta({ description: 'A presigned S3 URL, fresh for this request' }) })
+})
+
+export const OPERATIONS = {
+  'POST /api/auth/login': {
+    summary: 'Sign in',
+    description: 'Checks the email and password and sets the sealed session cookie (`nuxt-session`, SESSION_MAX_AGE_HOURS).',
+    tag: 'Auth',
+    auth: 'public',
+    body: { schema: LoginSchema, example: { email: 'demo@example.com', password: 'correct horse battery staple' } },
+    responses: {
+      200: {
+        description: 'Signed in; the answer carries Set-Cookie',
+        schema: UserResponseSchema,
+        headers: z.object({ 'set-cookie': z.string().meta({ description: 'The session cookie' }) }),
+        example: { user: examples.USER }
+      }
+    },
+    errors: {
+      401: 'Wrong email or password, or the user is disabled',
+      429: 'Too many attempts from this address (LOGIN_MAX_ATTEMPTS_PER_IP) or for this email (LOGIN_MAX_FAILURES_PER_EMAIL) in 15 minutes'
+    }
+  },
+  'POST /api/auth/logout': {
+    summary: 'Sign out',
+    description: 'Ends this session server-side (a saved copy of the cookie is refused afterwards) and removes the cookie.',
+    tag: 'Auth',
+    auth: 'public',
+    responses: { 200: { description: 'Signed out (also without a session)', schema: OkSchema, example: { ok: true } } }
+  },
+  'POST /api/auth/logout-all': {
+    summary: 'Sign out everywhere',
+    description: 'Ends every session of the caller, this one included. API tokens keep working.',
+    tag: 'Auth',
+    auth: 'user',
+    responses: { 200: { description: 'Sessions ended', schema: LogoutAllSchema, example: { ok: true, sessions_ended: 2 } } }
+  },
+  'GET /api/auth/me': {
+    summary: 'The caller',
+    tag: 'Auth',
+    auth: 'user',
+    responses: { 200: { description: 'The signed-in user', schema: UserResponseSchema, example: { user: examples.USER } } }
+  },
+  'GET /api/analytics/datasets': {
+    summary: 'List datasets',
+    description: 'Every dataset with its columns (the names `columns` accepts).',
+    tag: 'Datasets',
+    auth: 'user',
+    responses: { 200: { description: 'The datasets', schema: DatasetListSchema, example: { datasets: [examples.DATASET] } } }
+  },
+  'GET /api/accounts': {
+    summary: 'List the caller\'s accounts',
+    description: 'For `account_ids`; sorted by name.',
+    tag: 'Datasets',
+    auth: 'user',
+    responses: { 200: { description: 'The accounts', schema: NamedItemListSchema, example: [{ id: examples.ACCOUNT_ID, name: 'Current account' }] } }
+  },
+  'GET /api/tags': {
+    summary: 'List the caller\'s tags',
+    description: 'For `tag_ids`; sorted by name.',
+    tag: 'Datasets',
+    auth: 'user',
+    responses: { 200: { description: 'The tags', schema: NamedItemListSchema, example: [{ id: examples.TAG_ID, name: 'Groceries' }] } }
+  },
+  'POST /api/analytics/exports': {
+    summary: 'Create an export',
+    description: 'Queues an export job; follow it with GET /api/analytics/exports/{id}. With an `Idempotency-Key`, repeating the request answers the first job (`Idempotent-Replayed: true`).',
+    tag: 'Exports',
+    auth: 'user',
+    headers: z.object({
+      'idempotency-key': z.string().min(1).max(255).optional().meta({ description: '1-255 printable ASCII characters; the same key and body give the same job' })
+    }),
+    body: { schema: CreateExportSchema, example: examples.CREATE_EXPORT },
+    responses: {
+      202: {
+        description: 'Queued',
+        schema: ExportCreatedSchema,
+        headers: z.object({ 'idempotent-replayed': z.literal('true').optional() }),
+        example: { job_id: examples.JOB_ID, status: 'pending', message: 'Export job created' }
+      }
+    },
+    errors: {
+      422: 'The Idempotency-Key was used with a different request',
+      429: 'The caller has EXPORT_MAX_ACTIVE_PER_USER exports pending or running',
+      503: 'The queue is full (EXPORT_MAX_QUEUE_DEPTH), or PostgreSQL, the warehouse or storage is unreachable (Retry-After)'
+    }
+  },
+  'POST /api/analytics/exports/preview': {
+    summary: 'Preview an export',
+    description: 'What an export with this body would produce: columns, the first rows, the row count and the estimated size. Validated exactly as creating one; creates nothing.',
+    tag: 'Exports',
+    auth: 'user',
+    body: { schema: CreateExportSchema, example: examples.CREATE_EXPORT },
+    responses: { 200: { description: 'The preview', schema: ExportPreviewSchema, example: examples.PREVIEW } }
+  },
+  'GET /api/analytics/exports': {
+    summary: 'List exports',
+    description: 'The caller\'s exports, newest first, a page at a time.',
+    tag: 'Exports',
+    auth: 'user',
+    query: ListExportsQuerySchema,
+    responses: { 200: { description: 'A page of exports', schema: ExportListSchema, example: { exports: [examples.EXPORT_JOB], next_cursor: null } } }
+  },
+  'GET /api/analytics/exports/{id}': {
+    summary: 'Get an export',
+    description: 'Status, progress and result; a completed export carries a presigned `download_url` minted for this read (EXPORT_URL_TTL_SECONDS).',
+    tag: 'Exports',
+    auth: 'user',
+    params: exportId,
+    responses: { 200: { description: 'The export', schema: ExportJobSchema, example: examples.EXPORT_JOB } },
+    errors: { 404: 'No such export of the caller\'s' }
+  },
+  'GET /api/analytics/exports/{id}/download': {
+    summary: 'Download an export',
+    description: 'Redirects to a fresh presigned URL of the file.',
+    tag: 'Exports',
+    auth: 'user',
+    params: exportId,
+    responses: { 302: redirect('To the file') },
+    errors: { 404: 'No such export of the caller\'s', 409: 'Not completed (yet)', 410: 'Expired: the file was removed (EXPORT_RETENTION_HOURS)' }
+  },
+  'POST /api/analytics/exports/{id}/cancel': {
+    summary: 'Cancel an export',
+    description: 'A pending or running export becomes `cancelled`.',
+    tag: 'Exports',
+    auth: 'user',
+    params: exportId,
+    responses: { 200: { description: 'The cancelled export', schema: ExportJobSchema, example: { ...examples.EXPORT_JOB, status: 'cancelled', download_url: null, expires_at: null, row_count: null, file_size_bytes: null, checksum_sha256: null } } },
+    errors: { 404: 'No such export of the caller\'s', 409: 'Already finished: `data.status` says how' }
+  },
+  'POST /api/analytics/schedules': {
+    summary: 'Create a schedule',
+    description: 'A recurring export: the body of POST /api/analytics/exports without the dates, plus `range`, `cadence`, `name` and `enabled`.',
+    tag: 'Schedules',
+    auth: 'user',
+    body: { schema: CreateScheduleSchema, example: examples.CREATE_SCHEDULE },
+    responses: { 201: { description: 'Created', schema: ScheduleSchema, example: examples.SCHEDULE } },
+    errors: { 400: 'Invalid input (`data.errors`), or the caller already has SCHEDULES_MAX_PER_USER schedules' }
+  },
+  'GET /api/analytics/schedules': {
+    summary: 'List schedules',
+    description: 'The caller\'s schedules, oldest first.',
+    tag: 'Schedules',
+    auth: 'user',
+    responses: { 200: { description: 'The schedules', schema: ScheduleListSchema, example: { schedules: [examples.SCHEDULE] } } }
+  },
+  'GET /api/analytics/schedules/{id}': {
+    summary: 'Get a schedule',
+    tag: 'Schedules',
+    auth: 'user',
+    params: scheduleId,
+    responses: { 200: { description: 'The schedule', schema: ScheduleSchema, example: examples.SCHEDULE } },
+    errors: { 404: 'No such schedule of the caller\'s' }
+  },
+  'PATCH /api/analytics/schedules/{id}': {
+    summary: 'Change a schedule',
+    description: 'Any field of the create body; `enabled: false` pauses, `true` resumes from now (paused slots are not caught up).',
+    tag: 'Schedules',
+    auth: 'user',
+    params: scheduleId,
+    body: { schema: UpdateScheduleSchema, example: { enabled: false } },
+    responses: { 200: { description: 'The changed schedule', schema: ScheduleSchema, example: { ...examples.SCHEDULE, enabled: false, next_run_at: null } } },
+    errors: { 404: 'No such schedule of the caller\'s' }
+  },
+  'DELETE /api/analytics/schedules/{id}': {
+    summary: 'Delete a schedule',
+    description: 'Its runs stay in the export history (their `schedule_id` becomes null).',
+    tag: 'Schedules',
+    auth: 'user',
+    params: scheduleId,
+    responses: { 204: { description: 'Deleted' } },
+    errors: { 404: 'No such schedule of the caller\'s' }
+  },
+  'POST /api/analytics/schedules/{id}/run': {
+    summary: 'Run a schedule now',
+    description: 'One run outside the cadence (it counts as a run; `next_run_at` is unchanged).',
+    tag: 'Schedules',
+    auth: 'user',
+    params: scheduleId,
+    responses: { 202: { description: 'Queued (or, when its filters are gone, failed at once)', schema: ExportCreatedSchema, example: { job_id: examples.JOB_ID, status: 'pending', message: 'Export job created' } } },
+    errors: { 404: 'No such schedule of the caller\'s', 429: 'The caller has EXPORT_MAX_ACTIVE_PER_USER exports pending or running' }
+  },
+  'GET /api/telegram/status': {
+    summary: 'Telegram status',
+    tag: 'Telegram',
+    auth: 'user',
+    responses: { 200: { description: 'Whether Telegram is on and the caller\'s chat connected', schema: TelegramStatusSchema, example: { enabled: true, linked: false, bot_username: 'outport_bot' } } }
+  },
+  'POST /api/telegram/link': {
+    summary: 'Start connecting a chat',
+    description: 'A one-time code (15 minutes) and the t.me deep link that sends `/start <code>` to the bot.',
+    tag: 'Telegram',
+    auth: 'user',
+    responses: { 201: { description: 'The code', schema: TelegramLinkSchema, example: { code: 'k3J9xQ2m', deep_link: 'https://t.me/outport_bot?start=k3J9xQ2m', bot_username: 'outport_bot', expires_at: '2026-11-30T12:15:00.000Z' } } },
+    errors: { 404: 'Telegram is not enabled on this server', 503: 'Telegram could not be reached, or PostgreSQL is unreachable' }
+  },
+  'DELETE /api/telegram/link': {
+    summary: 'Disconnect the chat',
+    tag: 'Telegram',
+    auth: 'user',
+    responses: { 200: { description: 'Disconnected (also when none was)', schema: TelegramUnlinkedSchema, example: { linked: false } } }
+  },
+  'POST /api/telegram/webhook': {
+    summary: 'Telegram updates',
+    description: 'For Telegram (TELEGRAM_MODE=webhook) only. Once authenticated the answer is always 200, so Telegram never redelivers an update.',
+    tag: 'Telegram',
+    auth: 'telegramSecret',
+    body: { schema: TelegramUpdateSchema, example: { update_id: 1, message: { text: '/start k3J9xQ2m' } } },
+    responses: { 200: { description: 'Handled (or ignored)', schema: OkSchema, example: { ok: true } } },
+    errors: { 401: 'No X-Telegram-Bot-Api-Secret-Token', 403: 'A wrong X-Telegram-Bot-Api-Secret-Token', 404: 'Telegram is not enabled on this server' }
+  },
+  'GET /api/health/live': {
+    summary: 'Liveness',
+    description: '200 while the process serves requests; asks no dependency.',
+    tag: 'Operations',
+    auth: 'public',
+    responses: { 200: { description: 'Alive', schema: LivenessSchema, example: { status: 'ok' } } }
+  },
+  'GET /api/health/ready': {
+    summary: 'Readiness',
+    description: 'Database, warehouse and storage reachable; each probe\'s result is reused for 5 s.',
+    tag: 'Operations',
+    auth: 'public',
+    responses: {
+      200: { description: 'Ready', schema: ReadinessSchema, example: examples.READY },
+      503: { description: 'Not ready: `checks` says which dependency failed', schema: ReadinessSchema, example: { status: 'degraded', checks: { ...examples.READY.checks, storage: { ok: false, error: 'unreachable' } } } }
+    }
+  },
+  'GET /api/health': {
+    summary: 'Readiness (the original path)',
+    description: 'The same as GET /api/health/ready, kept for existing callers.',
+    tag: 'Operations',
+    auth: 'public',
+    responses: {
+      200: { description: 'Ready', schema: ReadinessSchema, example: examples.READY },
+      503: { description: 'Not ready', schema: ReadinessSchema }
+    }
+  },
+  'GET /api/openapi.json': {
+    summary: 'This document',
+    description: 'The OpenAPI 3.1 document of this API, built from the schemas the routes validate with. Rendered at /docs/api.',
+    tag: 'Operations',
+    auth: 'public',
+    responses: { 200: { description: 'The OpenAPI document', schema: z.record(z.string(), z.unknown()) } }
+  },
+  'GET /metrics': {
+    summary: 'Prometheus metrics',
+    description: 'The Prometheus text format. 404 while METRICS_TOKEN is unset.',
+    tag: 'Operations',
+    auth: 'metricsToken',
+    responses: { 200: { description: 'The metrics', contentType: 'text/plain; version=0.0.4', schema: z.string() } },
+    errors: { 401: 'A missing or wrong bearer token (with WWW-Authenticate)', 404: 'METRICS_TOKEN is unset' }
+  },
+  'GET /exports/{id}/download': {
+    summary: 'Signed download link',
+    description: 'The link in Telegram messages; needs no session. Failures are small HTML pages, for people arriving from a chat.',
+    tag: 'Exports',
+    auth: 'downloadToken',
+    params: exportId,
+    query: z.object({ token: z.string().meta({ description: 'The signed token from the link' }) }),
+    responses: { 302: redirect('To the file') },
+    errors: { 403: 'A tampered token, or another job\'s', 410: 'The link or the export expired, or the file is gone' },
+    errorContentType: 'text/html'
+  }
+} satisfies Record<`${'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'} /${string}`, OperationDoc>
+
+// The error examples the reference shows are checked like the others.
+export const ERROR_EXAMPLES = [
+  { where: 'Error (400)', schema: ApiErrorSchema, example: examples.VALIDATION_ERROR },
+  { where: 'Error (404)', schema: ApiErrorSchema, example: examples.NOT_FOUND }
+]

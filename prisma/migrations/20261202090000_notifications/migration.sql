@@ -48,7 +48,7 @@ CREATE TABLE "webhook_deliveries" (
     "payload" JSONB NOT NULL,
     "attempts" INTEGER NOT NULL DEFAULT 0,
     "next_attempt_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "status" TEXT NOT NULL DEFAULT 'pending',
+    "status" TEXT NOT NULL,
     "last_status_code" INTEGER,
     "last_error" TEXT,
     "last_latency_ms" INTEGER,

@@ -24,8 +24,9 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
       // Expired leases are found by the sweep: never wait much longer than a lease for it.
       sweepMs: Math.min(5000, config.EXPORT_LEASE_SECONDS * 1000),
       log: line => console.warn(`[outport:worker] ${line}`),
+      // Telegram, email and webhooks, each once per job; none of them can change the job.
       onFinished: async (jobId) => {
-        (await useTelegram())?.notifier.enqueue(jobId)
+        (await useNotifications()).jobFinished(jobId)
       }
     })
     await instance.start()

@@ -32,6 +32,8 @@ export interface ExportMetadata {
   row_count?: number
   file_size_bytes?: number
   checksum_sha256?: string
+  /** The schedule that started the run, for notifications (set by scheduled runs). */
+  schedule_name?: string
 }
 
 /** What a finished run adds to the metadata. */

@@ -7,6 +7,7 @@ import { retentionEnd, signedDownloadUrl } from '../exports/download-token'
 import { claimNotification, unannouncedJobIds } from '../exports/jobs/housekeeping'
 import type { ExportJob } from '../exports/jobs/record'
 import { findDataset } from '../warehouse/datasets'
+import { channelChoices, wants } from '../notifications/settings'
 import { unlinkChat } from './linking'
 import { completedMessage, failedMessage, type ExportSummary } from './messages'
 
@@ -24,7 +25,7 @@ export interface NotifierOptions {
   requestTimeoutMs?: number
 }
 
-export type NotifyOutcome = 'sent' | 'already-notified' | 'not-linked' | 'unlinked' | 'failed'
+export type NotifyOutcome = 'sent' | 'already-notified' | 'not-linked' | 'not-wanted' | 'unlinked' | 'failed'
 
 /**
  * Tells users on Telegram that their export finished or failed, once per job. `jobs.notified_at`
@@ -56,6 +57,8 @@ export class TelegramNotifier {
     const user = await db.user.findUnique({ where: { id: job.userId }, select: { telegramChatId: true } })
     const chatId = user?.telegramChatId ?? null
     if (chatId === null) return 'not-linked'
+    // The user's notification settings (completed / failed) decide, as for email.
+    if (!wants(await channelChoices(db, job.userId), 'telegram', job.status)) return 'not-wanted'
     const text = await this.message(job)
     return this.send(chatId, text, `job ${job.id}`)
   }

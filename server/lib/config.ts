@@ -82,9 +82,6 @@ export const ConfigSchema = z.object({
   OUTPORT_ROLE: z.enum(['all', 'web', 'worker']).default('all'),
   PORT: positiveInt.max(65535).optional()
 }).superRefine((config, issues) => {
-  if (config.SMTP_URL && !config.NUXT_SESSION_PASSWORD) {
-    issues.addIssue({ code: 'custom', path: ['NUXT_SESSION_PASSWORD'], message: 'is required with SMTP_URL (it keys the download links in emails)' })
-  }
   if (!config.TELEGRAM_BOT_TOKEN) return
   if (!config.NUXT_SESSION_PASSWORD) {
     issues.addIssue({ code: 'custom', path: ['NUXT_SESSION_PASSWORD'], message: 'is required with TELEGRAM_BOT_TOKEN (it keys the download links sent to Telegram)' })

@@ -3,11 +3,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import pg from 'pg'
+import { startMailCatcher } from './mail-catcher'
 import { isHttpUp, S3RVER_CREDENTIALS, startS3rver } from './s3rver'
 
 /**
  * Zero-configuration development: when DATABASE_URL or the S3 settings are absent, start an
- * embedded PostgreSQL and an s3rver under .data/ and hand back the variables that point at them.
+ * embedded PostgreSQL and an s3rver under .data/ (and without SMTP_URL an SMTP catcher writing
+ * .data/mail/*.eml) and hand back the variables that point at them.
  * Only the infrastructure differs; the export pipeline runs exactly as in production. A second
  * process (the CLI while `npm run dev` runs) reuses the services the first one started.
  */
@@ -20,11 +22,11 @@ export interface LocalServices { env: Record<string, string>, started: string[],
 
 export async function ensureLocalServices(
   env: Record<string, string | undefined>,
-  opts: { dataDir?: string, log?: (line: string) => void, services?: Array<'postgres' | 's3'> } = {}
+  opts: { dataDir?: string, log?: (line: string) => void, services?: Array<'postgres' | 's3' | 'smtp'> } = {}
 ): Promise<LocalServices> {
   const dataDir = resolve(opts.dataDir ?? '.data')
   const log = opts.log ?? (() => {})
-  const wanted = new Set(opts.services ?? ['postgres', 's3'])
+  const wanted = new Set(opts.services ?? ['postgres', 's3', 'smtp'])
   const statePath = join(dataDir, 'local-services.json')
   await mkdir(dataDir, { recursive: true })
   const state: State = existsSync(statePath) ? JSON.parse(await readFile(statePath, 'utf8')) : {}
@@ -61,6 +63,15 @@ export async function ensureLocalServices(
       AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey
     })
+  }
+
+  if (wanted.has('smtp') && !env.SMTP_URL) {
+    // In this process (not shared through the state file): only the dev server sends mail.
+    const directory = join(dataDir, 'mail')
+    const catcher = await startMailCatcher({ directory, port: await freePort(2525) })
+    stops.push(catcher.stop)
+    out.SMTP_URL = catcher.url
+    started.push(`SMTP catcher on ${catcher.url}: emails are written as .eml files to ${directory}`)
   }
 
   if (started.length) await writeFile(statePath, JSON.stringify(state, null, 2))

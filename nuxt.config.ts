@@ -67,7 +67,7 @@ export default defineNuxtConfig({
         'lucide:plus', 'lucide:ellipsis', 'lucide:arrow-left', 'lucide:arrow-right', 'lucide:arrow-up',
         'lucide:arrow-down', 'lucide:circle-alert', 'lucide:info', 'lucide:circle-check',
         'lucide:triangle-alert', 'lucide:eye', 'lucide:eye-off', 'lucide:sun', 'lucide:moon',
-        'lucide:copy', 'lucide:rotate-ccw', 'lucide:history', 'lucide:send', 'lucide:columns-3'
+        'lucide:copy', 'lucide:rotate-ccw', 'lucide:history', 'lucide:send', 'lucide:columns-3', 'lucide:bell'
       ]
     },
     fallbackToApi: false

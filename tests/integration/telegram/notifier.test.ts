@@ -117,6 +117,19 @@ describe('Telegram notifier', () => {
     ].join('\n'))
   })
 
+  it('respects the user\'s settings: completed off sends nothing for completed jobs, failed still goes', async () => {
+    await db.notificationSettings.upsert({ where: { userId }, create: { userId, telegramCompleted: false }, update: { telegramCompleted: false } })
+    try {
+      const done = await job('completed')
+      const failed = await job('failed', { error: { code: 'X', message: 'Boom' } })
+      expect(await notifier().notify(done.id)).toBe('not-wanted')
+      expect(await notifier().notify(failed.id)).toBe('sent')
+      expect(fake.messages().map(m => m.text.split('\n')[0])).toEqual(['❌ <b>Export failed: Transactions</b>'])
+    } finally {
+      await db.notificationSettings.deleteMany()
+    }
+  })
+
   it('five notifiers racing for one job send one message', async () => {
     const { id } = await job('completed')
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => notifier().notify(id)))

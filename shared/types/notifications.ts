@@ -8,9 +8,12 @@ export type NotificationChannel = typeof NOTIFICATION_CHANNELS[number]
 
 export interface NotificationSettingsDTO {
   telegram: { completed: boolean, failed: boolean }
-  /** `address` is the account's email; `enabled` says whether the server sends email at all. */
-  email: { completed: boolean, failed: boolean, address: string, enabled: boolean }
+  /** `address` is the account's email. */
+  email: { completed: boolean, failed: boolean, address: string }
 }
+
+/** Which channels this server has configured (GET /api/notifications/channels). */
+export interface NotificationChannelsDTO { telegram: boolean, email: boolean, webhooks: boolean }
 
 const toggles = z.strictObject({ completed: z.boolean().optional(), failed: z.boolean().optional() })
 

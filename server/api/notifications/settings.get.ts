@@ -2,6 +2,6 @@ import { getNotificationSettings } from '../../lib/notifications/settings'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
-  const { db, config } = await useAppContext()
-  return getNotificationSettings(db, user, Boolean(config.SMTP_URL))
+  const { db } = await useAppContext()
+  return getNotificationSettings(db, user)
 })

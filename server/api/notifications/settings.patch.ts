@@ -4,6 +4,6 @@ import { UpdateNotificationSettingsSchema } from '#shared/types/notifications'
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const patch = await readValidatedBody(event, parseWith(UpdateNotificationSettingsSchema))
-  const { db, config } = await useAppContext()
-  return updateNotificationSettings(db, user, patch, Boolean(config.SMTP_URL))
+  const { db } = await useAppContext()
+  return updateNotificationSettings(db, user, patch)
 })

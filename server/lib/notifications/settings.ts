@@ -22,16 +22,16 @@ export function wants(choices: ChannelChoices, channel: 'telegram' | 'email', st
   return false
 }
 
-export async function getNotificationSettings(db: Db, user: { id: string, email: string }, emailEnabled: boolean): Promise<NotificationSettingsDTO> {
+export async function getNotificationSettings(db: Db, user: { id: string, email: string }): Promise<NotificationSettingsDTO> {
   const c = await channelChoices(db, user.id)
   return {
     telegram: { completed: c.telegramCompleted, failed: c.telegramFailed },
-    email: { completed: c.emailCompleted, failed: c.emailFailed, address: user.email, enabled: emailEnabled }
+    email: { completed: c.emailCompleted, failed: c.emailFailed, address: user.email }
   }
 }
 
 /** Applies a partial update (fields left out keep their value) and returns the result. */
-export async function updateNotificationSettings(db: Db, user: { id: string, email: string }, patch: UpdateNotificationSettings, emailEnabled: boolean): Promise<NotificationSettingsDTO> {
+export async function updateNotificationSettings(db: Db, user: { id: string, email: string }, patch: UpdateNotificationSettings): Promise<NotificationSettingsDTO> {
   const data: Partial<ChannelChoices> = {
     ...(patch.telegram?.completed !== undefined && { telegramCompleted: patch.telegram.completed }),
     ...(patch.telegram?.failed !== undefined && { telegramFailed: patch.telegram.failed }),
@@ -39,5 +39,5 @@ export async function updateNotificationSettings(db: Db, user: { id: string, ema
     ...(patch.email?.failed !== undefined && { emailFailed: patch.email.failed })
   }
   await db.notificationSettings.upsert({ where: { userId: user.id }, create: { userId: user.id, ...data }, update: data })
-  return getNotificationSettings(db, user, emailEnabled)
+  return getNotificationSettings(db, user)
 }

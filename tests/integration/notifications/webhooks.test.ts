@@ -126,6 +126,14 @@ describe('webhook delivery loop', () => {
     expect(result.body.length).toBe(64 * 1024)
   })
 
+  it('connects by name to the vetted addresses (localhost: ::1 and 127.0.0.1, whichever listens)', async () => {
+    const receiver = await startReceiver([204])
+    closers.push(receiver.close)
+    const result = await attemptDelivery(receiver.url.replace('127.0.0.1', 'localhost'), {}, '{}', { allowHosts: ['localhost'] })
+    expect(result).toMatchObject({ ok: true, statusCode: 204 })
+    expect(receiver.received).toHaveLength(1)
+  })
+
   it('times out a receiver that never answers', async () => {
     const receiver = await startReceiver([() => {}])
     closers.push(receiver.close)

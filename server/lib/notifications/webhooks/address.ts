@@ -79,7 +79,7 @@ export function checkUrlShape(raw: string, policy: UrlPolicy): URL {
   return url
 }
 
-export interface Vetted { url: URL, address: string, family: 4 | 6 }
+export interface Vetted { url: URL, address: string, family: 4 | 6, /** Every address the name has, all checked. */ addresses: Array<{ address: string, family: 4 | 6 }> }
 
 /**
  * Resolves the URL's host and checks every address it has (one bad address refuses the whole
@@ -104,6 +104,6 @@ export async function vetUrl(raw: string, policy: UrlPolicy, resolve: typeof loo
     const bad = addresses.find(a => isBlockedAddress(a.address))
     if (bad) throw new UnsafeUrlError(`resolves to a private or reserved address (${bad.address})`)
   }
-  const first = addresses[0]!
-  return { url, address: first.address, family: first.family === 6 ? 6 : 4 }
+  const all = addresses.map(a => ({ address: a.address, family: a.family === 6 ? 6 as const : 4 as const }))
+  return { url, address: all[0]!.address, family: all[0]!.family, addresses: all }
 }

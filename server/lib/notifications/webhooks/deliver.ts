@@ -35,10 +35,12 @@ export async function attemptDelivery(rawUrl: string, headers: Record<string, st
   } catch (error) {
     return { ok: false, statusCode: null, latencyMs: elapsed(), error: `refused: ${(error as Error).message}`, body: '' }
   }
-  const { url, address, family } = vetted
+  const { url, address, family, addresses } = vetted
   const maxBody = opts.maxBodyBytes ?? MAX_RESPONSE_BYTES
+  // Only the vetted addresses: with `all` (Node's happy eyeballs tries each, e.g. ::1 then
+  // 127.0.0.1 for localhost) every one of them, all checked; otherwise the first.
   const lookup: LookupFunction = (_host, options, callback) => {
-    if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: Array<{ address: string, family: number }>) => void)(null, [{ address, family }])
+    if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: Array<{ address: string, family: number }>) => void)(null, addresses)
     else callback(null, address, family)
   }
   const client = url.protocol === 'https:' ? https : http

@@ -102,6 +102,23 @@ export const CadenceSchema = z.strictObject({
       time_zone: c.time_zone
     })
 
+/** The channels a schedule may choose for its runs' notifications. */
+export const SCHEDULE_CHANNELS = ['telegram', 'email', 'webhooks'] as const
+export type ScheduleChannel = typeof SCHEDULE_CHANNELS[number]
+
+/**
+ * A schedule's own choice of notification channels: `true` announces every run's outcome on that
+ * channel, `false` none; a channel left out, or `channels: null`, follows the user's notification
+ * settings (for webhooks: each endpoint's subscribed events).
+ */
+export const ScheduleChannelsSchema = z.strictObject({
+  telegram: z.boolean().optional(),
+  email: z.boolean().optional(),
+  webhooks: z.boolean().optional()
+})
+
+export type ScheduleChannels = z.output<typeof ScheduleChannelsSchema>
+
 const NameSchema = z.string().trim().max(SCHEDULE_NAME_MAX, `At most ${SCHEDULE_NAME_MAX} characters`)
 
 /** POST /api/analytics/schedules: the export request (without dates) plus range, cadence, name, enabled. */
@@ -109,7 +126,8 @@ export const CreateScheduleSchema = ScheduleRequestSchema.extend({
   range: ScheduleRangeSchema,
   cadence: CadenceSchema,
   name: NameSchema.nullish(),
-  enabled: z.boolean().default(true)
+  enabled: z.boolean().default(true),
+  channels: ScheduleChannelsSchema.nullish()
 })
 
 export type CreateScheduleInput = z.input<typeof CreateScheduleSchema>
@@ -120,7 +138,8 @@ export const UpdateScheduleSchema = ScheduleRequestSchema.partial().extend({
   range: ScheduleRangeSchema.optional(),
   cadence: CadenceSchema.optional(),
   name: NameSchema.nullish(),
-  enabled: z.boolean().optional()
+  enabled: z.boolean().optional(),
+  channels: ScheduleChannelsSchema.nullish()
 })
 
 export type UpdateSchedule = z.output<typeof UpdateScheduleSchema>
@@ -141,6 +160,8 @@ export interface ScheduleDTO {
   request: ScheduleRequest
   range: ScheduleRange
   cadence: Cadence
+  /** The schedule's own notification channels; null: the user's settings decide. */
+  channels: ScheduleChannels | null
   /** Null while paused. */
   next_run_at: string | null
   last_run: ScheduleLastRunDTO | null

@@ -20,8 +20,15 @@ export async function mintDownloadLink(storage: Storage, job: ExportJob, ttlSeco
 
 /** The job as the API shows it, with a download URL minted for this read. */
 export async function toExportDTO(job: ExportJob, storage: Storage, ttlSeconds: number, queuePosition: number | null = null): Promise<ExportJobDTO> {
+  return exportDTO(job, await mintDownloadLink(storage, job, ttlSeconds), queuePosition)
+}
+
+/**
+ * The job as the API shows it, given its download link. Separate from minting so notifications
+ * (webhooks) can show the same fields without a presigned URL that would outlive its minutes.
+ */
+export function exportDTO(job: ExportJob, link: DownloadLink | null, queuePosition: number | null = null): ExportJobDTO {
   const { metadata } = job
-  const link = await mintDownloadLink(storage, job, ttlSeconds)
   const options = resolveExportOptions(metadata)
   return {
     job_id: job.id,

@@ -10,7 +10,7 @@ export default defineEventHandler(async (event) => {
     throw httpError(error, event)
   })
   // A run that could not start (its filters are gone) is announced like any failed export.
-  if (job.status === 'failed') (await useTelegram().catch(() => null))?.notifier.enqueue(job.id)
+  if (job.status === 'failed') (await useNotifications()).jobFinished(job.id)
   if (paused) await announcePause(paused, job.id)
   setResponseStatus(event, 202)
   return { job_id: job.id, status: job.status, message: job.status === 'failed' ? 'Scheduled export could not start' : 'Export job created' }

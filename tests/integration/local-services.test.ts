@@ -53,9 +53,21 @@ setInterval(() => {}, 1000)
     })
     expect(await smtpGreets(port)).toBe(true)
     parent.kill(signal)
-    await waitFor('the SMTP catcher to exit with its parent', async () => !(await smtpGreets(port)), 10_000, 100)
+    await waitFor('the SMTP catcher to exit with its parent', async () => !(await listening(port)), 10_000, 100)
   })
 })
+
+/** Whether anything accepts connections on the port (refused once the catcher is gone). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
 
 function smtpGreets(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -66,6 +78,8 @@ function smtpGreets(port: number): Promise<boolean> {
     }
     socket.setTimeout(1000, () => done(false))
     socket.once('error', () => done(false))
+    // A server going away as we connect closes without an error or a greeting.
+    socket.once('close', () => done(false))
     socket.once('data', (chunk: Buffer) => done(chunk.toString().startsWith('220')))
   })
 }

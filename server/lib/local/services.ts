@@ -111,6 +111,8 @@ function smtpAnswers(port: number): Promise<boolean> {
     }
     socket.setTimeout(1000, () => done(false))
     socket.once('error', () => done(false))
+    // A server going away as we connect closes without an error or a greeting.
+    socket.once('close', () => done(false))
     socket.once('data', (chunk: Buffer) => done(chunk.toString().startsWith('220')))
   })
 }

@@ -96,7 +96,8 @@ export default defineNuxtConfig({
         'lucide:triangle-alert', 'lucide:eye', 'lucide:eye-off', 'lucide:sun', 'lucide:moon',
         'lucide:copy', 'lucide:rotate-ccw', 'lucide:history', 'lucide:send', 'lucide:columns-3',
         'lucide:menu', 'lucide:database', 'lucide:download', 'lucide:calendar-clock', 'lucide:play',
-        'lucide:pause', 'lucide:pencil', 'lucide:trash-2', 'lucide:repeat', 'lucide:external-link'
+        'lucide:pause', 'lucide:pencil', 'lucide:trash-2', 'lucide:repeat', 'lucide:external-link',
+        'lucide:bell'
       ]
     },
     fallbackToApi: false

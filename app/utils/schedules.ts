@@ -1,4 +1,4 @@
-import type { Cadence, Frequency, RelativeRange, ScheduleDTO, ScheduleRange } from '#shared/types/schedules'
+import type { Cadence, Frequency, RelativeRange, ScheduleChannels, ScheduleDTO, ScheduleRange } from '#shared/types/schedules'
 import { isCronCadence } from '#shared/types/schedules'
 
 /** The schedule form's fields: flat and always present, whatever the cadence and range kind. */
@@ -12,6 +12,9 @@ export interface ScheduleDraft {
   dayOfMonth: string
   cron: string
   timeZone: string
+  /** 'settings': the user's notification settings decide; 'custom': the channels below. */
+  notify: 'settings' | 'custom'
+  channels: { telegram: boolean, email: boolean, webhooks: boolean }
 }
 
 /** The browser's time zone: where the user most likely wants "08:00" to mean 08:00. */
@@ -20,11 +23,17 @@ export function browserTimeZone(): string {
 }
 
 export function newDraft(): ScheduleDraft {
-  return { name: '', range: 'previous_week', lastNDays: 30, frequency: 'weekly', time: '08:00', weekday: 1, dayOfMonth: '1', cron: '0 8 * * 1', timeZone: browserTimeZone() }
+  return { name: '', range: 'previous_week', lastNDays: 30, frequency: 'weekly', time: '08:00', weekday: 1, dayOfMonth: '1', cron: '0 8 * * 1', timeZone: browserTimeZone(),
+    notify: 'settings', channels: { telegram: true, email: true, webhooks: true } }
 }
 
-export function toDraft(s: Pick<ScheduleDTO, 'name' | 'range' | 'cadence'>): ScheduleDraft {
+export function toDraft(s: Pick<ScheduleDTO, 'name' | 'range' | 'cadence'> & Partial<Pick<ScheduleDTO, 'channels'>>): ScheduleDraft {
   const draft = { ...newDraft(), name: s.name ?? '', timeZone: s.cadence.time_zone }
+  if (s.channels) {
+    // A channel the API's choice leaves out follows the settings; the form can only show on or off.
+    draft.notify = 'custom'
+    draft.channels = { telegram: s.channels.telegram ?? true, email: s.channels.email ?? true, webhooks: s.channels.webhooks ?? true }
+  }
   if (typeof s.range === 'object') Object.assign(draft, { range: 'last_n_days', lastNDays: s.range.last_n_days })
   else draft.range = s.range
   if (isCronCadence(s.cadence)) return { ...draft, frequency: 'cron', cron: s.cadence.cron }
@@ -37,8 +46,8 @@ export function toDraft(s: Pick<ScheduleDTO, 'name' | 'range' | 'cadence'>): Sch
   }
 }
 
-/** The API's range, cadence and name from the form. */
-export function fromDraft(d: ScheduleDraft): { name: string | null, range: ScheduleRange, cadence: Cadence } {
+/** The API's range, cadence, name and notification channels from the form. */
+export function fromDraft(d: ScheduleDraft): { name: string | null, range: ScheduleRange, cadence: Cadence, channels: ScheduleChannels | null } {
   const range: ScheduleRange = d.range === 'last_n_days' ? { last_n_days: Number(d.lastNDays) } : d.range
   const time_zone = d.timeZone
   let cadence: Cadence
@@ -46,14 +55,16 @@ export function fromDraft(d: ScheduleDraft): { name: string | null, range: Sched
   else if (d.frequency === 'weekly') cadence = { frequency: 'weekly', time: d.time, weekday: Number(d.weekday), time_zone }
   else if (d.frequency === 'monthly') cadence = { frequency: 'monthly', time: d.time, day_of_month: d.dayOfMonth === 'last' ? 'last' : Number(d.dayOfMonth), time_zone }
   else cadence = { frequency: 'daily', time: d.time, time_zone }
-  return { name: d.name.trim() || null, range, cadence }
+  const channels = d.notify === 'custom' ? { ...d.channels } : null
+  return { name: d.name.trim() || null, range, cadence, channels }
 }
 
 /** The API's field errors for the form: `cadence.time` → the form's `time`, and so on. */
 export function draftField(apiField: string): string {
   const map: Record<string, string> = {
     'range': 'range', 'range.last_n_days': 'lastNDays', 'cadence': 'frequency', 'cadence.cron': 'cron', 'cadence.time': 'time',
-    'cadence.weekday': 'weekday', 'cadence.day_of_month': 'dayOfMonth', 'cadence.time_zone': 'timeZone', 'name': 'name'
+    'cadence.weekday': 'weekday', 'cadence.day_of_month': 'dayOfMonth', 'cadence.time_zone': 'timeZone', 'name': 'name',
+    'channels': 'notify', 'channels.telegram': 'notify', 'channels.email': 'notify', 'channels.webhooks': 'notify'
   }
   return map[apiField] ?? ''
 }

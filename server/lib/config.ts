@@ -38,6 +38,20 @@ export const ConfigSchema = z.object({
   // webhook: Telegram posts updates to APP_URL/api/telegram/webhook; polling: the server asks for
   // them (development without a public HTTPS URL).
   TELEGRAM_MODE: z.enum(['webhook', 'polling']).default('webhook'),
+  // Email stays off while SMTP_URL is unset (smtp://user:pass@host:587; STARTTLS when the server
+  // offers it, smtps:// for TLS from the start). `npm run dev` starts a local catcher instead.
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+  EMAIL_FROM: z.string().trim().min(3).default('Outport <outport@localhost>'),
+  // Webhook deliveries: the first retry after WEBHOOK_RETRY_BASE_MS, doubling per attempt (with
+  // jitter), given up after WEBHOOK_MAX_ATTEMPTS; the defaults span about a day and a half.
+  WEBHOOK_RETRY_BASE_MS: positiveInt.default(30_000),
+  WEBHOOK_MAX_ATTEMPTS: positiveInt.max(30).default(12),
+  // Hosts (comma-separated) that webhooks may reach over plain http and at private or loopback
+  // addresses: development and tests (127.0.0.1), never a production default.
+  WEBHOOK_ALLOW_HOSTS: z.string().default('').transform(v => v.split(',').map(h => h.trim().toLowerCase()).filter(Boolean)),
+  WEBHOOKS_MAX_PER_USER: positiveInt.max(1000).default(10),
+  // After this many deliveries in a row that were given up, the endpoint is disabled and the user told.
+  WEBHOOK_DISABLE_AFTER_FAILURES: positiveInt.default(5),
   EXPORT_WORKER_CONCURRENCY: positiveInt.max(64).default(2),
   EXPORT_URL_TTL_SECONDS: positiveInt.max(7 * 24 * 3600).default(3600),
   EXPORT_RETENTION_HOURS: positiveInt.default(24),

@@ -105,7 +105,7 @@ export class Metrics {
     this.reclaims = new Counter({ name: 'outport_lease_reclaims_total', help: 'Running jobs taken over after their worker\'s lease lapsed.', registers })
     this.notifications = new Counter({
       name: 'outport_notifications_total',
-      help: 'Notification decisions by channel and outcome (sent, failed, unlinked, not-linked, already-notified, error).',
+      help: 'Notification decisions by channel (telegram, email, webhook) and outcome (sent, failed, not-wanted, unlinked, not-linked, already-notified, error; webhook attempts: delivered, retry, gone, failed).',
       labelNames: ['channel', 'outcome'],
       registers
     })

@@ -33,6 +33,10 @@ const RULES: ReadonlyArray<[RegExp, string]> = [
   [/\b(Bearer\s+)[^\s"',;\\]+/gi, `$1${REDACTED}`],
   // API tokens wherever they appear (the shape in server/lib/auth/tokens.ts).
   [/\botp_[A-Za-z0-9_-]{8,}/g, `otp_${REDACTED}`],
+  // Passwords in connection URLs (SMTP_URL: nodemailer may print it in an error).
+  [/\b((?:smtps?|postgres(?:ql)?|https?):\/\/[^:/@\s"']+:)[^@\s"']+@/gi, `$1${REDACTED}@`],
+  // Webhook signing secrets (Standard Webhooks' whsec_ + base64).
+  [/\bwhsec_[A-Za-z0-9+/=]{8,}/g, `whsec_${REDACTED}`],
   // The sealed session cookie (nuxt-auth-utils' name), in a Cookie or Set-Cookie header.
   [/(nuxt-session=)[^;\s"',\\]+/g, `$1${REDACTED}`]
 ]

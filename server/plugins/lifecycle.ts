@@ -9,11 +9,14 @@ const RETRY_START_MS = 5000
  * Start: the context (configuration, and in development the local services) → the export worker
  * (roles all and worker) → a first retention sweep (a server that was down for a day must not
  * wait for the next scheduled one) → a first scheduler pass (schedules that came due meanwhile) →
- * Telegram (updates for all and web, the notification sweep for all and worker). Starting at boot rather than on the first request surfaces configuration errors at
+ * Telegram (updates for all and web, the notification sweep for all and worker) → notifications
+ * (the webhook delivery loop and the email/webhook sweep, all and worker). Starting at boot rather
+ * than on the first request surfaces configuration errors at
  * once; a database that is still booting is waited for.
  *
  * Shutdown (SIGTERM), in reverse: the worker stops claiming and finishes or hands back its jobs
- * (their notifications may still be sent) → Telegram delivers the messages under way → the
+ * (their notifications may still be sent) → email and webhook sends under way finish and the
+ * delivery loop stops (queued deliveries wait in PostgreSQL) → Telegram delivers the messages under way → the
  * context closes the database.
  */
 export default defineNitroPlugin((nitroApp) => {
@@ -24,6 +27,7 @@ export default defineNitroPlugin((nitroApp) => {
     await started
     const context = await useAppContext().catch(() => undefined)
     await useExportWorker()?.stop((context?.config.EXPORT_SHUTDOWN_GRACE_SECONDS ?? 20) * 1000)
+    await stopNotifications()
     await stopTelegram()
     await context?.close()
   })
@@ -56,5 +60,8 @@ async function start(signal: AbortSignal): Promise<void> {
   })
   await startTelegram().catch((error) => {
     useLog().error({ component: 'telegram' }, error instanceof Error ? error.message : String(error))
+  })
+  await startNotifications().catch((error) => {
+    useLog().error({ component: 'notify' }, error instanceof Error ? error.message : String(error))
   })
 }

@@ -26,8 +26,9 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
       sweepMs: Math.min(5000, config.EXPORT_LEASE_SECONDS * 1000),
       log: logFn(useLog().child({ component: 'worker' })),
       metrics: useMetrics().worker,
+      // Telegram, email and webhooks, each once per job; none of them can change the job.
       onFinished: async (jobId) => {
-        (await useTelegram())?.notifier.enqueue(jobId)
+        (await useNotifications()).jobFinished(jobId)
         // A schedule's run: count it towards (or reset) the schedule's failures in a row.
         await settleScheduledRun(jobId).catch((error: Error) => console.warn(`[outport:schedules] job ${jobId}: ${error.message}`))
       }

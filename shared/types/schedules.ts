@@ -109,6 +109,23 @@ export const CadenceSchema = z.strictObject({
       time_zone: c.time_zone
     })
 
+/** The channels a schedule may choose for its runs' notifications. */
+export const SCHEDULE_CHANNELS = ['telegram', 'email', 'webhooks'] as const
+export type ScheduleChannel = typeof SCHEDULE_CHANNELS[number]
+
+/**
+ * A schedule's own choice of notification channels: `true` announces every run's outcome on that
+ * channel, `false` none; a channel left out, or `channels: null`, follows the user's notification
+ * settings (for webhooks: each endpoint's subscribed events).
+ */
+export const ScheduleChannelsSchema = z.strictObject({
+  telegram: z.boolean().optional(),
+  email: z.boolean().optional(),
+  webhooks: z.boolean().optional()
+})
+
+export type ScheduleChannels = z.output<typeof ScheduleChannelsSchema>
+
 const NameSchema = z.string().trim().max(SCHEDULE_NAME_MAX, `At most ${SCHEDULE_NAME_MAX} characters`)
 
 /** POST /api/analytics/schedules: the export request (without dates) plus range, cadence, name, enabled. */
@@ -116,7 +133,8 @@ export const CreateScheduleSchema = ScheduleRequestSchema.extend({
   range: ScheduleRangeSchema,
   cadence: CadenceSchema,
   name: NameSchema.nullish(),
-  enabled: z.boolean().default(true)
+  enabled: z.boolean().default(true),
+  channels: ScheduleChannelsSchema.nullish()
 })
 
 export type CreateScheduleInput = z.input<typeof CreateScheduleSchema>
@@ -127,7 +145,8 @@ export const UpdateScheduleSchema = ScheduleRequestSchema.partial().extend({
   range: ScheduleRangeSchema.optional(),
   cadence: CadenceSchema.optional(),
   name: NameSchema.nullish(),
-  enabled: z.boolean().optional()
+  enabled: z.boolean().optional(),
+  channels: ScheduleChannelsSchema.nullish()
 })
 
 export type UpdateSchedule = z.output<typeof UpdateScheduleSchema>
@@ -153,6 +172,7 @@ export const ScheduleSchema = z.object({
   request: ScheduleRequestSchema,
   range: ScheduleRangeSchema,
   cadence: CadenceDTOSchema,
+  channels: ScheduleChannelsSchema.nullable().meta({ description: "The schedule's own notification channels; null: the user's settings decide" }),
   /** Null while paused. */
   next_run_at: timestamp.nullable().meta({ description: 'Null while paused' }),
   last_run: ScheduleLastRunSchema.nullable(),

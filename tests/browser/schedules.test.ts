@@ -75,10 +75,17 @@ describe('schedules in the browser', () => {
     await page.getByTestId('edit-form').waitFor()
     await choose('schedule-frequency', 'Daily')
     await page.getByTestId('schedule-time').fill('07:15')
+    // Channels for this schedule only: everything but email.
+    expect(await card().getByTestId('schedule-channels').count()).toBe(0)
+    await choose('schedule-notify', 'Choose channels for this schedule')
+    await page.getByRole('checkbox', { name: 'Email' }).click()
     await screenshot(page, 'schedules-04b-edit')
     await page.getByTestId('save-edit').click()
     await expect.poll(() => card().getByTestId('schedule-summary').textContent())
       .toBe('Every day at 07:15 (Europe/London) — previous week — Transactions as Parquet')
+    expect(await card().getByTestId('schedule-channels').textContent()).toBe('Notifies: Telegram, Webhooks')
+    const saved = await page.evaluate(id => fetch(`/api/analytics/schedules/${id}`).then(r => r.json()), await card().getAttribute('data-schedule-id'))
+    expect(saved.channels).toEqual({ telegram: true, email: false, webhooks: true })
 
     await card().getByTestId('run-now').click()
     await expect.poll(() => card().getByTestId('last-run-status').count()).toBe(1)

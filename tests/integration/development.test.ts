@@ -1,10 +1,11 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { findUserByToken } from '../../server/lib/auth/tokens'
 import { loadConfig } from '../../server/lib/config'
 import { createDb } from '../../server/lib/db/client'
+import { createMailer } from '../../server/lib/notifications/email'
 import { prepareDevelopment } from '../../server/lib/local/development'
 import type { LocalServices } from '../../server/lib/local/services'
 import { checkBucket, createStorage } from '../../server/lib/storage/s3'
@@ -32,6 +33,12 @@ describe('zero-configuration development', () => {
 
     expect(lines.some(l => /^Started PostgreSQL \(embedded\)/.test(l))).toBe(true)
     expect(lines.some(l => /^Started S3-compatible server \(s3rver\)/.test(l))).toBe(true)
+    expect(lines.some(l => l.startsWith(`Started SMTP catcher on ${env.SMTP_URL}: emails are written as .eml files to ${join(dir, 'data', 'mail')}`))).toBe(true)
+    expect(env.WEBHOOK_ALLOW_HOSTS).toBe('127.0.0.1,localhost')
+    await createMailer(env.SMTP_URL!).sendMail({ from: 'a@localhost', to: 'b@localhost', subject: 'Caught', text: 'hello' })
+    const caught = await readdir(join(dir, 'data', 'mail'))
+    expect(caught).toHaveLength(1)
+    expect(await readFile(join(dir, 'data', 'mail', caught[0]!), 'utf8')).toContain('Subject: Caught')
     const signIn = lines.map(l => /^Demo sign-in: (\S+) \/ (\S+)\s+API token: (\S+)$/.exec(l)).find(Boolean)
     expect(signIn).toBeTruthy()
 
@@ -50,6 +57,7 @@ describe('zero-configuration development', () => {
     const second = { WAREHOUSE_PATH: env.WAREHOUSE_PATH }
     stops.push(await prepareDevelopment(second, line => again.push(line), { dataDir: join(dir, 'data') }))
     expect(again).toEqual([])
+    expect((second as Record<string, string | undefined>).SMTP_URL).toBe(env.SMTP_URL)
     expect((second as Record<string, string | undefined>).DATABASE_URL).toBe(env.DATABASE_URL)
   }, 120_000)
 })

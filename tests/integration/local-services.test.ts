@@ -3,11 +3,12 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect } from 'node:net'
 import { isHttpUp } from '../../server/lib/local/s3rver'
 import { waitFor } from '../helpers/faults'
 import { freePort } from '../helpers/server'
 
-/** `npm run dev` leaves nothing running: the local s3rver ends with the process that started it. */
+/** `npm run dev` leaves nothing running: the local s3rver and SMTP catcher end with the process that started them. */
 describe('local services', () => {
   let dir: string
 
@@ -82,4 +83,49 @@ console.log('started?!')
     expect(stderr).toMatch(process.getuid?.() === 0 ? /run from a folder the "postgres" user can read/ : /fix the folder's permissions/)
     expect(stderr.trim().split('\n')).toHaveLength(1)
   }, 60_000)
+
+  it.each(['SIGKILL', 'SIGTERM'] as const)('the SMTP catcher a development process started exits when that process dies (%s)', async (signal) => {
+    const port = await freePort()
+    const script = join(dir, `mail-${signal}.mts`)
+    await writeFile(script, `import { startMailCatcher } from ${JSON.stringify(join(import.meta.dirname, '../../server/lib/local/mail-catcher.ts'))}
+await startMailCatcher({ directory: ${JSON.stringify(join(dir, `mail-${signal}`))}, port: ${port}, exitWithParent: true })
+console.log('ready')
+setInterval(() => {}, 1000)
+`)
+    const parent = spawn(process.execPath, ['--import', 'tsx', script], { cwd: join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve, reject) => {
+      parent.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve())
+      parent.once('exit', code => reject(new Error(`the development process exited early (${code})`)))
+    })
+    expect(await smtpGreets(port)).toBe(true)
+    parent.kill(signal)
+    await waitFor('the SMTP catcher to exit with its parent', async () => !(await listening(port)), 10_000, 100)
+  })
 })
+
+/** Whether anything accepts connections on the port (refused once the catcher is gone). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+function smtpGreets(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' })
+    const done = (up: boolean) => {
+      socket.destroy()
+      resolve(up)
+    }
+    socket.setTimeout(1000, () => done(false))
+    socket.once('error', () => done(false))
+    // A server going away as we connect closes without an error or a greeting.
+    socket.once('close', () => done(false))
+    socket.once('data', (chunk: Buffer) => done(chunk.toString().startsWith('220')))
+  })
+}

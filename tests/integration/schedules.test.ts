@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createDb, type Db } from '../../server/lib/db/client'
 import { lastRuns } from '../../server/lib/exports/jobs/scheduled'
 import { listUserExports } from '../../server/lib/exports/jobs/history'
-import { createSchedule, deleteSchedule, findUserSchedule, listUserSchedules, updateSchedule } from '../../server/lib/schedules/store'
+import { createSchedule, deleteSchedule, findUserSchedule, listUserSchedules, scheduleChannels, toScheduleDTOs, updateSchedule } from '../../server/lib/schedules/store'
 import { runDueSchedules, runScheduleNow, settleSchedule } from '../../server/lib/schedules/scheduler'
 import { RequestError, ValidationError } from '../../server/lib/validation'
 import { CreateScheduleSchema, type CreateScheduleInput } from '../../shared/types/schedules'
@@ -69,7 +69,7 @@ describe('schedules engine (PostgreSQL, injected clock)', () => {
     const cadence = { frequency: 'daily' as const, time: '06:00', time_zone: 'UTC' }
     const template = await createSchedule(db, LIMITS, alice, body({ cadence, range: 'previous_day' }), at('2026-05-01T00:00:00Z'))
     const { id: _id, createdAt: _c, updatedAt: _u, ...row } = (await db.schedule.findUnique({ where: { id: template.id } }))!
-    await db.schedule.createMany({ data: Array.from({ length: 199 }, (_, i) => ({ ...row, userId: i % 2 ? alice : bob, request: row.request!, range: row.range!, cadence: row.cadence! })) })
+    await db.schedule.createMany({ data: Array.from({ length: 199 }, (_, i) => ({ ...row, userId: i % 2 ? alice : bob, request: row.request!, range: row.range!, cadence: row.cadence!, channels: row.channels ?? undefined })) })
     const run = promisify(execFile)
     const env = { ...process.env, DATABASE_URL: database.url, OUTPORT_NOW: '2026-05-01T06:00:30Z', OUTPORT_BATCH: '7' }
     const outputs = await Promise.all([0, 1].map(() => run('node_modules/.bin/tsx', ['tests/helpers/scheduler-process.ts'], { env })))
@@ -209,5 +209,23 @@ describe('schedules engine (PostgreSQL, injected clock)', () => {
     const { job } = await runScheduleNow(db, LIMITS, alice, schedule.id)
     expect(await deleteSchedule(db, alice, schedule.id)).toBe(true)
     expect(await db.job.findUnique({ where: { id: job.id }, select: { scheduleId: true } })).toEqual({ scheduleId: null })
+  })
+
+  it('channels: null by default (the user\'s settings); set, changed and cleared; shown by the DTO; validated', async () => {
+    const plain = await createSchedule(db, LIMITS, alice, body())
+    expect(plain.channels).toBeNull()
+    expect(await scheduleChannels(db, plain.id)).toBeNull()
+    const chosen = await createSchedule(db, LIMITS, alice, body({ channels: { email: false, webhooks: true } }))
+    expect(chosen.channels).toEqual({ email: false, webhooks: true })
+    expect((await toScheduleDTOs(db, [chosen]))[0]!.channels).toEqual({ email: false, webhooks: true })
+    // A PATCH that leaves channels out keeps them; a new choice replaces the old one whole.
+    expect((await updateSchedule(db, LIMITS, alice, chosen.id, { name: 'Renamed' })).channels).toEqual({ email: false, webhooks: true })
+    expect((await updateSchedule(db, LIMITS, alice, chosen.id, { channels: { telegram: false } })).channels).toEqual({ telegram: false })
+    expect(await scheduleChannels(db, chosen.id)).toEqual({ telegram: false })
+    // null, or an empty choice, goes back to the user's settings.
+    expect((await updateSchedule(db, LIMITS, alice, chosen.id, { channels: null })).channels).toBeNull()
+    expect((await updateSchedule(db, LIMITS, alice, chosen.id, { channels: {} })).channels).toBeNull()
+    expect(CreateScheduleSchema.safeParse({ ...body(), channels: { sms: true } }).success).toBe(false)
+    expect(CreateScheduleSchema.safeParse({ ...body(), channels: { email: 'yes' } }).success).toBe(false)
   })
 })

@@ -16,6 +16,21 @@ describe('configuration', () => {
     })
   })
 
+  it('notifications: email off without SMTP_URL, webhook defaults, the allow-list as a list of hosts', () => {
+    expect(loadConfig(minimal).SMTP_URL).toBeUndefined()
+    expect(loadConfig(minimal)).toMatchObject({
+      WEBHOOK_RETRY_BASE_MS: 30_000,
+      WEBHOOK_MAX_ATTEMPTS: 12,
+      WEBHOOK_ALLOW_HOSTS: [],
+      WEBHOOKS_MAX_PER_USER: 10
+    })
+    expect(loadConfig({ ...minimal, SMTP_URL: 'smtp://u:p@mail.example:587', WEBHOOK_ALLOW_HOSTS: ' 127.0.0.1, LocalHost ,' })).toMatchObject({
+      SMTP_URL: 'smtp://u:p@mail.example:587',
+      WEBHOOK_ALLOW_HOSTS: ['127.0.0.1', 'localhost']
+    })
+    expect(() => loadConfig({ ...minimal, SMTP_URL: 'mail.example:587' })).toThrow(/SMTP_URL/)
+  })
+
   it('names every missing or invalid variable, and never echoes values', () => {
     let error: unknown
     try {

@@ -21,6 +21,14 @@ describe('redact', () => {
     expect(redact(format({ TELEGRAM_BOT_TOKEN: BOT_TOKEN }))).not.toContain(BOT_TOKEN.split(':')[1])
   })
 
+  it('removes passwords in connection URLs and webhook secrets', () => {
+    const out = redact('connect smtp://mailer:s3cret-pw@mail.example:587 failed; secret whsec_abcDEF1234567890+/abcdEFGH=')
+    expect(out).toContain('smtp://mailer:')
+    expect(out).toContain('@mail.example:587')
+    expect(out).not.toContain('s3cret-pw')
+    expect(out).not.toContain('abcDEF1234567890')
+  })
+
   it('removes download-link tokens, plain and HTML-escaped, keeping the path', () => {
     const key = downloadTokenKey('unit-test-session-password-long-enough-0123456789')
     const token = signDownloadToken(key, JOB, new Date('2030-01-01T00:00:00Z'))

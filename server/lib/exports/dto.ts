@@ -28,8 +28,15 @@ export type DtoConfig = Pick<Config, 'EXPORT_URL_TTL_SECONDS' | 'EXPORT_RETENTIO
 
 /** The job as the API shows it, with a download URL minted for this read. */
 export async function toExportDTO(job: ExportJob, storage: Storage, config: DtoConfig, queuePosition: number | null = null): Promise<ExportJobDTO> {
+  return exportDTO(job, await mintDownloadLink(storage, job, config.EXPORT_URL_TTL_SECONDS), config, queuePosition)
+}
+
+/**
+ * The job as the API shows it, given its download link. Separate from minting so notifications
+ * (webhooks) can show the same fields without a presigned URL that would outlive its minutes.
+ */
+export function exportDTO(job: ExportJob, link: DownloadLink | null, config: Pick<DtoConfig, 'EXPORT_RETENTION_HOURS'>, queuePosition: number | null = null): ExportJobDTO {
   const { metadata } = job
-  const link = await mintDownloadLink(storage, job, config.EXPORT_URL_TTL_SECONDS)
   const options = resolveExportOptions(metadata)
   return {
     job_id: job.id,

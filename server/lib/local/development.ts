@@ -13,6 +13,8 @@ import { ensureLocalServices, type LocalServices } from './services'
 export async function prepareDevelopment(env: Record<string, string | undefined>, log: (line: string) => void, opts: { dataDir?: string } = {}): Promise<LocalServices> {
   const local = await ensureLocalServices(env, { log, dataDir: opts.dataDir })
   Object.assign(env, local.env)
+  // Webhooks to a receiver on this machine (http, loopback) are what development needs.
+  env.WEBHOOK_ALLOW_HOSTS ||= '127.0.0.1,localhost'
   const { applied } = await migrate(env.DATABASE_URL!, await readMigrations(join(process.cwd(), 'prisma/migrations')))
   if (applied.length) log(`Applied migrations: ${applied.join(', ')}`)
 

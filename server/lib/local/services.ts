@@ -1,20 +1,22 @@
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import pg from 'pg'
+import { startMailCatcher } from './mail-catcher'
 import { isHttpUp, S3RVER_CREDENTIALS, startS3rver } from './s3rver'
 
 /**
  * Zero-configuration development: when DATABASE_URL or the S3 settings are absent, start an
- * embedded PostgreSQL and an s3rver under .data/ and hand back the variables that point at them.
+ * embedded PostgreSQL and an s3rver under .data/ (and without SMTP_URL an SMTP catcher writing
+ * .data/mail/*.eml, so emails work out of the box) and hand back the variables that point at them.
  * Only the infrastructure differs; the export pipeline runs exactly as in production. A second
  * process (the CLI while `npm run dev` runs) reuses the services the first one started.
  */
 
 export const LOCAL_BUCKET = 'outport-exports'
 
-interface State { postgres?: { port: number, pid: number }, s3?: { port: number, pid: number } }
+interface State { postgres?: { port: number, pid: number }, s3?: { port: number, pid: number }, smtp?: { port: number, pid: number } }
 
 export interface LocalServices { env: Record<string, string>, started: string[], stop: () => Promise<void> }
 
@@ -35,11 +37,11 @@ export class LocalServiceError extends Error {
 
 export async function ensureLocalServices(
   env: Record<string, string | undefined>,
-  opts: { dataDir?: string, log?: (line: string) => void, services?: Array<'postgres' | 's3'>, embeddedPostgres?: EmbeddedPostgresFactory } = {}
+  opts: { dataDir?: string, log?: (line: string) => void, services?: Array<'postgres' | 's3' | 'smtp'>, embeddedPostgres?: EmbeddedPostgresFactory } = {}
 ): Promise<LocalServices> {
   const dataDir = resolve(opts.dataDir ?? '.data')
   const log = opts.log ?? (() => {})
-  const wanted = new Set(opts.services ?? ['postgres', 's3'])
+  const wanted = new Set(opts.services ?? ['postgres', 's3', 'smtp'])
   const statePath = join(dataDir, 'local-services.json')
   await mkdir(dataDir, { recursive: true })
   const state: State = existsSync(statePath) ? JSON.parse(await readFile(statePath, 'utf8')) : {}
@@ -76,6 +78,20 @@ export async function ensureLocalServices(
       AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey
     })
+  }
+
+  if (wanted.has('smtp') && !env.SMTP_URL) {
+    const directory = join(dataDir, 'mail')
+    let port = state.smtp?.port
+    if (!port || !(await smtpAnswers(port))) {
+      port = await freePort(2525)
+      // As s3rver: reused through the state file while this process runs, gone with it.
+      const catcher = await startMailCatcher({ directory, port, exitWithParent: true })
+      state.smtp = { port, pid: catcher.pid }
+      stops.push(catcher.stop)
+      started.push(`SMTP catcher on ${catcher.url}: emails are written as .eml files to ${directory}`)
+    }
+    out.SMTP_URL = `smtp://127.0.0.1:${port}`
   }
 
   if (started.length) await writeFile(statePath, JSON.stringify(state, null, 2))
@@ -165,6 +181,22 @@ export async function startDevelopmentDatabase(
     if (error instanceof LocalServiceError) io.fail(error.message)
     throw error
   }
+}
+
+/** Whether an SMTP server greets on this port (the catcher a live dev server started). */
+function smtpAnswers(port: number): Promise<boolean> {
+  return new Promise((resolveAnswer) => {
+    const socket = connect({ port, host: '127.0.0.1' })
+    const done = (up: boolean) => {
+      socket.destroy()
+      resolveAnswer(up)
+    }
+    socket.setTimeout(1000, () => done(false))
+    socket.once('error', () => done(false))
+    // A server going away as we connect closes without an error or a greeting.
+    socket.once('close', () => done(false))
+    socket.once('data', (chunk: Buffer) => done(chunk.toString().startsWith('220')))
+  })
 }
 
 async function postgresAnswers(port: number): Promise<boolean> {

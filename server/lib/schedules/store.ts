@@ -1,10 +1,10 @@
 import type { Config } from '../config'
 import type { Db } from '../db/client'
-import type { Prisma, Schedule as ScheduleRow } from '../../generated/prisma/client'
+import { Prisma, type Schedule as ScheduleRow } from '../../generated/prisma/client'
 import { isUuid } from '../../../shared/utils/uuid'
 import type { FieldError } from '../../../shared/types/api'
 import { CreateExportSchema } from '../../../shared/types/exports'
-import type { Cadence, CreateSchedule, ScheduleDTO, ScheduleRange, ScheduleRequest, UpdateSchedule } from '../../../shared/types/schedules'
+import type { Cadence, CreateSchedule, ScheduleChannels, ScheduleDTO, ScheduleRange, ScheduleRequest, UpdateSchedule } from '../../../shared/types/schedules'
 import { checkExportRequest } from '../exports/create'
 import { lastRuns } from '../exports/jobs/scheduled'
 import { fieldErrors, RequestError, ValidationError } from '../validation'
@@ -28,6 +28,7 @@ export interface Schedule {
   request: ScheduleRequest
   range: ScheduleRange
   cadence: Cadence
+  channels: ScheduleChannels | null
   nextRunAt: Date | null
   consecutiveFailures: number
   pausedReason: string | null
@@ -45,6 +46,7 @@ export function toSchedule(row: ScheduleRow): Schedule {
     request: row.request as unknown as ScheduleRequest,
     range: row.range as unknown as ScheduleRange,
     cadence: row.cadence as unknown as Cadence,
+    channels: (row.channels ?? null) as ScheduleChannels | null,
     nextRunAt: row.nextRunAt,
     consecutiveFailures: row.consecutiveFailures,
     pausedReason: row.pausedReason,
@@ -81,7 +83,7 @@ export async function checkScheduleDefinition(db: Db, limits: Pick<Config, 'EXPO
 }
 
 function splitRequest(body: Partial<CreateSchedule>): Partial<ScheduleRequest> {
-  const { range: _range, cadence: _cadence, name: _name, enabled: _enabled, ...request } = body
+  const { range: _range, cadence: _cadence, name: _name, enabled: _enabled, channels: _channels, ...request } = body
   return request
 }
 
@@ -103,6 +105,7 @@ export async function createSchedule(db: Db, limits: ScheduleLimits, userId: str
         request: json(request),
         range: json(body.range as object),
         cadence: json(body.cadence),
+        channels: channelsValue(body.channels),
         nextRunAt: body.enabled ? nextRunAfter(body.cadence, now) : null
       }
     })
@@ -144,6 +147,7 @@ export async function updateSchedule(db: Db, limits: ScheduleLimits, userId: str
     cadence: json(cadence),
     enabled,
     ...(patch.name !== undefined && { name: patch.name || null }),
+    ...(patch.channels !== undefined && { channels: channelsValue(patch.channels) }),
     ...(!enabled && { nextRunAt: null }),
     ...(enabled && (resumed || patch.cadence !== undefined) && { nextRunAt: nextRunAfter(cadence, now) }),
     ...(resumed && { consecutiveFailures: 0, pausedReason: null })
@@ -157,6 +161,17 @@ export async function deleteSchedule(db: Db, userId: string, id: unknown): Promi
   if (!isUuid(id)) return false
   const { count } = await db.schedule.deleteMany({ where: { id: id.toLowerCase(), userId } })
   return count === 1
+}
+
+// An empty choice ({}) is no choice: stored as NULL, so the user's settings decide.
+function channelsValue(channels: ScheduleChannels | null | undefined): Prisma.InputJsonValue | typeof Prisma.DbNull {
+  return channels && Object.keys(channels).length ? json(channels) : Prisma.DbNull
+}
+
+/** A schedule's own notification channels (null: the user's settings), for its runs' notifiers. */
+export async function scheduleChannels(db: Db, scheduleId: string): Promise<ScheduleChannels | null> {
+  const row = await db.schedule.findUnique({ where: { id: scheduleId }, select: { channels: true } })
+  return (row?.channels ?? null) as ScheduleChannels | null
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
@@ -176,6 +191,7 @@ export async function toScheduleDTOs(db: Db, schedules: Schedule[]): Promise<Sch
       request: s.request,
       range: s.range,
       cadence: s.cadence,
+      channels: s.channels,
       next_run_at: s.nextRunAt?.toISOString() ?? null,
       last_run: run ? { job_id: run.jobId, status: run.status, at: run.at.toISOString() } : null,
       consecutive_failures: s.consecutiveFailures,

@@ -9,6 +9,7 @@ import type { ExportJob } from '../exports/jobs/record'
 import type { LogFn } from '../log'
 import type { NotificationMetrics } from '../metrics'
 import { findDataset } from '../warehouse/datasets'
+import { jobWants } from '../notifications/settings'
 import { unlinkChat } from './linking'
 import { recordAuditEvent } from '../audit'
 import { describeCadence } from '../../../shared/types/schedules'
@@ -31,7 +32,7 @@ export interface NotifierOptions {
   requestTimeoutMs?: number
 }
 
-export type NotifyOutcome = 'sent' | 'already-notified' | 'not-linked' | 'unlinked' | 'failed'
+export type NotifyOutcome = 'sent' | 'already-notified' | 'not-linked' | 'not-wanted' | 'unlinked' | 'failed'
 
 /**
  * Tells users on Telegram that their export finished or failed, once per job. `jobs.notified_at`
@@ -74,6 +75,8 @@ export class TelegramNotifier {
     const user = await db.user.findUnique({ where: { id: job.userId }, select: { telegramChatId: true } })
     const chatId = user?.telegramChatId ?? null
     if (chatId === null) return 'not-linked'
+    // The schedule's channels, else the user's notification settings (completed / failed), as for email.
+    if (!await jobWants(db, job, 'telegram')) return 'not-wanted'
     const text = await this.message(job)
     return this.send(chatId, text, { what: `job ${job.id}`, fields: { job_id: job.id, user_id: job.userId } })
   }

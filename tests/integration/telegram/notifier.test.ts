@@ -120,6 +120,19 @@ describe('Telegram notifier', () => {
     ].join('\n'))
   })
 
+  it('respects the user\'s settings: completed off sends nothing for completed jobs, failed still goes', async () => {
+    await db.notificationSettings.upsert({ where: { userId }, create: { userId, telegramCompleted: false }, update: { telegramCompleted: false } })
+    try {
+      const done = await job('completed')
+      const failed = await job('failed', { error: { code: 'X', message: 'Boom' } })
+      expect(await notifier().notify(done.id)).toBe('not-wanted')
+      expect(await notifier().notify(failed.id)).toBe('sent')
+      expect(fake.messages().map(m => m.text.split('\n')[0])).toEqual(['❌ <b>Export failed: Transactions</b>'])
+    } finally {
+      await db.notificationSettings.deleteMany()
+    }
+  })
+
   it('five notifiers racing for one job send one message', async () => {
     const { id } = await job('completed')
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => notifier().notify(id)))
@@ -213,7 +226,7 @@ describe('Telegram notifier', () => {
     expect(await notifier().notify(row.id)).toBe('sent')
     expect(fake.messages()[0]!.text).toContain('Schedule: “Weekly”\nCatch-up run: 2 earlier runs were skipped while the server was down')
 
-    const schedule = { id: '00000000-0000-4000-8000-000000000001', userId, name: 'Weekly', enabled: false, request: { dataset_id: TRANSACTIONS, format: 'csv' as const }, range: 'previous_week' as const, cadence: { frequency: 'weekly' as const, weekday: 1, time: '08:00', time_zone: 'Europe/London' }, nextRunAt: null, consecutiveFailures: 5, pausedReason: 'Paused after 5 failed runs in a row', createdAt: new Date(), updatedAt: new Date() }
+    const schedule = { id: '00000000-0000-4000-8000-000000000001', userId, name: 'Weekly', enabled: false, request: { dataset_id: TRANSACTIONS, format: 'csv' as const }, range: 'previous_week' as const, cadence: { frequency: 'weekly' as const, weekday: 1, time: '08:00', time_zone: 'Europe/London' }, channels: null, nextRunAt: null, consecutiveFailures: 5, pausedReason: 'Paused after 5 failed runs in a row', createdAt: new Date(), updatedAt: new Date() }
     const n = notifier()
     n.notifySchedulePaused({ schedule, failures: 5 }, 'Accounts gone.')
     await n.close()

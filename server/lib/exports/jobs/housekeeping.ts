@@ -61,3 +61,36 @@ export async function unannouncedJobIds(db: Db, since: Date, limit: number): Pro
   })
   return rows.map(r => r.id)
 }
+
+/** Channels whose once-per-job marker is a job_notifications row (Telegram keeps notified_at). */
+export type ClaimedChannel = 'email' | 'webhook'
+
+/**
+ * The same once-per-job claim for another channel: inserts (job, channel) into job_notifications
+ * if the job is final and nobody has, and returns the job to whoever won.
+ */
+export async function claimChannelNotification(db: Db, jobId: string, channel: ClaimedChannel): Promise<ExportJob | null> {
+  if (!isUuid(jobId)) return null
+  const { rows } = await db.pool.query<{ job_id: string }>(
+    `INSERT INTO job_notifications (job_id, channel)
+     SELECT id, $2 FROM jobs WHERE id = $1 AND status IN ('completed', 'failed')
+     ON CONFLICT DO NOTHING
+     RETURNING job_id`,
+    [jobId.toLowerCase(), channel]
+  )
+  if (!rows[0]) return null
+  const job = await db.job.findUnique({ where: { id: rows[0].job_id } })
+  return job ? toExportJob(job) : null
+}
+
+/** Finished jobs since `since` not yet claimed on `channel`, oldest first. */
+export async function unclaimedJobIds(db: Db, channel: ClaimedChannel, since: Date, limit: number): Promise<string[]> {
+  const { rows } = await db.pool.query<{ id: string }>(
+    `SELECT id FROM jobs j
+     WHERE status IN ('completed', 'failed') AND completed_at >= $1
+       AND NOT EXISTS (SELECT 1 FROM job_notifications n WHERE n.job_id = j.id AND n.channel = $2)
+     ORDER BY completed_at LIMIT $3`,
+    [since, channel, limit]
+  )
+  return rows.map(r => r.id)
+}

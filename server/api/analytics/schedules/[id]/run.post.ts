@@ -10,7 +10,7 @@ export default defineEventHandler(async (event) => {
     throw httpError(error, event)
   })
   // A run that could not start (its filters are gone) is announced like any failed export.
-  if (job.status === 'failed') (await useTelegram().catch(() => null))?.notifier.enqueue(job.id)
+  if (job.status === 'failed') (await useNotifications()).jobFinished(job.id)
   if (paused) await announcePause(paused, job.id)
   // A person asked for this run, unlike the cadence's: it is in their audit trail as an export they started.
   await audit(event, 'export.created', { objectId: job.id, details: { dataset_id: job.metadata.dataset_id, format: job.metadata.format, schedule_id: job.scheduleId, trigger: 'run_now' } })

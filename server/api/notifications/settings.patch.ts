@@ -1,0 +1,9 @@
+import { updateNotificationSettings } from '../../lib/notifications/settings'
+import { UpdateNotificationSettingsSchema } from '#shared/types/notifications'
+
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const patch = await readValidatedBody(event, parseWith(UpdateNotificationSettingsSchema))
+  const { db } = await useAppContext()
+  return updateNotificationSettings(db, user, patch)
+})

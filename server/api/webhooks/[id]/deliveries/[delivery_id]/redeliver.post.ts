@@ -1,0 +1,15 @@
+import { redeliver } from '../../../../../lib/notifications/webhooks/endpoints'
+
+/** 202: the delivery is queued again with the same webhook-id and a fresh attempt budget. */
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const { db } = await useAppContext()
+  try {
+    const delivery = await redeliver(db, user.id, getRouterParam(event, 'id'), getRouterParam(event, 'delivery_id'))
+    ;(await useNotifications()).deliverer.wake()
+    setResponseStatus(event, 202)
+    return delivery
+  } catch (error) {
+    throw httpError(error, event)
+  }
+})

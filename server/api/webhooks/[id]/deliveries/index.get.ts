@@ -1,0 +1,13 @@
+import { listDeliveries } from '../../../../lib/notifications/webhooks/endpoints'
+
+/** The endpoint's 50 most recent deliveries, newest first. */
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const { db } = await useAppContext()
+  setHeader(event, 'cache-control', 'no-store')
+  try {
+    return await listDeliveries(db, user.id, getRouterParam(event, 'id'))
+  } catch (error) {
+    throw httpError(error, event)
+  }
+})

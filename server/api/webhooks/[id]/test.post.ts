@@ -1,0 +1,15 @@
+import { sendTest } from '../../../lib/notifications/webhooks/endpoints'
+
+/** 202: a `ping` is queued; its outcome shows in the endpoint's deliveries. */
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const { db } = await useAppContext()
+  try {
+    const delivery = await sendTest(db, user.id, getRouterParam(event, 'id'))
+    ;(await useNotifications()).deliverer.wake()
+    setResponseStatus(event, 202)
+    return delivery
+  } catch (error) {
+    throw httpError(error, event)
+  }
+})

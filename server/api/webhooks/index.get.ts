@@ -1,0 +1,7 @@
+import { listEndpoints } from '../../lib/notifications/webhooks/endpoints'
+
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const { db } = await useAppContext()
+  return listEndpoints(db, user.id)
+})

@@ -1,0 +1,17 @@
+import { createEndpoint } from '../../lib/notifications/webhooks/endpoints'
+import { CreateWebhookSchema } from '#shared/types/notifications'
+
+/** 201 with the endpoint and its signing secret: the only time the secret is shown. */
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const body = await readValidatedBody(event, parseWith(CreateWebhookSchema))
+  const { db, config } = await useAppContext()
+  try {
+    const created = await createEndpoint(db, user.id, body, { allowHosts: config.WEBHOOK_ALLOW_HOSTS, maxPerUser: config.WEBHOOKS_MAX_PER_USER })
+    setResponseStatus(event, 201)
+    setHeader(event, 'cache-control', 'no-store')
+    return created
+  } catch (error) {
+    throw httpError(error, event)
+  }
+})

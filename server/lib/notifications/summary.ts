@@ -1,0 +1,61 @@
+import type { ScheduleRunInfo } from '../../../shared/types/exports'
+import { formatLabel } from '../../../shared/types/formats'
+import { isUuid } from '../../../shared/utils/uuid'
+import type { Db } from '../db/client'
+import { retentionEnd, signedDownloadUrl } from '../exports/download-token'
+import type { ExportJob } from '../exports/jobs/record'
+import { retryUrl } from '../telegram/notifier'
+import { findDataset } from '../warehouse/datasets'
+
+/** What every channel says about a finished export, gathered once (names looked up, links signed). */
+export interface JobNews {
+  job: ExportJob
+  outcome: 'completed' | 'failed'
+  datasetTitle: string
+  formatLabel: string
+  accountNames: string[]
+  tagNames: string[]
+  /** Set for a schedule's run: its name when the run was created (null: an unnamed schedule). */
+  schedule: ScheduleRunInfo | null
+  rowCount: number
+  sizeBytes: number
+  /** The signed app link (valid for the file's life); null for failures or without a signing key. */
+  downloadUrl: string | null
+  expiresAt: Date | null
+  reason: string | null
+  retryUrl: string
+}
+
+export interface NewsOptions { appUrl: string, downloadKey: Buffer | null, retentionHours: number }
+
+export async function jobNews(db: Db, job: ExportJob, opts: NewsOptions): Promise<JobNews> {
+  const { metadata } = job
+  const filters = metadata.filters
+  const [accounts, tags] = await Promise.all([
+    db.account.findMany({ where: { userId: job.userId, id: { in: filters.account_ids.filter(isUuid) } }, select: { name: true } }),
+    db.tag.findMany({ where: { userId: job.userId, id: { in: filters.tag_ids.filter(isUuid) } }, select: { name: true } })
+  ])
+  const completed = job.status === 'completed'
+  const expiresAt = completed && job.completedAt ? retentionEnd(job.completedAt, opts.retentionHours) : null
+  return {
+    job,
+    outcome: completed ? 'completed' : 'failed',
+    datasetTitle: findDataset(metadata.dataset_id)?.title ?? metadata.dataset_name,
+    // As the Telegram message names it: 'Excel', 'CSV (gzip)'.
+    formatLabel: formatLabel(metadata.format, metadata.compression ?? 'none'),
+    accountNames: accounts.map(a => a.name),
+    tagNames: tags.map(t => t.name),
+    schedule: metadata.schedule ?? null,
+    rowCount: metadata.row_count ?? 0,
+    sizeBytes: metadata.file_size_bytes ?? 0,
+    downloadUrl: expiresAt && opts.downloadKey ? signedDownloadUrl(opts.appUrl, opts.downloadKey, job.id, expiresAt) : null,
+    expiresAt,
+    reason: completed ? null : job.error?.message ?? 'Unknown error.',
+    retryUrl: retryUrl(opts.appUrl, metadata.dataset_id, job.id)
+  }
+}
+
+/** APP_URL/settings/notifications, keeping any path APP_URL has. */
+export function settingsUrl(appUrl: string): string {
+  return new URL('settings/notifications', appUrl.endsWith('/') ? appUrl : `${appUrl}/`).toString()
+}

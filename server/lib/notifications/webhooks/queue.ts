@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Webhook } from 'standardwebhooks'
+import type { Db } from '../../db/client'
+import type { Prisma, WebhookDelivery } from '../../../generated/prisma/client'
+import type { WebhookEvent, WebhookMessageType, WebhookPayload } from '../../../../shared/types/notifications'
+import { attemptDelivery, type AttemptResult } from './deliver'
+import type { UrlPolicy } from './address'
+
+/**
+ * The webhook delivery queue, in PostgreSQL so a restart loses nothing: at least once, the same
+ * `webhook-id` (the row's id) on every attempt, exponential backoff with jitter, given up after
+ * `maxAttempts`. A claimed delivery's next_attempt_at is pushed a lease ahead, so one whose
+ * process died mid-send is picked up again (possibly sent twice: receivers dedupe on webhook-id).
+ */
+
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+
+/** `msg_` + 26 random Crockford base32 characters, as Standard Webhooks suggests for message ids. */
+export function newMessageId(): string {
+  return `msg_${Array.from(randomBytes(26), b => ALPHABET[b & 31]).join('')}`
+}
+
+/** Delay before attempt `attempt + 1`: base·2^(attempt−1), jittered by ±20% so failed receivers are not hit in lockstep. */
+export function backoffMs(attempt: number, baseMs: number, random = Math.random): number {
+  const exponential = baseMs * 2 ** Math.max(0, attempt - 1)
+  return Math.round(exponential * (0.8 + 0.4 * random()))
+}
+
+export async function enqueueDelivery(db: Db, endpointId: string, type: WebhookMessageType, data: unknown, now = new Date()): Promise<WebhookDelivery> {
+  const payload: WebhookPayload = { type, timestamp: now.toISOString(), data }
+  return db.webhookDelivery.create({
+    data: { id: newMessageId(), endpointId, eventType: type, payload: payload as unknown as Prisma.InputJsonObject, status: 'pending', nextAttemptAt: now }
+  })
+}
+
+/** Queues the event for each of the user's enabled endpoints that subscribe to it; returns how many. */
+export async function enqueueEvent(db: Db, userId: string, type: WebhookEvent, data: unknown): Promise<number> {
+  const endpoints = await db.webhookEndpoint.findMany({ where: { userId, enabled: true, events: { has: type } }, select: { id: true } })
+  const now = new Date()
+  for (const e of endpoints) await enqueueDelivery(db, e.id, type, data, now)
+  return endpoints.length
+}
+
+export interface DelivererOptions extends UrlPolicy {
+  db: Db
+  retryBaseMs: number
+  maxAttempts: number
+  /** Given-up deliveries in a row after which the endpoint is disabled. */
+  disableAfterFailures: number
+  log: (line: string) => void
+  /** Told when an endpoint is disabled (an email to its owner). */
+  onDisabled?: (endpoint: { userId: string, url: string }, reason: string) => unknown
+  /** Each attempt's outcome (delivered, retry, gone, failed), for outport_notifications_total. */
+  metrics?: (outcome: string) => void
+  pollMs?: number
+  batchSize?: number
+  /** How long a claimed delivery is reserved for this process before another may try it. */
+  leaseMs?: number
+  timeoutMs?: number
+}
+
+interface Claimed { id: string, endpoint_id: string, event_type: string, payload: unknown, attempts: number, url: string, secret: string, enabled: boolean, user_id: string }
+
+export class WebhookDeliverer {
+  private readonly opts: Required<Omit<DelivererOptions, 'onDisabled' | 'metrics'>> & Pick<DelivererOptions, 'onDisabled' | 'metrics'>
+  private readonly stopping = new AbortController()
+  private loop?: Promise<void>
+  private wakeUp?: () => void
+
+  constructor(options: DelivererOptions) {
+    this.opts = { pollMs: 1000, batchSize: 10, leaseMs: 60_000, timeoutMs: 10_000, ...options }
+  }
+
+  start(): void {
+    this.loop ??= this.run()
+  }
+
+  /** Looks for due deliveries now instead of at the next poll. */
+  wake(): void {
+    this.wakeUp?.()
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort()
+    this.wakeUp?.()
+    await this.loop
+  }
+
+  private async run(): Promise<void> {
+    const { signal } = this.stopping
+    while (!signal.aborted) {
+      let handled = 0
+      try {
+        handled = await this.tick()
+      } catch (error) {
+        this.opts.log(`webhook delivery loop: ${(error as Error).message}`)
+      }
+      // A full batch: there may be more due at once.
+      if (handled >= this.opts.batchSize) continue
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.opts.pollMs)
+        timer.unref()
+        this.wakeUp = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      this.wakeUp = undefined
+    }
+  }
+
+  /** Claims and sends one batch of due deliveries; returns how many. */
+  async tick(): Promise<number> {
+    const { db, batchSize, leaseMs } = this.opts
+    const { rows } = await db.pool.query<Claimed>(
+      `WITH due AS (
+         SELECT id FROM webhook_deliveries
+         WHERE status = 'pending' AND next_attempt_at <= now()
+         ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+       )
+       UPDATE webhook_deliveries d
+       SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2::double precision / 1000)
+       FROM due, webhook_endpoints e
+       WHERE d.id = due.id AND e.id = d.endpoint_id
+       RETURNING d.id, d.endpoint_id, d.event_type, d.payload, d.attempts, e.url, e.secret, e.enabled, e.user_id`,
+      [batchSize, leaseMs]
+    )
+    await Promise.all(rows.map(row => this.deliver(row).catch((error: Error) => {
+      this.opts.log(`webhook delivery ${row.id}: ${error.message}`)
+    })))
+    return rows.length
+  }
+
+  private async deliver(row: Claimed): Promise<void> {
+    const { db } = this.opts
+    if (!row.enabled) {
+      await db.webhookDelivery.update({ where: { id: row.id }, data: { status: 'failed', lastError: 'endpoint disabled' } })
+      return
+    }
+    const body = JSON.stringify(row.payload)
+    const now = new Date()
+    // Signed afresh per attempt (the timestamp is the attempt's), with the same id every time.
+    const signature = new Webhook(row.secret).sign(row.id, now, body)
+    const result = await attemptDelivery(row.url, {
+      'webhook-id': row.id,
+      'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+      'webhook-signature': signature
+    }, body, { allowHosts: this.opts.allowHosts, timeoutMs: this.opts.timeoutMs })
+    await this.record(row, result)
+  }
+
+  private async record(row: Claimed, result: AttemptResult): Promise<void> {
+    const { db, maxAttempts, retryBaseMs, disableAfterFailures } = this.opts
+    const last = { lastStatusCode: result.statusCode, lastError: result.error, lastLatencyMs: result.latencyMs }
+    this.opts.metrics?.(result.ok ? 'delivered' : result.statusCode === 410 ? 'gone' : row.attempts < maxAttempts ? 'retry' : 'failed')
+    if (result.ok) {
+      await db.$transaction([
+        db.webhookDelivery.update({ where: { id: row.id }, data: { ...last, status: 'delivered', deliveredAt: new Date() } }),
+        db.webhookEndpoint.update({ where: { id: row.endpoint_id }, data: { consecutiveFailures: 0 } })
+      ])
+      return
+    }
+    if (result.statusCode === 410) {
+      // The receiver says the endpoint is gone for good: stop sending there at all.
+      await db.webhookDelivery.update({ where: { id: row.id }, data: { ...last, status: 'failed' } })
+      await this.disable(row, 'the receiver answered 410 Gone')
+      return
+    }
+    if (row.attempts < maxAttempts) {
+      await db.webhookDelivery.update({ where: { id: row.id }, data: { ...last, nextAttemptAt: new Date(Date.now() + backoffMs(row.attempts, retryBaseMs)) } })
+      return
+    }
+    await db.webhookDelivery.update({ where: { id: row.id }, data: { ...last, status: 'failed' } })
+    const endpoint = await db.webhookEndpoint.update({ where: { id: row.endpoint_id }, data: { consecutiveFailures: { increment: 1 } } })
+    if (endpoint.consecutiveFailures >= disableAfterFailures) {
+      await this.disable(row, `${endpoint.consecutiveFailures} deliveries in a row failed after ${maxAttempts} attempts each`)
+    }
+  }
+
+  private async disable(row: Claimed, reason: string): Promise<void> {
+    const { db, log, onDisabled } = this.opts
+    const { count } = await db.webhookEndpoint.updateMany({ where: { id: row.endpoint_id, enabled: true }, data: { enabled: false, disabledReason: reason } })
+    if (count === 0) return
+    // Whatever was still queued for it will not be sent.
+    await db.webhookDelivery.updateMany({ where: { endpointId: row.endpoint_id, status: 'pending' }, data: { status: 'failed', lastError: 'endpoint disabled' } })
+    log(`webhook endpoint ${row.endpoint_id} disabled: ${reason}`)
+    await onDisabled?.({ userId: row.user_id, url: row.url }, reason)
+  }
+
+  /** Waits up to `ms` for the loop to have nothing due (tests). */
+  static async idle(db: Db, ms: number): Promise<void> {
+    const deadline = Date.now() + ms
+    while (Date.now() < deadline) {
+      const { rows } = await db.pool.query('SELECT 1 FROM webhook_deliveries WHERE status = \'pending\' LIMIT 1')
+      if (!rows.length) return
+      await sleep(50)
+    }
+  }
+}

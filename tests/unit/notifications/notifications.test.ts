@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest'
+import { exportEmail } from '../../../server/lib/notifications/email'
+import type { JobNews } from '../../../server/lib/notifications/summary'
+import { checkUrlShape, isBlockedAddress, vetUrl } from '../../../server/lib/notifications/webhooks/address'
+import { backoffMs, newMessageId } from '../../../server/lib/notifications/webhooks/queue'
+import type { ExportJob } from '../../../server/lib/exports/jobs/record'
+
+describe('webhook address checks', () => {
+  it.each([
+    '127.0.0.1', '127.255.0.9', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '0.0.0.0', '100.64.0.1', '224.0.0.1', '255.255.255.255',
+    '::1', '::', 'fe80::1', 'fd12:3456::1', 'fc00::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '0:0:0:0:0:ffff:169.254.169.254', 'not-an-ip'
+  ])('refuses %s', (address) => {
+    expect(isBlockedAddress(address)).toBe(true)
+  })
+
+  it.each(['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8'])('allows %s', (address) => {
+    expect(isBlockedAddress(address)).toBe(false)
+  })
+
+  it('wants https, or http only to an allowed host; no credentials in the URL', () => {
+    expect(() => checkUrlShape('http://example.com/hook', { allowHosts: [] })).toThrow(/https/)
+    expect(() => checkUrlShape('ftp://example.com/hook', { allowHosts: ['example.com'] })).toThrow(/https/)
+    expect(checkUrlShape('http://127.0.0.1:9/x', { allowHosts: ['127.0.0.1'] }).port).toBe('9')
+    expect(() => checkUrlShape('https://u:p@example.com/', { allowHosts: [] })).toThrow(/credentials/)
+  })
+
+  it('checks every address a name resolves to, after DNS; the allow-list lifts it', async () => {
+    const resolve = (async () => [{ address: '93.184.216.34', family: 4 }, { address: '10.0.0.5', family: 4 }]) as never
+    await expect(vetUrl('https://rebind.example/hook', { allowHosts: [] }, resolve)).rejects.toThrow(/private or reserved address \(10\.0\.0\.5\)/)
+    await expect(vetUrl('https://rebind.example/hook', { allowHosts: ['rebind.example'] }, resolve)).resolves.toMatchObject({ address: '93.184.216.34' })
+    await expect(vetUrl('https://[::1]/hook', { allowHosts: [] })).rejects.toThrow(/private/)
+    await expect(vetUrl('https://169.254.169.254/latest', { allowHosts: [] })).rejects.toThrow(/private/)
+  })
+})
+
+describe('webhook backoff and ids', () => {
+  it('doubles per attempt from the base, with ±20% jitter', () => {
+    expect(backoffMs(1, 30_000, () => 0.5)).toBe(30_000)
+    expect(backoffMs(2, 30_000, () => 0.5)).toBe(60_000)
+    expect(backoffMs(5, 30_000, () => 0.5)).toBe(480_000)
+    expect(backoffMs(3, 1000, () => 0)).toBe(3200)
+    expect(backoffMs(3, 1000, () => 0.999999)).toBe(4800)
+  })
+
+  it('message ids are msg_ + 26 base32 characters, all different', () => {
+    const ids = Array.from({ length: 1000 }, newMessageId)
+    expect(ids.every(id => /^msg_[0-9A-HJKMNP-TV-Z]{26}$/.test(id))).toBe(true)
+    expect(new Set(ids).size).toBe(1000)
+  })
+})
+
+describe('export emails', () => {
+  const job = { id: 'a0000000-0000-4000-8000-000000000001', metadata: { dataset_id: 'd', dataset_name: 'fct', format: 'csv', filters: { start_date: '2026-01-01', end_date: '2026-02-01', account_ids: ['x'], tag_ids: [] } } } as unknown as ExportJob
+  const news: JobNews = {
+    job,
+    outcome: 'completed',
+    datasetTitle: 'Transactions <b>&',
+    formatLabel: 'CSV (gzip)',
+    accountNames: ['<script>alert(1)</script>'],
+    tagNames: [],
+    schedule: { name: 'Nightly "<img src=x>"', trigger: 'cadence', missed_slots: 2 },
+    rowCount: 1234,
+    sizeBytes: 2048,
+    downloadUrl: 'https://outport.example/exports/a/download?token=1.abc&x=<y>',
+    expiresAt: new Date('2026-12-01T10:00:00Z'),
+    reason: null,
+    retryUrl: 'https://outport.example/analytics/datasets'
+  }
+
+  it('escapes every user-supplied value in the HTML part, keeps the text part plain', () => {
+    const m = exportEmail(news, 'https://outport.example')
+    expect(m.subject).toBe('Export ready: Transactions <b>& (schedule “Nightly "<img src=x>"”)')
+    expect(m.html).not.toContain('<script>')
+    expect(m.html).not.toContain('<img')
+    expect(m.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
+    expect(m.html).toContain('Transactions &lt;b&gt;&amp;')
+    expect(m.html).toContain('href="https://outport.example/exports/a/download?token=1.abc&amp;x=&lt;y&gt;"')
+    expect(m.html).toContain('href="https://outport.example/settings/notifications"')
+    expect(m.text).toContain('Accounts: <script>alert(1)</script>')
+    expect(m.text).toContain('Download: https://outport.example/exports/a/download?token=1.abc&x=<y>')
+    expect(m.text).toContain('Schedule: Nightly "<img src=x>"\nCatch-up run: 2 earlier runs were skipped while the server was down\nFormat: CSV (gzip)')
+    expect(m.html).toContain('Nightly &quot;&lt;img src=x&gt;&quot;')
+    expect(m.text).toContain('Rows: 1,234')
+    expect(m.text).toContain('Notification settings: https://outport.example/settings/notifications')
+  })
+
+  it('a failure names the reason and links back to the app; subjects carry no line breaks', () => {
+    const m = exportEmail({ ...news, outcome: 'failed', datasetTitle: 'A\r\nBcc: x@evil', reason: 'Boom <x>', downloadUrl: null, schedule: null }, 'https://outport.example/')
+    expect(m.subject).toBe('Export failed: A Bcc: x@evil')
+    expect(m.html).toContain('Boom &lt;x&gt;')
+    expect(m.text).toContain('Reason: Boom <x>')
+    expect(m.text).toContain('Open Outport to try again: https://outport.example/analytics/datasets')
+  })
+})

@@ -172,7 +172,7 @@ export const ScheduleSchema = z.object({
   request: ScheduleRequestSchema,
   range: ScheduleRangeSchema,
   cadence: CadenceDTOSchema,
-  channels: ScheduleChannelsSchema.nullable().meta({ description: "The schedule's own notification channels; null: the user's settings decide" }),
+  channels: ScheduleChannelsSchema.nullable().meta({ description: 'The schedule\'s own notification channels; null: the user\'s settings decide' }),
   /** Null while paused. */
   next_run_at: timestamp.nullable().meta({ description: 'Null while paused' }),
   last_run: ScheduleLastRunSchema.nullable(),

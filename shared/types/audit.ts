@@ -18,18 +18,31 @@ export const AUDIT_ACTIONS = {
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS
 
-export interface AuditEventDTO {
-  id: string
-  action: AuditAction
+/** Every action name, for the schema. */
+export const AUDIT_ACTION_IDS = Object.keys(AUDIT_ACTIONS) as [AuditAction, ...AuditAction[]]
+
+const timestamp = z.iso.datetime()
+
+export const AuditEventSchema = z.object({
+  id: z.guid(),
+  action: z.enum(AUDIT_ACTION_IDS),
   /** The export, token or session the event is about. */
-  object_id: string | null
+  object_id: z.string().nullable().meta({ description: 'The export, token or session the event is about' }),
   /** Set when the request authenticated with an API token (its id), null for the cookie session. */
-  token_id: string | null
-  ip: string | null
-  user_agent: string | null
-  details: Record<string, unknown> | null
-  created_at: string
-}
+  token_id: z.guid().nullable().meta({ description: 'The API token the request authenticated with; null for the cookie session or no request (the Telegram bot)' }),
+  ip: z.string().nullable().meta({ description: 'The client\'s address (TRUST_PROXY honoured); null when no HTTP request caused the event' }),
+  user_agent: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()).nullable().meta({ description: 'What the action concerned, by action: e.g. `dataset_id`, a token\'s `name` and `prefix`' }),
+  created_at: timestamp
+}).meta({ id: 'AuditEvent' })
+
+export type AuditEventDTO = z.infer<typeof AuditEventSchema>
+
+/** GET /api/audit: a page of the caller's events, newest first. */
+export const AuditEventListSchema = z.object({
+  events: z.array(AuditEventSchema),
+  next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last' })
+})
 
 export const ListAuditQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),

@@ -7,14 +7,28 @@ import type { ScheduleDTO } from './schedules'
 export const NOTIFICATION_CHANNELS = ['telegram', 'email', 'webhook'] as const
 export type NotificationChannel = typeof NOTIFICATION_CHANNELS[number]
 
-export interface NotificationSettingsDTO {
-  telegram: { completed: boolean, failed: boolean }
+const timestamp = z.iso.datetime()
+
+export const NotificationSettingsSchema = z.object({
+  telegram: z.object({ completed: z.boolean(), failed: z.boolean() }),
   /** `address` is the account's email. */
-  email: { completed: boolean, failed: boolean, address: string }
-}
+  email: z.object({
+    completed: z.boolean(),
+    failed: z.boolean(),
+    address: z.string().meta({ description: 'The account\'s email (not changeable here)' })
+  })
+}).meta({ id: 'NotificationSettings', description: 'Whether completed and failed exports are announced on each channel' })
+
+export type NotificationSettingsDTO = z.infer<typeof NotificationSettingsSchema>
 
 /** Which channels this server has configured (GET /api/notifications/channels). */
-export interface NotificationChannelsDTO { telegram: boolean, email: boolean, webhooks: boolean }
+export const NotificationChannelsSchema = z.object({
+  telegram: z.boolean().meta({ description: 'TELEGRAM_BOT_TOKEN is set' }),
+  email: z.boolean().meta({ description: 'SMTP_URL is set' }),
+  webhooks: z.boolean().meta({ description: 'Always true' })
+})
+
+export type NotificationChannelsDTO = z.infer<typeof NotificationChannelsSchema>
 
 const toggles = z.strictObject({ completed: z.boolean().optional(), failed: z.boolean().optional() })
 
@@ -28,7 +42,8 @@ export type UpdateNotificationSettings = z.infer<typeof UpdateNotificationSettin
 export const WEBHOOK_EVENTS = ['export.completed', 'export.failed', 'schedule.paused'] as const
 export type WebhookEvent = typeof WEBHOOK_EVENTS[number]
 /** What a delivery can carry: the events a user subscribes to, and the test `ping`. */
-export type WebhookMessageType = WebhookEvent | 'ping'
+export const WEBHOOK_MESSAGE_TYPES = [...WEBHOOK_EVENTS, 'ping'] as const
+export type WebhookMessageType = typeof WEBHOOK_MESSAGE_TYPES[number]
 
 export const CreateWebhookSchema = z.strictObject({
   url: z.string().trim().max(2048, 'At most 2048 characters').pipe(z.url({ protocol: /^https?$/, message: 'Must be an http(s) URL' })),
@@ -37,33 +52,48 @@ export const CreateWebhookSchema = z.strictObject({
 })
 export type CreateWebhook = z.infer<typeof CreateWebhookSchema>
 
-export interface WebhookEndpointDTO {
-  id: string
-  url: string
-  events: WebhookEvent[]
-  description: string | null
-  enabled: boolean
-  disabled_reason: string | null
-  created_at: string
-}
+export const WebhookEndpointSchema = z.object({
+  id: z.guid(),
+  url: z.url(),
+  events: z.array(z.enum(WEBHOOK_EVENTS)),
+  description: z.string().nullable(),
+  enabled: z.boolean().meta({ description: 'False once the server disabled it: WEBHOOK_DISABLE_AFTER_FAILURES deliveries in a row given up, or the receiver answered 410 Gone' }),
+  disabled_reason: z.string().nullable().meta({ description: 'Why the server disabled it; null while enabled' }),
+  created_at: timestamp
+}).meta({ id: 'WebhookEndpoint' })
+
+export type WebhookEndpointDTO = z.infer<typeof WebhookEndpointSchema>
+
+/** GET /api/webhooks: the caller's endpoints, oldest first. */
+export const WebhookEndpointListSchema = z.array(WebhookEndpointSchema)
 
 /** The answer to POST /api/webhooks: the only time the signing secret is shown. */
-export interface CreatedWebhookDTO extends WebhookEndpointDTO { secret: string }
+export const CreatedWebhookSchema = WebhookEndpointSchema.extend({
+  secret: z.string().meta({ description: 'The Standard Webhooks signing secret (`whsec_…`): shown this once, never again' })
+})
 
-export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed'
+export type CreatedWebhookDTO = z.infer<typeof CreatedWebhookSchema>
 
-export interface WebhookDeliveryDTO {
-  id: string
-  event: WebhookMessageType
-  status: WebhookDeliveryStatus
-  attempts: number
-  status_code: number | null
-  latency_ms: number | null
-  error: string | null
-  created_at: string
-  delivered_at: string | null
-  next_attempt_at: string | null
-}
+export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const
+export type WebhookDeliveryStatus = typeof WEBHOOK_DELIVERY_STATUSES[number]
+
+export const WebhookDeliverySchema = z.object({
+  id: z.string().meta({ description: 'The message id (`msg_…`), sent as the `webhook-id` header; a redelivery keeps it' }),
+  event: z.enum(WEBHOOK_MESSAGE_TYPES),
+  status: z.enum(WEBHOOK_DELIVERY_STATUSES).meta({ description: 'pending: queued or between retries; failed: given up after WEBHOOK_MAX_ATTEMPTS, or the endpoint was disabled' }),
+  attempts: z.int().min(0),
+  status_code: z.int().nullable().meta({ description: 'The receiver\'s HTTP status on the last attempt' }),
+  latency_ms: z.int().nullable().meta({ description: 'How long the last attempt took' }),
+  error: z.string().nullable().meta({ description: 'Why the last attempt failed' }),
+  created_at: timestamp,
+  delivered_at: timestamp.nullable(),
+  next_attempt_at: timestamp.nullable().meta({ description: 'When the next attempt is due, while pending' })
+}).meta({ id: 'WebhookDelivery' })
+
+export type WebhookDeliveryDTO = z.infer<typeof WebhookDeliverySchema>
+
+/** GET /api/webhooks/{id}/deliveries: the endpoint's most recent deliveries, newest first. */
+export const WebhookDeliveryListSchema = z.array(WebhookDeliverySchema)
 
 /** `data` of export.* events: the export as the API shows it, without the presigned URL, plus the signed app link. */
 export type WebhookExportData = Omit<ExportJobDTO, 'download_url' | 'expires_at' | 'queue_position' | 'progress'> & {

@@ -4,6 +4,7 @@ import { validate, compileErrors } from '@readme/openapi-parser'
 import { describe, expect, it } from 'vitest'
 import { buildOpenApiDocument, documentedExamples, SESSION_COOKIE } from '../../server/lib/openapi/document'
 import { ERROR_EXAMPLES } from '../../server/lib/openapi/operations'
+import { ListExportsQuerySchema } from '../../shared/types/exports'
 
 const ROOT = join(import.meta.dirname, '../..')
 const METHODS = new Set(['get', 'post', 'put', 'patch', 'delete'])
@@ -65,6 +66,11 @@ describe('the OpenAPI document', () => {
     }
     expect(document.paths?.['/api/analytics/exports']?.post?.security).toEqual([{ session: [] }, { bearer: [] }])
     expect(document.paths?.['/api/health/live']?.get?.security).toEqual([])
+    // Token management takes the session cookie only (requireSessionUser): an API token gets 403.
+    for (const route of [document.paths?.['/api/tokens']?.get, document.paths?.['/api/tokens']?.post, document.paths?.['/api/tokens/{id}']?.delete]) {
+      expect(route?.security).toEqual([{ session: [] }])
+      expect(JSON.stringify(route?.responses?.['403'])).toContain('API token')
+    }
   })
 
   it('names the session cookie the app sets', () => {
@@ -79,11 +85,12 @@ describe('the OpenAPI document', () => {
     expect(JSON.stringify(document.paths?.['/api/analytics/exports']?.post?.responses?.['400'])).toContain('#/components/schemas/Error')
   })
 
-  it('takes request bodies from the schemas the routes validate with', () => {
+  it('takes request bodies and queries from the schemas the routes validate with', () => {
     const body = JSON.stringify(document.paths?.['/api/analytics/exports']?.post?.requestBody)
     for (const field of ['dataset_id', 'format', 'compression', 'parquet_compression', 'columns', 'limit', 'csv']) expect(body).toContain(`"${field}"`)
     const query = document.paths?.['/api/analytics/exports']?.get?.parameters ?? []
-    expect(query.map(p => 'name' in p && p.name)).toEqual(['limit', 'cursor', 'schedule_id'])
+    expect(query.map(p => 'name' in p && p.name)).toEqual(Object.keys(ListExportsQuerySchema.shape))
+    expect(query.map(p => 'name' in p && p.name)).toEqual(['limit', 'cursor', 'schedule_id', 'status', 'dataset_id', 'created_after', 'created_before'])
   })
 
   it.each([...documentedExamples(), ...ERROR_EXAMPLES].map(e => [e.where, e] as const))('example %s satisfies its schema', (_where, { schema, example }) => {

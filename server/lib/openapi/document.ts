@@ -37,6 +37,7 @@ const SECURITY_SCHEMES = {
 
 const SECURITY: Record<Auth, Array<Record<string, string[]>>> = {
   user: [{ session: [] }, { bearer: [] }],
+  session: [{ session: [] }],
   public: [],
   telegramSecret: [{ telegramSecret: [] }],
   metricsToken: [{ metricsToken: [] }],
@@ -48,6 +49,7 @@ const COMMON_ERRORS = {
   unauthenticated: 'No session cookie or API token, or one that is signed out, revoked or expired, or the user is disabled',
   invalid: 'Invalid input: `data.errors` names each field (`[{ field, message }]`); nothing was changed',
   crossSite: 'A state-changing request with a session cookie from another site',
+  apiToken: 'A valid API token: this route needs the session cookie (sign in to the app), so a token cannot manage tokens',
   tooLarge: 'Body over 128 KB',
   database: 'PostgreSQL is unreachable (with Retry-After: 5); retry later'
 }
@@ -90,12 +92,18 @@ function operation(key: string, doc: OperationDoc): ZodOpenApiOperationObject {
   const responses: Record<string, ZodOpenApiResponseObject> = {}
   for (const [status, r] of Object.entries(doc.responses)) responses[status] = response(r)
   const errors: Record<string, string> = {}
+  const signedIn = doc.auth === 'user' || doc.auth === 'session'
+  const writes = WRITE_METHODS.has(method.toUpperCase())
   // The webhook and the signed link validate nothing with zod: they never answer 400.
-  if ((doc.body || doc.query) && (doc.auth === 'user' || doc.auth === 'public')) errors[400] = COMMON_ERRORS.invalid
-  if (doc.auth === 'user') errors[401] = COMMON_ERRORS.unauthenticated
-  if (WRITE_METHODS.has(method.toUpperCase()) && doc.auth !== 'public') errors[403] = COMMON_ERRORS.crossSite
-  if (WRITE_METHODS.has(method.toUpperCase())) errors[413] = COMMON_ERRORS.tooLarge
-  if (doc.auth === 'user') errors[503] = COMMON_ERRORS.database
+  if ((doc.body || doc.query) && (signedIn || doc.auth === 'public')) errors[400] = COMMON_ERRORS.invalid
+  if (signedIn) errors[401] = COMMON_ERRORS.unauthenticated
+  const forbidden = [
+    ...(doc.auth === 'session' ? [COMMON_ERRORS.apiToken] : []),
+    ...(writes && doc.auth !== 'public' ? [COMMON_ERRORS.crossSite] : [])
+  ]
+  if (forbidden.length) errors[403] = forbidden.map((d, i) => (i ? d[0]!.toLowerCase() + d.slice(1) : d)).join('; or ')
+  if (writes) errors[413] = COMMON_ERRORS.tooLarge
+  if (signedIn) errors[503] = COMMON_ERRORS.database
   Object.assign(errors, doc.errors)
   for (const [status, description] of Object.entries(errors)) {
     responses[status] ??= errorResponse(description, doc.errorContentType)
@@ -139,7 +147,7 @@ export function buildOpenApiDocument() {
       version: '1.0.0',
       description: [
         'Outport exports analytics datasets (CSV, Parquet, JSON Lines, JSON, Excel) to S3-compatible storage.',
-        'JSON in and out, snake_case. Every route but the health routes, sign-in, this document, the Telegram webhook and the signed download link needs a session cookie or `Authorization: Bearer <token>`.',
+        'JSON in and out, snake_case. Every route but the health routes, sign-in, this document, the Telegram webhook and the signed download link needs a session cookie or `Authorization: Bearer <token>`; managing API tokens (/api/tokens) needs the session cookie, and answers an API token 403.',
         'Every error answers the `Error` shape; invalid input is a 400 with `data.errors: [{ field, message }]`. Unknown ids and other users\' ids are 404.'
       ].join('\n\n')
     },

@@ -8,6 +8,9 @@ export const SCHEDULE_ID = '7b9e4d21-5c3a-4f6b-8e2d-1a0b9c8d7e6f'
 export const DATASET_ID = '054f17bf-1dbb-43ed-98c3-b4858093d7fc'
 export const ACCOUNT_ID = 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d'
 export const TAG_ID = 'b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e'
+export const TOKEN_ID = 'd4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f7a'
+export const WEBHOOK_ID = 'e5f6a7b8-c9d0-4e1f-9a2b-3c4d5e6f7a8b'
+export const DELIVERY_ID = 'msg_2KWPBGFHN3XQ7TRV9ZJMD4CE6A'
 
 export const USER = { id: 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f', email: 'demo@example.com', display_name: 'Demo User' }
 
@@ -57,12 +60,24 @@ export const EXPORT_JOB = {
   queue_position: null,
   download_url: 'https://outport-exports.s3.eu-west-2.amazonaws.com/exports/3f1c2a64.csv.gz?X-Amz-Signature=…',
   expires_at: '2026-11-30T13:00:05.000Z',
+  file_expires_at: '2026-12-01T12:00:05.000Z',
   created_at: '2026-11-30T12:00:00.000Z',
   started_at: '2026-11-30T12:00:01.000Z',
   completed_at: '2026-11-30T12:00:05.000Z',
   schedule_id: null,
   scheduled_for: null,
-  schedule_run: null
+  schedule_run: null,
+  deleted_at: null
+}
+
+/** The answer to deleting the completed export above: the file is gone, the job stays. */
+export const DELETED_EXPORT_JOB = {
+  ...EXPORT_JOB,
+  status: 'deleted',
+  download_url: null,
+  expires_at: null,
+  file_expires_at: null,
+  deleted_at: '2026-11-30T15:30:00.000Z'
 }
 
 export const PREVIEW = {
@@ -80,7 +95,8 @@ export const CREATE_SCHEDULE = {
   range: 'previous_week',
   cadence: { frequency: 'weekly', weekday: 1, time: '08:00', time_zone: 'Europe/London' },
   name: 'Weekly transactions',
-  enabled: true
+  enabled: true,
+  channels: { telegram: false, email: true }
 }
 
 export const SCHEDULE = {
@@ -91,11 +107,79 @@ export const SCHEDULE = {
   request: { dataset_id: DATASET_ID, format: 'csv', account_ids: [], tag_ids: [] },
   range: 'previous_week',
   cadence: { frequency: 'weekly', time: '08:00', weekday: 1, time_zone: 'Europe/London' },
+  channels: { telegram: false, email: true },
   next_run_at: '2026-12-07T08:00:00.000Z',
   last_run: { job_id: JOB_ID, status: 'completed', at: '2026-11-30T08:00:00.000Z' },
   consecutive_failures: 0,
   created_at: '2026-11-01T10:00:00.000Z',
   updated_at: '2026-11-01T10:00:00.000Z'
+}
+
+export const API_TOKEN = {
+  id: TOKEN_ID,
+  name: 'CI pipeline',
+  prefix: 'otp_k3J9xQ2m',
+  created_at: '2026-11-01T09:00:00.000Z',
+  last_used_at: '2026-11-30T12:00:00.000Z',
+  expires_at: '2027-11-01T09:00:00.000Z',
+  expired: false
+}
+
+export const AUDIT_EVENT = {
+  id: 'f6a7b8c9-d0e1-4f2a-8b3c-4d5e6f7a8b9c',
+  action: 'export.created',
+  object_id: JOB_ID,
+  token_id: TOKEN_ID,
+  ip: '203.0.113.7',
+  user_agent: 'curl/8.5.0',
+  details: { dataset_id: DATASET_ID, format: 'csv' },
+  created_at: '2026-11-30T12:00:00.000Z'
+}
+
+export const NOTIFICATION_SETTINGS = {
+  telegram: { completed: true, failed: true },
+  email: { completed: false, failed: true, address: USER.email }
+}
+
+export const CREATE_WEBHOOK = {
+  url: 'https://hooks.example.com/outport',
+  events: ['export.completed', 'export.failed'],
+  description: 'Data team pipeline'
+}
+
+export const WEBHOOK = {
+  id: WEBHOOK_ID,
+  ...CREATE_WEBHOOK,
+  enabled: true,
+  disabled_reason: null,
+  created_at: '2026-11-01T09:30:00.000Z'
+}
+
+export const WEBHOOK_DELIVERY = {
+  id: DELIVERY_ID,
+  event: 'export.completed',
+  status: 'delivered',
+  attempts: 1,
+  status_code: 200,
+  latency_ms: 143,
+  error: null,
+  created_at: '2026-11-30T12:00:05.000Z',
+  delivered_at: '2026-11-30T12:00:05.000Z',
+  next_attempt_at: null
+}
+
+/** A test `ping` as POST /api/webhooks/{id}/test answers it: queued, not yet sent. */
+export const WEBHOOK_PING = {
+  ...WEBHOOK_DELIVERY,
+  id: 'msg_7YB3QK2M9WDXRT4HV6NPCJFG8E',
+  event: 'ping',
+  status: 'pending',
+  attempts: 0,
+  status_code: null,
+  latency_ms: null,
+  delivered_at: null,
+  created_at: '2026-11-30T14:00:00.000Z',
+  next_attempt_at: '2026-11-30T14:00:00.000Z'
 }
 
 export const READY = {

@@ -1,11 +1,17 @@
 import { z } from 'zod'
 import { ApiErrorSchema, NamedItemListSchema, OkSchema } from '../../../shared/types/api'
+import { AuditEventListSchema, ListAuditQuerySchema } from '../../../shared/types/audit'
 import { LoginSchema, LogoutAllSchema, UserResponseSchema } from '../../../shared/types/auth'
 import { DatasetListSchema } from '../../../shared/types/datasets'
 import { CreateExportSchema, ExportCreatedSchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '../../../shared/types/exports'
 import { LivenessSchema, ReadinessSchema } from '../../../shared/types/health'
+import {
+  CreatedWebhookSchema, CreateWebhookSchema, NotificationChannelsSchema, NotificationSettingsSchema, UpdateNotificationSettingsSchema,
+  WebhookDeliveryListSchema, WebhookDeliverySchema, WebhookEndpointListSchema
+} from '../../../shared/types/notifications'
 import { CreateScheduleSchema, ScheduleListSchema, ScheduleSchema, UpdateScheduleSchema } from '../../../shared/types/schedules'
 import { TelegramLinkSchema, TelegramStatusSchema, TelegramUnlinkedSchema, TelegramUpdateSchema } from '../../../shared/types/telegram'
+import { ApiTokenListSchema, CreateApiTokenSchema, CreatedApiTokenSchema, RevokedApiTokenSchema } from '../../../shared/types/tokens'
 import * as examples from './examples'
 
 /**
@@ -18,9 +24,11 @@ import * as examples from './examples'
  */
 
 /**
- * user: session cookie or API token; public: nobody; the others: the route's own credential.
+ * user: session cookie or API token; session: the session cookie only (an API token gets 403:
+ * requireSessionUser() in server/utils/auth.ts); public: nobody; the others: the route's own
+ * credential.
  */
-export type Auth = 'user' | 'public' | 'telegramSecret' | 'metricsToken' | 'downloadToken'
+export type Auth = 'user' | 'session' | 'public' | 'telegramSecret' | 'metricsToken' | 'downloadToken'
 
 export interface ResponseDoc {
   description: string
@@ -54,7 +62,11 @@ export const TAGS = [
   { name: 'Datasets', description: 'What can be exported, and the caller\'s accounts and tags to filter by' },
   { name: 'Exports', description: 'One-off export jobs: create, preview, follow, download, cancel' },
   { name: 'Schedules', description: 'Recurring exports: a saved request, a relative date range and a cadence' },
+  { name: 'Notifications', description: 'Which channels announce finished exports: Telegram, email and webhooks' },
   { name: 'Telegram', description: 'Notifications in a Telegram chat' },
+  { name: 'Webhooks', description: 'Signed HTTP callbacks (Standard Webhooks) for export and schedule events, and their deliveries' },
+  { name: 'Tokens', description: 'Personal API tokens for `Authorization: Bearer <token>`; managed from the app\'s session only' },
+  { name: 'Audit', description: 'The caller\'s own activity: exports, downloads, tokens, sign-ins' },
   { name: 'Operations', description: 'Health, metrics and this document' }
 ] as const
 
@@ -62,6 +74,8 @@ export type TagName = typeof TAGS[number]['name']
 
 const exportId = z.object({ id: z.guid().meta({ description: 'The export\'s `job_id`', example: examples.JOB_ID }) })
 const scheduleId = z.object({ id: z.guid().meta({ description: 'The schedule\'s `id`', example: examples.SCHEDULE_ID }) })
+const tokenId = z.object({ id: z.guid().meta({ description: 'The token\'s `id`', example: examples.TOKEN_ID }) })
+const webhookId = z.object({ id: z.guid().meta({ description: 'The endpoint\'s `id`', example: examples.WEBHOOK_ID }) })
 
 const redirect = (description: string): ResponseDoc => ({
   description,
@@ -162,7 +176,7 @@ export const OPERATIONS = {
   },
   'GET /api/analytics/exports': {
     summary: 'List exports',
-    description: 'The caller\'s exports, newest first, a page at a time.',
+    description: 'The caller\'s exports, newest first, a page at a time; the filters given all apply (`status` takes a comma-separated list).',
     tag: 'Exports',
     auth: 'user',
     query: ListExportsQuerySchema,
@@ -192,8 +206,21 @@ export const OPERATIONS = {
     tag: 'Exports',
     auth: 'user',
     params: exportId,
-    responses: { 200: { description: 'The cancelled export', schema: ExportJobSchema, example: { ...examples.EXPORT_JOB, status: 'cancelled', download_url: null, expires_at: null, row_count: null, file_size_bytes: null, checksum_sha256: null } } },
+    responses: { 200: { description: 'The cancelled export', schema: ExportJobSchema, example: { ...examples.EXPORT_JOB, status: 'cancelled', download_url: null, expires_at: null, file_expires_at: null, row_count: null, file_size_bytes: null, checksum_sha256: null } } },
     errors: { 404: 'No such export of the caller\'s', 409: 'Already finished: `data.status` says how' }
+  },
+  'DELETE /api/analytics/exports/{id}': {
+    summary: 'Delete an export',
+    description: 'Removes the file from storage now; the job stays in the history as `deleted` (its download answers 410). A pending or running export is cancelled first. Deleting a deleted export answers it again.',
+    tag: 'Exports',
+    auth: 'user',
+    params: exportId,
+    responses: { 200: { description: 'The deleted export', schema: ExportJobSchema, example: examples.DELETED_EXPORT_JOB } },
+    errors: {
+      404: 'No such export of the caller\'s',
+      409: 'The export changed while it was being deleted; try again',
+      503: 'The file could not be deleted from storage (Retry-After: 30; the export is unchanged), or PostgreSQL is unreachable'
+    }
   },
   'POST /api/analytics/schedules': {
     summary: 'Create a schedule',
@@ -275,6 +302,128 @@ export const OPERATIONS = {
     body: { schema: TelegramUpdateSchema, example: { update_id: 1, message: { text: '/start k3J9xQ2m' } } },
     responses: { 200: { description: 'Handled (or ignored)', schema: OkSchema, example: { ok: true } } },
     errors: { 401: 'No X-Telegram-Bot-Api-Secret-Token', 403: 'A wrong X-Telegram-Bot-Api-Secret-Token', 404: 'Telegram is not enabled on this server' }
+  },
+  'GET /api/notifications/channels': {
+    summary: 'Configured channels',
+    description: 'Which notification channels this server has set up, so a client can say what is off and why.',
+    tag: 'Notifications',
+    auth: 'user',
+    responses: { 200: { description: 'The channels', schema: NotificationChannelsSchema, example: { telegram: true, email: false, webhooks: true } } }
+  },
+  'GET /api/notifications/settings': {
+    summary: 'Notification settings',
+    description: 'Whether completed and failed exports are announced by Telegram and by email (both, until changed). A schedule\'s own `channels` override these for its runs; webhooks follow each endpoint\'s events.',
+    tag: 'Notifications',
+    auth: 'user',
+    responses: { 200: { description: 'The settings', schema: NotificationSettingsSchema, example: examples.NOTIFICATION_SETTINGS } }
+  },
+  'PATCH /api/notifications/settings': {
+    summary: 'Change notification settings',
+    description: 'Any subset of the settings; fields left out keep their value. `email.address` is accepted and ignored: it is the account\'s email.',
+    tag: 'Notifications',
+    auth: 'user',
+    body: { schema: UpdateNotificationSettingsSchema, example: { email: { completed: false } } },
+    responses: { 200: { description: 'The settings after the change', schema: NotificationSettingsSchema, example: examples.NOTIFICATION_SETTINGS } }
+  },
+  'GET /api/webhooks': {
+    summary: 'List webhook endpoints',
+    description: 'The caller\'s endpoints, oldest first (without their secrets).',
+    tag: 'Webhooks',
+    auth: 'user',
+    responses: { 200: { description: 'The endpoints', schema: WebhookEndpointListSchema, example: [examples.WEBHOOK] } }
+  },
+  'POST /api/webhooks': {
+    summary: 'Add a webhook endpoint',
+    description: 'The URL must be https and its host must resolve to public addresses only (WEBHOOK_ALLOW_HOSTS excepted). Deliveries are signed with the secret in this answer, shown only here.',
+    tag: 'Webhooks',
+    auth: 'user',
+    body: { schema: CreateWebhookSchema, example: examples.CREATE_WEBHOOK },
+    responses: { 201: { description: 'Created, with its signing secret', schema: CreatedWebhookSchema, example: { ...examples.WEBHOOK, secret: 'whsec_MfKQ9r8GKjqzVc3YoVjQ1ng4p7v2N8xk' } } },
+    errors: {
+      400: 'Invalid input (`data.errors`), or the URL is refused: not https, carries credentials, does not resolve, or resolves to a private or reserved address',
+      409: 'The caller already has WEBHOOKS_MAX_PER_USER endpoints'
+    }
+  },
+  'DELETE /api/webhooks/{id}': {
+    summary: 'Delete a webhook endpoint',
+    description: 'With its deliveries; nothing more is sent to it.',
+    tag: 'Webhooks',
+    auth: 'user',
+    params: webhookId,
+    responses: { 204: { description: 'Deleted' } },
+    errors: { 404: 'No such endpoint of the caller\'s' }
+  },
+  'POST /api/webhooks/{id}/test': {
+    summary: 'Send a test ping',
+    description: 'Queues a `ping` delivery to the endpoint; its outcome shows in the endpoint\'s deliveries.',
+    tag: 'Webhooks',
+    auth: 'user',
+    params: webhookId,
+    responses: { 202: { description: 'The queued delivery', schema: WebhookDeliverySchema, example: examples.WEBHOOK_PING } },
+    errors: { 404: 'No such endpoint of the caller\'s', 409: 'The endpoint is disabled (create it again to use it)' }
+  },
+  'GET /api/webhooks/{id}/deliveries': {
+    summary: 'List an endpoint\'s deliveries',
+    description: 'Its 50 most recent deliveries, newest first.',
+    tag: 'Webhooks',
+    auth: 'user',
+    params: webhookId,
+    responses: { 200: { description: 'The deliveries', schema: WebhookDeliveryListSchema, example: [examples.WEBHOOK_DELIVERY] } },
+    errors: { 404: 'No such endpoint of the caller\'s' }
+  },
+  'POST /api/webhooks/{id}/deliveries/{delivery_id}/redeliver': {
+    summary: 'Redeliver',
+    description: 'Queues the delivery again with the same `webhook-id` (receivers may deduplicate on it) and a fresh attempt budget.',
+    tag: 'Webhooks',
+    auth: 'user',
+    params: webhookId.extend({ delivery_id: z.string().meta({ description: 'The delivery\'s `id` (`msg_…`)', example: examples.DELIVERY_ID }) }),
+    responses: {
+      202: {
+        description: 'The delivery, queued again',
+        schema: WebhookDeliverySchema,
+        example: { ...examples.WEBHOOK_DELIVERY, status: 'pending', attempts: 0, delivered_at: null, next_attempt_at: '2026-11-30T15:00:00.000Z' }
+      }
+    },
+    errors: { 404: 'No such endpoint of the caller\'s, or no such delivery of the endpoint\'s', 409: 'The endpoint is disabled, or the delivery is still pending' }
+  },
+  'GET /api/tokens': {
+    summary: 'List API tokens',
+    description: 'The caller\'s tokens that were not revoked (expired ones included, marked), newest first; never their secrets.',
+    tag: 'Tokens',
+    auth: 'session',
+    responses: { 200: { description: 'The tokens', schema: ApiTokenListSchema, example: { tokens: [examples.API_TOKEN] } } }
+  },
+  'POST /api/tokens': {
+    summary: 'Create an API token',
+    description: 'For `Authorization: Bearer <token>`. The secret is in this answer only; the server keeps its hash.',
+    tag: 'Tokens',
+    auth: 'session',
+    body: { schema: CreateApiTokenSchema, example: { name: 'CI pipeline', expires_in_days: 365 } },
+    responses: {
+      201: {
+        description: 'Created, with its secret',
+        schema: CreatedApiTokenSchema,
+        example: { ...examples.API_TOKEN, last_used_at: null, token: 'otp_k3J9xQ2mVb7Rz0pLw4YcT8nE5uHa1sDf6gJq2XkZ9oM' }
+      }
+    },
+    errors: { 400: 'Invalid input (`data.errors`), or the caller already has API_TOKENS_MAX_PER_USER usable tokens' }
+  },
+  'DELETE /api/tokens/{id}': {
+    summary: 'Revoke an API token',
+    description: 'At once: the token\'s next request is 401.',
+    tag: 'Tokens',
+    auth: 'session',
+    params: tokenId,
+    responses: { 200: { description: 'The revoked token', schema: RevokedApiTokenSchema, example: { ...examples.API_TOKEN, revoked: true } } },
+    errors: { 404: 'No such token of the caller\'s, or already revoked' }
+  },
+  'GET /api/audit': {
+    summary: 'List the caller\'s activity',
+    description: 'The caller\'s own audit events, newest first, a page at a time.',
+    tag: 'Audit',
+    auth: 'user',
+    query: ListAuditQuerySchema,
+    responses: { 200: { description: 'A page of events', schema: AuditEventListSchema, example: { events: [examples.AUDIT_EVENT], next_cursor: null } } }
   },
   'GET /api/health/live': {
     summary: 'Liveness',

@@ -305,7 +305,8 @@ describe('notifications: email and webhooks', () => {
       const res = await api.postJson(`/api/analytics/schedules/${failing.id}/run`, {}, { token: user.token })
       expect((await res.json()).status).toBe('failed')
     }
-    await waitFor(() => events().some(e => e.type === 'schedule.paused'), 'schedule.paused')
+    // Deliveries are independent: the pause can arrive before the second run's export.failed.
+    await waitFor(() => events().some(e => e.type === 'schedule.paused') && events().filter(e => e.type === 'export.failed').length === 2, 'schedule.paused and both failures')
     const paused = events().filter(e => e.type === 'schedule.paused')
     expect(paused).toHaveLength(1)
     expect(paused[0]!.data).toMatchObject({ id: failing.id, name: 'Doomed', enabled: false, next_run_at: null, paused_reason: 'Paused after 2 failed runs in a row', failures: 2, last_error: expect.stringMatching(/accounts no longer exist/), schedules_link: `${APP_URL}/analytics/schedules` })

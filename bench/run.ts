@@ -5,11 +5,13 @@
  * figures with their targets; it asserts nothing.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { createReadStream, existsSync, readFileSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
+import type { S3Client } from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
 import autocannon from 'autocannon'
 import pg from 'pg'
 import { loadConfig } from '../server/lib/config'
@@ -17,7 +19,7 @@ import { createDb } from '../server/lib/db/client'
 import { seedDemo, type DemoOutput } from '../server/lib/demo-seed'
 import { copyStatement, exportQuery, projectionFor } from '../server/lib/exports/run'
 import { S3RVER_CREDENTIALS, startS3rver } from '../server/lib/local/s3rver'
-import { createStorage, uploadFile, type Storage } from '../server/lib/storage/s3'
+import { createStorage, UNSIGNED_PARTS, type Storage } from '../server/lib/storage/s3'
 import { DATASETS } from '../server/lib/warehouse/datasets'
 import { openWarehouse } from '../server/lib/warehouse/duckdb'
 import type { ExportJobDTO, ExportMetadata } from '../shared/types/exports'
@@ -77,6 +79,8 @@ const serverSeconds = (job: ExportJobDTO) => (Date.parse(job.completed_at!) - Da
 interface Bench {
   database: TestDatabase
   storage: Storage
+  /** The SDK's own client for the floor's upload: payloads signed, as the SDK does by default. */
+  floorClient: S3Client
   env: Record<string, string>
   config: ReturnType<typeof loadConfig>
 }
@@ -138,7 +142,7 @@ async function exportsAt(bench: Bench, size: number, warehouse: string, demo: De
       connection.closeSync()
       instance.closeSync()
       const u0 = performance.now()
-      await uploadFile(bench.storage, `floor/${format}`, file, { contentType: 'application/octet-stream', partSize: 8 * 1024 * 1024, queueSize: 3 })
+      await new Upload({ client: bench.floorClient, params: { Bucket: BUCKET, Key: `floor/${format}`, Body: createReadStream(file) }, partSize: 8 * 1024 * 1024, queueSize: 3 }).done()
       uploads.push((performance.now() - u0) / 1000)
       await rm(file)
     }
@@ -149,7 +153,10 @@ async function exportsAt(bench: Bench, size: number, warehouse: string, demo: De
     const mb = job.file_size_bytes! / 1024 / 1024
     record(`${label}: POST → completed${REPS > 1 ? ` (median of ${REPS})` : ''}`, `${e2e.toFixed(2)} s, ${(size / e2e / 1000).toFixed(0)}k rows/s, ${mb.toFixed(0)} MiB`)
     record(`${label}: floor (COPY + upload)`, `${floor.toFixed(2)} s (${median(copies).toFixed(2)} + ${median(uploads).toFixed(2)})`)
-    record(`${label}: end-to-end ÷ floor`, ratio.toFixed(2), '≤ 1.15', ratio <= 1.15)
+    // The upload overlaps the writer: text without compression should beat the sum by 15 %, and
+    // Parquet (a tenth of the bytes, so little upload to hide the writer behind) match it.
+    const target = format === 'parquet' ? 1 : (format === 'csv' || format === 'jsonl') && compression === 'none' ? 0.85 : 1.15
+    record(`${label}: end-to-end ÷ floor`, ratio.toFixed(2), `≤ ${target.toFixed(2)}`, ratio <= target)
     const memoryTarget = (format === 'csv' && size >= 5_000_000) || (format === 'xlsx' && size >= 1_000_000)
     record(`${label}: server peak RSS`, `${peak.toFixed(0)} MB`, memoryTarget ? '≤ 600 MB' : '', memoryTarget ? peak <= 600 : undefined)
   }
@@ -197,6 +204,48 @@ async function pollingCost(demo: DemoOutput, server: ServerHandle, soloSeconds: 
   record('status polling at 1,000 req/s from 64 pollers: latency p50 / p99', `${paced.result.p50.toFixed(0)} / ${paced.result.p99.toFixed(0)} ms${paced.result.errors ? ` (${paced.result.errors} errors)` : ''}`, 'p99 ≤ 50 ms', paced.result.p99 <= 50 && paced.result.errors === 0)
   const slowdown = median(paced.exports) / soloSeconds - 1
   record('1M csv export while polled at 1,000 req/s: slowdown', `${(slowdown * 100).toFixed(0)} % (median ${median(paced.exports).toFixed(2)} s of ${paced.exports.length})`, '≤ 20 %', slowdown <= 0.2)
+}
+
+/**
+ * 2. of the performance issue: the HTTP process while one CSV export of the whole warehouse runs,
+ * alone and under 64 open-loop pollers at 500 and 1,000 req/s (the load lasts as long as the
+ * export). Event-loop delay is the server's own (`outport_event_loop_delay_seconds`, reset at each
+ * scrape, so one scrape before and one after bracket the export).
+ */
+async function apiDuringExport(bench: Bench, demo: DemoOutput, server: ServerHandle, size: number) {
+  const api = client(server.url)
+  const user = demo.users[0]!
+  const polled = await api.waitForExport(user.token, await api.createExport(user.token, { dataset_id: MONTHLY.id, format: 'csv' }))
+  const url = `${server.url}/api/analytics/exports/${polled.job_id}`
+  const headers = { authorization: `Bearer ${user.token}` }
+  const label = `${(size / 1e6).toFixed(0)}M csv`
+  const run = async (rate: number) => {
+    await loopDelay(bench, server)
+    const stop = new AbortController()
+    const polling = rate ? openLoopPolling(url, headers, { pollers: 64, rate, seconds: 3600, signal: stop.signal }) : undefined
+    const job = await api.waitForExport(user.token, await api.createExport(user.token, { dataset_id: TRANSACTIONS.id, format: 'csv' }), 900_000, 250)
+    stop.abort()
+    return { seconds: serverSeconds(job), loop: await loopDelay(bench, server), polling: await polling }
+  }
+  const alone = await run(0)
+  record(`${label} export alone: event-loop delay p99 / max of the HTTP process`, `${alone.loop.p99.toFixed(1)} / ${alone.loop.max.toFixed(0)} ms (export ${alone.seconds.toFixed(2)} s)`, '≤ 20 ms', alone.loop.p99 <= 20)
+  for (const rate of [500, 1000]) {
+    const loaded = await run(rate)
+    const polling = loaded.polling!
+    const slowdown = loaded.seconds / alone.seconds - 1
+    const target = rate === 500
+    record(`${label} export + status polls at ${rate} req/s: event-loop delay p99 / max`, `${loaded.loop.p99.toFixed(1)} / ${loaded.loop.max.toFixed(0)} ms`, target ? '≤ 20 ms' : '', target ? loaded.loop.p99 <= 20 : undefined)
+    record(`${label} export + status polls at ${rate} req/s: status p50 / p99`, `${polling.p50.toFixed(0)} / ${polling.p99.toFixed(0)} ms (${polling.perSecond.toFixed(0)} req/s${polling.errors ? `, ${polling.errors} errors` : ''})`, target ? 'p99 ≤ 100 ms' : '', target ? polling.p99 <= 100 && polling.errors === 0 : undefined)
+    record(`${label} export + status polls at ${rate} req/s: export slowdown`, `${(slowdown * 100).toFixed(0)} % (${loaded.seconds.toFixed(2)} s)`, target ? '≤ 25 %' : '', target ? slowdown <= 0.25 : undefined)
+  }
+}
+
+/** The server's event-loop delay since the previous call: p99 and max, in ms. */
+async function loopDelay(bench: Bench, server: ServerHandle): Promise<{ p99: number, max: number }> {
+  const response = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${bench.env.METRICS_TOKEN}` } })
+  const text = await response.text()
+  const quantile = (q: string) => Number(new RegExp(`^outport_event_loop_delay_seconds\\{quantile="${q}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) * 1000
+  return { p99: quantile('0.99'), max: quantile('1') }
 }
 
 /** Runs `load` while 1M-row CSV exports run one after another; returns its result and their durations. */
@@ -310,16 +359,20 @@ async function main() {
     AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
     NUXT_SESSION_PASSWORD: 'bench-session-password-that-is-long-enough-0123456789',
     EXPORT_WORK_DIR: join(DIR, 'work'),
+    METRICS_TOKEN: 'bench-metrics-token',
     ...(process.env.DUCKDB_MEMORY_LIMIT && { DUCKDB_MEMORY_LIMIT: process.env.DUCKDB_MEMORY_LIMIT }),
     ...(process.env.DUCKDB_THREADS && { DUCKDB_THREADS: process.env.DUCKDB_THREADS })
   }
   const config = loadConfig({ ...env, WAREHOUSE_PATH: 'unused' })
-  const bench: Bench = { database, storage: createStorage(config), env, config }
+  const floorClient = createStorage(config).client
+  floorClient.middlewareStack.remove(UNSIGNED_PARTS)
+  const bench: Bench = { database, storage: createStorage(config), floorClient, env, config }
   const rates = new Map<string, number>()
   try {
     for (const size of SIZES) {
       await withWarehouse(bench, String(size), 1, size, async (demo, server, warehouse) => {
         await exportsAt(bench, size, warehouse, demo, server, rates)
+        if (size === 5_000_000) await apiDuringExport(bench, demo, server, size)
         if (size === SIZES[0]) {
           await pickupLatency(bench, demo, server)
           await pollingCost(demo, server, size / rates.get('1M csv')!)

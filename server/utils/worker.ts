@@ -1,5 +1,6 @@
 import { ExportWorker } from '../lib/exports/worker'
 import { logFn } from '../lib/log'
+import { builtUploadThread, inlineUploader, threadUploader } from '../lib/storage/uploader'
 
 let worker: Promise<ExportWorker | undefined> | undefined
 let started: ExportWorker | undefined
@@ -15,6 +16,7 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
     const context = await useAppContext()
     const { config } = context
     if (config.OUTPORT_ROLE === 'web') return undefined
+    const uploadThread = builtUploadThread()
     const instance = new ExportWorker(context, {
       concurrency: config.EXPORT_WORKER_CONCURRENCY,
       maxAttempts: config.EXPORT_MAX_ATTEMPTS,
@@ -25,6 +27,8 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
       // Expired leases are found by the sweep: never wait much longer than a lease for it.
       sweepMs: Math.min(5000, config.EXPORT_LEASE_SECONDS * 1000),
       log: logFn(useLog().child({ component: 'worker' })),
+      // In the built server; from source (development) the uploads run on the event loop.
+      uploader: uploadThread ? threadUploader(uploadThread) : inlineUploader,
       metrics: useMetrics().worker,
       // Telegram, email and webhooks, each once per job; none of them can change the job.
       onFinished: async (jobId) => {

@@ -257,8 +257,9 @@ describe('security', () => {
     }, 240_000)
 
     it('holds the per-email limit under 40 parallel wrong passwords spread over two web processes', async () => {
-      // A second process on the same database, as with OUTPORT_ROLE=web × N behind a load balancer.
-      const second = await suite.startServer({ OUTPORT_ROLE: 'web' })
+      // A second process on the same database and configuration, as with OUTPORT_ROLE=web × N
+      // behind a load balancer (with its own limits, it would refuse later than the first).
+      const second = await suite.startServer({ ...suite.env, OUTPORT_ROLE: 'web' })
       try {
         const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) =>
           fetch(`${i % 2 ? second.url : suite.server.url}/api/auth/login`, {

@@ -15,12 +15,18 @@ import { buildWarehouse, planDemo } from '../../server/lib/warehouse/demo'
 import { openWarehouse } from '../../server/lib/warehouse/duckdb'
 import type { ExportMetadata, ExportProgress } from '../../shared/types/exports'
 import type { ExportFormat } from '../../shared/types/formats'
+import { inlineUploader, type Uploader } from '../../server/lib/storage/uploader'
 import { startFaultProxy } from '../helpers/proxy'
+import { startUploadThread } from '../helpers/upload-thread'
 import { freePort } from '../helpers/server'
 import { parseCsv, readParquetRows } from '../helpers/readers'
 
-/** The export runner on its own: real DuckDB, a real S3-compatible server, no Nuxt. */
-describe('runExport', () => {
+/**
+ * The export runner on its own: real DuckDB, a real S3-compatible server, no Nuxt. The upload runs
+ * on the calling thread (development) and on the upload thread (the built server).
+ */
+describe.each(['this thread', 'the upload thread'] as const)('runExport, uploading on %s', (where) => {
+  let uploader: Uploader & { remove?: () => Promise<void> }
   let dir: string
   let s3: S3rverHandle
   let storage: Storage
@@ -36,7 +42,7 @@ describe('runExport', () => {
 
   function options(overrides: Partial<ExportRunOptions> = {}): ExportRunOptions & { progress: ExportProgress[] } {
     const progress: ExportProgress[] = []
-    return { warehouse, storage, workDir: join(dir, 'work'), signal: new AbortController().signal, onProgress: p => progress.push(p), progress, ...overrides }
+    return { warehouse, storage, uploader, workDir: join(dir, 'work'), signal: new AbortController().signal, onProgress: p => progress.push(p), progress, ...overrides }
   }
 
   async function objectKeys(): Promise<string[]> {
@@ -45,6 +51,7 @@ describe('runExport', () => {
   }
 
   beforeAll(async () => {
+    uploader = where === 'this thread' ? inlineUploader : await startUploadThread()
     dir = await mkdtemp(join(tmpdir(), 'outport-run-'))
     s3 = await startS3rver({ directory: join(dir, 's3'), port: await freePort(), buckets: ['run-test'] })
     storage = createStorage(loadConfig({
@@ -55,6 +62,7 @@ describe('runExport', () => {
     warehouse = new WarehouseReader(join(dir, 'warehouse.duckdb'))
   })
   afterAll(async () => {
+    await uploader?.remove?.()
     warehouse?.close()
     await s3?.stop()
     await rm(dir, { recursive: true, force: true })
@@ -185,5 +193,19 @@ describe('runExport', () => {
     await runExport(job, options({ onProgress: () => void readdir(join(dir, 'work')).then(files => seen.push(...files)) }))
     expect(seen.length).toBeGreaterThan(0)
     expect(new Set(seen)).toEqual(new Set([`${id}.${job.claimId}.parquet`]))
+  })
+
+  it.runIf(where === 'the upload thread')('an upload thread that dies fails the export as retryable, and the next export gets a new thread', async () => {
+    const opts = options()
+    let killed = false
+    opts.onProgress = () => {
+      if (!killed) void uploader.close()
+      killed = true
+    }
+    const failure = await runExport({ id: '00000000-0000-4000-8000-000000000030', userId: user!.user_id, metadata: metadata('csv') }, opts).catch(e => e)
+    expect(failure).toMatchObject({ code: 'TEMPORARY_FAILURE', retryable: true })
+    expect(await readdir(join(dir, 'work'))).toEqual([])
+    const result = await runExport({ id: '00000000-0000-4000-8000-000000000031', userId: user!.user_id, metadata: metadata('csv') }, options())
+    expect(result.row_count).toBe(200_000)
   })
 })

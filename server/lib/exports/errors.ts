@@ -43,10 +43,15 @@ export function storageFailure(error: unknown): ExportFailure {
   return new ExportFailure('STORAGE_ERROR', 'The export file could not be stored. Please try again; if it keeps failing, contact support.', false, { cause: error })
 }
 
+/** Something the export depends on failed in passing: tried again with backoff. */
+export function temporaryFailure(cause: unknown): ExportFailure {
+  return new ExportFailure('TEMPORARY_FAILURE', 'A service the export depends on was briefly unavailable. Please try again.', true, { cause })
+}
+
 export function asExportFailure(error: unknown): ExportFailure {
   if (error instanceof ExportFailure) return error
   if (isNetworkError(error)) {
-    return new ExportFailure('TEMPORARY_FAILURE', 'A service the export depends on was briefly unavailable. Please try again.', true, { cause: error })
+    return temporaryFailure(error)
   }
   return new ExportFailure('INTERNAL_ERROR', 'The export failed unexpectedly. Please try again; if it keeps failing, contact support.', false, { cause: error })
 }

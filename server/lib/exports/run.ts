@@ -1,15 +1,16 @@
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { resolveExportOptions, type CsvDelimiter, type ExportMetadata, type ExportOptions, type ExportProgress, type ExportResult } from '../../../shared/types/exports'
 import { EXPORT_FORMATS, fileContentType, fileExtension, type Compression, type ExportFormat } from '../../../shared/types/formats'
 import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader'
-import { uploadFile, UploadFencedError, type Storage } from '../storage/s3'
+import { UploadFencedError, type Storage } from '../storage/s3'
+import { inlineUploader, UploadThreadExited, type Uploader } from '../storage/uploader'
 import { findDataset, type Dataset } from '../warehouse/datasets'
 import { buildDatasetQuery, outputColumns, QueryBuilderError, type ProjectionOptions } from '../warehouse/query'
 import { bomPrefix } from './bom'
 import { writeXlsx } from './xlsx'
-import { ExportCancelled, ExportFailure, storageFailure } from './errors'
+import { ExportCancelled, ExportFailure, storageFailure, temporaryFailure } from './errors'
 import type { ExportJob } from './jobs/record'
 
 /** The job, and for a claimed run its claim: each attempt gets its own work file. */
@@ -23,6 +24,8 @@ export interface ExportRunOptions {
   onProgress: (progress: ExportProgress) => void
   /** Whether this run still owns the job: asked before the object is committed or removed. */
   fence?: () => Promise<boolean>
+  /** Where the upload runs (default: on this thread). */
+  uploader?: Uploader
 }
 
 // Overall percent: the query fills the first half of the bar, the upload the second.
@@ -81,8 +84,10 @@ export function filePrefix(options: ExportOptions): Buffer | undefined {
 }
 
 /**
- * Runs one export: DuckDB's own COPY writes the file (the result never passes through JS), then
- * it is streamed to S3. The temporary file is removed whatever happens.
+ * Runs one export: DuckDB's own COPY (or the Excel writer) writes the file — the result never
+ * passes through JS — and the file is streamed to S3 while it is being written, so the upload
+ * finishes shortly after the writer instead of starting then. The temporary file is removed
+ * whatever happens.
  */
 export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Promise<ExportResult> {
   const { metadata } = job
@@ -93,39 +98,65 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
   const format = metadata.format
   const options = resolveExportOptions(metadata)
   const tempPath = join(opts.workDir, `${job.id}${job.claimId ? `.${job.claimId}` : ''}.${fileExtension(format, options.compression)}`)
+  const prefix = filePrefix(options)
   // The work directory may have been removed under a long-running worker (tmp cleaners).
   await mkdir(opts.workDir, { recursive: true })
+  // A failed upload stops the writer: the export cannot succeed any more.
+  const uploadFailed = new AbortController()
+  const signal = AbortSignal.any([opts.signal, uploadFailed.signal])
+  let rowCount = 0
+  let uploadedBytes = 0
+  // Known once the writer is done: until then the writer's own progress is shown, after it the upload's.
+  let totalBytes: number | null = null
+  const reportUpload = () => opts.onProgress({
+    phase: 'uploading',
+    percent: QUERY_SHARE + Math.floor((100 - QUERY_SHARE - 1) * (totalBytes ? Math.min(1, uploadedBytes / totalBytes) : 1)),
+    rows: rowCount,
+    bytes_uploaded: uploadedBytes
+  })
   try {
-    const rowCount = EXPORT_FORMATS[format].writer === 'xlsx'
-      ? await onWarehouse(opts, progress => writeXlsx(progress.connection, sql, outputColumns(dataset, projectionFor(metadata)), tempPath, {
+    const writing = EXPORT_FORMATS[format].writer === 'xlsx'
+      ? onWarehouse(opts, signal, progress => writeXlsx(progress.connection, sql, outputColumns(dataset, projectionFor(metadata)), tempPath, {
           sheetName: dataset.name,
-          signal: opts.signal,
+          signal,
           onRows: progress.rows
         }), metadata.expected_rows ?? null)
-      : await onWarehouse(opts, ({ connection }) => connection.runAndReadAll(copyStatement(sql, tempPath, format, options)).then(r => Number(r.getRowObjectsJson()[0]!.Count)))
-    if (opts.signal.aborted) throw new ExportCancelled()
-    opts.onProgress({ phase: 'uploading', percent: QUERY_SHARE, rows: rowCount, bytes_uploaded: 0 })
+      : onWarehouse(opts, signal, ({ connection }) => connection.runAndReadAll(copyStatement(sql, tempPath, format, options)).then(r => Number(r.getRowObjectsJson()[0]!.Count)))
+    let writerFailed = false
+    writing.catch(() => {
+      writerFailed = true
+    })
     const key = exportKey(job.userId, job.id, format, options.compression)
-    const uploaded = await uploadFile(opts.storage, key, tempPath, {
+    const uploading = (opts.uploader ?? inlineUploader).upload(opts.storage, key, { path: tempPath, finished: writing, prefix }, {
       contentType: fileContentType(format, options.compression),
-      prefix: filePrefix(options),
-      signal: opts.signal,
+      signal,
       fence: opts.fence,
       // 8 MiB × 3 in flight keeps s3rver and S3 busy while bounding the buffers to ~24 MiB.
       partSize: 8 * 1024 * 1024,
       queueSize: 3,
-      onProgress: (bytes, total) => opts.onProgress({
-        phase: 'uploading',
-        percent: QUERY_SHARE + Math.floor((100 - QUERY_SHARE - 1) * (total ? bytes / total : 1)),
-        rows: rowCount,
-        bytes_uploaded: bytes
-      })
-    }).catch((error) => {
-      if (opts.signal.aborted || error instanceof UploadFencedError) throw new ExportCancelled()
-      throw storageFailure(error)
+      onProgress: (bytes) => {
+        uploadedBytes = bytes
+        if (totalBytes !== null) reportUpload()
+      }
+    }).catch((error: unknown) => {
+      if (!writerFailed) uploadFailed.abort()
+      throw error
     })
-    opts.onProgress({ phase: 'finalizing', percent: 99, rows: rowCount, bytes_uploaded: uploaded.size })
-    return { s3_key: key, row_count: rowCount, file_size_bytes: uploaded.size, checksum_sha256: uploaded.sha256 }
+    const [written, uploaded] = await Promise.allSettled([writing.then(async (rows) => {
+      rowCount = rows
+      totalBytes = (await stat(tempPath)).size + (prefix?.length ?? 0)
+      reportUpload()
+    }), uploading])
+    if (opts.signal.aborted) throw new ExportCancelled()
+    // The writer's own failure, unless it only stopped because the upload had failed.
+    if (written.status === 'rejected' && !uploadFailed.signal.aborted) throw written.reason
+    if (uploaded.status === 'rejected') {
+      if (uploaded.reason instanceof UploadFencedError) throw new ExportCancelled()
+      if (uploaded.reason instanceof UploadThreadExited) throw temporaryFailure(uploaded.reason)
+      throw storageFailure(uploaded.reason)
+    }
+    opts.onProgress({ phase: 'finalizing', percent: 99, rows: rowCount, bytes_uploaded: uploaded.value.size })
+    return { s3_key: key, row_count: rowCount, file_size_bytes: uploaded.value.size, checksum_sha256: uploaded.value.sha256 }
   } finally {
     await rm(tempPath, { force: true })
   }
@@ -142,7 +173,7 @@ interface WarehouseWork {
  * from DuckDB) or a writer fed from a streamed result (progress from its row count, against the
  * count taken when the export was created).
  */
-async function onWarehouse(opts: ExportRunOptions, work: (w: WarehouseWork) => Promise<number>, expectedRows: number | null = null): Promise<number> {
+async function onWarehouse(opts: ExportRunOptions, signal: AbortSignal, work: (w: WarehouseWork) => Promise<number>, expectedRows: number | null = null): Promise<number> {
   let connection: DuckDBConnection
   try {
     connection = await opts.warehouse.connect()
@@ -151,7 +182,7 @@ async function onWarehouse(opts: ExportRunOptions, work: (w: WarehouseWork) => P
     throw new ExportFailure('WAREHOUSE_UNAVAILABLE', 'The data warehouse is not available right now. Please try again later.', !missing, { cause: error })
   }
   // A cancel that came while connecting would otherwise never reach the query.
-  if (opts.signal.aborted) {
+  if (signal.aborted) {
     connection.closeSync()
     throw new ExportCancelled()
   }
@@ -181,12 +212,12 @@ async function onWarehouse(opts: ExportRunOptions, work: (w: WarehouseWork) => P
       connection.interrupt()
       reject(new ExportCancelled())
     }
-    opts.signal.addEventListener('abort', onAbort, { once: true })
+    signal.addEventListener('abort', onAbort, { once: true })
   })
   try {
     return await Promise.race([query, aborted])
   } catch (error) {
-    if (opts.signal.aborted) {
+    if (signal.aborted) {
       // The file may still be open in DuckDB; the caller removes it after we return, so wait briefly.
       const returned = await Promise.race([closed.then(() => true), new Promise<boolean>(resolve => setTimeout(resolve, 2000, false))])
       // Seen once under test: an interrupted COPY that never returned kept DuckDB's threads, and every
@@ -197,7 +228,7 @@ async function onWarehouse(opts: ExportRunOptions, work: (w: WarehouseWork) => P
     throw new ExportFailure('QUERY_FAILED', 'The dataset query failed. Please try again; if it keeps failing, contact support.', false, { cause: error })
   } finally {
     clearInterval(progressTimer)
-    opts.signal.removeEventListener('abort', onAbort)
+    signal.removeEventListener('abort', onAbort)
     aborted.catch(() => {})
   }
 }

@@ -7,6 +7,7 @@ import type { AppContext } from '../context'
 import type { LogFn } from '../log'
 import type { WorkerMetrics } from '../metrics'
 import { deleteObject } from '../storage/s3'
+import { inlineUploader, type Uploader } from '../storage/uploader'
 import { asExportFailure, ExportCancelled } from './errors'
 import {
   CANCEL_CHANNEL, claimJobs, claimOf, completeJob, failJob, failLostJobs, heldClaimIds, holdsClaim, JOBS_CHANNEL, jobStatus,
@@ -33,6 +34,8 @@ export interface WorkerOptions {
    * the user. Its failures are logged and never change the job's outcome.
    */
   onFinished?: (jobId: string) => Promise<void>
+  /** Where exports' uploads run (default: on this thread); closed when the worker stops. */
+  uploader?: Uploader
 }
 
 interface Running { job: ClaimedJob, controller: AbortController, done: Promise<void> }
@@ -65,6 +68,7 @@ export class ExportWorker {
       retryBaseMs: 2_000,
       log: () => {},
       onFinished: async () => {},
+      uploader: inlineUploader,
       ...options,
       metrics: options.metrics ?? { claimed: () => {}, completed: () => {}, failed: () => {} }
     }
@@ -174,7 +178,8 @@ export class ExportWorker {
             // must not overwrite or delete the object of the run that took over. A claim that cannot
             // be confirmed (the database stayed away) counts as lost: the run stops and the job is
             // reclaimed once its lease lapses.
-            fence: () => persistently(() => holdsClaim(db, claim)).catch(() => false)
+            fence: () => persistently(() => holdsClaim(db, claim)).catch(() => false),
+            uploader: this.opts.uploader
           }
         )
       }
@@ -294,6 +299,7 @@ export class ExportWorker {
         // Unreleased, the jobs are still reclaimed once their leases lapse.
       })
     }
+    await this.opts.uploader.close()
   }
 }
 

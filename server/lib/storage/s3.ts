@@ -1,13 +1,21 @@
-import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { Readable, Transform } from 'node:stream'
 import { CompleteMultipartUploadCommand, DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { Config } from '../config'
+import { tailFile } from './tail'
+
+const STORAGE_SETTINGS = ['S3_EXPORTS_BUCKET', 'AWS_REGION', 'S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'S3_IDLE_TIMEOUT_SECONDS'] as const
+
+/** What a storage client is made from: plain data, so an upload thread can make its own client. */
+export type StorageConfig = Pick<Config, typeof STORAGE_SETTINGS[number]>
+
+/** The middleware that leaves upload parts' payloads unsigned (a benchmark's floor removes it). */
+export const UNSIGNED_PARTS = 'outportUnsignedParts'
 
 export interface Storage {
+  config: StorageConfig
   client: S3Client
   bucket: string
   /** Where an object lives as a URL (path-style or virtual-hosted, as the client addresses it). */
@@ -17,7 +25,7 @@ export interface Storage {
   checksumMode: boolean
 }
 
-export function createStorage(config: Config): Storage {
+export function createStorage(config: StorageConfig): Storage {
   const credentials = config.AWS_ACCESS_KEY_ID && config.AWS_SECRET_ACCESS_KEY
     ? { accessKeyId: config.AWS_ACCESS_KEY_ID, secretAccessKey: config.AWS_SECRET_ACCESS_KEY }
     : undefined // the SDK's default chain: IAM role, ~/.aws, ...
@@ -34,7 +42,15 @@ export function createStorage(config: Config): Storage {
   const bucket = config.S3_EXPORTS_BUCKET
   const pathStyle = config.S3_FORCE_PATH_STYLE ?? Boolean(config.S3_ENDPOINT)
   const base = new URL(config.S3_ENDPOINT ?? `https://s3.${config.AWS_REGION}.amazonaws.com`)
+  // The upload hashes every byte for the object's checksum already; signing each part's payload
+  // would hash it a second time (and the server a third), for nothing TLS and that checksum
+  // do not already give.
+  client.middlewareStack.add((next, context) => async (args) => {
+    if (context.commandName === 'UploadPartCommand') (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD'
+    return next(args)
+  }, { step: 'build', name: UNSIGNED_PARTS })
   return {
+    config: Object.fromEntries(STORAGE_SETTINGS.map(name => [name, config[name]])) as StorageConfig,
     client,
     bucket,
     checksumMode: !config.S3_ENDPOINT,
@@ -70,9 +86,7 @@ export interface UploadResult { size: number, sha256: string }
 
 export interface UploadOptions {
   contentType: string
-  /** Known size in bytes, when there is one (a file); streams of unknown length report null. */
-  totalBytes?: number
-  onProgress?: (bytesUploaded: number, totalBytes: number | null) => void
+  onProgress?: (bytesUploaded: number) => void
   signal?: AbortSignal
   partSize?: number
   queueSize?: number
@@ -123,12 +137,12 @@ export async function uploadStream(storage: Storage, key: string, source: Readab
   source.pipe(body)
   const upload = new Upload({
     client: opts.fence ? fencedClient(storage.client, opts.fence) : storage.client,
-    params: { Bucket: storage.bucket, Key: key, Body: body, ContentType: opts.contentType, ...(opts.totalBytes !== undefined && { ContentLength: opts.totalBytes }) },
+    params: { Bucket: storage.bucket, Key: key, Body: body, ContentType: opts.contentType },
     partSize: opts.partSize ?? 16 * 1024 * 1024,
     queueSize: opts.queueSize ?? 4,
     leavePartsOnError: false
   })
-  upload.on('httpUploadProgress', p => opts.onProgress?.(p.loaded ?? 0, opts.totalBytes ?? null))
+  upload.on('httpUploadProgress', p => opts.onProgress?.(p.loaded ?? 0))
   const onAbort = () => {
     void upload.abort()
   }
@@ -150,23 +164,31 @@ export async function uploadStream(storage: Storage, key: string, source: Readab
   return { size, sha256: hash.digest('hex') }
 }
 
-/** Uploads a file, after `prefix` when given (bytes the file's writer could not write itself). */
-export async function uploadFile(storage: Storage, key: string, path: string, opts: UploadOptions & { prefix?: Buffer }): Promise<UploadResult> {
-  const { size } = await stat(path)
-  const file = createReadStream(path, { highWaterMark: 1024 * 1024 })
-  const { prefix, ...rest } = opts
-  const source = prefix?.length
-    ? Readable.from((async function* () {
-        yield prefix
-        yield* file
-      })(), { objectMode: false })
-    : file
+/** A file its writer may still be appending to; `finished` settles when the writer is done. */
+export interface GrowingFile {
+  path: string
+  finished: Promise<unknown>
+  /** Bytes the object starts with before the file's (what the file's writer could not write itself). */
+  prefix?: Buffer
+}
+
+/**
+ * Uploads a file as it is written: parts go out while the writer is still appending, so the
+ * upload ends shortly after the writer instead of starting then. A writer that fails fails the
+ * upload (and so aborts the multipart upload).
+ */
+export async function uploadGrowingFile(storage: Storage, key: string, file: GrowingFile, opts: UploadOptions): Promise<UploadResult> {
+  const source = Readable.from(prefixed(file.prefix, tailFile(file.path, { finished: file.finished, signal: opts.signal })), { objectMode: false })
   try {
-    return await uploadStream(storage, key, source, { ...rest, totalBytes: size + (prefix?.length ?? 0) })
+    return await uploadStream(storage, key, source, opts)
   } finally {
-    file.destroy()
-    if (source !== file) source.destroy()
+    source.destroy()
   }
+}
+
+async function* prefixed(prefix: Buffer | undefined, rest: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  if (prefix?.length) yield prefix
+  yield* rest
 }
 
 export async function deleteObject(storage: Storage, key: string): Promise<void> {

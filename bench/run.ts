@@ -31,18 +31,25 @@ import { hydrated, launchBrowser, visit } from '../tests/helpers/browser'
 import { createTestDatabase, type TestDatabase } from '../tests/helpers/database'
 import { client } from '../tests/helpers/http'
 import { freePort, startServer, type ServerHandle } from '../tests/helpers/server'
+import { meterCpu, postgresPids } from './cpu'
 import { openLoopPolling } from './open-loop'
 
 const quick = process.argv.includes('--quick')
 // BENCH_SIZES=1000000,5000000 measures only those sizes (the formats' cases at 1M and 5M).
 const SIZES = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : quick ? [1_000_000] : [1_000_000, 5_000_000, 10_000_000]
 // Each format × compression it allows; Excel only where a sheet holds the rows.
+// BENCH_CASES=csv,jsonl,parquet,csv:gzip measures only those; BENCH_EXTRAS=0 skips all but them
+// (and the API during a 5M-row export).
+const CASE_FILTER = process.env.BENCH_CASES?.split(',')
+const EXTRAS = process.env.BENCH_EXTRAS !== '0'
 const CASES: Array<{ format: ExportFormat, compression: Compression }> = EXPORT_FORMAT_IDS.flatMap(format =>
   EXPORT_FORMATS[format].compressions.map(compression => ({ format, compression })))
+  .filter(c => !CASE_FILTER || CASE_FILTER.includes(c.compression === 'none' ? c.format : `${c.format}:${c.compression}`))
 // Medians over repetitions: single runs on two shared cores vary by 10-20 %.
 const REPS = Number(process.env.BENCH_REPS ?? (quick ? 1 : 2))
 const BUCKET = 'outport-bench'
-const DIR = join(process.cwd(), '.data', 'bench')
+// BENCH_DIR=/dev/shm/outport-bench keeps the files (work files, s3rver's objects) off a noisy disk.
+const DIR = process.env.BENCH_DIR ?? join(process.cwd(), '.data', 'bench')
 const TRANSACTIONS = DATASETS[0]!
 const MONTHLY = DATASETS[2]!
 
@@ -79,6 +86,7 @@ const serverSeconds = (job: ExportJobDTO) => (Date.parse(job.completed_at!) - Da
 interface Bench {
   database: TestDatabase
   storage: Storage
+  s3Pid: number
   /** The SDK's own client for the floor's upload: payloads signed, as the SDK does by default. */
   floorClient: S3Client
   env: Record<string, string>
@@ -144,6 +152,7 @@ async function exportsAt(bench: Bench, size: number, warehouse: string, demo: De
       const u0 = performance.now()
       await new Upload({ client: bench.floorClient, params: { Bucket: BUCKET, Key: `floor/${format}`, Body: createReadStream(file) }, partSize: 8 * 1024 * 1024, queueSize: 3 }).done()
       uploads.push((performance.now() - u0) / 1000)
+      console.error(`    ${label} #${rep + 1}: end-to-end ${e2es.at(-1)!.toFixed(2)} s, COPY ${copies.at(-1)!.toFixed(2)} s + upload ${uploads.at(-1)!.toFixed(2)} s`)
       await rm(file)
     }
     const e2e = median(e2es)
@@ -219,16 +228,27 @@ async function apiDuringExport(bench: Bench, demo: DemoOutput, server: ServerHan
   const url = `${server.url}/api/analytics/exports/${polled.job_id}`
   const headers = { authorization: `Bearer ${user.token}` }
   const label = `${(size / 1e6).toFixed(0)}M csv`
+  const pid = String(server.process.pid)
   const run = async (rate: number) => {
     await loopDelay(bench, server)
+    const cpu = meterCpu({
+      server: () => [pid],
+      http: () => [`${pid}/task/${pid}`],
+      s3rver: () => [String(bench.s3Pid)],
+      postgres: postgresPids,
+      bench: () => [String(process.pid)]
+    })
     const stop = new AbortController()
     const polling = rate ? openLoopPolling(url, headers, { pollers: 64, rate, seconds: 3600, signal: stop.signal }) : undefined
     const job = await api.waitForExport(user.token, await api.createExport(user.token, { dataset_id: TRANSACTIONS.id, format: 'csv' }), 900_000, 250)
     stop.abort()
-    return { seconds: serverSeconds(job), loop: await loopDelay(bench, server), polling: await polling }
+    const used = cpu.stop()
+    const cores = `HTTP thread ${used.http!.toFixed(2)}, rest of the server ${(used.server! - used.http!).toFixed(2)}, s3rver ${used.s3rver!.toFixed(2)}, PostgreSQL ${used.postgres!.toFixed(2)}, load generator ${used.bench!.toFixed(2)}`
+    return { seconds: serverSeconds(job), loop: await loopDelay(bench, server), polling: await polling, cores }
   }
   const alone = await run(0)
   record(`${label} export alone: event-loop delay p99 / max of the HTTP process`, `${alone.loop.p99.toFixed(1)} / ${alone.loop.max.toFixed(0)} ms (export ${alone.seconds.toFixed(2)} s)`, '≤ 20 ms', alone.loop.p99 <= 20)
+  record(`${label} export alone: CPU in cores`, alone.cores)
   for (const rate of [500, 1000]) {
     const loaded = await run(rate)
     const polling = loaded.polling!
@@ -237,6 +257,7 @@ async function apiDuringExport(bench: Bench, demo: DemoOutput, server: ServerHan
     record(`${label} export + status polls at ${rate} req/s: event-loop delay p99 / max`, `${loaded.loop.p99.toFixed(1)} / ${loaded.loop.max.toFixed(0)} ms`, target ? '≤ 20 ms' : '', target ? loaded.loop.p99 <= 20 : undefined)
     record(`${label} export + status polls at ${rate} req/s: status p50 / p99`, `${polling.p50.toFixed(0)} / ${polling.p99.toFixed(0)} ms (${polling.perSecond.toFixed(0)} req/s${polling.errors ? `, ${polling.errors} errors` : ''})`, target ? 'p99 ≤ 100 ms' : '', target ? polling.p99 <= 100 && polling.errors === 0 : undefined)
     record(`${label} export + status polls at ${rate} req/s: export slowdown`, `${(slowdown * 100).toFixed(0)} % (${loaded.seconds.toFixed(2)} s)`, target ? '≤ 25 %' : '', target ? slowdown <= 0.25 : undefined)
+    record(`${label} export + status polls at ${rate} req/s: CPU in cores`, loaded.cores)
   }
 }
 
@@ -366,27 +387,27 @@ async function main() {
   const config = loadConfig({ ...env, WAREHOUSE_PATH: 'unused' })
   const floorClient = createStorage(config).client
   floorClient.middlewareStack.remove(UNSIGNED_PARTS)
-  const bench: Bench = { database, storage: createStorage(config), floorClient, env, config }
+  const bench: Bench = { database, storage: createStorage(config), floorClient, s3Pid: s3.pid, env, config }
   const rates = new Map<string, number>()
   try {
     for (const size of SIZES) {
       await withWarehouse(bench, String(size), 1, size, async (demo, server, warehouse) => {
         await exportsAt(bench, size, warehouse, demo, server, rates)
         if (size === 5_000_000) await apiDuringExport(bench, demo, server, size)
-        if (size === SIZES[0]) {
+        if (size === SIZES[0] && EXTRAS) {
           await pickupLatency(bench, demo, server)
           await pollingCost(demo, server, size / rates.get('1M csv')!)
           await datasetsPage(demo, server)
         }
       })
     }
-    if (SIZES.includes(1_000_000) && SIZES.includes(10_000_000)) {
-      for (const format of ['csv', 'parquet'] as const) {
+    for (const format of ['csv', 'parquet'] as const) {
+      if (rates.has(`10M ${format}`) && rates.has(`1M ${format}`)) {
         const ratio = rates.get(`10M ${format}`)! / rates.get(`1M ${format}`)!
         record(`scaling ${format}: rows/s at 10M ÷ at 1M`, ratio.toFixed(2), '≥ 0.9', ratio >= 0.9)
       }
     }
-    await throughput(bench)
+    if (EXTRAS) await throughput(bench)
   } finally {
     await s3.stop()
     await database.drop()

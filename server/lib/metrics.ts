@@ -42,6 +42,7 @@ const EXPORT_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 18
 const PICKUP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 const LOOP_QUANTILES = [0.5, 0.9, 0.99, 1]
+const LOOP_RESOLUTION_MS = 10
 
 export class Metrics {
   readonly registry = new Registry()
@@ -124,7 +125,7 @@ export class Metrics {
       registers
     })
 
-    const loop = this.loop = monitorEventLoopDelay({ resolution: 10 })
+    const loop = this.loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
     loop.enable()
     new Gauge({
       name: 'outport_event_loop_delay_seconds',
@@ -132,7 +133,8 @@ export class Metrics {
       labelNames: ['quantile'],
       registers,
       collect() {
-        for (const q of LOOP_QUANTILES) this.set({ quantile: String(q) }, (q === 1 ? loop.max : loop.percentile(q * 100)) / 1e9 || 0)
+        // Node's samples are whole timer intervals: an idle loop reads as the resolution itself.
+        for (const q of LOOP_QUANTILES) this.set({ quantile: String(q) }, Math.max(0, (q === 1 ? loop.max : loop.percentile(q * 100)) / 1e6 - LOOP_RESOLUTION_MS) / 1000 || 0)
         loop.reset()
       }
     })

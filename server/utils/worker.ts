@@ -29,6 +29,7 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
       log: logFn(useLog().child({ component: 'worker' })),
       // In the built server; from source (development) the uploads run on the event loop.
       uploader: uploadThread ? threadUploader(uploadThread) : inlineUploader,
+      threadNice: config.EXPORT_THREAD_NICE,
       metrics: useMetrics().worker,
       // Telegram, email and webhooks, each once per job; none of them can change the job.
       onFinished: async (jobId) => {

@@ -83,6 +83,22 @@ describe('metrics', () => {
     expect(f.get('outport_jobs')!.samples).toEqual([])
   })
 
+  it('reports event-loop delay beyond the sampling interval: near zero when idle, the stall when blocked', async () => {
+    const m = metrics()
+    await m.scrape()
+    await new Promise(resolve => setTimeout(resolve, 300))
+    const idle = parsePrometheus(await m.scrape())
+    // Node's samples are whole 10 ms timer intervals; an idle loop must not read as 10 ms late.
+    expect(sampleValue(idle, 'outport_event_loop_delay_seconds', { quantile: '0.5' })).toBeLessThan(0.005)
+    await new Promise(resolve => setTimeout(resolve, 30))
+    const until = performance.now() + 150
+    while (performance.now() < until) { /* a handler that holds the loop for 150 ms */ }
+    await new Promise(resolve => setTimeout(resolve, 30))
+    const blocked = sampleValue(parsePrometheus(await m.scrape()), 'outport_event_loop_delay_seconds', { quantile: '1' })!
+    expect(blocked).toBeGreaterThan(0.12)
+    expect(blocked).toBeLessThan(1)
+  })
+
   it('a failing source leaves the jobs gauge empty and logs why; the scrape still succeeds', async () => {
     const lines: string[] = []
     const m = metrics({

@@ -13,6 +13,7 @@ import {
   CANCEL_CHANNEL, claimJobs, claimOf, completeJob, failJob, failLostJobs, heldClaimIds, holdsClaim, JOBS_CHANNEL, jobStatus,
   releaseJobs, renewLease, reportProgress, WORKER_LOST, type ClaimedJob
 } from './jobs/queue'
+import { lowerOtherThreads } from './priority'
 import { removeStaleWorkFiles } from './retention'
 import { runExport } from './run'
 
@@ -36,6 +37,8 @@ export interface WorkerOptions {
   onFinished?: (jobId: string) => Promise<void>
   /** Where exports' uploads run (default: on this thread); closed when the worker stops. */
   uploader?: Uploader
+  /** Niceness for the process's threads but the main one and the upload thread (0: unchanged). */
+  threadNice?: number
 }
 
 interface Running { job: ClaimedJob, controller: AbortController, done: Promise<void> }
@@ -69,6 +72,7 @@ export class ExportWorker {
       log: () => {},
       onFinished: async () => {},
       uploader: inlineUploader,
+      threadNice: 0,
       ...options,
       metrics: options.metrics ?? { claimed: () => {}, completed: () => {}, failed: () => {} }
     }
@@ -163,6 +167,14 @@ export class ExportWorker {
     const format = job.metadata.format
     const started = performance.now()
     const seconds = () => (performance.now() - started) / 1000
+    // At the first progress report DuckDB is connected: its threads exist (a first or a fresh
+    // instance starts new ones) and its query has not started.
+    let lowered = !this.opts.threadNice
+    const onProgress = (p: ExportProgress) => {
+      if (!lowered) lowerOtherThreads(new Set([process.pid, ...this.opts.uploader.threadIds()]), this.opts.threadNice)
+      lowered = true
+      progress.push(p)
+    }
     let outcome: { result: Awaited<ReturnType<typeof runExport>> } | { error: unknown }
     try {
       outcome = {
@@ -173,7 +185,7 @@ export class ExportWorker {
             storage: this.ctx.storage,
             workDir: this.opts.workDir,
             signal: controller.signal,
-            onProgress: progress.push,
+            onProgress,
             // Checked right before the object is committed or removed: a run that lost its claim
             // must not overwrite or delete the object of the run that took over. A claim that cannot
             // be confirmed (the database stayed away) counts as lost: the run stops and the job is

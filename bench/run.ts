@@ -4,9 +4,8 @@
  * upload of the same bytes to the same server), measured in the same run. Prints one table of
  * figures with their targets; it asserts nothing.
  */
-import { execFileSync } from 'node:child_process'
-import { createReadStream, existsSync, readFileSync } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
+import { createReadStream, readFileSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
@@ -18,7 +17,7 @@ import { loadConfig } from '../server/lib/config'
 import { createDb } from '../server/lib/db/client'
 import { seedDemo, type DemoOutput } from '../server/lib/demo-seed'
 import { copyStatement, exportQuery, projectionFor } from '../server/lib/exports/run'
-import { S3RVER_CREDENTIALS, startS3rver } from '../server/lib/local/s3rver'
+import { S3RVER_CREDENTIALS } from '../server/lib/local/s3rver'
 import { createStorage, UNSIGNED_PARTS, type Storage } from '../server/lib/storage/s3'
 import { DATASETS } from '../server/lib/warehouse/datasets'
 import { openWarehouse } from '../server/lib/warehouse/duckdb'
@@ -28,11 +27,13 @@ import { resolveExportOptions } from '../shared/types/exports'
 import { outputColumns } from '../server/lib/warehouse/query'
 import { writeXlsx } from '../server/lib/exports/xlsx'
 import { hydrated, launchBrowser, visit } from '../tests/helpers/browser'
-import { createTestDatabase, type TestDatabase } from '../tests/helpers/database'
+import type { TestDatabase } from '../tests/helpers/database'
 import { client } from '../tests/helpers/http'
-import { freePort, startServer, type ServerHandle } from '../tests/helpers/server'
+import { startServer, type ServerHandle } from '../tests/helpers/server'
 import { meterCpu, postgresPids } from './cpu'
 import { openLoopPolling } from './open-loop'
+import { gitCommit, median, percentile, printTable, record } from './report'
+import { benchEnvironment } from './environment'
 
 const quick = process.argv.includes('--quick')
 // BENCH_SIZES=1000000,5000000 measures only those sizes (the formats' cases at 1M and 5M).
@@ -52,25 +53,6 @@ const BUCKET = 'outport-bench'
 const DIR = process.env.BENCH_DIR ?? join(process.cwd(), '.data', 'bench')
 const TRANSACTIONS = DATASETS[0]!
 const MONTHLY = DATASETS[2]!
-
-interface Row { figure: string, value: string, target: string, verdict: string }
-const table: Row[] = []
-
-function record(figure: string, value: string, target = '', pass?: boolean) {
-  table.push({ figure, value, target, verdict: pass === undefined ? '' : pass ? 'pass' : 'MISS' })
-  console.error(`  ${figure}: ${value}${target ? ` (target ${target})` : ''}`)
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
-}
 
 function rssMb(pid: number): number {
   try {
@@ -364,14 +346,7 @@ async function datasetsPage(demo: DemoOutput, server: ServerHandle) {
 }
 
 async function main() {
-  if (!existsSync('.output/server/index.mjs')) {
-    console.error('Building the app (npm run build)...')
-    execFileSync('node_modules/.bin/nuxt', ['build'], { stdio: 'inherit' })
-  }
-  await rm(DIR, { recursive: true, force: true })
-  await mkdir(DIR, { recursive: true })
-  const database = await createTestDatabase()
-  const s3 = await startS3rver({ directory: join(DIR, 's3'), port: await freePort(), buckets: [BUCKET] })
+  const { database, s3 } = await benchEnvironment(DIR, BUCKET)
   const env: Record<string, string> = {
     DATABASE_URL: database.url,
     S3_EXPORTS_BUCKET: BUCKET,
@@ -417,19 +392,7 @@ async function main() {
   const cpu = cpus()[0]?.model ?? 'unknown CPU'
   console.log(`\nOutport benchmark — ${new Date().toISOString()} — ${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, commit ${gitCommit()}${quick ? ', --quick' : ''}`)
   console.log(`DuckDB memory_limit ${config.DUCKDB_MEMORY_LIMIT}, threads ${config.DUCKDB_THREADS ?? 'auto'}, worker concurrency ${config.EXPORT_WORKER_CONCURRENCY}\n`)
-  const widths = [0, 1, 2, 3].map(i => Math.max(...table.map(r => Object.values(r)[i]!.length), 6))
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
-  console.log(line(['figure', 'value', 'target', 'result']))
-  console.log(`|${widths.map(w => '-'.repeat(w + 2)).join('|')}|`)
-  for (const r of table) console.log(line([r.figure, r.value, r.target, r.verdict]))
-}
-
-function gitCommit(): string {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD']).toString().trim()
-  } catch {
-    return 'unknown'
-  }
+  printTable()
 }
 
 main().catch((error) => {

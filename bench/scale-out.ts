@@ -16,7 +16,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -28,12 +28,14 @@ import { findUserExport, queuePosition } from '../server/lib/exports/jobs/histor
 import { claimJobs, completeJob, failLostJobs, holdsClaim, JOBS_CHANNEL, renewLease, reportProgress, type ClaimedJob } from '../server/lib/exports/jobs/queue'
 import { JOB_COLUMNS } from '../server/lib/exports/jobs/record'
 import { createExportJob } from '../server/lib/exports/jobs/submit'
-import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../server/lib/local/s3rver'
+import { S3RVER_CREDENTIALS, type S3rverHandle } from '../server/lib/local/s3rver'
 import { DATASETS } from '../server/lib/warehouse/datasets'
 import type { ExportMetadata } from '../shared/types/exports'
-import { createTestDatabase, type TestDatabase } from '../tests/helpers/database'
+import type { TestDatabase } from '../tests/helpers/database'
 import { client } from '../tests/helpers/http'
-import { freePort, type ServerHandle } from '../tests/helpers/server'
+import { startServer, type ServerHandle } from '../tests/helpers/server'
+import { gitCommit, percentile, printTable, record } from './report'
+import { benchEnvironment } from './environment'
 
 const JOBS = Number(process.env.SCALE_JOBS ?? 200)
 const ROWS = Number(process.env.SCALE_ROWS ?? 100_000)
@@ -52,20 +54,8 @@ const TRANSACTIONS = DATASETS[0]!
 const CORES = cpus().length
 const rowsLabel = ROWS >= 1e6 ? `${ROWS / 1e6}M` : `${ROWS / 1e3}k`
 
-interface Row { figure: string, value: string, target: string, verdict: string }
-const table: Row[] = []
 /** The workers' hottest functions during each drain (perf), by worker count. */
 const profiles = new Map<number, string[]>()
-
-function record(figure: string, value: string, target = '', pass?: boolean) {
-  table.push({ figure, value, target, verdict: pass === undefined ? '' : pass ? 'pass' : 'MISS' })
-  console.error(`  ${figure}: ${value}${target ? ` (target ${target})` : ''}`)
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
-}
 
 const ms = (value: number) => value < 10 ? value.toFixed(2) : value.toFixed(1)
 const p50p95 = (values: number[]) => `${ms(percentile(values, 0.5))} / ${ms(percentile(values, 0.95))} ms`
@@ -79,7 +69,7 @@ async function timed<T>(samples: number[], run: () => Promise<T>): Promise<T> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CPU accounting from /proc: utime + stime of each process (and of each thread of the workers).
+// CPU accounting from /proc: utime + stime of each process (and of the workers' main threads).
 
 /** [comm, CPU ticks] of /proc/<path>/stat, or null if the process or thread is gone. */
 function ticks(path: string): [string, number] | null {
@@ -242,52 +232,11 @@ async function snapshotBuild(): Promise<string> {
   throw new Error('.output stayed under construction for three minutes')
 }
 
-/** startServer (tests/helpers/server.ts) on the private copy of the build. */
-async function startBuilt(entry: string, env: Record<string, string>): Promise<ServerHandle> {
-  const port = await freePort()
-  const child = spawn(process.execPath, [entry], {
-    env: { PATH: process.env.PATH!, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  let stdout = ''
-  child.stdout!.on('data', (d: Buffer) => {
-    stdout += d
-    output += d
-  })
-  child.stderr!.on('data', (d: Buffer) => {
-    output += d
-  })
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output}`)
-    try {
-      if ((await fetch(`${url}/api/health`)).status === 200) break
-    } catch { /* not listening yet */ }
-    if (i > 300) {
-      child.kill('SIGKILL')
-      throw new Error(`server did not become healthy in 30 s:\n${output}`)
-    }
-    await sleep(100)
-  }
-  return {
-    url,
-    process: child,
-    output: () => output,
-    stdout: () => stdout,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve()
-      child.once('exit', () => resolve())
-      child.kill('SIGTERM')
-    })
-  }
-}
-
 /**
  * A system-wide perf profile (99 Hz on every core; an idle core gives no samples, so its shares are
  * of the busy time), when perf is installed and allowed; SCALE_PERF=0 turns it off.
  */
-async function startPerf(file: string): Promise<(() => Promise<boolean>) | undefined> {
+async function startPerf(file: string): Promise<{ pid: number, stop: () => Promise<boolean> } | undefined> {
   if (process.env.SCALE_PERF === '0') return undefined
   const child = spawn('perf', ['record', '-F', '99', '-a', '-o', file], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
@@ -301,9 +250,12 @@ async function startPerf(file: string): Promise<(() => Promise<boolean>) | undef
     console.error(`  perf is not available (${stderr.trim().split('\n')[0] ?? 'no output'}): no profile`)
     return undefined
   }
-  return async () => {
-    child.kill('SIGINT')
-    return await exited && existsSync(file)
+  return {
+    pid: child.pid,
+    stop: async () => {
+      child.kill('SIGINT')
+      return await exited && existsSync(file)
+    }
   }
 }
 
@@ -380,25 +332,26 @@ async function drain(scale: Scale, workers: number, base: number | undefined): P
   // ...and held back (run_at in the future) while the workers start, so that starting N processes
   // (each about a second of CPU) is not part of the drain; then released at once.
   await sql.query('UPDATE jobs SET run_at = now() + interval \'1 hour\' WHERE id = ANY($1)', [ids])
-  const processes = await Promise.all(Array.from({ length: workers }, (_, i) => startBuilt(scale.entry, {
+  const processes = await Promise.all(Array.from({ length: workers }, (_, i) => startServer({
     ...scale.env,
     OUTPORT_ROLE: 'worker',
     EXPORT_WORK_DIR: join(DIR, `work-${workers}-${i}`)
-  })))
+  }, { entry: scale.entry })))
   const sampler = new CpuSampler(async () => [
     { group: 'web', pid: scale.web.process.pid! },
     ...processes.map(p => ({ group: 'workers', pid: p.process.pid! })),
     { group: 's3rver', pid: scale.s3.pid },
     { group: 'bench (this process)', pid: process.pid },
+    ...(perf ? [{ group: 'perf', pid: perf.pid }] : []),
     ...(await postgresPids(sql, scale.database.name)).map(pid => ({ group: 'postgres', pid }))
   ])
   const perfFile = join(DIR, `perf-${workers}.data`)
-  let stopPerf: (() => Promise<boolean>) | undefined
+  let perf: Awaited<ReturnType<typeof startPerf>>
   try {
     await sleep(500)
     await waitForQuiet()
+    perf = await startPerf(perfFile)
     await sampler.start()
-    stopPerf = await startPerf(perfFile)
     const { rows: [released] } = await sql.query<{ at: Date }>(`WITH released AS (UPDATE jobs SET run_at = now() WHERE id = ANY($1) RETURNING 1)
       SELECT now() AS at, pg_notify('${JOBS_CHANNEL}', 'new') AS notified, (SELECT count(*) FROM released) AS n`, [ids])
     let done = 0
@@ -412,8 +365,8 @@ async function drain(scale: Scale, workers: number, base: number | undefined): P
       if (Date.now() > deadline) throw new Error(`drain with ${workers} worker(s): ${done}/${JOBS} done after 15 minutes`)
     }
     await sampler.stop()
-    const profiled = await stopPerf?.()
-    stopPerf = undefined
+    const profiled = await perf?.stop()
+    perf = undefined
     const { rows: [stats] } = await sql.query<{ drain: number, job: number, p95: number }>(`
       SELECT extract(epoch FROM max(completed_at) - $2::timestamptz) AS drain,
         avg(extract(epoch FROM completed_at - started_at)) AS job,
@@ -433,9 +386,9 @@ async function drain(scale: Scale, workers: number, base: number | undefined): P
       const top = [...m].filter(([, v]) => v >= 1).sort((a, b) => b[1] - a[1]).slice(0, 3)
       return top.length ? ` (${top.map(([comm, v]) => `${comm} ${pct(v)}`).join(', ')})` : ''
     }
-    const accounted = workerTotal + ['web', 's3rver', 'postgres', 'bench (this process)'].reduce((s, g) => s + (groups.get(g) ?? 0), 0)
+    const accounted = workerTotal + ['web', 's3rver', 'postgres', 'bench (this process)', 'perf'].reduce((s, g) => s + (groups.get(g) ?? 0), 0)
     const restShare = Math.max(0, busy - accounted)
-    figures.push([`  ${workers}w: CPU, % of ${CORES} cores`, `busy ${pct(busy)}, iowait ${pct(iowait)}: workers ${pct(workerTotal)} (JS main threads ${pct(groups.get('workers: JS main thread'))}); s3rver ${pct(groups.get('s3rver'))}; postgres ${pct(groups.get('postgres'))}; web ${pct(groups.get('web'))}; bench ${pct(groups.get('bench (this process)'))}; rest of the machine ${pct(restShare)}${rest(others)}`])
+    figures.push([`  ${workers}w: CPU, % of ${CORES} cores`, `busy ${pct(busy)}, iowait ${pct(iowait)}: workers ${pct(workerTotal)} (JS main threads ${pct(groups.get('workers: JS main thread'))}); s3rver ${pct(groups.get('s3rver'))}; postgres ${pct(groups.get('postgres'))}; web ${pct(groups.get('web'))}; bench ${pct(groups.get('bench (this process)'))}${groups.has('perf') ? `; perf ${pct(groups.get('perf'))}` : ''}; rest of the machine ${pct(restShare)}${rest(others)}`])
     if (profiled) {
       const profile = perfShares(perfFile, sampler.pids)
       const { byGroup } = profile
@@ -452,7 +405,7 @@ async function drain(scale: Scale, workers: number, base: number | undefined): P
     }
     return { rate, rest: restShare, figures, symbols }
   } finally {
-    await stopPerf?.()
+    await perf?.stop()
     await Promise.all(processes.map(p => p.stop()))
     await rm(perfFile, { force: true })
   }
@@ -591,15 +544,7 @@ async function deepQueue(scale: Scale, emptyClaims: number[]): Promise<string[]>
 }
 
 async function main() {
-  // No build at all (one under way leaves .output in place: snapshotBuild waits for it).
-  if (!existsSync('.output')) {
-    console.error('Building the app (npm run build)...')
-    execFileSync('node_modules/.bin/nuxt', ['build'], { stdio: 'inherit' })
-  }
-  await rm(DIR, { recursive: true, force: true })
-  await mkdir(DIR, { recursive: true })
-  const database = await createTestDatabase()
-  const s3 = await startS3rver({ directory: join(DIR, 's3'), port: await freePort(), buckets: [BUCKET] })
+  const { database, s3 } = await benchEnvironment(DIR, BUCKET)
   const warehouse = join(DIR, 'warehouse.duckdb')
   const env: Record<string, string> = {
     DATABASE_URL: database.url,
@@ -628,7 +573,7 @@ async function main() {
     const demo = await seedDemo(db, warehouse, { users: USERS, transactions: ROWS, seed: 1 })
     console.error(`Built the warehouse (${USERS} users × ${ROWS.toLocaleString('en')} transactions) in ${((Date.now() - started) / 1000).toFixed(1)} s`)
     const entry = await snapshotBuild()
-    web = await startBuilt(entry, { ...env, OUTPORT_ROLE: 'web' })
+    web = await startServer({ ...env, OUTPORT_ROLE: 'web' }, { entry })
     const metadata: ExportMetadata = { dataset_id: TRANSACTIONS.id, dataset_name: TRANSACTIONS.name, format: 'parquet', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] } }
     const scale: Scale = { entry, database, s3, env: { ...env, EXPORT_WORKER_CONCURRENCY: String(config.EXPORT_WORKER_CONCURRENCY) }, sql, db, demo, web, metadata }
 
@@ -636,11 +581,13 @@ async function main() {
     let jobSeconds: number | undefined
     for (const workers of WORKERS) {
       // A drain during which other work took the cores is measured again (while time allows).
-      let drained: Drained
+      // The attempt least disturbed is kept.
+      let drained: Drained | undefined
       for (let attempt = 1; ; attempt++) {
-        drained = await drain(scale, workers, base)
-        if (drained.rest <= 10 || attempt > RETRIES || Date.now() - begun > 6 * 60_000) break
-        console.error(`  other work took ${drained.rest.toFixed(0)} % of the machine during that drain: measuring it again`)
+        const next = await drain(scale, workers, base)
+        if (!drained || next.rest < drained.rest) drained = next
+        if (next.rest <= 10 || attempt > RETRIES || Date.now() - begun > 6 * 60_000) break
+        console.error(`  other work took ${next.rest.toFixed(0)} % of the machine during that drain: measuring it again`)
       }
       for (const [figure, value] of drained.figures) record(figure, value)
       if (drained.symbols.length) profiles.set(workers, drained.symbols)
@@ -667,23 +614,13 @@ async function main() {
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU'
   console.log(`\nOutport scale-out benchmark — ${new Date().toISOString()} — ${CORES} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, commit ${gitCommit()}`)
-  console.log(`1 web + N worker processes on one PostgreSQL and one s3rver bucket; per worker process: concurrency ${config.EXPORT_WORKER_CONCURRENCY}, DuckDB threads ${config.DUCKDB_THREADS ?? 'auto'}, memory_limit ${config.DUCKDB_MEMORY_LIMIT}\n`)
-  const widths = [0, 1, 2, 3].map(i => Math.max(...table.map(r => Object.values(r)[i]!.length), 6))
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
-  console.log(line(['figure', 'value', 'target', 'result']))
-  console.log(`|${widths.map(w => '-'.repeat(w + 2)).join('|')}|`)
-  for (const r of table) console.log(line([r.figure, r.value, r.target, r.verdict]))
+  console.log(`1 web + N worker processes on one PostgreSQL and one s3rver bucket; per worker process: concurrency ${config.EXPORT_WORKER_CONCURRENCY}, DuckDB threads ${config.DUCKDB_THREADS ?? 'auto'}, memory_limit ${config.DUCKDB_MEMORY_LIMIT}`)
+  console.log('Drains: jobs queued through the API and held (run_at ahead) while the workers start, then released at once; timed from the release to the last completed_at (database clock).')
+  console.log(`CPU in % of all ${CORES} cores (100 % = every core busy); "rest of the machine" is other work on the same cores. Queue figures: statements timed in this process on its own pool, after VACUUM ANALYZE of jobs (autovacuum's work, done by hand).\n`)
+  printTable()
   const widest = Math.max(...profiles.keys())
   if (profiles.get(widest)?.length) console.log(`\nThe workers' hottest functions while ${widest} worker process${widest > 1 ? 'es' : ''} drained the queue (perf, % of the workers' samples):\n\n${profiles.get(widest)!.join('\n')}`)
   for (const plan of plans) console.log(`\n${plan}`)
-}
-
-function gitCommit(): string {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD']).toString().trim()
-  } catch {
-    return 'unknown'
-  }
 }
 
 main().catch((error) => {

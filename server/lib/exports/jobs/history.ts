@@ -32,8 +32,10 @@ export async function queuePosition(db: Db, job: ExportJob): Promise<number | nu
   if (job.status !== 'pending') return null
   const { rows: [row] } = await db.pool.query<{ ahead: number }>({
     name: 'outport_queue_position',
+    // As a row comparison the index's range ends at this job: the count reads the jobs ahead of
+    // it, not every pending job.
     text: `SELECT count(*)::int AS ahead FROM jobs
-      WHERE status = 'pending' AND (run_at < $1 OR (run_at = $1 AND created_at < $2))`,
+      WHERE status = 'pending' AND (run_at, created_at) < ($1, $2)`,
     values: [job.runAt, job.createdAt]
   })
   return row!.ahead

@@ -39,10 +39,11 @@ const quick = process.argv.includes('--quick')
 // BENCH_SIZES=1000000,5000000 measures only those sizes (the formats' cases at 1M and 5M).
 const SIZES = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : quick ? [1_000_000] : [1_000_000, 5_000_000, 10_000_000]
 // Each format × compression it allows; Excel only where a sheet holds the rows.
-// BENCH_CASES=csv,jsonl,parquet,csv:gzip measures only those; BENCH_EXTRAS=0 skips all but them
-// (and the API during a 5M-row export).
+// BENCH_CASES=csv,jsonl,parquet,csv:gzip measures only those; BENCH_EXTRAS names the other parts
+// to run (pickup, polling, page, throughput; default all, 0 none). The API during a 5M-row export
+// runs whenever 5M is measured.
 const CASE_FILTER = process.env.BENCH_CASES?.split(',')
-const EXTRAS = process.env.BENCH_EXTRAS !== '0'
+const EXTRAS = new Set(process.env.BENCH_EXTRAS === undefined ? ['pickup', 'polling', 'page', 'throughput'] : process.env.BENCH_EXTRAS.split(','))
 const CASES: Array<{ format: ExportFormat, compression: Compression }> = EXPORT_FORMAT_IDS.flatMap(format =>
   EXPORT_FORMATS[format].compressions.map(compression => ({ format, compression })))
   .filter(c => !CASE_FILTER || CASE_FILTER.includes(c.compression === 'none' ? c.format : `${c.format}:${c.compression}`))
@@ -357,7 +358,8 @@ async function main() {
     EXPORT_WORK_DIR: join(DIR, 'work'),
     METRICS_TOKEN: 'bench-metrics-token',
     ...(process.env.DUCKDB_MEMORY_LIMIT && { DUCKDB_MEMORY_LIMIT: process.env.DUCKDB_MEMORY_LIMIT }),
-    ...(process.env.DUCKDB_THREADS && { DUCKDB_THREADS: process.env.DUCKDB_THREADS })
+    ...(process.env.DUCKDB_THREADS && { DUCKDB_THREADS: process.env.DUCKDB_THREADS }),
+    ...(process.env.EXPORT_THREAD_NICE && { EXPORT_THREAD_NICE: process.env.EXPORT_THREAD_NICE })
   }
   const config = loadConfig({ ...env, WAREHOUSE_PATH: 'unused' })
   const floorClient = createStorage(config).client
@@ -369,10 +371,10 @@ async function main() {
       await withWarehouse(bench, String(size), 1, size, async (demo, server, warehouse) => {
         await exportsAt(bench, size, warehouse, demo, server, rates)
         if (size === 5_000_000) await apiDuringExport(bench, demo, server, size)
-        if (size === SIZES[0] && EXTRAS) {
-          await pickupLatency(bench, demo, server)
-          await pollingCost(demo, server, size / rates.get('1M csv')!)
-          await datasetsPage(demo, server)
+        if (size === SIZES[0]) {
+          if (EXTRAS.has('pickup')) await pickupLatency(bench, demo, server)
+          if (EXTRAS.has('polling')) await pollingCost(demo, server, size / rates.get('1M csv')!)
+          if (EXTRAS.has('page')) await datasetsPage(demo, server)
         }
       })
     }
@@ -382,7 +384,7 @@ async function main() {
         record(`scaling ${format}: rows/s at 10M ÷ at 1M`, ratio.toFixed(2), '≥ 0.9', ratio >= 0.9)
       }
     }
-    if (EXTRAS) await throughput(bench)
+    if (EXTRAS.has('throughput')) await throughput(bench)
   } finally {
     await s3.stop()
     await database.drop()

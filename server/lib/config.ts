@@ -62,8 +62,8 @@ export const ConfigSchema = z.object({
   // DuckDB's memory ceiling per process; larger sorts spill to EXPORT_WORK_DIR instead of growing.
   DUCKDB_MEMORY_LIMIT: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'must be a size such as 512MB').default('192MB'),
   DUCKDB_THREADS: positiveInt.max(256).optional(),
-  // Niceness of the threads that do an export's CPU work (DuckDB, the libuv pool) on Linux; the
-  // event loop that serves HTTP and the upload thread keep theirs. 0 leaves them all equal.
+  // Niceness of the threads that do an export's CPU work (DuckDB, the libuv pool, the upload
+  // thread) on Linux; the event loop that serves HTTP keeps its own. 0 leaves them all equal.
   EXPORT_THREAD_NICE: z.coerce.number().int().min(0).max(19).default(10),
   // A running job's lease; the heartbeat renews it every third of it. A dead worker's jobs are
   // reclaimed once it lapses, so shorter means faster recovery but more renewals.

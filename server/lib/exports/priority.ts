@@ -1,19 +1,10 @@
-import { readdirSync, readlinkSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { setPriority } from 'node:os'
-
-/** This thread's id in the kernel (Linux); undefined where /proc/thread-self does not exist. */
-export function currentThreadId(): number | undefined {
-  try {
-    return Number(readlinkSync('/proc/thread-self').split('/').at(-1))
-  } catch {
-    return undefined
-  }
-}
 
 /**
  * Gives every thread of this process but `keep` the niceness `nice`: DuckDB's threads, the libuv
- * pool that runs its queries, V8's helpers. The threads that serve HTTP and send the upload stay
- * at their priority, so a CPU-bound COPY takes what they leave instead of delaying them. Linux
+ * pool that runs its queries, the upload thread, V8's helpers. The thread that serves HTTP stays at
+ * its priority, so an export's CPU work takes what it leaves instead of delaying it. Linux
  * keeps niceness per thread; elsewhere this does nothing. Threads created later (a new DuckDB
  * instance, a grown pool) are caught by the next call. Returns how many threads were changed.
  */

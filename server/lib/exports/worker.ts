@@ -37,7 +37,7 @@ export interface WorkerOptions {
   onFinished?: (jobId: string) => Promise<void>
   /** Where exports' uploads run (default: on this thread); closed when the worker stops. */
   uploader?: Uploader
-  /** Niceness for the process's threads but the main one and the upload thread (0: unchanged). */
+  /** Niceness for the process's threads but the main one, which serves HTTP (0: unchanged). */
   threadNice?: number
 }
 
@@ -171,7 +171,7 @@ export class ExportWorker {
     // instance starts new ones) and its query has not started.
     let lowered = !this.opts.threadNice
     const onProgress = (p: ExportProgress) => {
-      if (!lowered) lowerOtherThreads(new Set([process.pid, ...this.opts.uploader.threadIds()]), this.opts.threadNice)
+      if (!lowered) lowerOtherThreads(new Set([process.pid]), this.opts.threadNice)
       lowered = true
       progress.push(p)
     }

@@ -25,9 +25,7 @@ export type ToUploadThread
 export interface UploadThreadError { message: string, name: string, code?: string, status?: number, fenced: boolean }
 
 export type FromUploadThread
-  /** The thread's kernel id, so the process can leave its priority alone. */
-  = | { type: 'ready', threadId?: number }
-    | { type: 'progress', id: number, bytes: number }
+  = | { type: 'progress', id: number, bytes: number }
   /** Whether the upload may still commit or remove its object: answered with a `fence` message. */
     | { type: 'fence', id: number }
     | { type: 'done', id: number, result: UploadResult }

@@ -5,7 +5,6 @@
  * main thread's side is `uploader.ts`.
  */
 import { parentPort } from 'node:worker_threads'
-import { currentThreadId } from '../exports/priority'
 import { createStorage, uploadGrowingFile, UploadFencedError, type Storage } from './s3'
 import type { FromUploadThread, ToUploadThread, UploadRequest, UploadThreadError } from './upload-protocol'
 
@@ -19,7 +18,6 @@ const port = parentPort!
 const running = new Map<number, Running>()
 const storages = new Map<string, Storage>()
 const send = (message: FromUploadThread) => port.postMessage(message)
-send({ type: 'ready', threadId: currentThreadId() })
 
 port.on('message', (message: ToUploadThread) => {
   if (message.type === 'upload') return void upload(message)

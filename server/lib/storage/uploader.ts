@@ -7,12 +7,10 @@ import type { FromUploadThread, ToUploadThread, UploadThreadError } from './uplo
 export interface Uploader {
   upload: (storage: Storage, key: string, file: GrowingFile, opts: UploadOptions) => Promise<UploadResult>
   close: () => Promise<void>
-  /** Kernel ids of the threads the uploads run on besides the main one (known once started). */
-  threadIds: () => number[]
 }
 
 /** On the calling thread: the engine's tests, and development (which has no built thread file). */
-export const inlineUploader: Uploader = { upload: uploadGrowingFile, close: async () => {}, threadIds: () => [] }
+export const inlineUploader: Uploader = { upload: uploadGrowingFile, close: async () => {} }
 
 /**
  * The built upload thread (`.output/server/upload-thread.mjs`), found from the module that asks
@@ -38,12 +36,11 @@ interface Pending {
 /**
  * Uploads on one long-lived worker thread (`upload-thread.ts`, built to `file`) shared by all of
  * the process's exports: reading, hashing and sending the bytes, and the garbage of the part
- * buffers, stay off the event loop that serves HTTP. The thread starts at once (so it is known
- * before the first export lowers the other threads' priority) and again after a crash.
+ * buffers, stay off the event loop that serves HTTP. The thread starts at once and again after a
+ * crash.
  */
 export function threadUploader(file: URL): Uploader {
   let thread: Worker | undefined
-  let threadId: number | undefined
   let nextId = 1
   const pending = new Map<number, Pending>()
 
@@ -52,10 +49,6 @@ export function threadUploader(file: URL): Uploader {
     // Exports keep the process alive on their own; an idle thread must not.
     worker.unref()
     worker.on('message', (message: FromUploadThread) => {
-      if (message.type === 'ready') {
-        threadId = message.threadId
-        return
-      }
       const upload = pending.get(message.id)
       if (!upload) return
       if (message.type === 'progress') upload.opts.onProgress?.(message.bytes)
@@ -68,7 +61,7 @@ export function threadUploader(file: URL): Uploader {
       }
     })
     const exited = (why: string) => {
-      if (thread === worker) [thread, threadId] = [undefined, undefined]
+      if (thread === worker) thread = undefined
       for (const upload of pending.values()) upload.reject(new UploadThreadExited(`The upload thread stopped: ${why}`))
       pending.clear()
     }
@@ -80,7 +73,6 @@ export function threadUploader(file: URL): Uploader {
   thread = start()
 
   return {
-    threadIds: () => threadId === undefined ? [] : [threadId],
     upload(storage, key, growing, opts) {
       thread ??= start()
       const id = nextId++

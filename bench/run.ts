@@ -188,6 +188,9 @@ async function pollingCost(demo: DemoOutput, server: ServerHandle, soloSeconds: 
   const headers = { authorization: `Bearer ${user.token}` }
   const duration = quick ? 10 : 20
 
+  // The endpoint's own cost, for comparison: the same load with no export running.
+  const idle = await autocannon({ url, connections: 64, duration, headers })
+  record(`status polling capacity, 64 connections × ${duration} s, idle`, `${idle.requests.average.toFixed(0)} req/s, p50 ${idle.latency.p50} / p99 ${idle.latency.p99} ms`)
   const capacity = await whileExporting(api, user.token, () => autocannon({ url, connections: 64, duration, headers }))
   const errors = capacity.result.non2xx + capacity.result.errors
   record(`status polling capacity, 64 connections × ${duration} s, export running`, `${capacity.result.requests.average.toFixed(0)} req/s, p50 ${capacity.result.latency.p50} / p99 ${capacity.result.latency.p99} ms${errors ? ` (${errors} errors)` : ''}`, '≥ 1,000 req/s', capacity.result.requests.average >= 1000 && errors === 0)

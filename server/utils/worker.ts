@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads'
 import { ExportWorker } from '../lib/exports/worker'
 import { logFn } from '../lib/log'
 import { builtUploadThread, inlineUploader, threadUploader } from '../lib/storage/uploader'
@@ -29,7 +30,9 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
       log: logFn(useLog().child({ component: 'worker' })),
       // In the built server; from source (development) the uploads run on the event loop.
       uploader: uploadThread ? threadUploader(uploadThread) : inlineUploader,
-      threadNice: config.EXPORT_THREAD_NICE,
+      // Only where HTTP is served by the process's main thread (the built server): under `nuxi dev`
+      // the server runs on a worker thread, which the main thread's id would not protect.
+      threadNice: isMainThread ? config.EXPORT_THREAD_NICE : 0,
       metrics: useMetrics().worker,
       // Telegram, email and webhooks, each once per job; none of them can change the job.
       onFinished: async (jobId) => {

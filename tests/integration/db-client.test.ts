@@ -54,6 +54,22 @@ describe('database client', () => {
     await expect(db.pool.query('UPDATE users SET display_name = \'S\'')).resolves.toMatchObject({ rowCount: 1 })
   })
 
+  it('a pool Prisma never used outlives idle connections the server ends (no uncaught error)', async () => {
+    const direct = createDb(database.url, { max: 3 })
+    try {
+      await Promise.all(Array.from({ length: 3 }, () => direct.pool.query('SELECT pg_sleep(0.02)')))
+      expect(direct.pool.idleCount).toBe(3)
+      // While the event loop runs, as in a server: each idle client hears its FATAL and the pool
+      // emits 'error' — which, unheard, would be thrown as an uncaught exception.
+      execFileSync('psql', [database.url, '-tAc', 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()'])
+      for (let i = 0; i < 50 && direct.pool.totalCount > 0; i++) await new Promise(resolve => setTimeout(resolve, 20))
+      expect(direct.pool.totalCount).toBe(0)
+      await expect(direct.pool.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] })
+    } finally {
+      await direct.pool.end()
+    }
+  })
+
   it('tells a lost connection from a failing statement', async () => {
     await expect(db.pool.query('SELECT * FROM no_such_table')).rejects.not.toSatisfy(isConnectionLoss)
     await expect(db.user.findUnique({ where: { id: 'not-a-uuid' } })).rejects.not.toSatisfy(isDatabaseUnavailable)

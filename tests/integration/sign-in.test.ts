@@ -1,6 +1,5 @@
 import { Hash } from '@adonisjs/hash'
 import { Scrypt } from '@adonisjs/hash/drivers/scrypt'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashPassword, verifyPassword } from '../../server/lib/auth/passwords'
 import { SignIn } from '../../server/lib/auth/sign-in'
@@ -26,9 +25,6 @@ describe('SignIn', () => {
       await db?.$disconnect()
       // Prisma only ends a pool it has used; `two` served the rate limiter alone.
       if (db && !db.pool.ended) await db.pool.end()
-      // Prisma's disconnect ends its pool without waiting for the connections to close: one still
-      // closing when drop() terminates it gets a FATAL nobody listens for (an uncaught error).
-      while (db && db.pool.totalCount > 0) await sleep(10)
     }
     await database?.drop()
   })

@@ -10,6 +10,11 @@ export type Db = PrismaClient & { pool: pg.Pool }
 
 export function createDb(databaseUrl: string, options: { max?: number } = {}): Db {
   const pool = new ResilientPool({ connectionString: databaseUrl, max: options.max ?? 10 })
+  // An idle connection the server ended (restart, failover, a dropped database) is removed by the
+  // pool and replaced on the next query. Without a listener the pool's 'error' event would throw
+  // and end the process; Prisma adds one only once it has connected, and the prepared-statement
+  // reads and the sign-in limits use this pool before (or without) Prisma.
+  pool.on('error', (error: Error) => console.warn(`[outport] database: an idle connection closed: ${error.message}`))
   const client = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) })
   return Object.assign(client, { pool })
 }

@@ -2,15 +2,26 @@ import { readdirSync, readFileSync } from 'node:fs'
 
 const TICKS_PER_SECOND = 100
 
-/** CPU seconds (user + system) of /proc/<path>/stat: a process (`123`) or one thread (`123/task/456`). */
-export function cpuSeconds(path: string): number {
+/**
+ * The command name and CPU ticks (user + system) of /proc/<path>/stat — a process (`123`) or one
+ * thread (`123/task/456`) — or null when it is gone.
+ */
+export function procTicks(path: string): [string, number] | null {
   try {
-    // Fields after the command name (which may hold spaces), from field 3: utime is 14, stime 15.
-    const fields = readFileSync(`/proc/${path}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+    const stat = readFileSync(`/proc/${path}/stat`, 'utf8')
+    // The command name may hold spaces and parentheses: the fields start after its last ')'.
+    const close = stat.lastIndexOf(')')
+    const fields = stat.slice(close + 2).split(' ')
+    // From field 3 (state): utime is field 14, stime 15.
+    return [stat.slice(stat.indexOf('(') + 1, close), Number(fields[11]) + Number(fields[12])]
   } catch {
-    return 0
+    return null
   }
+}
+
+/** CPU seconds of /proc/<path>/stat (0 when it is gone). */
+export function cpuSeconds(path: string): number {
+  return (procTicks(path)?.[1] ?? 0) / TICKS_PER_SECOND
 }
 
 /** Every PostgreSQL process on the machine (the server and its backends). */

@@ -36,6 +36,7 @@ import { client } from '../tests/helpers/http'
 import { startServer, type ServerHandle } from '../tests/helpers/server'
 import { gitCommit, percentile, printTable, record } from './report'
 import { benchEnvironment } from './environment'
+import { procTicks } from './cpu'
 
 const JOBS = Number(process.env.SCALE_JOBS ?? 200)
 const ROWS = Number(process.env.SCALE_ROWS ?? 100_000)
@@ -71,24 +72,11 @@ async function timed<T>(samples: number[], run: () => Promise<T>): Promise<T> {
 // ---------------------------------------------------------------------------------------------
 // CPU accounting from /proc: utime + stime of each process (and of the workers' main threads).
 
-/** [comm, CPU ticks] of /proc/<path>/stat, or null if the process or thread is gone. */
-function ticks(path: string): [string, number] | null {
-  try {
-    const stat = readFileSync(`/proc/${path}/stat`, 'utf8')
-    const close = stat.lastIndexOf(')')
-    // Fields after the comm start at field 3 (state); utime and stime are fields 14 and 15.
-    const fields = stat.slice(close + 2).split(' ')
-    return [stat.slice(stat.indexOf('(') + 1, close), Number(fields[11]) + Number(fields[12])]
-  } catch {
-    return null
-  }
-}
-
 /** Every process on the machine: pid → [comm, CPU ticks]. */
 function allProcesses(): Map<string, [string, number]> {
   const all = new Map<string, [string, number]>()
   for (const pid of readdirSync('/proc').filter(name => /^\d+$/.test(name))) {
-    const t = ticks(pid)
+    const t = procTicks(pid)
     if (t) all.set(pid, t)
   }
   return all
@@ -145,8 +133,8 @@ class CpuSampler {
   private async sample(initial: boolean) {
     for (const { group, pid } of await this.targets()) {
       this.pids.set(String(pid), group)
-      const entries: Array<[string, string, number | undefined]> = [[String(pid), group, ticks(String(pid))?.[1]]]
-      if (group === 'workers') entries.push([`${pid}/main`, 'workers: JS main thread', ticks(`${pid}/task/${pid}`)?.[1]])
+      const entries: Array<[string, string, number | undefined]> = [[String(pid), group, procTicks(String(pid))?.[1]]]
+      if (group === 'workers') entries.push([`${pid}/main`, 'workers: JS main thread', procTicks(`${pid}/task/${pid}`)?.[1]])
       for (const [key, name, value] of entries) {
         if (value === undefined) continue
         if (!this.first.has(key)) this.first.set(key, initial ? value : 0)

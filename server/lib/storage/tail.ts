@@ -29,11 +29,14 @@ export async function* tailFile(path: string, opts: TailOptions): AsyncGenerator
   const pollMs = opts.pollMs ?? 10
   const chunkBytes = opts.chunkBytes ?? 1024 * 1024
   let handle: FileHandle | undefined
+  // A buffer is handed on with the bytes read into it; one that a poll found nothing for is kept.
+  let buffer: Buffer | undefined
   try {
     let position = 0
     for (;;) {
       opts.signal?.throwIfAborted()
-      // Read before looking at the state would miss the last bytes written just before it changed.
+      // The state is taken before the read: taken after, a writer that finished between the two
+      // would lose the bytes it wrote last.
       const settled = state
       if (settled === 'failed') throw failure
       handle ??= await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
@@ -42,11 +45,13 @@ export async function* tailFile(path: string, opts: TailOptions): AsyncGenerator
         throw error
       })
       if (handle) {
-        const buffer = Buffer.allocUnsafe(chunkBytes)
+        buffer ??= Buffer.allocUnsafe(chunkBytes)
         const { bytesRead } = await handle.read(buffer, 0, chunkBytes, position)
         if (bytesRead > 0) {
+          const chunk = buffer.subarray(0, bytesRead)
+          buffer = undefined
           position += bytesRead
-          yield buffer.subarray(0, bytesRead)
+          yield chunk
           continue
         }
         if (settled === 'done') return

@@ -1,5 +1,8 @@
 import type { Cadence, Frequency, RelativeRange, ScheduleChannels, ScheduleDTO, ScheduleRange } from '#shared/types/schedules'
 import { isCronCadence } from '#shared/types/schedules'
+import { CHANNEL_KEYS, type ChannelKey } from '#shared/types/notifications'
+
+const allChannels = (on: (key: ChannelKey) => boolean) => Object.fromEntries(CHANNEL_KEYS.map(key => [key, on(key)])) as Record<ChannelKey, boolean>
 
 /** The schedule form's fields: flat and always present, whatever the cadence and range kind. */
 export interface ScheduleDraft {
@@ -14,7 +17,7 @@ export interface ScheduleDraft {
   timeZone: string
   /** 'settings': the user's notification settings decide; 'custom': the channels below. */
   notify: 'settings' | 'custom'
-  channels: { telegram: boolean, email: boolean, webhooks: boolean }
+  channels: Record<ChannelKey, boolean>
 }
 
 /** The browser's time zone: where the user most likely wants "08:00" to mean 08:00. */
@@ -24,7 +27,7 @@ export function browserTimeZone(): string {
 
 export function newDraft(): ScheduleDraft {
   return { name: '', range: 'previous_week', lastNDays: 30, frequency: 'weekly', time: '08:00', weekday: 1, dayOfMonth: '1', cron: '0 8 * * 1', timeZone: browserTimeZone(),
-    notify: 'settings', channels: { telegram: true, email: true, webhooks: true } }
+    notify: 'settings', channels: allChannels(() => true) }
 }
 
 export function toDraft(s: Pick<ScheduleDTO, 'name' | 'range' | 'cadence'> & Partial<Pick<ScheduleDTO, 'channels'>>): ScheduleDraft {
@@ -32,7 +35,8 @@ export function toDraft(s: Pick<ScheduleDTO, 'name' | 'range' | 'cadence'> & Par
   if (s.channels) {
     // A channel the API's choice leaves out follows the settings; the form can only show on or off.
     draft.notify = 'custom'
-    draft.channels = { telegram: s.channels.telegram ?? true, email: s.channels.email ?? true, webhooks: s.channels.webhooks ?? true }
+    const chosen = s.channels
+    draft.channels = allChannels(key => chosen[key] ?? true)
   }
   if (typeof s.range === 'object') Object.assign(draft, { range: 'last_n_days', lastNDays: s.range.last_n_days })
   else draft.range = s.range

@@ -1,6 +1,5 @@
 import { findExport } from '../lib/exports/jobs/history'
 import { scheduleOfJob } from '../lib/exports/jobs/scheduled'
-import { toScheduleDTOs } from '../lib/schedules/store'
 import { runDueSchedules, settleSchedule, type PausedSchedule } from '../lib/schedules/scheduler'
 
 /**
@@ -11,12 +10,11 @@ import { runDueSchedules, settleSchedule, type PausedSchedule } from '../lib/sch
 export async function runSchedulerPass(now = new Date()) {
   const { db, config } = await useAppContext()
   const pass = await runDueSchedules(db, { now, limits: config, log: line => console.warn(`[outport:schedules] ${line}`) })
-  // Every channel (Telegram, email, webhooks), as for a run the worker finished.
+  // Every channel, as for a run the worker finished.
   const notifications = await useNotifications()
   for (const job of pass.failed) notifications.jobFinished(job.id)
   for (const paused of pass.paused) {
-    const lastError = pass.failed.findLast(j => j.scheduleId === paused.schedule.id)?.error?.message ?? null
-    await tellPaused(paused, lastError)
+    notifications.schedulePaused(paused, pass.failed.findLast(j => j.scheduleId === paused.schedule.id)?.error?.message ?? null)
   }
   return { created: pass.created.length, failed: pass.failed.length, paused: pass.paused.length }
 }
@@ -33,18 +31,5 @@ export async function settleScheduledRun(jobId: string): Promise<void> {
 export async function announcePause(paused: PausedSchedule, jobId: string): Promise<void> {
   const { db } = await useAppContext()
   const job = await findExport(db, jobId)
-  await tellPaused(paused, job?.error?.message ?? null)
-}
-
-/** Telegram's message, and `schedule.paused` to the user's webhooks subscribed to it. */
-async function tellPaused(paused: PausedSchedule, lastError: string | null): Promise<void> {
-  const { db, config } = await useAppContext()
-  ;(await useTelegram().catch(() => null))?.notifier.notifySchedulePaused(paused, lastError)
-  const [schedule] = await toScheduleDTOs(db, [paused.schedule])
-  await (await useNotifications()).schedulePaused(paused.schedule.userId, {
-    ...schedule!,
-    failures: paused.failures,
-    last_error: lastError,
-    schedules_link: new URL('analytics/schedules', config.APP_URL.endsWith('/') ? config.APP_URL : `${config.APP_URL}/`).toString()
-  }).catch((error: Error) => console.warn(`[outport:schedules] schedule.paused for ${paused.schedule.id}: ${error.message}`))
+  ;(await useNotifications()).schedulePaused(paused, job?.error?.message ?? null)
 }

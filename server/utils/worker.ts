@@ -34,7 +34,7 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
       // the server runs on a worker thread, which the main thread's id would not protect.
       threadNice: isMainThread ? config.EXPORT_THREAD_NICE : 0,
       metrics: useMetrics().worker,
-      // Telegram, email and webhooks, each once per job; none of them can change the job.
+      // Every notification channel, each once per job; none of them can change the job.
       onFinished: async (jobId) => {
         (await useNotifications()).jobFinished(jobId)
         // A schedule's run: count it towards (or reset) the schedule's failures in a row.

@@ -4,8 +4,31 @@ import type { ScheduleDTO } from './schedules'
 
 /** Notification settings and webhooks, shared by the API and the Notifications page (snake_case). */
 
-export const NOTIFICATION_CHANNELS = ['telegram', 'email', 'webhook'] as const
-export type NotificationChannel = typeof NOTIFICATION_CHANNELS[number]
+/**
+ * Every notification channel, spelled once. `id` names it in the claim table, the metrics and the
+ * code; `key` is its name in the API (notification settings, a schedule's `channels`, the
+ * configured-channels answer); `settings`: whether the user turns it on per outcome (webhooks are
+ * chosen per endpoint instead). Adding a channel is a row here and its file under
+ * server/lib/notifications/channels/.
+ */
+export const CHANNELS = [
+  { id: 'telegram', key: 'telegram', label: 'Telegram', settings: true },
+  { id: 'email', key: 'email', label: 'Email', settings: true },
+  { id: 'webhook', key: 'webhooks', label: 'Webhooks', settings: false },
+  { id: 'slack', key: 'slack', label: 'Slack', settings: true }
+] as const
+
+export type NotificationChannel = typeof CHANNELS[number]['id']
+export type ChannelKey = typeof CHANNELS[number]['key']
+export const NOTIFICATION_CHANNELS = CHANNELS.map(c => c.id)
+export const CHANNEL_KEYS = CHANNELS.map(c => c.key)
+
+export function channelKey(id: NotificationChannel): ChannelKey {
+  return CHANNELS.find(c => c.id === id)!.key
+}
+
+/** The hosts a Slack incoming-webhook URL may point at without the webhook allow-list. */
+export const SLACK_HOSTS = ['hooks.slack.com']
 
 const timestamp = z.iso.datetime()
 
@@ -16,6 +39,11 @@ export const NotificationSettingsSchema = z.object({
     completed: z.boolean(),
     failed: z.boolean(),
     address: z.string().meta({ description: 'The account\'s email (not changeable here)' })
+  }),
+  slack: z.object({
+    completed: z.boolean(),
+    failed: z.boolean(),
+    webhook_url: z.string().nullable().meta({ description: 'The Slack incoming-webhook URL with its secret path masked (`https://hooks.slack.com/services/T…/••••`); null: Slack is not set up' })
   })
 }).meta({ id: 'NotificationSettings', description: 'Whether completed and failed exports are announced on each channel' })
 
@@ -25,7 +53,8 @@ export type NotificationSettingsDTO = z.infer<typeof NotificationSettingsSchema>
 export const NotificationChannelsSchema = z.object({
   telegram: z.boolean().meta({ description: 'TELEGRAM_BOT_TOKEN is set' }),
   email: z.boolean().meta({ description: 'SMTP_URL is set' }),
-  webhooks: z.boolean().meta({ description: 'Always true' })
+  webhooks: z.boolean().meta({ description: 'Always true' }),
+  slack: z.boolean().meta({ description: 'Always true: each user pastes their own incoming-webhook URL' })
 })
 
 export type NotificationChannelsDTO = z.infer<typeof NotificationChannelsSchema>
@@ -33,9 +62,17 @@ export type NotificationChannelsDTO = z.infer<typeof NotificationChannelsSchema>
 const toggles = z.strictObject({ completed: z.boolean().optional(), failed: z.boolean().optional() })
 
 /** PATCH: any subset of the GET shape; the address is the account's and cannot be changed here. */
+/** A Slack incoming-webhook URL: https (the host is checked on the server against hooks.slack.com and the webhook allow-list). */
+export const SlackWebhookUrlSchema = z.string().trim().max(2048, 'At most 2048 characters').pipe(z.url({ protocol: /^https?$/, message: 'Must be an https URL' }))
+
 export const UpdateNotificationSettingsSchema = z.strictObject({
   telegram: toggles.optional(),
-  email: z.strictObject({ completed: z.boolean().optional(), failed: z.boolean().optional(), address: z.string().optional() }).optional()
+  email: z.strictObject({ completed: z.boolean().optional(), failed: z.boolean().optional(), address: z.string().optional() }).optional(),
+  slack: z.strictObject({
+    completed: z.boolean().optional(),
+    failed: z.boolean().optional(),
+    webhook_url: SlackWebhookUrlSchema.nullable().optional().meta({ description: 'Your Slack incoming-webhook URL; null removes it' })
+  }).optional()
 })
 export type UpdateNotificationSettings = z.infer<typeof UpdateNotificationSettingsSchema>
 

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { CreateExportSchema } from './exports'
 import { JobStatusSchema } from './jobs'
+import { CHANNEL_KEYS, type ChannelKey } from './notifications'
 
 /** Recurring exports: a saved export request, a relative date range and a cadence (snake_case, as the API). */
 
@@ -109,20 +110,14 @@ export const CadenceSchema = z.strictObject({
       time_zone: c.time_zone
     })
 
-/** The channels a schedule may choose for its runs' notifications. */
-export const SCHEDULE_CHANNELS = ['telegram', 'email', 'webhooks'] as const
-export type ScheduleChannel = typeof SCHEDULE_CHANNELS[number]
-
 /**
  * A schedule's own choice of notification channels: `true` announces every run's outcome on that
  * channel, `false` none; a channel left out, or `channels: null`, follows the user's notification
  * settings (for webhooks: each endpoint's subscribed events).
  */
-export const ScheduleChannelsSchema = z.strictObject({
-  telegram: z.boolean().optional(),
-  email: z.boolean().optional(),
-  webhooks: z.boolean().optional()
-})
+export const ScheduleChannelsSchema = z.strictObject(
+  Object.fromEntries(CHANNEL_KEYS.map(key => [key, z.boolean().optional()])) as Record<ChannelKey, z.ZodOptional<z.ZodBoolean>>
+)
 
 export type ScheduleChannels = z.output<typeof ScheduleChannelsSchema>
 

@@ -83,9 +83,9 @@ describe('schedules in the browser', () => {
     await page.getByTestId('save-edit').click()
     await expect.poll(() => card().getByTestId('schedule-summary').textContent())
       .toBe('Every day at 07:15 (Europe/London) — previous week — Transactions as Parquet')
-    expect(await card().getByTestId('schedule-channels').textContent()).toBe('Notifies: Telegram, Webhooks')
+    expect(await card().getByTestId('schedule-channels').textContent()).toBe('Notifies: Telegram, Webhooks, Slack')
     const saved = await page.evaluate(id => fetch(`/api/analytics/schedules/${id}`).then(r => r.json()), await card().getAttribute('data-schedule-id'))
-    expect(saved.channels).toEqual({ telegram: true, email: false, webhooks: true })
+    expect(saved.channels).toEqual({ telegram: true, email: false, webhooks: true, slack: true })
 
     await card().getByTestId('run-now').click()
     await expect.poll(() => card().getByTestId('last-run-status').count()).toBe(1)

@@ -12,6 +12,7 @@ import { createExportJob } from '../../server/lib/exports/jobs/submit'
 import { DATASETS } from '../../server/lib/warehouse/datasets'
 import type { CreatedWebhookDTO, WebhookDeliveryDTO } from '../../shared/types/notifications'
 import type { ScheduleDTO } from '../../shared/types/schedules'
+import { startFakeSlack, type FakeSlack } from '../helpers/fake-slack'
 import { client } from '../helpers/http'
 import { useServerSuite } from '../helpers/suite'
 
@@ -30,6 +31,7 @@ describe('notifications: email and webhooks', () => {
   let receiver: Server
   let receiverUrl: string
   let smtpPort: number
+  let slack: FakeSlack
 
   const suite = useServerSuite({
     name: 'notifications',
@@ -62,6 +64,8 @@ describe('notifications: email and webhooks', () => {
       })
       await new Promise<void>(r => receiver.listen(0, '127.0.0.1', r))
       receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`
+      slack = await startFakeSlack()
+      onTeardown(() => slack.close())
       onTeardown(() => new Promise<void>(r => smtp.close(() => r())))
       onTeardown(() => new Promise<void>(r => receiver.close(() => r())))
     },
@@ -80,7 +84,7 @@ describe('notifications: email and webhooks', () => {
   let db: Db
   let api: ReturnType<typeof client>
   let user: { user_id: string, email: string, token: string, account_ids: string[] }
-  let other: { token: string }
+  let other: { user_id: string, token: string }
   let endpoint: CreatedWebhookDTO
 
   const mailsTo = (address: string) => mails.filter(m => m.to && !Array.isArray(m.to) && m.to.value[0]?.address === address)
@@ -115,8 +119,8 @@ describe('notifications: email and webhooks', () => {
     expect((await api.api('/api/notifications/settings')).status).toBe(401)
     const res = await api.api('/api/notifications/settings', { token: user.token })
     expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ telegram: { completed: true, failed: true }, email: { completed: true, failed: true, address: user.email } })
-    expect(await (await api.api('/api/notifications/channels', { token: user.token })).json()).toEqual({ telegram: false, email: true, webhooks: true })
+    expect(await res.json()).toEqual({ telegram: { completed: true, failed: true }, email: { completed: true, failed: true, address: user.email }, slack: { completed: true, failed: true, webhook_url: null } })
+    expect(await (await api.api('/api/notifications/channels', { token: user.token })).json()).toEqual({ telegram: false, email: true, webhooks: true, slack: true })
     const patch = (body: unknown) => api.api('/api/notifications/settings', { method: 'PATCH', token: user.token, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
     const patched = await patch({ telegram: { failed: false } })
     expect(patched.status).toBe(200)
@@ -332,5 +336,96 @@ describe('notifications: email and webhooks', () => {
     const existing = (await (await api.api('/api/webhooks', { token: other.token })).json()).length
     for (let i = existing; i < 10; i++) expect((await createWebhook({ url: `${receiverUrl}/n${i}`, events: ['export.failed'] }, other.token)).status).toBe(201)
     expect((await createWebhook({ url: `${receiverUrl}/n10`, events: ['export.failed'] }, other.token)).status).toBe(409)
+  })
+
+  describe('Slack, through an incoming-webhook URL', () => {
+    const patchSlack = (slackPatch: unknown) => api.api('/api/notifications/settings', { method: 'PATCH', token: other.token, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ slack: slackPatch }) })
+    const postsSince = (n: number) => slack.posts.slice(n)
+    const field = (post: FakeSlack['posts'][number], name: string) => post.body.blocks!.flatMap(b => b.fields ?? []).find((f: { text: string }) => f.text.startsWith(`*${name}*`))?.text.split('\n')[1]
+
+    it('takes only https Slack URLs (or allow-listed hosts), stores them sealed and never shows the secret path', async () => {
+      const refused = await patchSlack({ webhook_url: 'https://evil.example/services/x' })
+      expect(refused.status).toBe(400)
+      expect((await refused.json()).data.errors).toEqual([{ field: 'slack.webhook_url', message: expect.stringMatching(/Slack incoming-webhook URL/) }])
+      expect((await patchSlack({ webhook_url: 'http://hooks.slack.com/services/T/B/x' })).status).toBe(400)
+      expect((await patchSlack({ webhook_url: 'not a url' })).status).toBe(400)
+      expect((await (await api.api('/api/notifications/settings', { token: other.token })).json()).slack.webhook_url).toBeNull()
+
+      const saved = await patchSlack({ webhook_url: slack.hookUrl })
+      expect(saved.status).toBe(200)
+      const shown = (await saved.json()).slack
+      expect(shown).toEqual({ completed: true, failed: true, webhook_url: `${slack.url}/…${slack.hookUrl.slice(-4)}` })
+      const stored = await db.notificationSettings.findUniqueOrThrow({ where: { userId: other.user_id } })
+      expect(stored.slackWebhookUrl).toMatch(/^v1\./)
+      expect(stored.slackWebhookUrl).not.toContain('xoxSECRET')
+      // Another user's settings are their own.
+      expect((await (await api.api('/api/notifications/settings', { token: user.token })).json()).slack.webhook_url).toBeNull()
+    })
+
+    it('a completed export posts one Block Kit message whose Download button fetches the file; a failed one names its reason', async () => {
+      const before = slack.posts.length
+      const id = await api.createExport(other.token, { dataset_id: TRANSACTIONS.id, format: 'csv' })
+      const done = await api.waitForExport(other.token, id)
+      expect(done.status).toBe('completed')
+      await waitFor(() => postsSince(before).length === 1, 'the Slack post')
+      const [post] = postsSince(before)
+      expect(post!.contentType).toBe('application/json')
+      expect(post!.body.text).toMatch(/^Export ready: Transactions/)
+      expect(post!.body.blocks![0]).toEqual({ type: 'header', text: { type: 'plain_text', text: '✅ Export ready: Transactions', emoji: true } })
+      expect(field(post!, 'Format')).toBe('CSV')
+      expect(field(post!, 'Rows')).toBe(done.row_count!.toLocaleString('en-US'))
+      const button = post!.body.blocks!.find(b => b.type === 'actions')!.elements[0]
+      expect(button.text.text).toBe('Download')
+      const link = await api.api(local(button.url))
+      expect(link.status).toBe(302)
+      const file = Buffer.from(await (await fetch(link.headers.get('location')!)).arrayBuffer())
+      expect(createHash('sha256').update(file).digest('hex')).toBe(done.checksum_sha256)
+
+      const failedBefore = slack.posts.length
+      const job = await createExportJob(db, other.user_id, {
+        dataset_id: '00000000-0000-4000-8000-00000000dead',
+        dataset_name: 'fct_<gone> & co',
+        format: 'csv',
+        filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] }
+      })
+      expect((await api.waitForExport(other.token, job.id)).status).toBe('failed')
+      await waitFor(() => postsSince(failedBefore).length === 1, 'the failure post')
+      const failure = postsSince(failedBefore)[0]!
+      expect(failure.body.blocks![0]!.text.text).toBe('❌ Export failed: fct_<gone> & co')
+      // mrkdwn: the three characters Slack wants escaped are.
+      expect(field(failure, 'Format')).toBe('CSV')
+      expect(field(failure, 'Reason')).toMatch(/\S/)
+      expect(failure.body.blocks!.find(b => b.type === 'actions')!.elements[0].url).toMatch(new RegExp(`^${APP_URL}/analytics/datasets\\?export=.*&job=${job.id}$`))
+      // The secret path of the URL is in no log line.
+      expect(suite.server.output()).not.toContain('xoxSECRET')
+    })
+
+    it('waits out a 429 and retries a 500; the settings decide per outcome', async () => {
+      slack.script([429, 'rate_limited', 1], [500, 'internal_error'])
+      const before = slack.posts.length
+      const id = await api.createExport(other.token, { dataset_id: TRANSACTIONS.id, format: 'parquet' })
+      expect((await api.waitForExport(other.token, id)).status).toBe('completed')
+      await waitFor(() => postsSince(before).length === 3, 'two failed attempts and the post', 30_000)
+      await sleep(1000)
+      expect(postsSince(before)).toHaveLength(3)
+      expect(new Set(postsSince(before).map(p => JSON.stringify(p.body))).size).toBe(1)
+
+      expect((await (await patchSlack({ completed: false })).json()).slack).toMatchObject({ completed: false, failed: true })
+      const quiet = slack.posts.length
+      const next = await api.createExport(other.token, { dataset_id: TRANSACTIONS.id, format: 'csv' })
+      expect((await api.waitForExport(other.token, next)).status).toBe('completed')
+      await sleep(1500)
+      expect(slack.posts.length).toBe(quiet)
+      expect((await patchSlack({ completed: true })).status).toBe(200)
+    })
+
+    it('a URL Slack says is gone (404 no_service) is removed, and nothing more is sent to it', async () => {
+      slack.script([404, 'no_service'])
+      const id = await api.createExport(other.token, { dataset_id: TRANSACTIONS.id, format: 'csv' })
+      expect((await api.waitForExport(other.token, id)).status).toBe('completed')
+      await waitFor(async () => (await (await api.api('/api/notifications/settings', { token: other.token })).json()).slack.webhook_url === null, 'the URL removed')
+      expect(suite.server.output()).toMatch(/Slack answered 404 no_service .*removed/)
+      expect(suite.server.output()).not.toContain('xoxSECRET')
+    })
   })
 })

@@ -327,7 +327,7 @@ describe('Telegram', () => {
 
     // Given up, not retried later: the outage's messages do not arrive late.
     for (const job of [first, second]) {
-      expect((await db.job.findUniqueOrThrow({ where: { id: job.job_id } })).notifiedAt).not.toBeNull()
+      expect(await db.jobNotification.findUnique({ where: { jobId_channel: { jobId: job.job_id, channel: 'telegram' } } })).not.toBeNull()
     }
     const third = await exportAndWait()
     await fake.waitFor(() => notifications().length === 1)
@@ -366,8 +366,8 @@ describe('Telegram', () => {
     await fake.waitFor(() => notifications().length === 2)
     await suite.server.stop()
     fake.reset()
-    await db.job.update({ where: { id: recent.job_id }, data: { notifiedAt: null } })
-    await db.job.update({ where: { id: old.job_id }, data: { notifiedAt: null, completedAt: new Date(Date.now() - 2 * 3600_000) } })
+    await db.jobNotification.deleteMany({ where: { jobId: { in: [recent.job_id, old.job_id] }, channel: 'telegram' } })
+    await db.job.update({ where: { id: old.job_id }, data: { completedAt: new Date(Date.now() - 2 * 3600_000) } })
     await restart()
     await fake.waitFor(() => notifications().length === 1)
     await sleep(1000)

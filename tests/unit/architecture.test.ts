@@ -43,3 +43,39 @@ describe('one owner per concept', () => {
     expect(withExtension).toEqual([])
   })
 })
+
+describe('one notification pipeline', () => {
+  const CHANNELS_DIR = 'server/lib/notifications/channels/'
+  const text = (path: string) => readFileSync(join(ROOT, path), 'utf8')
+
+  it('only a channel sends: a Telegram message, an email, a webhook event, a Slack post', () => {
+    const senders = APP_CODE.filter(path => /callApi\('sendMessage'|\.sendMail\(|\benqueueEvent\(|\battemptDelivery\(/.test(text(path)))
+    // The webhook delivery loop (queue.ts) sends what the webhook channel queued, through deliver.ts.
+    expect(senders.sort()).toEqual([
+      ...['email', 'slack', 'telegram', 'webhook'].map(c => `${CHANNELS_DIR}${c}.ts`),
+      'server/lib/notifications/webhooks/deliver.ts',
+      'server/lib/notifications/webhooks/queue.ts'
+    ])
+  })
+
+  it('channels are made by their registry row alone, and every row of CHANNELS has its file', () => {
+    const makers = APP_CODE.filter(path => /new \w+Channel\(/.test(text(path)))
+    expect(makers.every(path => path.startsWith(CHANNELS_DIR))).toBe(true)
+    const files = readdirSync(join(ROOT, CHANNELS_DIR)).filter(f => f !== 'index.ts').map(f => f.replace(/\.ts$/, '')).sort()
+    const ids = [...text('shared/types/notifications.ts').matchAll(/\{ id: '(\w+)', key:/g)].map(m => m[1]).sort()
+    expect(files).toEqual(ids)
+    const registry = text(`${CHANNELS_DIR}index.ts`)
+    for (const id of ids) expect(registry).toContain(`${id}: ${id}Channel`)
+  })
+
+  it('spells channel names once: no literal list of them outside shared/types/notifications.ts', () => {
+    const lists = APP_CODE.filter(path => path !== 'shared/types/notifications.ts')
+      .filter(path => /\[\s*\[?'telegram',[^\]]*'email'/.test(text(path)) || /\{ key: 'webhooks', label/.test(text(path)))
+    expect(lists).toEqual([])
+  })
+
+  it('no cycle between the Telegram bot and the notifications', () => {
+    const telegram = APP_CODE.filter(path => path.startsWith('server/lib/telegram/'))
+    expect(telegram.filter(path => /from '\.\.\/notifications\//.test(text(path)))).toEqual([])
+  })
+})

@@ -1,6 +1,9 @@
+import { CHANNELS } from '#shared/types/notifications'
+import type { NotificationChannelsDTO } from '#shared/types/notifications'
+
 /** Which channels this server has configured, so the settings page can say what is off and why. */
 export default defineEventHandler(async (event) => {
   await requireUser(event)
-  const { config } = await useAppContext()
-  return { telegram: Boolean(config.TELEGRAM_BOT_TOKEN), email: Boolean(config.SMTP_URL), webhooks: true }
+  const notifications = await useNotifications()
+  return Object.fromEntries(CHANNELS.map(c => [c.key, Boolean(notifications.channel(c.id))])) as NotificationChannelsDTO
 })

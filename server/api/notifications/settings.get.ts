@@ -1,7 +1,7 @@
-import { getNotificationSettings } from '../../lib/notifications/settings'
+import { getNotificationSettings, settingsOptions } from '../../lib/notifications/settings'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
-  const { db } = await useAppContext()
-  return getNotificationSettings(db, user)
+  const { db, config } = await useAppContext()
+  return getNotificationSettings(db, user, settingsOptions(config))
 })

@@ -1,9 +1,11 @@
-import { updateNotificationSettings } from '../../lib/notifications/settings'
+import { settingsOptions, updateNotificationSettings } from '../../lib/notifications/settings'
 import { UpdateNotificationSettingsSchema } from '#shared/types/notifications'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const patch = await readValidatedBody(event, parseWith(UpdateNotificationSettingsSchema))
-  const { db } = await useAppContext()
-  return updateNotificationSettings(db, user, patch)
+  const { db, config } = await useAppContext()
+  return updateNotificationSettings(db, user, patch, settingsOptions(config)).catch((error) => {
+    throw httpError(error, event)
+  })
 })

@@ -1,4 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
+import { appLink } from '../links'
 
 /**
  * Download links that work without a session (a tap in Telegram on a phone): the link carries an
@@ -51,7 +52,5 @@ export function retentionEnd(completedAt: Date, retentionHours: number): Date {
 
 /** `APP_URL/exports/<job_id>/download?token=...`, keeping any path APP_URL has. */
 export function signedDownloadUrl(appUrl: string, key: Buffer, jobId: string, expiresAt: Date): string {
-  const url = new URL(`exports/${jobId}/download`, appUrl.endsWith('/') ? appUrl : `${appUrl}/`)
-  url.searchParams.set('token', signDownloadToken(key, jobId, expiresAt))
-  return url.toString()
+  return appLink(appUrl, `exports/${jobId}/download`, { token: signDownloadToken(key, jobId, expiresAt) })
 }

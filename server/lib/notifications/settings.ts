@@ -1,28 +1,40 @@
+import { CHANNELS, type ChannelKey, type NotificationSettingsDTO, type UpdateNotificationSettings } from '../../../shared/types/notifications'
+import type { Config } from '../config'
 import type { Db } from '../db/client'
 import type { ExportJob } from '../exports/jobs/record'
 import { scheduleChannels } from '../schedules/store'
-import type { ScheduleChannel } from '../../../shared/types/schedules'
-import type { NotificationSettingsDTO, UpdateNotificationSettings } from '../../../shared/types/notifications'
+import { seal, secretsKey, unseal } from '../secrets'
+import { ValidationError } from '../validation'
+import type { NotificationEvent } from './channel'
+import { checkSlackUrl } from './channels/slack'
+import type { UrlPolicy } from './webhooks/address'
 
 /**
  * A user's notification choices. No row means the defaults: every configured channel announces
  * both completed and failed exports, so a new user is told without visiting the settings page.
+ * Channels with `settings` in CHANNELS have a pair of columns, `<id>_completed` and `<id>_failed`.
  */
 
-export interface ChannelChoices { telegramCompleted: boolean, telegramFailed: boolean, emailCompleted: boolean, emailFailed: boolean }
+type SettingsChannel = Extract<typeof CHANNELS[number], { settings: true }>['id']
+type Outcome = 'completed' | 'failed'
+type ChoiceField = `${SettingsChannel}${'Completed' | 'Failed'}`
+export type ChannelChoices = Record<ChoiceField, boolean>
 
-export const DEFAULT_CHOICES: ChannelChoices = { telegramCompleted: true, telegramFailed: true, emailCompleted: true, emailFailed: true }
+const SETTINGS_CHANNELS = CHANNELS.filter(c => c.settings).map(c => c.id as SettingsChannel)
+const field = (channel: SettingsChannel, outcome: Outcome): ChoiceField => `${channel}${outcome === 'completed' ? 'Completed' : 'Failed'}`
+
+export const DEFAULT_CHOICES = Object.fromEntries(SETTINGS_CHANNELS.flatMap(c => [[field(c, 'completed'), true], [field(c, 'failed'), true]])) as ChannelChoices
 
 export async function channelChoices(db: Db, userId: string): Promise<ChannelChoices> {
   const row = await db.notificationSettings.findUnique({ where: { userId } })
-  return row ? { telegramCompleted: row.telegramCompleted, telegramFailed: row.telegramFailed, emailCompleted: row.emailCompleted, emailFailed: row.emailFailed } : DEFAULT_CHOICES
+  return row ? Object.fromEntries(Object.keys(DEFAULT_CHOICES).map(k => [k, row[k as ChoiceField]])) as ChannelChoices : DEFAULT_CHOICES
 }
 
-/** Whether the user wants this outcome on this channel. */
-export function wants(choices: ChannelChoices, channel: 'telegram' | 'email', status: string): boolean {
-  if (status === 'completed') return channel === 'telegram' ? choices.telegramCompleted : choices.emailCompleted
-  if (status === 'failed') return channel === 'telegram' ? choices.telegramFailed : choices.emailFailed
-  return false
+/** Whether the user wants this outcome on this channel (a channel without settings: always). */
+async function userWants(db: Db, userId: string, key: ChannelKey, outcome: Outcome): Promise<boolean> {
+  const channel = CHANNELS.find(c => c.key === key)!
+  if (!channel.settings) return true
+  return (await channelChoices(db, userId))[field(channel.id as SettingsChannel, outcome)]
 }
 
 /**
@@ -30,30 +42,81 @@ export function wants(choices: ChannelChoices, channel: 'telegram' | 'email', st
  * (a channel it names decides, for either outcome); otherwise the user's settings decide, and for
  * webhooks each endpoint's subscribed events.
  */
-export async function jobWants(db: Db, job: Pick<ExportJob, 'userId' | 'status' | 'scheduleId'>, channel: ScheduleChannel): Promise<boolean> {
+export async function jobWants(db: Db, job: Pick<ExportJob, 'userId' | 'status' | 'scheduleId'>, key: ChannelKey): Promise<boolean> {
   if (job.status !== 'completed' && job.status !== 'failed') return false
-  const chosen = job.scheduleId ? (await scheduleChannels(db, job.scheduleId))?.[channel] : undefined
+  const chosen = job.scheduleId ? (await scheduleChannels(db, job.scheduleId))?.[key] : undefined
   if (chosen !== undefined) return chosen
-  if (channel === 'webhooks') return true
-  return wants(await channelChoices(db, job.userId), channel, job.status)
+  return userWants(db, job.userId, key, job.status)
 }
 
-export async function getNotificationSettings(db: Db, user: { id: string, email: string }): Promise<NotificationSettingsDTO> {
-  const c = await channelChoices(db, user.id)
+/**
+ * Whether an event reaches this channel. A paused schedule follows the schedule's own choice, else
+ * the user's choice for failures; a disabled webhook is an account alert that always goes out.
+ */
+export async function eventWanted(db: Db, event: NotificationEvent, key: ChannelKey): Promise<boolean> {
+  switch (event.type) {
+    case 'export.completed':
+    case 'export.failed':
+      return jobWants(db, event.news.job, key)
+    case 'schedule.paused': {
+      const chosen = event.paused.channels?.[key]
+      return chosen ?? userWants(db, event.userId, key, 'failed')
+    }
+    case 'webhook.disabled':
+      return true
+  }
+}
+
+/** What the settings page shows of a Slack URL: its host and the last four characters, never the secret path. */
+function maskedUrl(sealed: string | null, key: Buffer | null): string | null {
+  const url = sealed && key ? unseal(key, sealed) : null
+  if (!url) return null
+  return `${new URL(url).origin}/…${url.slice(-4)}`
+}
+
+export interface SettingsOptions extends UrlPolicy {
+  /** Seals and unseals the Slack URL; null when the server has no NUXT_SESSION_PASSWORD. */
+  key: Buffer | null
+}
+
+export function settingsOptions(config: Pick<Config, 'NUXT_SESSION_PASSWORD' | 'WEBHOOK_ALLOW_HOSTS'>): SettingsOptions {
+  return { key: config.NUXT_SESSION_PASSWORD ? secretsKey(config.NUXT_SESSION_PASSWORD) : null, allowHosts: config.WEBHOOK_ALLOW_HOSTS }
+}
+
+export async function getNotificationSettings(db: Db, user: { id: string, email: string }, opts: SettingsOptions): Promise<NotificationSettingsDTO> {
+  const [c, row] = await Promise.all([
+    channelChoices(db, user.id),
+    db.notificationSettings.findUnique({ where: { userId: user.id }, select: { slackWebhookUrl: true } })
+  ])
   return {
     telegram: { completed: c.telegramCompleted, failed: c.telegramFailed },
-    email: { completed: c.emailCompleted, failed: c.emailFailed, address: user.email }
+    email: { completed: c.emailCompleted, failed: c.emailFailed, address: user.email },
+    slack: { completed: c.slackCompleted, failed: c.slackFailed, webhook_url: maskedUrl(row?.slackWebhookUrl ?? null, opts.key) }
   }
 }
 
 /** Applies a partial update (fields left out keep their value) and returns the result. */
-export async function updateNotificationSettings(db: Db, user: { id: string, email: string }, patch: UpdateNotificationSettings): Promise<NotificationSettingsDTO> {
-  const data: Partial<ChannelChoices> = {
-    ...(patch.telegram?.completed !== undefined && { telegramCompleted: patch.telegram.completed }),
-    ...(patch.telegram?.failed !== undefined && { telegramFailed: patch.telegram.failed }),
-    ...(patch.email?.completed !== undefined && { emailCompleted: patch.email.completed }),
-    ...(patch.email?.failed !== undefined && { emailFailed: patch.email.failed })
+export async function updateNotificationSettings(db: Db, user: { id: string, email: string }, patch: UpdateNotificationSettings, opts: SettingsOptions): Promise<NotificationSettingsDTO> {
+  const data: Partial<ChannelChoices> & { slackWebhookUrl?: string | null } = {}
+  for (const channel of SETTINGS_CHANNELS) {
+    for (const outcome of ['completed', 'failed'] as const) {
+      const value = patch[channel]?.[outcome]
+      if (value !== undefined) data[field(channel, outcome)] = value
+    }
   }
+  const url = patch.slack?.webhook_url
+  if (url !== undefined) data.slackWebhookUrl = url === null ? null : sealSlackUrl(url, opts)
   await db.notificationSettings.upsert({ where: { userId: user.id }, create: { userId: user.id, ...data }, update: data })
-  return getNotificationSettings(db, user)
+  return getNotificationSettings(db, user, opts)
+}
+
+function sealSlackUrl(url: string, opts: SettingsOptions): string {
+  const refuse = (message: string) => new ValidationError([{ field: 'slack.webhook_url', message }])
+  try {
+    checkSlackUrl(url, opts)
+  } catch (error) {
+    throw refuse(`Must be a Slack incoming-webhook URL: ${(error as Error).message}`)
+  }
+  if (!opts.key) throw refuse('Slack cannot be set up on this server: it has no NUXT_SESSION_PASSWORD to seal the URL with')
+  return seal(opts.key, url)
 }

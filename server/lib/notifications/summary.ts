@@ -4,7 +4,7 @@ import { isUuid } from '../../../shared/utils/uuid'
 import type { Db } from '../db/client'
 import { retentionEnd, signedDownloadUrl } from '../exports/download-token'
 import type { ExportJob } from '../exports/jobs/record'
-import { retryUrl } from '../telegram/notifier'
+import { retryUrl } from '../links'
 import { findDataset } from '../warehouse/datasets'
 
 /** What every channel says about a finished export, gathered once (names looked up, links signed). */
@@ -13,8 +13,9 @@ export interface JobNews {
   outcome: 'completed' | 'failed'
   datasetTitle: string
   formatLabel: string
-  accountNames: string[]
-  tagNames: string[]
+  /** Names of the filter's accounts and tags by id; ids missing here were removed since. */
+  accountNames: ReadonlyMap<string, string>
+  tagNames: ReadonlyMap<string, string>
   /** Set for a schedule's run: its name when the run was created (null: an unnamed schedule). */
   schedule: ScheduleRunInfo | null
   rowCount: number
@@ -32,8 +33,8 @@ export async function jobNews(db: Db, job: ExportJob, opts: NewsOptions): Promis
   const { metadata } = job
   const filters = metadata.filters
   const [accounts, tags] = await Promise.all([
-    db.account.findMany({ where: { userId: job.userId, id: { in: filters.account_ids.filter(isUuid) } }, select: { name: true } }),
-    db.tag.findMany({ where: { userId: job.userId, id: { in: filters.tag_ids.filter(isUuid) } }, select: { name: true } })
+    db.account.findMany({ where: { userId: job.userId, id: { in: filters.account_ids.filter(isUuid) } }, select: { id: true, name: true } }),
+    db.tag.findMany({ where: { userId: job.userId, id: { in: filters.tag_ids.filter(isUuid) } }, select: { id: true, name: true } })
   ])
   const completed = job.status === 'completed'
   const expiresAt = completed && job.completedAt ? retentionEnd(job.completedAt, opts.retentionHours) : null
@@ -43,8 +44,8 @@ export async function jobNews(db: Db, job: ExportJob, opts: NewsOptions): Promis
     datasetTitle: findDataset(metadata.dataset_id)?.title ?? metadata.dataset_name,
     // As the Telegram message names it: 'Excel', 'CSV (gzip)'.
     formatLabel: formatLabel(metadata.format, metadata.compression ?? 'none'),
-    accountNames: accounts.map(a => a.name),
-    tagNames: tags.map(t => t.name),
+    accountNames: new Map(accounts.map(a => [a.id, a.name])),
+    tagNames: new Map(tags.map(t => [t.id, t.name])),
     schedule: metadata.schedule ?? null,
     rowCount: metadata.row_count ?? 0,
     sizeBytes: metadata.file_size_bytes ?? 0,
@@ -53,9 +54,4 @@ export async function jobNews(db: Db, job: ExportJob, opts: NewsOptions): Promis
     reason: completed ? null : job.error?.message ?? 'Unknown error.',
     retryUrl: retryUrl(opts.appUrl, metadata.dataset_id, job.id)
   }
-}
-
-/** APP_URL/settings/notifications, keeping any path APP_URL has. */
-export function settingsUrl(appUrl: string): string {
-  return new URL('settings/notifications', appUrl.endsWith('/') ? appUrl : `${appUrl}/`).toString()
 }

@@ -138,7 +138,8 @@ export const AUDIT_EVENT = {
 
 export const NOTIFICATION_SETTINGS = {
   telegram: { completed: true, failed: true },
-  email: { completed: false, failed: true, address: USER.email }
+  email: { completed: false, failed: true, address: USER.email },
+  slack: { completed: true, failed: true, webhook_url: 'https://hooks.slack.com/…Xw9Q' }
 }
 
 export const CREATE_WEBHOOK = {

@@ -308,7 +308,7 @@ export const OPERATIONS = {
     description: 'Which notification channels this server has set up, so a client can say what is off and why.',
     tag: 'Notifications',
     auth: 'user',
-    responses: { 200: { description: 'The channels', schema: NotificationChannelsSchema, example: { telegram: true, email: false, webhooks: true } } }
+    responses: { 200: { description: 'The channels', schema: NotificationChannelsSchema, example: { telegram: true, email: false, webhooks: true, slack: true } } }
   },
   'GET /api/notifications/settings': {
     summary: 'Notification settings',

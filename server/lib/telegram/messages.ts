@@ -103,6 +103,14 @@ export function schedulePausedMessage(m: PausedSchedule): string {
   ].join('\n')
 }
 
+export function webhookDisabledMessage(url: string, reason: string): string {
+  return [
+    '⚠️ <b>Webhook endpoint disabled</b>',
+    `Outport stopped sending to ${escapeHtml(url)}: ${escapeHtml(reason)}`,
+    'Re-create it in the notification settings once it works again.'
+  ].join('\n')
+}
+
 function dateRange(start: string | null, end: string | null): string {
   if (start && end) return `${escapeHtml(start)} to ${escapeHtml(end)}`
   if (start) return `from ${escapeHtml(start)}`

@@ -5,26 +5,20 @@ import type { Update, UserFromGetMe } from 'telegraf/types'
 import type { Config } from '../config'
 import type { Db } from '../db/client'
 import type { LogFn } from '../log'
-import type { NotificationMetrics } from '../metrics'
-import { downloadTokenKey } from '../exports/download-token'
+import { appLink } from '../links'
 import { createBot, withTimeout } from './bot'
-import { TelegramNotifier } from './notifier'
 
 export interface TelegramServiceOptions {
   log?: LogFn
-  /** Counts notification outcomes for /metrics. */
-  metrics?: NotificationMetrics
-  /** How often final jobs nobody announced are looked for (the start-up sweep always runs). */
-  sweepIntervalMs?: number
-  /** How far back such jobs are still worth a message. */
-  sweepLookbackMs?: number
 }
 
 export const WEBHOOK_PATH = 'api/telegram/webhook'
 
 /**
- * Telegram for one process: the bot (fed by the webhook route or by long polling), the notifier,
- * and the periodic sweep. Null when TELEGRAM_BOT_TOKEN is unset: Telegram is then simply off.
+ * Telegram for one process: the bot (fed by the webhook route or by long polling) that links chats.
+ * Messages about exports are sent by the notification pipeline's Telegram channel
+ * (server/lib/notifications/channels/telegram.ts) through this bot's API client. Null when
+ * TELEGRAM_BOT_TOKEN is unset: Telegram is then simply off.
  */
 export function createTelegramService(ctx: { config: Config, db: Db }, options: TelegramServiceOptions = {}): TelegramService | null {
   if (!ctx.config.TELEGRAM_BOT_TOKEN) return null
@@ -33,26 +27,14 @@ export function createTelegramService(ctx: { config: Config, db: Db }, options: 
 
 export class TelegramService {
   readonly bot: Telegraf
-  readonly notifier: TelegramNotifier
   private readonly log: LogFn
   private identity?: Promise<UserFromGetMe>
   private readonly stopping = new AbortController()
   private polling?: Promise<void>
-  private sweepTimer?: NodeJS.Timeout
-  private sweeping?: Promise<unknown>
 
-  constructor(readonly config: Config, readonly db: Db, private readonly options: TelegramServiceOptions = {}) {
+  constructor(readonly config: Config, readonly db: Db, options: TelegramServiceOptions = {}) {
     this.log = options.log ?? (() => {})
     this.bot = createBot({ token: config.TELEGRAM_BOT_TOKEN!, apiRoot: config.TELEGRAM_API_ROOT, db, log: this.log })
-    this.notifier = new TelegramNotifier({
-      db,
-      telegram: this.bot.telegram,
-      appUrl: config.APP_URL,
-      downloadKey: downloadTokenKey(config.NUXT_SESSION_PASSWORD!),
-      retentionHours: config.EXPORT_RETENTION_HOURS,
-      log: this.log,
-      metrics: options.metrics
-    })
   }
 
   /**
@@ -94,7 +76,7 @@ export class TelegramService {
 
   /** Points Telegram at APP_URL's webhook route with the secret; failures are logged. */
   async registerWebhook(): Promise<void> {
-    const url = new URL(WEBHOOK_PATH, this.config.APP_URL.endsWith('/') ? this.config.APP_URL : `${this.config.APP_URL}/`).toString()
+    const url = appLink(this.config.APP_URL, WEBHOOK_PATH)
     try {
       await this.bot.telegram.callApi('setWebhook', { url, secret_token: this.config.TELEGRAM_WEBHOOK_SECRET, allowed_updates: ['message'] }, withTimeout(10_000))
       this.log(`Telegram webhook set to ${url}`, { level: 'info' })
@@ -133,28 +115,8 @@ export class TelegramService {
     }
   }
 
-  /** Sweeps now and then every `sweepIntervalMs`, never two at once. */
-  startSweeping(): void {
-    if (this.sweepTimer) return
-    const run = () => {
-      if (this.sweeping || this.stopping.signal.aborted) return
-      this.sweeping = this.notifier.sweep(this.options.sweepLookbackMs).catch((error: Error) => {
-        this.log(`Telegram sweep failed: ${error.message}`)
-      }).finally(() => {
-        this.sweeping = undefined
-      })
-    }
-    this.sweepTimer = setInterval(run, this.options.sweepIntervalMs ?? 60_000)
-    this.sweepTimer.unref()
-    run()
-  }
-
   async close(): Promise<void> {
-    clearInterval(this.sweepTimer)
     this.stopping.abort()
     await this.polling
-    // Lets messages under way finish, then cuts 429 waits short, which also ends a sweep.
-    await this.notifier.close()
-    await this.sweeping
   }
 }

@@ -1,11 +1,13 @@
+import { createTransport } from 'nodemailer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDb, type Db } from '../../../server/lib/db/client'
 import type { JobStatus } from '../../../shared/types/jobs'
 import type { SchedulePausedData } from '../../../shared/types/notifications'
 import { loadConfig } from '../../../server/lib/config'
 import { claimChannelNotification, unclaimedJobIds } from '../../../server/lib/exports/jobs/housekeeping'
-import { NotificationDispatcher } from '../../../server/lib/notifications/dispatcher'
+import { NotificationPipeline } from '../../../server/lib/notifications/pipeline'
 import { jobWants } from '../../../server/lib/notifications/settings'
+import { toSchedule } from '../../../server/lib/schedules/store'
 import { createTestDatabase, type TestDatabase } from '../../helpers/database'
 
 /** The once-per-job-and-channel claim, and the dispatcher's fan-out to webhooks. */
@@ -38,8 +40,8 @@ describe('notification claims', () => {
     const pending = await job('pending', null)
     expect(await claimChannelNotification(db, pending.id, 'email')).toBeNull()
     expect(await claimChannelNotification(db, 'not-a-uuid', 'email')).toBeNull()
-    // The job itself is untouched by a claim.
-    expect((await db.job.findUniqueOrThrow({ where: { id } })).notifiedAt).toBeNull()
+    // A claim is its channel's alone.
+    expect(await db.jobNotification.findUnique({ where: { jobId_channel: { jobId: id, channel: 'telegram' } } })).toBeNull()
   })
 
   it('unclaimedJobIds lists recent final jobs not yet claimed on that channel', async () => {
@@ -55,7 +57,7 @@ describe('notification claims', () => {
   it('the dispatcher queues one export.completed per subscribed, enabled endpoint, with the signed link and no presigned URL', async () => {
     await db.job.deleteMany()
     const config = loadConfig({ DATABASE_URL: database.url, S3_EXPORTS_BUCKET: 'b-test', APP_URL: 'https://outport.example', NUXT_SESSION_PASSWORD: 'x'.repeat(40) })
-    const dispatcher = new NotificationDispatcher({ config, db, log: () => {} })
+    const dispatcher = new NotificationPipeline({ config, db, log: () => {} })
     const sub = await db.webhookEndpoint.create({ data: { userId, url: 'https://example.com/a', secret: 'whsec_x', events: ['export.completed'] } })
     await db.webhookEndpoint.create({ data: { userId, url: 'https://example.com/b', secret: 'whsec_x', events: ['export.failed'] } })
     await db.webhookEndpoint.create({ data: { userId, url: 'https://example.com/c', secret: 'whsec_x', events: ['export.completed'], enabled: false } })
@@ -72,9 +74,10 @@ describe('notification claims', () => {
     expect(payload.data).not.toHaveProperty('download_url')
 
     const paused = { id: 's1', name: 'Nightly', failures: 5 } as unknown as SchedulePausedData
-    expect(await dispatcher.schedulePaused(userId, paused)).toBe(0)
+    expect(await dispatcher.webhooks.send({ type: 'schedule.paused', userId, paused })).toBe('not-wanted')
     await db.webhookEndpoint.update({ where: { id: sub.id }, data: { events: ['schedule.paused'] } })
-    expect(await dispatcher.schedulePaused(userId, paused)).toBe(1)
+    expect(await dispatcher.webhooks.send({ type: 'schedule.paused', userId, paused })).toBe('queued')
+    expect(await db.webhookDelivery.count({ where: { eventType: 'schedule.paused' } })).toBe(1)
   })
 
   it('a scheduled run: the schedule\'s channels decide where it names one, the user\'s settings elsewhere', async () => {
@@ -99,5 +102,29 @@ describe('notification claims', () => {
     // Jobs still running are announced on no channel.
     expect(await wanted({ userId, status: 'running', scheduleId: null })).toEqual({ telegram: false, email: false, webhooks: false })
     await db.notificationSettings.delete({ where: { userId } })
+  })
+
+  it('a paused schedule reaches every channel the user has (email too), unless the schedule chose otherwise', async () => {
+    const config = loadConfig({ DATABASE_URL: database.url, S3_EXPORTS_BUCKET: 'b-test', APP_URL: 'https://outport.example', NUXT_SESSION_PASSWORD: 'x'.repeat(40), EMAIL_FROM: 'Outport <o@example.com>' })
+    // nodemailer's JSON transport: a real transport that keeps the message instead of sending it.
+    const mailer = createTransport({ jsonTransport: true })
+    const sent: string[] = []
+    const send = mailer.sendMail.bind(mailer)
+    mailer.sendMail = (async (message: { subject: string }) => {
+      sent.push(message.subject)
+      return send(message)
+    }) as typeof mailer.sendMail
+    const pipeline = new NotificationPipeline({ config, db, log: () => {}, mailer })
+    const paused = async (channels: object | null) => {
+      const row = await db.schedule.create({
+        data: { userId, name: 'Nightly', enabled: false, request: { dataset_id: 'x', format: 'csv' }, range: 'previous_day', cadence: { frequency: 'daily', time: '08:00', time_zone: 'UTC' }, ...(channels && { channels }) }
+      })
+      pipeline.schedulePaused({ schedule: toSchedule(row), failures: 3 }, 'Accounts gone.')
+    }
+    await paused(null)
+    await paused({ email: false })
+    await paused({ email: true })
+    await pipeline.close()
+    expect(sent).toEqual(['Schedule paused: “Nightly”', 'Schedule paused: “Nightly”'])
   })
 })

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createDb, type Db } from '../../../server/lib/db/client'
 import { downloadTokenKey, signedDownloadUrl } from '../../../server/lib/exports/download-token'
 import { createBot } from '../../../server/lib/telegram/bot'
-import { TelegramNotifier, type NotifierOptions } from '../../../server/lib/telegram/notifier'
+import { loadConfig } from '../../../server/lib/config'
+import { NotificationPipeline, type PipelineOptions } from '../../../server/lib/notifications/pipeline'
+import type { PausedSchedule } from '../../../server/lib/schedules/scheduler'
 import type { ExportMetadata } from '../../../shared/types/exports'
 import { createTestDatabase, type TestDatabase } from '../../helpers/database'
 import { freePort } from '../../helpers/server'
@@ -10,8 +12,10 @@ import { startFakeTelegram, type FakeTelegram } from '../../helpers/fake-telegra
 
 const CHAT = 424242
 const TRANSACTIONS = '054f17bf-1dbb-43ed-98c3-b4858093d7fc'
-const key = downloadTokenKey('unit-test-session-password-long-enough-0123456789')
+const SESSION_PASSWORD = 'unit-test-session-password-long-enough-0123456789'
+const key = downloadTokenKey(SESSION_PASSWORD)
 
+/** The notification pipeline's Telegram channel, over a fake Bot API. */
 describe('Telegram notifier', () => {
   let database: TestDatabase
   let db: Db
@@ -21,15 +25,24 @@ describe('Telegram notifier', () => {
   let tagId: string
   let logs: string[]
 
-  const notifier = (overrides: Partial<NotifierOptions> = {}) => new TelegramNotifier({
-    db,
-    telegram: createBot({ token: fake.token, apiRoot: fake.url, db, log: () => {} }).telegram,
-    appUrl: 'https://outport.example',
-    downloadKey: key,
-    retentionHours: 24,
-    log: line => logs.push(line),
-    ...overrides
-  })
+  const notifier = (overrides: Partial<PipelineOptions> = {}) => {
+    const pipeline = new NotificationPipeline({
+      config: loadConfig({ DATABASE_URL: database.url, S3_EXPORTS_BUCKET: 'b-test', APP_URL: 'https://outport.example', NUXT_SESSION_PASSWORD: SESSION_PASSWORD, EXPORT_RETENTION_HOURS: '24' }),
+      db,
+      telegram: createBot({ token: fake.token, apiRoot: fake.url, db, log: () => {} }).telegram,
+      log: line => logs.push(line),
+      ...overrides
+    })
+    return {
+      notify: (jobId: string) => pipeline.announce('telegram', jobId),
+      sweep: (lookbackMs: number) => pipeline.sweep(lookbackMs),
+      enqueue: (jobId: string) => pipeline.jobFinished(jobId),
+      notifySchedulePaused: (paused: PausedSchedule, lastError: string) => pipeline.schedulePaused(paused, lastError),
+      close: () => pipeline.close()
+    }
+  }
+
+  const telegramClaim = (jobId: string) => db.jobNotification.findUnique({ where: { jobId_channel: { jobId, channel: 'telegram' } } })
 
   const metadata = (extra: Partial<ExportMetadata> = {}): ExportMetadata => ({
     dataset_id: TRANSACTIONS,
@@ -102,7 +115,7 @@ describe('Telegram notifier', () => {
         `<a href="${signedDownloadUrl('https://outport.example', key, id, expiresAt)}">Download</a> (available until 2026-11-23 09:30 UTC)`
       ].join('\n')
     }])
-    expect((await db.job.findUniqueOrThrow({ where: { id } })).notifiedAt).not.toBeNull()
+    expect(await telegramClaim(id)).not.toBeNull()
   })
 
   it('sends the failure message with the reason and a link to the app', async () => {
@@ -145,12 +158,12 @@ describe('Telegram notifier', () => {
     await db.user.update({ where: { id: userId }, data: { telegramChatId: null } })
     const done = await job('completed')
     expect(await notifier().notify(done.id)).toBe('not-linked')
-    expect((await db.job.findUniqueOrThrow({ where: { id: done.id } })).notifiedAt).not.toBeNull()
+    expect(await telegramClaim(done.id)).not.toBeNull()
     await db.user.update({ where: { id: userId }, data: { telegramChatId: BigInt(CHAT) } })
     for (const status of ['pending', 'cancelled'] as const) {
       const other = await job(status)
       expect(await notifier().notify(other.id)).toBe('already-notified')
-      expect((await db.job.findUniqueOrThrow({ where: { id: other.id } })).notifiedAt).toBeNull()
+      expect(await telegramClaim(other.id)).toBeNull()
     }
     expect(await notifier().notify('not-a-uuid')).toBe('already-notified')
     expect(fake.requests).toEqual([])
@@ -176,7 +189,7 @@ describe('Telegram notifier', () => {
     fake.reset()
     fake.fail('sendMessage', { status: 429, description: 'Too Many Requests: retry after 0', retryAfter: 0 }, 5)
     const second = await job('completed')
-    expect(await notifier({ maxAttempts: 3 }).notify(second.id)).toBe('failed')
+    expect(await notifier().notify(second.id)).toBe('failed')
     expect(fake.messages()).toHaveLength(3)
     expect(logs.join('\n')).toMatch(/not delivered after 3 attempt/)
   })
@@ -207,14 +220,14 @@ describe('Telegram notifier', () => {
     const recentFailed = await job('failed', { completedAt: new Date(Date.now() - 10 * 60_000), error: { code: 'X', message: 'Broken.' } })
     const old = await job('completed', { completedAt: new Date(Date.now() - 2 * 3600_000) })
     const announced = await job('completed')
-    await db.job.update({ where: { id: announced.id }, data: { notifiedAt: new Date() } })
+    await db.jobNotification.create({ data: { jobId: announced.id, channel: 'telegram' } })
     await job('pending')
     const n = notifier()
     expect(await n.sweep(3600_000)).toBe(2)
     expect(await n.sweep(3600_000)).toBe(0)
     expect(fake.messages()).toHaveLength(2)
     expect(fake.messages().map(m => m.text.split('\n')[0])).toEqual(['✅ <b>Export ready: Transactions</b>', '❌ <b>Export failed: Transactions</b>'])
-    const notified = await db.job.findMany({ where: { notifiedAt: { not: null } }, select: { id: true } })
+    const notified = (await db.jobNotification.findMany({ where: { channel: 'telegram' }, select: { jobId: true } })).map(n => ({ id: n.jobId }))
     expect(new Set(notified.map(j => j.id))).toEqual(new Set([recent.id, recentFailed.id, announced.id]))
     expect(notified.map(j => j.id)).not.toContain(old.id)
   })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { exportEmail } from '../../../server/lib/notifications/email'
+import { exportEmail } from '../../../server/lib/notifications/channels/email'
 import type { JobNews } from '../../../server/lib/notifications/summary'
 import { checkUrlShape, isBlockedAddress, vetUrl } from '../../../server/lib/notifications/webhooks/address'
 import { backoffMs, newMessageId } from '../../../server/lib/notifications/webhooks/queue'
@@ -56,8 +56,8 @@ describe('export emails', () => {
     outcome: 'completed',
     datasetTitle: 'Transactions <b>&',
     formatLabel: 'CSV (gzip)',
-    accountNames: ['<script>alert(1)</script>'],
-    tagNames: [],
+    accountNames: new Map([['x', '<script>alert(1)</script>']]),
+    tagNames: new Map(),
     schedule: { name: 'Nightly "<img src=x>"', trigger: 'cadence', missed_slots: 2 },
     rowCount: 1234,
     sizeBytes: 2048,
@@ -90,5 +90,37 @@ describe('export emails', () => {
     expect(m.html).toContain('Boom &lt;x&gt;')
     expect(m.text).toContain('Reason: Boom <x>')
     expect(m.text).toContain('Open Outport to try again: https://outport.example/analytics/datasets')
+  })
+})
+
+describe('sealed secrets', () => {
+  it('round-trips, and refuses another key or an altered value', async () => {
+    const { seal, secretsKey, unseal } = await import('../../../server/lib/secrets')
+    const key = secretsKey('x'.repeat(40))
+    const sealed = seal(key, 'https://hooks.slack.com/services/T/B/secret')
+    expect(sealed).toMatch(/^v1\./)
+    expect(sealed).not.toContain('secret')
+    expect(unseal(key, sealed)).toBe('https://hooks.slack.com/services/T/B/secret')
+    expect(seal(key, 'same')).not.toBe(seal(key, 'same'))
+    expect(unseal(secretsKey('y'.repeat(40)), sealed)).toBeNull()
+    const [v, iv, tag, body] = sealed.split('.')
+    expect(unseal(key, [v, iv, tag, body!.slice(0, -2) + (body!.endsWith('A') ? 'B' : 'A') + body!.slice(-1)].join('.'))).toBeNull()
+    expect(unseal(key, 'garbage')).toBeNull()
+  })
+})
+
+describe('Slack messages', () => {
+  it('are Block Kit within Slack\'s limits, with mrkdwn escaped and headers cut to 150 characters', async () => {
+    const { slackMessage, checkSlackUrl } = await import('../../../server/lib/notifications/channels/slack')
+    const job = { id: 'j', metadata: { format: 'csv', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] } } } as unknown as ExportJob
+    const long = 'T'.repeat(300)
+    const m = slackMessage({ type: 'export.failed', userId: 'u', news: { job, outcome: 'failed', datasetTitle: long, formatLabel: 'CSV', accountNames: new Map(), tagNames: new Map(), schedule: null, rowCount: 0, sizeBytes: 0, downloadUrl: null, expiresAt: null, reason: 'a < b & c > d', retryUrl: 'https://outport.example/r' } })
+    expect(m.blocks[0]).toMatchObject({ type: 'header', text: { type: 'plain_text' } })
+    expect((m.blocks[0]!.text as { text: string }).text).toHaveLength(150)
+    expect(JSON.stringify(m.blocks[1])).toContain('a &lt; b &amp; c &gt; d')
+    expect(m.text).toContain('a < b & c > d')
+    expect(checkSlackUrl('https://hooks.slack.com/services/T/B/x', { allowHosts: [] }).host).toBe('hooks.slack.com')
+    expect(() => checkSlackUrl('https://example.com/services/T/B/x', { allowHosts: [] })).toThrow(/Slack incoming-webhook URL/)
+    expect(checkSlackUrl('http://127.0.0.1:9/services/x', { allowHosts: ['127.0.0.1'] }).port).toBe('9')
   })
 })

@@ -1,6 +1,7 @@
 import type { Db } from '../../db/client'
 import type { Job as JobRow } from '../../../generated/prisma/client'
 import { ACTIVE_STATUSES } from '../../../../shared/types/jobs'
+import type { NotificationChannel } from '../../../../shared/types/notifications'
 import { isUuid } from '../../../../shared/utils/uuid'
 import { JOB_COLUMNS, toExportJob, type ExportJob } from './record'
 
@@ -37,39 +38,10 @@ export async function markDeleted(db: Db, userId: string, jobId: string): Promis
 }
 
 /**
- * Claims the right to announce a finished job: sets notified_at if nobody has, and returns the job
- * to whoever won. However many workers, sweeps and re-runs reach the same job, one gets it.
- */
-export async function claimNotification(db: Db, jobId: string): Promise<ExportJob | null> {
-  if (!isUuid(jobId)) return null
-  const { rows } = await db.pool.query<JobRow>(
-    `UPDATE jobs SET notified_at = now()
-     WHERE id = $1 AND notified_at IS NULL AND status IN ('completed', 'failed')
-     RETURNING ${JOB_COLUMNS}`,
-    [jobId.toLowerCase()]
-  )
-  return rows[0] ? toExportJob(rows[0]) : null
-}
-
-/** Finished jobs since `since` that nobody has announced yet, oldest first. */
-export async function unannouncedJobIds(db: Db, since: Date, limit: number): Promise<string[]> {
-  const rows = await db.job.findMany({
-    where: { notifiedAt: null, status: { in: ['completed', 'failed'] }, completedAt: { gte: since } },
-    select: { id: true },
-    orderBy: { completedAt: 'asc' },
-    take: limit
-  })
-  return rows.map(r => r.id)
-}
-
-/** Channels whose once-per-job marker is a job_notifications row (Telegram keeps notified_at). */
-export type ClaimedChannel = 'email' | 'webhook'
-
-/**
  * The same once-per-job claim for another channel: inserts (job, channel) into job_notifications
  * if the job is final and nobody has, and returns the job to whoever won.
  */
-export async function claimChannelNotification(db: Db, jobId: string, channel: ClaimedChannel): Promise<ExportJob | null> {
+export async function claimChannelNotification(db: Db, jobId: string, channel: NotificationChannel): Promise<ExportJob | null> {
   if (!isUuid(jobId)) return null
   const { rows } = await db.pool.query<{ job_id: string }>(
     `INSERT INTO job_notifications (job_id, channel)
@@ -84,7 +56,7 @@ export async function claimChannelNotification(db: Db, jobId: string, channel: C
 }
 
 /** Finished jobs since `since` not yet claimed on `channel`, oldest first. */
-export async function unclaimedJobIds(db: Db, channel: ClaimedChannel, since: Date, limit: number): Promise<string[]> {
+export async function unclaimedJobIds(db: Db, channel: NotificationChannel, since: Date, limit: number): Promise<string[]> {
   const { rows } = await db.pool.query<{ id: string }>(
     `SELECT id FROM jobs j
      WHERE status IN ('completed', 'failed') AND completed_at >= $1

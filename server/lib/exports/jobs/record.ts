@@ -23,7 +23,6 @@ export interface ExportJob {
   createdAt: Date
   startedAt: Date | null
   completedAt: Date | null
-  notifiedAt: Date | null
   /** A schedule's run: the schedule (null once deleted) and the slot it ran for. */
   scheduleId: string | null
   scheduledFor: Date | null
@@ -52,7 +51,6 @@ export function toExportJob(row: JobRow): ExportJob {
     createdAt: row.createdAt,
     startedAt: row.startedAt,
     completedAt: row.completedAt,
-    notifiedAt: row.notifiedAt,
     scheduleId: row.scheduleId,
     scheduledFor: row.scheduledFor,
     deletedAt: row.deletedAt

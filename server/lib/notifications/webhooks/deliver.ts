@@ -17,6 +17,8 @@ export interface AttemptResult {
   error: string | null
   /** The start of the response body (for the deliveries list). */
   body: string
+  /** A 429's or 503's Retry-After in seconds, when it gave one. */
+  retryAfterSeconds?: number
 }
 
 export interface AttemptOptions extends UrlPolicy {
@@ -64,7 +66,8 @@ export async function attemptDelivery(rawUrl: string, headers: Record<string, st
       const done = () => {
         const statusCode = res.statusCode ?? 0
         const ok = statusCode >= 200 && statusCode < 300
-        finish({ ok, statusCode, error: ok ? null : statusCode >= 300 && statusCode < 400 ? `redirect (${statusCode}) not followed` : `HTTP ${statusCode}`, body: Buffer.concat(chunks).toString('utf8') })
+        const retryAfter = Number(res.headers['retry-after'])
+        finish({ ok, statusCode, ...(Number.isFinite(retryAfter) && retryAfter >= 0 && { retryAfterSeconds: retryAfter }), error: ok ? null : statusCode >= 300 && statusCode < 400 ? `redirect (${statusCode}) not followed` : `HTTP ${statusCode}`, body: Buffer.concat(chunks).toString('utf8') })
         res.destroy()
       }
       res.on('data', (chunk: Buffer) => {

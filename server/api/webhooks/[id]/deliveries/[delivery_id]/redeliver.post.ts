@@ -6,7 +6,7 @@ export default defineEventHandler(async (event) => {
   const { db } = await useAppContext()
   try {
     const delivery = await redeliver(db, user.id, getRouterParam(event, 'id'), getRouterParam(event, 'delivery_id'))
-    ;(await useNotifications()).deliverer.wake()
+    ;(await useNotifications()).webhooks.deliverer.wake()
     setResponseStatus(event, 202)
     return delivery
   } catch (error) {

@@ -1,17 +1,16 @@
 import { createTransport, type Mail as Transporter } from 'nodemailer'
-import { formatBytes, formatCount } from '../../../shared/utils/format'
-import type { Db } from '../db/client'
-import { claimChannelNotification } from '../exports/jobs/housekeeping'
-import { escapeHtml } from '../html'
-import { formatUtc } from '../telegram/messages'
-import { jobWants } from './settings'
-import { jobNews, settingsUrl, type JobNews, type NewsOptions } from './summary'
+import type { SchedulePausedData } from '../../../../shared/types/notifications'
+import { describeCadence } from '../../../../shared/types/schedules'
+import { formatBytes, formatCount } from '../../../../shared/utils/format'
+import type { Db } from '../../db/client'
+import { escapeHtml } from '../../html'
+import { settingsUrl } from '../../links'
+import type { LogFn } from '../../log'
+import { formatUtc } from '../../telegram/messages'
+import type { Channel, ChannelFactory, NotificationEvent, Outcome } from '../channel'
+import type { JobNews } from '../summary'
 
-/**
- * Completion and failure emails over SMTP (nodemailer; SMTP_URL, STARTTLS when the server offers
- * it). Claimed once per job through job_notifications before sending, as Telegram claims
- * notified_at: a crash between claim and send loses the email rather than risking a duplicate.
- */
+/** Emails over SMTP (nodemailer; SMTP_URL, STARTTLS when the server offers it) to the account's address. */
 
 export interface EmailMessage { subject: string, text: string, html: string }
 
@@ -51,8 +50,8 @@ function facts(n: JobNews): Array<[string, string]> {
     ...scheduleFacts(n),
     ['Format', n.formatLabel],
     ['Dates', dates],
-    ['Accounts', names(n.accountNames)],
-    ['Tags', names(n.tagNames)],
+    ['Accounts', names([...n.accountNames.values()])],
+    ['Tags', names([...n.tagNames.values()])],
     ...(n.outcome === 'completed'
       ? [['Rows', formatCount(n.rowCount, 'en-US')], ['Size', formatBytes(n.sizeBytes, 'en-US')]] as Array<[string, string]>
       : [['Reason', n.reason ?? '']] as Array<[string, string]>)
@@ -102,51 +101,44 @@ export function endpointDisabledEmail(url: string, reason: string, appUrl: strin
   }
 }
 
-export interface EmailNotifierOptions extends NewsOptions {
-  db: Db
-  mailer: Transporter
-  from: string
-  log: (line: string) => void
-  /** Each decision's outcome, for outport_notifications_total{channel="email"}. */
-  metrics?: (outcome: EmailOutcome) => void
+/** The email telling a user one of their schedules paused itself. */
+export function schedulePausedEmail(paused: SchedulePausedData, appUrl: string): EmailMessage {
+  const name = paused.name ? `“${paused.name}”` : `(${describeCadence(paused.cadence)})`
+  const subject = `Schedule paused: ${name}`.replace(/[\r\n]+/g, ' ')
+  const lines = [
+    `Its last ${paused.failures} runs failed, so it will not run again until you resume it.`,
+    ...(paused.last_error ? [`Last error: ${paused.last_error}`] : [])
+  ]
+  const settings = settingsUrl(appUrl)
+  return {
+    subject,
+    text: [...lines, '', `Open your schedules to fix and resume it: ${paused.schedules_link}`, '', '--', `Notification settings: ${settings}`].join('\n'),
+    html: `<h1 style="font-size:18px">${escapeHtml(subject)}</h1>${lines.map(l => `<p>${escapeHtml(l)}</p>`).join('')}<p><a href="${escapeHtml(paused.schedules_link)}">Open your schedules</a> to fix and resume it.</p><hr><p style="font-size:12px;color:#6b7280"><a href="${escapeHtml(settings)}">Notification settings</a></p>`
+  }
 }
 
-export type EmailOutcome = 'sent' | 'already-notified' | 'not-wanted' | 'failed'
+export class EmailChannel implements Channel {
+  readonly id = 'email'
+  readonly events = ['export.completed', 'export.failed', 'schedule.paused', 'webhook.disabled'] as const
 
-export class EmailNotifier {
-  private readonly inflight = new Set<Promise<unknown>>()
+  constructor(private readonly opts: { db: Db, mailer: Transporter, from: string, appUrl: string, log: LogFn }) {}
 
-  constructor(private readonly opts: EmailNotifierOptions) {}
-
-  /** In the background: a slow SMTP server never holds a worker slot. */
-  enqueue(jobId: string): void {
-    const task = this.notify(jobId).catch((error: Error) => {
-      this.opts.log(`email for job ${jobId} failed: ${error.message}`)
-      this.opts.metrics?.('failed')
-    }).finally(() => this.inflight.delete(task))
-    this.inflight.add(task)
+  async send(event: NotificationEvent): Promise<Outcome> {
+    const user = await this.opts.db.user.findUnique({ where: { id: event.userId }, select: { email: true, disabledAt: true } })
+    if (!user || user.disabledAt) return 'not-wanted'
+    const { appUrl } = this.opts
+    switch (event.type) {
+      case 'export.completed':
+      case 'export.failed':
+        return this.deliver(user.email, exportEmail(event.news, appUrl), `job ${event.news.job.id}`)
+      case 'schedule.paused':
+        return this.deliver(user.email, schedulePausedEmail(event.paused, appUrl), `schedule ${event.paused.id}`)
+      case 'webhook.disabled':
+        return this.deliver(user.email, endpointDisabledEmail(event.url, event.reason, appUrl), `disabled webhook ${event.url}`)
+    }
   }
 
-  async notify(jobId: string): Promise<EmailOutcome> {
-    const outcome = await this.decide(jobId)
-    this.opts.metrics?.(outcome)
-    return outcome
-  }
-
-  private async decide(jobId: string): Promise<EmailOutcome> {
-    const { db } = this.opts
-    const job = await claimChannelNotification(db, jobId, 'email')
-    if (!job) return 'already-notified'
-    const [user, wanted] = await Promise.all([
-      db.user.findUnique({ where: { id: job.userId }, select: { email: true, disabledAt: true } }),
-      jobWants(db, job, 'email')
-    ])
-    if (!user || user.disabledAt || !wanted) return 'not-wanted'
-    const message = exportEmail(await jobNews(db, job, this.opts), this.opts.appUrl)
-    return this.send(user.email, message, `job ${job.id}`)
-  }
-
-  async send(to: string, message: EmailMessage, what: string): Promise<EmailOutcome> {
+  private async deliver(to: string, message: EmailMessage, what: string): Promise<Outcome> {
     try {
       await this.opts.mailer.sendMail({ from: this.opts.from, to, ...message })
       return 'sent'
@@ -156,9 +148,13 @@ export class EmailNotifier {
     }
   }
 
-  async close(deadlineMs = 10_000): Promise<void> {
-    const all = Promise.allSettled([...this.inflight])
-    await Promise.race([all, new Promise(r => setTimeout(r, deadlineMs).unref())])
+  async close(): Promise<void> {
     this.opts.mailer.close()
   }
+}
+
+/** On when SMTP_URL is set (or a transport is handed in). */
+export const emailChannel: ChannelFactory = (deps) => {
+  const mailer = deps.mailer ?? (deps.config.SMTP_URL ? createMailer(deps.config.SMTP_URL) : null)
+  return mailer ? new EmailChannel({ db: deps.db, mailer, from: deps.config.EMAIL_FROM, appUrl: deps.config.APP_URL, log: deps.log }) : null
 }

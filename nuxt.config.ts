@@ -1,8 +1,9 @@
 // https://nuxt.com/docs/api/configuration/nuxt-config
 
-// Retention (export files, audit events) and the schedules' scheduler are scheduled Nitro tasks (the worker is started by server/plugins/lifecycle.ts); the upload thread's build. Declared
-// apart, and `experimental` widened, because Nuxt 3.21's schema types `nitro` without Nitro's
-// task options.
+// Nitro's options: the scheduled tasks (retention of export files and audit events, and the
+// schedules' scheduler; the export worker itself is started by server/plugins/lifecycle.ts), files
+// the tracer misses, and the upload thread's build. Declared apart, with `experimental` widened,
+// because Nuxt 3.21's schema types `nitro` without Nitro's task options.
 const nitroTasks = {
   experimental: { tasks: true } as Record<string, boolean>,
   scheduledTasks: { '*/10 * * * *': ['exports:retention'], '* * * * *': ['schedules:run'], '17 * * * *': ['audit:retention'] },

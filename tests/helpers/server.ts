@@ -17,12 +17,13 @@ export interface ServerHandle {
 
 const ENTRY = join(import.meta.dirname, '../../.output/server/index.mjs')
 
-/** `entry`: another copy of the build (a benchmark's, safe from rebuilds while it runs). */
-export async function startServer(env: Record<string, string>, opts: { requireHealthy?: boolean, entry?: string } = {}): Promise<ServerHandle> {
+/** `entry`: another copy of the build (a benchmark's, safe from rebuilds while it runs); `cwd`: where it runs (default: this checkout). */
+export async function startServer(env: Record<string, string>, opts: { requireHealthy?: boolean, entry?: string, cwd?: string } = {}): Promise<ServerHandle> {
   const entry = opts.entry ?? ENTRY
   if (!existsSync(entry)) throw new Error('No built server: run `npm run build` (npm test does) first')
   const port = await freePort()
   const child = spawn(process.execPath, [entry], {
+    cwd: opts.cwd,
     env: { PATH: process.env.PATH!, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })

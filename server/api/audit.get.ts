@@ -7,7 +7,7 @@ export default defineEventHandler(async (event) => {
   const query = await getValidatedQuery(event, parseWith(ListAuditQuerySchema))
   const { db } = await useAppContext()
   const page = await listAuditEvents(db, user.id, query)
-  if (!page) throw badRequest([{ field: 'cursor', message: 'Invalid cursor' }])
+  if (!page) throw new ValidationError([{ field: 'cursor', message: 'Invalid cursor' }])
   setHeader(event, 'cache-control', 'no-store')
   return { events: page.events, next_cursor: page.nextCursor }
 })

@@ -3,7 +3,7 @@ import type { FieldError } from '../../shared/types/api'
 
 /**
  * A request the engine refuses, with the HTTP status it means. Engine functions throw it without
- * knowing about HTTP frameworks; server/utils/errors.ts turns it into the response.
+ * knowing about HTTP frameworks; server/plugins/request-errors.ts turns it into the response.
  */
 export class RequestError extends Error {
   constructor(

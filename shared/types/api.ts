@@ -24,7 +24,7 @@ export type FieldError = z.infer<typeof FieldErrorSchema>
 
 /**
  * Every error the API answers, whatever the status: Nitro's JSON error body (`error`, `url`) for
- * errors thrown with createError/httpError, or the same fields without those two from the
+ * errors thrown with createError or a RequestError, or the same fields without those two from the
  * catch-all 404 of an unknown /api path. `data` carries details: `errors` (400), the job's `status`
  * (409), nothing for most.
  */

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { COMPRESSION_IDS, EXPORT_FORMATS, ExportFormatSchema, PARQUET_COMPRESSIONS, type Compression, type ExportFormat, type ParquetCompression } from './formats'
+import { ExportErrorCodeSchema } from './errors'
 import { JOB_STATUS_IDS, JobStatusSchema, type JobStatus } from './jobs'
 
 /** Export requests, job metadata and the status DTO, shared by the API, the worker and the app (snake_case, as in the PRD). */
@@ -58,7 +59,7 @@ export const ExportProgressSchema = z.object({
 export type ExportProgress = z.infer<typeof ExportProgressSchema>
 
 export const ExportErrorSchema = z.object({
-  code: z.string().meta({ description: 'Stable, for programs: e.g. FILTERS_GONE, WAREHOUSE_UNAVAILABLE' }),
+  code: ExportErrorCodeSchema,
   message: z.string()
 })
 

@@ -89,7 +89,7 @@ describe('job queue', () => {
     // Told apart for outport_lease_reclaims_total (a reclaim is no pickup from the queue).
     expect(reclaimed!.reclaimed).toBe(true)
     expect(await renewLease(db, claimOf(claimed!), 60_000)).toBe(false)
-    expect(await failJob(db, claimOf(claimed!), { code: 'X', message: 'late' })).toBe(false)
+    expect(await failJob(db, claimOf(claimed!), { code: 'INTERNAL_ERROR', message: 'late' })).toBe(false)
     expect(await completeJob(db, reclaimed!, { row_count: 3 }, { phase: 'finalizing', percent: 100, rows: 3, bytes_uploaded: 1 })).toBe(true)
     expect((await db.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe('completed')
   })
@@ -108,7 +108,7 @@ describe('job queue', () => {
     expect(await renewLease(db, claimOf(first!), 60_000)).toBe(false)
     expect(await reportProgress(db, claimOf(first!), { phase: 'uploading', percent: 60, rows: 1, bytes_uploaded: 1 })).toBe(false)
     expect(await completeJob(db, first!, { row_count: 999, checksum_sha256: 'stale' }, done)).toBe(false)
-    expect(await failJob(db, claimOf(first!), { code: 'X', message: 'stale' })).toBe(false)
+    expect(await failJob(db, claimOf(first!), { code: 'INTERNAL_ERROR', message: 'stale' })).toBe(false)
     expect(await releaseJobs(db, [claimOf(first!)])).toBe(0)
     expect(await holdsClaim(db, claimOf(second!))).toBe(true)
     expect(await completeJob(db, second!, { row_count: 1, checksum_sha256: 'winner' }, done)).toBe(true)

@@ -21,6 +21,6 @@ export default defineEventHandler(async (event) => {
     if (error instanceof SignInRefused && error.account) {
       await audit(event, 'session.sign_in_failed', { userId: error.account.userId, details: { reason: error.account.reason } })
     }
-    throw httpError(error, event)
+    throw error
   }
 })

@@ -5,7 +5,5 @@ export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const patch = await readValidatedBody(event, parseWith(UpdateNotificationSettingsSchema))
   const { db, config } = await useAppContext()
-  return updateNotificationSettings(db, user, patch, settingsOptions(config)).catch((error) => {
-    throw httpError(error, event)
-  })
+  return updateNotificationSettings(db, user, patch, settingsOptions(config))
 })

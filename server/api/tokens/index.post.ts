@@ -9,8 +9,6 @@ export default defineEventHandler(async (event) => {
   const { token, dto } = await createApiToken(db, user.id, body.name, {
     expiresInDays: body.expires_in_days,
     maxPerUser: config.API_TOKENS_MAX_PER_USER
-  }).catch((error) => {
-    throw httpError(error, event)
   })
   await audit(event, 'token.created', { objectId: dto.id, details: { name: dto.name, prefix: dto.prefix, expires_at: dto.expires_at } })
   setResponseStatus(event, 201)

@@ -6,12 +6,8 @@ export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const body = await readValidatedBody(event, parseWith(CreateWebhookSchema))
   const { db, config } = await useAppContext()
-  try {
-    const created = await createEndpoint(db, user.id, body, { allowHosts: config.WEBHOOK_ALLOW_HOSTS, maxPerUser: config.WEBHOOKS_MAX_PER_USER })
-    setResponseStatus(event, 201)
-    setHeader(event, 'cache-control', 'no-store')
-    return created
-  } catch (error) {
-    throw httpError(error, event)
-  }
+  const created = await createEndpoint(db, user.id, body, { allowHosts: config.WEBHOOK_ALLOW_HOSTS, maxPerUser: config.WEBHOOKS_MAX_PER_USER })
+  setResponseStatus(event, 201)
+  setHeader(event, 'cache-control', 'no-store')
+  return created
 })

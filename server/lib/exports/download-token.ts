@@ -45,11 +45,6 @@ export function verifyDownloadToken(key: Buffer, jobId: string, token: unknown, 
   return { ok: true, expiresAt }
 }
 
-/** When an export's file is due to be removed: the end of its retention. */
-export function retentionEnd(completedAt: Date, retentionHours: number): Date {
-  return new Date(completedAt.getTime() + retentionHours * 3600_000)
-}
-
 /** `APP_URL/exports/<job_id>/download?token=...`, keeping any path APP_URL has. */
 export function signedDownloadUrl(appUrl: string, key: Buffer, jobId: string, expiresAt: Date): string {
   return appLink(appUrl, `exports/${jobId}/download`, { token: signDownloadToken(key, jobId, expiresAt) })

@@ -4,6 +4,7 @@ import { exportFilename } from '../../../shared/utils/filename'
 import { resolveExportOptions, type ExportJobDTO } from '../../../shared/types/exports'
 import { fileContentType } from '../../../shared/types/formats'
 import type { ExportJob } from './jobs/record'
+import { retentionEnd } from './retention'
 
 export interface DownloadLink { url: string, expiresAt: Date }
 
@@ -21,7 +22,7 @@ export async function mintDownloadLink(storage: Storage, job: ExportJob, ttlSeco
 
 /** When retention deletes a completed export's file (null unless completed). */
 export function fileExpiresAt(job: ExportJob, retentionHours: number): Date | null {
-  return job.status === 'completed' && job.completedAt ? new Date(job.completedAt.getTime() + retentionHours * 3600_000) : null
+  return job.status === 'completed' && job.completedAt ? retentionEnd(job.completedAt, retentionHours) : null
 }
 
 export type DtoConfig = Pick<Config, 'EXPORT_URL_TTL_SECONDS' | 'EXPORT_RETENTION_HOURS'>

@@ -1,3 +1,4 @@
+import type { ExportErrorCode } from '../../../shared/types/errors'
 import type { ExportError } from '../../../shared/types/exports'
 
 /**
@@ -6,7 +7,7 @@ import type { ExportError } from '../../../shared/types/exports'
  * at once, since running them again cannot succeed.
  */
 export class ExportFailure extends Error {
-  constructor(readonly code: string, message: string, readonly retryable: boolean, options?: { cause?: unknown }) {
+  constructor(readonly code: ExportErrorCode, message: string, readonly retryable: boolean, options?: { cause?: unknown }) {
     super(message, options)
   }
 

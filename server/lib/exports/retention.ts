@@ -4,6 +4,11 @@ import type { Db } from '../db/client'
 import { deleteObject, type Storage } from '../storage/s3'
 import { completedBefore, markExpired } from './jobs/housekeeping'
 
+/** When a completed export's file is due to be removed: the end of its retention. */
+export function retentionEnd(completedAt: Date, retentionHours: number): Date {
+  return new Date(completedAt.getTime() + retentionHours * 3600_000)
+}
+
 export interface RetentionOptions {
   retentionHours: number
   /** The clock; tests move it forward instead of waiting a day. */
@@ -19,7 +24,8 @@ export interface RetentionOptions {
  * run from several processes at once (deletes are idempotent, the update is conditional).
  */
 export async function expireExports(db: Db, storage: Storage, opts: RetentionOptions): Promise<{ expired: string[], failed: string[] }> {
-  const cutoff = new Date((opts.now ?? new Date()).getTime() - opts.retentionHours * 3600_000)
+  // Completed before this, an export's retention has ended by now.
+  const cutoff = retentionEnd(opts.now ?? new Date(), -opts.retentionHours)
   const expired: string[] = []
   const failed: string[] = []
   for (;;) {

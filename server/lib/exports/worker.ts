@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import pg from 'pg'
 import type { ExportProgress } from '../../../shared/types/exports'
+import { backoffMs } from '../backoff'
 import type { AppContext } from '../context'
 import type { LogFn } from '../log'
 import type { WorkerMetrics } from '../metrics'
@@ -222,7 +223,7 @@ export class ExportWorker {
       this.opts.log(`job ${job.id} attempt ${job.attempts} failed (${failure.code}${retry ? ', will retry' : ''}): ${String(failure.cause ?? failure.message)}`, {
         ...fields, code: failure.code, attempt: job.attempts, retry
       })
-      const retryAt = retry ? new Date(Date.now() + this.backoff(job.attempts)) : undefined
+      const retryAt = retry ? new Date(Date.now() + backoffMs(job.attempts, { baseMs: this.opts.retryBaseMs, jitter: [0.5, 1] })) : undefined
       const failed = await persistently(() => failJob(db, claim, failure.toJSON(), retryAt))
       if (failed) this.opts.metrics.failed({ format, code: failure.code, retry, seconds: seconds() })
       if (failed && !retry) await this.finished(job.id)
@@ -255,12 +256,6 @@ export class ExportWorker {
 
   private async finished(jobId: string) {
     await this.opts.onFinished(jobId).catch((error: Error) => this.opts.log(`after job ${jobId}: ${error.message}`, { job_id: jobId }))
-  }
-
-  /** Exponential backoff with equal jitter: between half and all of base × 2^(attempt-1). */
-  private backoff(attempt: number): number {
-    const cap = this.opts.retryBaseMs * 2 ** (attempt - 1)
-    return Math.round(cap / 2 + Math.random() * cap / 2)
   }
 
   private async listen() {
@@ -325,7 +320,7 @@ async function persistently<T>(write: () => Promise<T>, attempts = 6): Promise<T
       return await write()
     } catch (error) {
       if (attempt >= attempts) throw error
-      await new Promise(resolve => setTimeout(resolve, 100 * 2 ** attempt))
+      await new Promise(resolve => setTimeout(resolve, backoffMs(attempt, { baseMs: 200 })))
     }
   }
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { exportEmail } from '../../../server/lib/notifications/channels/email'
 import type { JobNews } from '../../../server/lib/notifications/summary'
 import { checkUrlShape, isBlockedAddress, vetUrl } from '../../../server/lib/notifications/webhooks/address'
-import { backoffMs, newMessageId } from '../../../server/lib/notifications/webhooks/queue'
+import { newMessageId } from '../../../server/lib/notifications/webhooks/queue'
 import type { ExportJob } from '../../../server/lib/exports/jobs/record'
 
 describe('webhook address checks', () => {
@@ -33,15 +33,7 @@ describe('webhook address checks', () => {
   })
 })
 
-describe('webhook backoff and ids', () => {
-  it('doubles per attempt from the base, with ±20% jitter', () => {
-    expect(backoffMs(1, 30_000, () => 0.5)).toBe(30_000)
-    expect(backoffMs(2, 30_000, () => 0.5)).toBe(60_000)
-    expect(backoffMs(5, 30_000, () => 0.5)).toBe(480_000)
-    expect(backoffMs(3, 1000, () => 0)).toBe(3200)
-    expect(backoffMs(3, 1000, () => 0.999999)).toBe(4800)
-  })
-
+describe('webhook message ids', () => {
   it('message ids are msg_ + 26 base32 characters, all different', () => {
     const ids = Array.from({ length: 1000 }, newMessageId)
     expect(ids.every(id => /^msg_[0-9A-HJKMNP-TV-Z]{26}$/.test(id))).toBe(true)

@@ -5,9 +5,7 @@ import { toExportDTO } from '../../../lib/exports/dto'
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const { db, storage, config } = await useAppContext()
-  const { job, cancelled } = await deleteExport(db, storage, user.id, getRouterParam(event, 'id')).catch((error) => {
-    throw httpError(error, event)
-  })
+  const { job, cancelled } = await deleteExport(db, storage, user.id, getRouterParam(event, 'id'))
   if (cancelled) await audit(event, 'export.cancelled', { objectId: job.id, details: { dataset_id: job.metadata.dataset_id, on_delete: true } })
   await audit(event, 'export.deleted', { objectId: job.id, details: { dataset_id: job.metadata.dataset_id } })
   setHeader(event, 'cache-control', 'no-store')

@@ -7,7 +7,7 @@ export default defineEventHandler(async (event) => {
   const query = await getValidatedQuery(event, parseWith(ListExportsQuerySchema))
   const { db, storage, config } = await useAppContext()
   const page = await listUserExports(db, user.id, query)
-  if (!page) throw badRequest([{ field: 'cursor', message: 'Invalid cursor' }])
+  if (!page) throw new ValidationError([{ field: 'cursor', message: 'Invalid cursor' }])
   setHeader(event, 'cache-control', 'no-store')
   return {
     exports: await Promise.all(page.jobs.map(job => toExportDTO(job, storage, config))),

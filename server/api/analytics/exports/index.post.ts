@@ -5,9 +5,7 @@ export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const body = await readValidatedBody(event, parseWith(CreateExportSchema))
   const { db, warehouse, config } = await useAppContext()
-  const { job, replayed } = await createExport({ db, warehouse }, config, user.id, body, getHeader(event, 'idempotency-key')).catch((error) => {
-    throw httpError(error, event)
-  })
+  const { job, replayed } = await createExport({ db, warehouse }, config, user.id, body, getHeader(event, 'idempotency-key'))
   if (!replayed) await audit(event, 'export.created', { objectId: job.id, details: { dataset_id: job.metadata.dataset_id, format: job.metadata.format } })
   setResponseStatus(event, 202)
   if (replayed) setHeader(event, 'idempotent-replayed', 'true')

@@ -6,7 +6,5 @@ export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const body = await readValidatedBody(event, parseWith(CreateExportSchema))
   const { db, warehouse, config } = await useAppContext()
-  return previewExport({ db, warehouse, workDir: config.EXPORT_WORK_DIR }, config, user.id, body).catch((error) => {
-    throw httpError(error, event)
-  })
+  return previewExport({ db, warehouse, workDir: config.EXPORT_WORK_DIR }, config, user.id, body)
 })

@@ -5,9 +5,7 @@ export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const patch = await readValidatedBody(event, parseWith(UpdateScheduleSchema))
   const { db, config } = await useAppContext()
-  const schedule = await updateSchedule(db, config, user.id, getRouterParam(event, 'id'), patch).catch((error) => {
-    throw httpError(error, event)
-  })
+  const schedule = await updateSchedule(db, config, user.id, getRouterParam(event, 'id'), patch)
   const [dto] = await toScheduleDTOs(db, [schedule])
   return dto
 })

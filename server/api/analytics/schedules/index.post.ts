@@ -5,9 +5,7 @@ export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const body = await readValidatedBody(event, parseWith(CreateScheduleSchema))
   const { db, config } = await useAppContext()
-  const schedule = await createSchedule(db, config, user.id, body).catch((error) => {
-    throw httpError(error, event)
-  })
+  const schedule = await createSchedule(db, config, user.id, body)
   setResponseStatus(event, 201)
   const [dto] = await toScheduleDTOs(db, [schedule])
   return dto

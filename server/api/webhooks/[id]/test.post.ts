@@ -4,12 +4,8 @@ import { sendTest } from '../../../lib/notifications/webhooks/endpoints'
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const { db } = await useAppContext()
-  try {
-    const delivery = await sendTest(db, user.id, getRouterParam(event, 'id'))
-    ;(await useNotifications()).webhooks.deliverer.wake()
-    setResponseStatus(event, 202)
-    return delivery
-  } catch (error) {
-    throw httpError(error, event)
-  }
+  const delivery = await sendTest(db, user.id, getRouterParam(event, 'id'))
+  ;(await useNotifications()).webhooks.deliverer.wake()
+  setResponseStatus(event, 202)
+  return delivery
 })

@@ -1,10 +1,10 @@
 import type { Db } from '../../db/client'
 import type { Prisma, Job as JobRow } from '../../../generated/prisma/client'
 import type { ExportError, ExportMetadata } from '../../../../shared/types/exports'
-import { ACTIVE_STATUSES, type JobStatus } from '../../../../shared/types/jobs'
+import type { JobStatus } from '../../../../shared/types/jobs'
 import { JOBS_CHANNEL } from './queue'
 import { JOB_COLUMNS, QUEUED_PROGRESS, toExportJob, type ExportJob } from './record'
-import { JobLimitError } from './submit'
+import { checkActiveLimit, lockUserSubmissions } from './submit'
 
 /** Schedules' runs in the jobs table: created inside the scheduler's transaction, read for the Schedules page. */
 
@@ -30,11 +30,8 @@ export interface ScheduledRun {
 export async function insertScheduledRun(tx: Prisma.TransactionClient, run: ScheduledRun): Promise<ExportJob | null> {
   if (run.maxActivePerUser !== undefined) {
     // The same per-user lock as submitExportJob, so a run-now and a new export cannot both pass the limit.
-    await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${`outport:submit:${run.userId}`}, 0))`
-    const active = await tx.job.count({ where: { userId: run.userId, status: { in: ACTIVE_STATUSES } } })
-    if (active >= run.maxActivePerUser) {
-      throw new JobLimitError('TOO_MANY_ACTIVE', `You already have ${active} exports waiting or running (the limit is ${run.maxActivePerUser}). Wait for one to finish or cancel one, then try again.`)
-    }
+    await lockUserSubmissions(tx, run.userId)
+    await checkActiveLimit(tx, run.userId, run.maxActivePerUser)
   }
   const failed = run.failure !== undefined
   const rows = await tx.$queryRawUnsafe<JobRow[]>(`

@@ -37,6 +37,22 @@ export class JobLimitError extends Error {
   }
 }
 
+/**
+ * Serialises one user's submissions (new exports, a schedule's run-now) until the transaction
+ * ends, so two concurrent ones cannot both pass checkActiveLimit.
+ */
+export async function lockUserSubmissions(tx: Prisma.TransactionClient, userId: string): Promise<void> {
+  await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${`outport:submit:${userId}`}, 0))`
+}
+
+/** Refuses (TOO_MANY_ACTIVE) when the user already has `max` exports waiting or running; under lockUserSubmissions. */
+export async function checkActiveLimit(tx: Prisma.TransactionClient, userId: string, max: number): Promise<void> {
+  const active = await tx.job.count({ where: { userId, status: { in: ACTIVE_STATUSES } } })
+  if (active >= max) {
+    throw new JobLimitError('TOO_MANY_ACTIVE', `You already have ${active} exports waiting or running (the limit is ${max}). Wait for one to finish or cancel one, then try again.`)
+  }
+}
+
 export class IdempotencyConflictError extends Error {
   constructor() {
     super('This Idempotency-Key was already used with a different request')
@@ -80,7 +96,7 @@ export function requestHash(metadata: ExportMetadata): string {
 export async function submitExportJob(db: Db, userId: string, metadata: ExportMetadata, opts: SubmitOptions): Promise<{ job: ExportJob, replayed: boolean }> {
   const hash = requestHash(metadata)
   return db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${`outport:submit:${userId}`}, 0))`
+    await lockUserSubmissions(tx, userId)
     if (opts.idempotencyKey) {
       const previous = await tx.job.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey: opts.idempotencyKey } } })
       if (previous && previous.createdAt.getTime() > Date.now() - IDEMPOTENCY_WINDOW_MS) {
@@ -90,10 +106,7 @@ export async function submitExportJob(db: Db, userId: string, metadata: ExportMe
       // Expired: the key may start a new job.
       if (previous) await tx.job.update({ where: { id: previous.id }, data: { idempotencyKey: null } })
     }
-    const active = await tx.job.count({ where: { userId, status: { in: ACTIVE_STATUSES } } })
-    if (active >= opts.maxActivePerUser) {
-      throw new JobLimitError('TOO_MANY_ACTIVE', `You already have ${active} exports waiting or running (the limit is ${opts.maxActivePerUser}). Wait for one to finish or cancel one, then try again.`)
-    }
+    await checkActiveLimit(tx, userId, opts.maxActivePerUser)
     const depth = await tx.job.count({ where: { status: 'pending' } })
     if (depth >= opts.maxQueueDepth) {
       throw new JobLimitError('QUEUE_FULL', 'The export service is busy right now. Please try again in a few minutes.')

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { SLACK_HOSTS } from '../../../../shared/types/notifications'
 import { describeCadence } from '../../../../shared/types/schedules'
 import { formatBytes, formatCount } from '../../../../shared/utils/format'
+import { backoffMs } from '../../backoff'
 import type { Db } from '../../db/client'
 import type { LogFn } from '../../log'
 import { secretsKey, unseal } from '../../secrets'
@@ -9,7 +10,6 @@ import { formatUtc } from '../../telegram/messages'
 import type { Channel, ChannelFactory, NotificationEvent, Outcome } from '../channel'
 import { checkUrlShape, UnsafeUrlError, type UrlPolicy } from '../webhooks/address'
 import { attemptDelivery } from '../webhooks/deliver'
-import { backoffMs } from '../webhooks/queue'
 
 /**
  * Slack, through the incoming-webhook URL the user pasted in their notification settings: a Block
@@ -139,7 +139,7 @@ export class SlackChannel implements Channel {
       }
       const retryable = result.statusCode === null || result.statusCode === 429 || result.statusCode >= 500
       if (retryable && attempt < maxAttempts && !this.closing.signal.aborted) {
-        const waitMs = Math.min(30_000, (result.retryAfterSeconds ?? 0) * 1000 || backoffMs(attempt, retryBaseMs))
+        const waitMs = Math.min(30_000, (result.retryAfterSeconds ?? 0) * 1000 || backoffMs(attempt, { baseMs: retryBaseMs }))
         if (await sleep(waitMs, true, { signal: this.closing.signal }).catch(() => false)) continue
       }
       log(`Slack message to ${host} not delivered after ${attempt} attempt(s): ${result.error}${answer ? ` (${answer})` : ''}`, { user_id: event.userId })

@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks'
 import type { Db } from '../../db/client'
 import type { Prisma, WebhookDelivery } from '../../../generated/prisma/client'
 import type { WebhookEvent, WebhookMessageType, WebhookPayload } from '../../../../shared/types/notifications'
+import { backoffMs } from '../../backoff'
 import { attemptDelivery, type AttemptResult } from './deliver'
 import type { UrlPolicy } from './address'
 
@@ -21,11 +22,8 @@ export function newMessageId(): string {
   return `msg_${Array.from(randomBytes(26), b => ALPHABET[b & 31]).join('')}`
 }
 
-/** Delay before attempt `attempt + 1`: base·2^(attempt−1), jittered by ±20% so failed receivers are not hit in lockstep. */
-export function backoffMs(attempt: number, baseMs: number, random = Math.random): number {
-  const exponential = baseMs * 2 ** Math.max(0, attempt - 1)
-  return Math.round(exponential * (0.8 + 0.4 * random()))
-}
+/** Between attempts: base·2^(attempt−1), jittered by ±20% so failed receivers are not hit in lockstep. */
+export const DELIVERY_JITTER = [0.8, 1.2] as const
 
 export async function enqueueDelivery(db: Db, endpointId: string, type: WebhookMessageType, data: unknown, now = new Date()): Promise<WebhookDelivery> {
   const payload: WebhookPayload = { type, timestamp: now.toISOString(), data }
@@ -168,7 +166,7 @@ export class WebhookDeliverer {
       return
     }
     if (row.attempts < maxAttempts) {
-      await db.webhookDelivery.update({ where: { id: row.id }, data: { ...last, nextAttemptAt: new Date(Date.now() + backoffMs(row.attempts, retryBaseMs)) } })
+      await db.webhookDelivery.update({ where: { id: row.id }, data: { ...last, nextAttemptAt: new Date(Date.now() + backoffMs(row.attempts, { baseMs: retryBaseMs, jitter: DELIVERY_JITTER })) } })
       return
     }
     await db.webhookDelivery.update({ where: { id: row.id }, data: { ...last, status: 'failed' } })

@@ -6,9 +6,7 @@ export default defineEventHandler(async (event) => {
   const id = getRouterParam(event, 'id')
   if (!isUuid(id)) throw createError({ statusCode: 404, message: 'Schedule not found' })
   const { db, config } = await useAppContext()
-  const { job, paused } = await runScheduleNow(db, config, user.id, id.toLowerCase()).catch((error) => {
-    throw httpError(error, event)
-  })
+  const { job, paused } = await runScheduleNow(db, config, user.id, id.toLowerCase())
   // A run that could not start (its filters are gone) is announced like any failed export.
   if (job.status === 'failed') (await useNotifications()).jobFinished(job.id)
   if (paused) await announcePause(paused, job.id)

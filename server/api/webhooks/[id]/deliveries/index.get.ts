@@ -5,9 +5,5 @@ export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const { db } = await useAppContext()
   setHeader(event, 'cache-control', 'no-store')
-  try {
-    return await listDeliveries(db, user.id, getRouterParam(event, 'id'))
-  } catch (error) {
-    throw httpError(error, event)
-  }
+  return listDeliveries(db, user.id, getRouterParam(event, 'id'))
 })

@@ -4,12 +4,8 @@ import { redeliver } from '../../../../../lib/notifications/webhooks/endpoints'
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const { db } = await useAppContext()
-  try {
-    const delivery = await redeliver(db, user.id, getRouterParam(event, 'id'), getRouterParam(event, 'delivery_id'))
-    ;(await useNotifications()).webhooks.deliverer.wake()
-    setResponseStatus(event, 202)
-    return delivery
-  } catch (error) {
-    throw httpError(error, event)
-  }
+  const delivery = await redeliver(db, user.id, getRouterParam(event, 'id'), getRouterParam(event, 'delivery_id'))
+  ;(await useNotifications()).webhooks.deliverer.wake()
+  setResponseStatus(event, 202)
+  return delivery
 })

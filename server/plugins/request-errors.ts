@@ -1,0 +1,25 @@
+import type { H3Error } from 'h3'
+import { RequestError, ValidationError } from '../lib/validation'
+
+/**
+ * A RequestError an engine function threw answers its own status, message, `data` and Retry-After,
+ * from whichever route it came: routes let it through instead of each converting it. h3 has already
+ * wrapped it (as `cause`) in an H3Error with its status and message, flagged unhandled, which would
+ * render as an anonymous "Server Error"; Nitro runs 'error' hooks before it renders the error (as
+ * database-unavailable.ts relies on too), so the rest is filled in here, once.
+ */
+export default defineNitroPlugin((nitroApp) => {
+  nitroApp.hooks.hook('error', (error, { event }) => {
+    const failure = error as H3Error
+    const refusal = failure.cause
+    if (!event || !(refusal instanceof RequestError)) return
+    const { data, retryAfterSeconds } = refusal.options
+    failure.statusCode = refusal.statusCode
+    // The same statusMessage h3 gives a body its validator rejected, so every invalid request reads the same.
+    if (refusal instanceof ValidationError) failure.statusMessage = 'Validation Error'
+    failure.message = refusal.message
+    failure.data = data
+    failure.unhandled = false
+    if (retryAfterSeconds !== undefined) setHeader(event, 'retry-after', retryAfterSeconds)
+  })
+})

@@ -1,4 +1,14 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
+
+// Nuxt's own aliases for the engine and shared code (the tsconfig that `nuxt prepare` writes
+// carries them for tsx and the type checker), for code that runs without Nuxt.
+const resolve = {
+  alias: {
+    '#server': fileURLToPath(new URL('./server', import.meta.url)),
+    '#shared': fileURLToPath(new URL('./shared', import.meta.url))
+  }
+}
 
 // unit: pure functions, no database, DuckDB, S3 or network. integration: the engine under
 // server/lib against real PostgreSQL, DuckDB and s3rver, without Nuxt. e2e: the built server over
@@ -16,6 +26,7 @@ export default defineConfig({
   test: {
     projects: [
       {
+        resolve,
         test: {
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],
@@ -24,6 +35,7 @@ export default defineConfig({
         }
       },
       {
+        resolve,
         test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
@@ -33,6 +45,7 @@ export default defineConfig({
         }
       },
       {
+        resolve,
         test: {
           name: 'e2e',
           include: ['tests/e2e/**/*.test.ts'],
@@ -40,6 +53,7 @@ export default defineConfig({
         }
       },
       {
+        resolve,
         test: {
           name: 'browser',
           include: ['tests/browser/**/*.test.ts'],

@@ -1,8 +1,8 @@
 import type { Db } from './db/client'
 import type { LogFn } from './log'
 import type { Prisma } from '../generated/prisma/client'
-import type { AuditAction, AuditEventDTO } from '../../shared/types/audit'
-import { isUuid } from '../../shared/utils/uuid'
+import type { AuditAction, AuditEventDTO } from '#shared/types/audit'
+import { isUuid } from '#shared/utils/uuid'
 
 /**
  * The audit trail (`audit_events`): append-only, one row per security-relevant action. This module

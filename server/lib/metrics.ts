@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { JOB_STATUSES, type JobStatus } from '../../shared/types/jobs'
+import { JOB_STATUSES, type JobStatus } from '#shared/types/jobs'
 import type { LogFn } from './log'
 
 /**

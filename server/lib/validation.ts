@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import type { FieldError } from '../../shared/types/api'
+import type { FieldError } from '#shared/types/api'
 
 /**
  * A request the engine refuses, with the HTTP status it means. Engine functions throw it without

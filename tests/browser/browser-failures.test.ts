@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
-import { startS3rver } from '../../server/lib/local/s3rver'
+import { startS3rver } from '#server/lib/local/s3rver'
 import { expectAccessible, launchBrowser, screenshot, signIn } from '../helpers/browser'
 import { TEST_BUCKET } from '../helpers/environment'
 import { useServerSuite } from '../helpers/suite'

@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
-import { DATASETS } from '../../server/lib/warehouse/datasets'
+import { DATASETS } from '#server/lib/warehouse/datasets'
 import { expectAccessible, launchBrowser, screenshot, signIn } from '../helpers/browser'
 
 /**

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Browser } from 'playwright-core'
 import { expectAccessible, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
 import { client } from '../helpers/http'
-import { DATASETS } from '../../server/lib/warehouse/datasets'
+import { DATASETS } from '#server/lib/warehouse/datasets'
 
 const baseUrl = inject('baseUrl')
 const demo = inject('demo')

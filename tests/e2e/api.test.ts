@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { describe, expect, inject, it } from 'vitest'
-import { ApiErrorSchema } from '../../shared/types/api'
+import { ApiErrorSchema } from '#shared/types/api'
 import { client } from '../helpers/http'
 
 const baseUrl = inject('baseUrl')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DATASETS } from '../../server/lib/warehouse/datasets'
+import { DATASETS } from '#server/lib/warehouse/datasets'
 import { client } from '../helpers/http'
 import { parsePrometheus, sampleSum, sampleValue, type Family } from '../helpers/prometheus'
 import { useServerSuite } from '../helpers/suite'

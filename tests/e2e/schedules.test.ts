@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { describe, expect, inject, it } from 'vitest'
-import { DATASETS } from '../../server/lib/warehouse/datasets'
-import type { ScheduleDTO } from '../../shared/types/schedules'
+import { DATASETS } from '#server/lib/warehouse/datasets'
+import type { ScheduleDTO } from '#shared/types/schedules'
 import { client } from '../helpers/http'
 import { useServerSuite } from '../helpers/suite'
 

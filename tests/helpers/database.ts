@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import pg from 'pg'
-import { migrate, readMigrations } from '../../server/lib/db/migrate'
+import { migrate, readMigrations } from '#server/lib/db/migrate'
 
 /**
  * Each test suite gets its own throwaway database on the PostgreSQL at TEST_DATABASE_URL (default:

@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createDb } from '../../server/lib/db/client'
-import { seedDemo, type DemoOutput } from '../../server/lib/demo-seed'
-import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../server/lib/local/s3rver'
+import { createDb } from '#server/lib/db/client'
+import { seedDemo, type DemoOutput } from '#server/lib/demo-seed'
+import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '#server/lib/local/s3rver'
 import { createTestDatabase, type TestDatabase } from './database'
 import { freePort } from './server'
 

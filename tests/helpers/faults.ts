@@ -1,7 +1,7 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
-import { S3RVER_CREDENTIALS } from '../../server/lib/local/s3rver'
+import { S3RVER_CREDENTIALS } from '#server/lib/local/s3rver'
 import { TEST_BUCKET, type TestEnvironment } from './environment'
 
 /** Small tools for the fault-injection suites: SQL on the environment's database, S3 listings, polling. */

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node'
-import type { DemoOutput } from '../../server/lib/demo-seed'
+import type { DemoOutput } from '#server/lib/demo-seed'
 import { startServerSuite } from './suite'
 
 declare module 'vitest' {

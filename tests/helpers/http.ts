@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { ExportJobDTO } from '../../shared/types/exports'
-import { isFinalStatus } from '../../shared/types/jobs'
+import type { ExportJobDTO } from '#shared/types/exports'
+import { isFinalStatus } from '#shared/types/jobs'
 
 export interface RequestOptions extends RequestInit { token?: string, cookie?: string }
 

@@ -1,5 +1,5 @@
-import { createDb } from '../../server/lib/db/client'
-import { runDueSchedules } from '../../server/lib/schedules/scheduler'
+import { createDb } from '#server/lib/db/client'
+import { runDueSchedules } from '#server/lib/schedules/scheduler'
 
 /**
  * One scheduler process for the concurrency test: runs passes at the clock given in OUTPORT_NOW

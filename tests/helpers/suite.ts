@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { afterAll, beforeAll } from 'vitest'
-import type { DemoOutput } from '../../server/lib/demo-seed'
+import type { DemoOutput } from '#server/lib/demo-seed'
 import { createTestEnvironment, type TestEnvironment, type TestEnvironmentOptions } from './environment'
 import { startFaultProxy, type FaultProxy } from './proxy'
 import { startServer, type ServerHandle } from './server'

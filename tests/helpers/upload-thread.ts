@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { buildUploadThread } from '../../server/lib/storage/upload-thread-build'
-import { threadUploader, type Uploader } from '../../server/lib/storage/uploader'
+import { buildUploadThread } from '#server/lib/storage/upload-thread-build'
+import { threadUploader, type Uploader } from '#server/lib/storage/uploader'
 
 /**
  * The upload thread as the built server runs it, built the same way into the repository's .data

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { expireAuditEvents, listAuditEvents, recordAuditEvent } from '../../server/lib/audit'
-import { createApiToken, findUserByToken, listApiTokens, revokeApiToken } from '../../server/lib/auth/tokens'
-import { createDb, type Db } from '../../server/lib/db/client'
+import { expireAuditEvents, listAuditEvents, recordAuditEvent } from '#server/lib/audit'
+import { createApiToken, findUserByToken, listApiTokens, revokeApiToken } from '#server/lib/auth/tokens'
+import { createDb, type Db } from '#server/lib/db/client'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
 describe('audit trail and API tokens on PostgreSQL', () => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDb, isConnectionLoss, isDatabaseUnavailable, type Db } from '../../server/lib/db/client'
+import { createDb, isConnectionLoss, isDatabaseUnavailable, type Db } from '#server/lib/db/client'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
 /**

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { migrate, MigrationError, readMigrations } from '../../server/lib/db/migrate'
+import { migrate, MigrationError, readMigrations } from '#server/lib/db/migrate'
 import { createTestDatabase, MIGRATIONS_DIR, type TestDatabase } from '../helpers/database'
 import { databaseShape, schemaShape } from '../helpers/schema-shape'
 

@@ -1,10 +1,10 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDb, type Db } from '../../server/lib/db/client'
-import { CANCEL_CHANNEL, cancelJob, claimJobs, claimOf, completeJob, failJob, failLostJobs, holdsClaim, releaseJobs, renewLease, reportProgress } from '../../server/lib/exports/jobs/queue'
-import { countByStatus } from '../../server/lib/exports/jobs/stats'
-import { createExportJob, IdempotencyConflictError, JobLimitError, submitExportJob } from '../../server/lib/exports/jobs/submit'
-import type { ExportMetadata } from '../../shared/types/exports'
+import { createDb, type Db } from '#server/lib/db/client'
+import { CANCEL_CHANNEL, cancelJob, claimJobs, claimOf, completeJob, failJob, failLostJobs, holdsClaim, releaseJobs, renewLease, reportProgress } from '#server/lib/exports/jobs/queue'
+import { countByStatus } from '#server/lib/exports/jobs/stats'
+import { createExportJob, IdempotencyConflictError, JobLimitError, submitExportJob } from '#server/lib/exports/jobs/submit'
+import type { ExportMetadata } from '#shared/types/exports'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
 const metadata: ExportMetadata = {

@@ -1,10 +1,10 @@
 import { Hash } from '@adonisjs/hash'
 import { Scrypt } from '@adonisjs/hash/drivers/scrypt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { hashPassword, verifyPassword } from '../../server/lib/auth/passwords'
-import { SignIn } from '../../server/lib/auth/sign-in'
-import { createDb, type Db } from '../../server/lib/db/client'
-import { RequestError } from '../../server/lib/validation'
+import { hashPassword, verifyPassword } from '#server/lib/auth/passwords'
+import { SignIn } from '#server/lib/auth/sign-in'
+import { createDb, type Db } from '#server/lib/db/client'
+import { RequestError } from '#server/lib/validation'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
 const LIMITS = { LOGIN_MAX_ATTEMPTS_PER_IP: 50, LOGIN_MAX_FAILURES_PER_EMAIL: 3 }

@@ -37,6 +37,12 @@ describe('one owner per concept', () => {
     expect(offenders).toEqual([])
   })
 
+  it('reaches the engine and shared code by alias (#server/, #shared/), not by ../../ chains', () => {
+    const chains = [...APP_CODE, ...sources('tests'), ...sources('bench')]
+      .filter(path => /from '(\.\.\/){2,}(\.\.\/)*(server|shared|lib|generated|db|types|utils)\//.test(readFileSync(join(ROOT, path), 'utf8')))
+    expect(chains).toEqual([])
+  })
+
   it('imports our own modules without the .ts extension, everywhere', () => {
     const withExtension = [...APP_CODE, ...sources('tests'), ...sources('bench')]
       .filter(path => /from '\.{1,2}\/[^']*\.ts'/.test(readFileSync(join(ROOT, path), 'utf8')))

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { auditWriteFailures, onAuditWriteFailed, recordAuditEvent, type AuditEvent } from '../../server/lib/audit'
+import { auditWriteFailures, onAuditWriteFailed, recordAuditEvent, type AuditEvent } from '#server/lib/audit'
 
 type AuditDb = Parameters<typeof recordAuditEvent>[0]
 

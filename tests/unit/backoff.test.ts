@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { backoffMs } from '../../server/lib/backoff'
+import { backoffMs } from '#server/lib/backoff'
 
 describe('backoffMs', () => {
   it('doubles from the base with each failed attempt, unjittered by default', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { ConfigSchema, loadConfig } from '../../server/lib/config'
+import { ConfigSchema, loadConfig } from '#server/lib/config'
 
 /**
  * The configuration has one source, the schema in server/lib/config.ts; docs/configuration.md and

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '../../server/lib/config'
+import { ConfigError, loadConfig } from '#server/lib/config'
 
 const minimal = { DATABASE_URL: 'postgresql://u@h/db', S3_EXPORTS_BUCKET: 'my-bucket' }
 

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { buildOpenApiDocument } from '../../server/lib/openapi/document'
-import { EXPORT_ERROR_CODES } from '../../shared/types/errors'
+import { buildOpenApiDocument } from '#server/lib/openapi/document'
+import { EXPORT_ERROR_CODES } from '#shared/types/errors'
 
 const ROOT = join(import.meta.dirname, '../..')
 const CATALOGUE = Object.keys(EXPORT_ERROR_CODES).sort()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Readiness } from '../../server/lib/health'
+import { Readiness } from '#server/lib/health'
 
 function deferred() {
   let resolve!: () => void

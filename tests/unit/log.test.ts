@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { createLogger, logFn, logOptionsFromEnv, prettyLine } from '../../server/lib/log'
-import { redact } from '../../server/lib/redact'
-import { requestIdFrom, requestLogFields, requestLogLevel } from '../../server/lib/requests'
+import { createLogger, logFn, logOptionsFromEnv, prettyLine } from '#server/lib/log'
+import { redact } from '#server/lib/redact'
+import { requestIdFrom, requestLogFields, requestLogLevel } from '#server/lib/requests'
 
 function capture(format: 'json' | 'pretty', level: 'debug' | 'info' = 'info') {
   const lines: string[] = []

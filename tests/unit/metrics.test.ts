@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { Metrics, metricsAccess } from '../../server/lib/metrics'
+import { Metrics, metricsAccess } from '#server/lib/metrics'
 import { parsePrometheus, sampleSum, sampleValue } from '../helpers/prometheus'
 
 describe('metrics', () => {

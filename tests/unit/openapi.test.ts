@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
 import { validate, compileErrors } from '@readme/openapi-parser'
 import { describe, expect, it } from 'vitest'
-import { buildOpenApiDocument, documentedExamples, SESSION_COOKIE } from '../../server/lib/openapi/document'
-import { ERROR_EXAMPLES } from '../../server/lib/openapi/operations'
-import { ListExportsQuerySchema } from '../../shared/types/exports'
+import { buildOpenApiDocument, documentedExamples, SESSION_COOKIE } from '#server/lib/openapi/document'
+import { ERROR_EXAMPLES } from '#server/lib/openapi/operations'
+import { ListExportsQuerySchema } from '#shared/types/exports'
 
 const ROOT = join(import.meta.dirname, '../..')
 const METHODS = new Set(['get', 'post', 'put', 'patch', 'delete'])

@@ -1,8 +1,8 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../../server/lib/config'
-import { contentDisposition, createStorage, presignDownload } from '../../server/lib/storage/s3'
+import { loadConfig } from '#server/lib/config'
+import { contentDisposition, createStorage, presignDownload } from '#server/lib/storage/s3'
 
 const base = { DATABASE_URL: 'postgresql://unused', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret/with+chars' }
 

@@ -1,9 +1,9 @@
 import { format } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../../server/lib/config'
-import { downloadTokenKey, signDownloadToken, signedDownloadUrl } from '../../server/lib/exports/download-token'
-import { REDACTED, redact } from '../../server/lib/redact'
-import { createStorage, presignDownload } from '../../server/lib/storage/s3'
+import { loadConfig } from '#server/lib/config'
+import { downloadTokenKey, signDownloadToken, signedDownloadUrl } from '#server/lib/exports/download-token'
+import { REDACTED, redact } from '#server/lib/redact'
+import { createStorage, presignDownload } from '#server/lib/storage/s3'
 
 const BOT_TOKEN = '7012345678:AAHk3bX9-q_Zr8vN2mPq4sT6uW8yA0cE1gI'
 const JOB = '7c9e6679-7425-40de-944b-e07fc1f90ae7'

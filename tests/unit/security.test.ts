@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isCrossSiteRequest } from '../../server/lib/security/csrf'
+import { isCrossSiteRequest } from '#server/lib/security/csrf'
 
 describe('isCrossSiteRequest', () => {
   const allowed = ['https://outport.example']

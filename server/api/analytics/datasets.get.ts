@@ -1,5 +1,5 @@
 import type { DatasetDTO } from '#shared/types/datasets'
-import { DATASETS } from '../../lib/warehouse/datasets'
+import { DATASETS } from '#server/lib/warehouse/datasets'
 
 const datasets: DatasetDTO[] = DATASETS.map(({ id, name, title, description, time_grain, columns }) => ({
   id, name, title, description, time_grain, columns: columns.map(({ name, type, description }) => ({ name, type, description }))

@@ -1,6 +1,6 @@
 import { LoginSchema } from '#shared/types/auth'
-import { SignIn, SignInRefused } from '../../lib/auth/sign-in'
-import { startSession } from '../../lib/auth/sessions'
+import { SignIn, SignInRefused } from '#server/lib/auth/sign-in'
+import { startSession } from '#server/lib/auth/sessions'
 
 let signIn: SignIn | undefined
 

@@ -1,4 +1,4 @@
-import { endAllSessions } from '../../lib/auth/sessions'
+import { endAllSessions } from '#server/lib/auth/sessions'
 
 // "Sign out everywhere": every session of the caller ends, this one included. API tokens are not
 // sessions and keep working (they are revoked one by one).

@@ -1,4 +1,4 @@
-import { getNotificationSettings, settingsOptions } from '../../lib/notifications/settings'
+import { getNotificationSettings, settingsOptions } from '#server/lib/notifications/settings'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

@@ -1,4 +1,4 @@
-import { settingsOptions, updateNotificationSettings } from '../../lib/notifications/settings'
+import { settingsOptions, updateNotificationSettings } from '#server/lib/notifications/settings'
 import { UpdateNotificationSettingsSchema } from '#shared/types/notifications'
 
 export default defineEventHandler(async (event) => {

@@ -1,4 +1,4 @@
-import { unlinkUser } from '../../lib/telegram/linking'
+import { unlinkUser } from '#server/lib/telegram/linking'
 
 /** Disconnects the caller's chat (and voids any code not yet used). */
 export default defineEventHandler(async (event) => {

@@ -1,4 +1,4 @@
-import { createLinkCode } from '../../lib/telegram/linking'
+import { createLinkCode } from '#server/lib/telegram/linking'
 
 /** A one-time code (15 minutes) and the t.me deep link that sends `/start <code>` to the bot. */
 export default defineEventHandler(async (event) => {

@@ -1,4 +1,4 @@
-import { revokeApiToken } from '../../lib/auth/tokens'
+import { revokeApiToken } from '#server/lib/auth/tokens'
 
 /** Revokes one of the signed-in user's tokens: its next request is 401. Another user's is a 404. */
 export default defineEventHandler(async (event) => {

@@ -1,4 +1,4 @@
-import { listApiTokens } from '../../lib/auth/tokens'
+import { listApiTokens } from '#server/lib/auth/tokens'
 
 /** The signed-in user's API tokens that were not revoked (expired ones marked), newest first. */
 export default defineEventHandler(async (event) => {

@@ -1,5 +1,5 @@
 import { CreateApiTokenSchema } from '#shared/types/tokens'
-import { createApiToken } from '../../lib/auth/tokens'
+import { createApiToken } from '#server/lib/auth/tokens'
 
 /** A new API token for the signed-in user: 201 with the secret, which is never shown again. */
 export default defineEventHandler(async (event) => {

@@ -1,4 +1,4 @@
-import { deleteEndpoint } from '../../lib/notifications/webhooks/endpoints'
+import { deleteEndpoint } from '#server/lib/notifications/webhooks/endpoints'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

@@ -1,4 +1,4 @@
-import { listEndpoints } from '../../lib/notifications/webhooks/endpoints'
+import { listEndpoints } from '#server/lib/notifications/webhooks/endpoints'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

@@ -1,4 +1,4 @@
-import { createEndpoint } from '../../lib/notifications/webhooks/endpoints'
+import { createEndpoint } from '#server/lib/notifications/webhooks/endpoints'
 import { CreateWebhookSchema } from '#shared/types/notifications'
 
 /** 201 with the endpoint and its signing secret: the only time the secret is shown. */

@@ -1,5 +1,5 @@
-import type { SessionUser } from '../../../shared/types/auth'
-import { isUuid } from '../../../shared/utils/uuid'
+import type { SessionUser } from '#shared/types/auth'
+import { isUuid } from '#shared/utils/uuid'
 import type { Db } from '../db/client'
 
 /**

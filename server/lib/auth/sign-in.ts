@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible'
-import type { SessionUser } from '../../../shared/types/auth'
+import type { SessionUser } from '#shared/types/auth'
 import type { Db } from '../db/client'
 import { RequestError } from '../validation'
 import { hashPassword, needsReHash, verifyPassword } from './passwords'

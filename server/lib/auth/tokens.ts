@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Db } from '../db/client'
 import { RequestError } from '../validation'
-import type { ApiTokenDTO } from '../../../shared/types/tokens'
-import { isUuid } from '../../../shared/utils/uuid'
+import type { ApiTokenDTO } from '#shared/types/tokens'
+import { isUuid } from '#shared/utils/uuid'
 
 /**
  * Personal API tokens. Only a SHA-256 of the secret is stored: the secret has 256 bits of entropy,

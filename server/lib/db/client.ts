@@ -1,6 +1,6 @@
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
-import { PrismaClient } from '../../generated/prisma/client'
+import { PrismaClient } from '#server/generated/prisma/client'
 
 /**
  * Prisma for most queries, and its pg pool for the few hot reads (token and job lookups on every

@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib'
-import type { Compression } from '../../../shared/types/formats'
+import type { Compression } from '#shared/types/formats'
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf])
 

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client'
 import { RequestError } from '../validation'
-import { isUuid } from '../../../shared/utils/uuid'
+import { isUuid } from '#shared/utils/uuid'
 import { findUserExport } from './jobs/history'
 import { cancelJob } from './jobs/queue'
 import type { ExportJob } from './jobs/record'

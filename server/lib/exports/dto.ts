@@ -1,8 +1,8 @@
 import type { Config } from '../config'
 import { presignDownload, type Storage } from '../storage/s3'
-import { exportFilename } from '../../../shared/utils/filename'
-import { resolveExportOptions, type ExportJobDTO } from '../../../shared/types/exports'
-import { fileContentType } from '../../../shared/types/formats'
+import { exportFilename } from '#shared/utils/filename'
+import { resolveExportOptions, type ExportJobDTO } from '#shared/types/exports'
+import { fileContentType } from '#shared/types/formats'
 import type { ExportJob } from './jobs/record'
 import { retentionEnd } from './retention'
 

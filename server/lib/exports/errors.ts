@@ -1,5 +1,5 @@
-import type { ExportErrorCode } from '../../../shared/types/errors'
-import type { ExportError } from '../../../shared/types/exports'
+import type { ExportErrorCode } from '#shared/types/errors'
+import type { ExportError } from '#shared/types/exports'
 
 /**
  * A failure with a message a user can act on. `retryable` failures (storage or warehouse briefly

@@ -1,5 +1,5 @@
 import type { AppContext } from '../context'
-import { isUuid } from '../../../shared/utils/uuid'
+import { isUuid } from '#shared/utils/uuid'
 import { objectExists } from '../storage/s3'
 import { downloadTokenKey, verifyDownloadToken } from './download-token'
 import { mintDownloadLink } from './dto'

@@ -1,7 +1,7 @@
 import ExcelJS from 'exceljs'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import type { OutputColumn } from '../warehouse/query'
-import { EXPORT_FORMATS } from '../../../shared/types/formats'
+import { EXPORT_FORMATS } from '#shared/types/formats'
 import { ExportCancelled, ExportFailure } from './errors'
 
 export interface XlsxOptions {

@@ -1,6 +1,6 @@
 import type { Mail as Transporter } from 'nodemailer'
 import type { Telegram } from 'telegraf'
-import type { NotificationChannel, SchedulePausedData } from '../../../shared/types/notifications'
+import type { NotificationChannel, SchedulePausedData } from '#shared/types/notifications'
 import type { Config } from '../config'
 import type { Db } from '../db/client'
 import type { LogFn } from '../log'

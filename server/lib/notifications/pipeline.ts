@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { CHANNELS, channelKey, type NotificationChannel } from '../../../shared/types/notifications'
+import { CHANNELS, channelKey, type NotificationChannel } from '#shared/types/notifications'
 import { downloadTokenKey } from '../exports/download-token'
 import { claimChannelNotification, unclaimedJobIds } from '../exports/jobs/housekeeping'
 import { schedulesUrl } from '../links'

@@ -1,4 +1,4 @@
-import { CHANNELS, type ChannelKey, type NotificationSettingsDTO, type UpdateNotificationSettings } from '../../../shared/types/notifications'
+import { CHANNELS, type ChannelKey, type NotificationSettingsDTO, type UpdateNotificationSettings } from '#shared/types/notifications'
 import type { Config } from '../config'
 import type { Db } from '../db/client'
 import type { ExportJob } from '../exports/jobs/record'

@@ -1,6 +1,6 @@
 import type { z } from 'zod'
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponseObject } from 'zod-openapi'
-import { ApiErrorSchema } from '../../../shared/types/api'
+import { ApiErrorSchema } from '#shared/types/api'
 import { OPERATIONS as TABLE, TAGS, type Auth, type OperationDoc, type ResponseDoc } from './operations'
 
 // Widened once, so code walking the table sees every entry's optional fields.

@@ -1,17 +1,17 @@
 import { z } from 'zod'
-import { ApiErrorSchema, NamedItemListSchema, OkSchema } from '../../../shared/types/api'
-import { AuditEventListSchema, ListAuditQuerySchema } from '../../../shared/types/audit'
-import { LoginSchema, LogoutAllSchema, UserResponseSchema } from '../../../shared/types/auth'
-import { DatasetListSchema } from '../../../shared/types/datasets'
-import { CreateExportSchema, ExportCreatedSchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '../../../shared/types/exports'
-import { LivenessSchema, ReadinessSchema } from '../../../shared/types/health'
+import { ApiErrorSchema, NamedItemListSchema, OkSchema } from '#shared/types/api'
+import { AuditEventListSchema, ListAuditQuerySchema } from '#shared/types/audit'
+import { LoginSchema, LogoutAllSchema, UserResponseSchema } from '#shared/types/auth'
+import { DatasetListSchema } from '#shared/types/datasets'
+import { CreateExportSchema, ExportCreatedSchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '#shared/types/exports'
+import { LivenessSchema, ReadinessSchema } from '#shared/types/health'
 import {
   CreatedWebhookSchema, CreateWebhookSchema, NotificationChannelsSchema, NotificationSettingsSchema, UpdateNotificationSettingsSchema,
   WebhookDeliveryListSchema, WebhookDeliverySchema, WebhookEndpointListSchema
-} from '../../../shared/types/notifications'
-import { CreateScheduleSchema, ScheduleListSchema, ScheduleSchema, UpdateScheduleSchema } from '../../../shared/types/schedules'
-import { TelegramLinkSchema, TelegramStatusSchema, TelegramUnlinkedSchema, TelegramUpdateSchema } from '../../../shared/types/telegram'
-import { ApiTokenListSchema, CreateApiTokenSchema, CreatedApiTokenSchema, RevokedApiTokenSchema } from '../../../shared/types/tokens'
+} from '#shared/types/notifications'
+import { CreateScheduleSchema, ScheduleListSchema, ScheduleSchema, UpdateScheduleSchema } from '#shared/types/schedules'
+import { TelegramLinkSchema, TelegramStatusSchema, TelegramUnlinkedSchema, TelegramUpdateSchema } from '#shared/types/telegram'
+import { ApiTokenListSchema, CreateApiTokenSchema, CreatedApiTokenSchema, RevokedApiTokenSchema } from '#shared/types/tokens'
 import * as examples from './examples'
 
 /**

@@ -1,6 +1,6 @@
 import { Cron } from 'croner'
-import type { FieldError } from '../../../shared/types/api'
-import { isCronCadence, type Cadence } from '../../../shared/types/schedules'
+import type { FieldError } from '#shared/types/api'
+import { isCronCadence, type Cadence } from '#shared/types/schedules'
 
 /**
  * When a schedule runs: pure functions over a cadence and instants, no clock of their own. Both

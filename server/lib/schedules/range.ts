@@ -1,4 +1,4 @@
-import type { ScheduleRange } from '../../../shared/types/schedules'
+import type { ScheduleRange } from '#shared/types/schedules'
 
 /**
  * A schedule's relative range as the concrete dates of one run: pure, with the run's instant and

@@ -1,6 +1,6 @@
-import type { ExportFilters, ScheduleRunInfo } from '../../../shared/types/exports'
-import { formatLabel, type Compression, type ExportFormat } from '../../../shared/types/formats'
-import { formatBytes, formatCount } from '../../../shared/utils/format'
+import type { ExportFilters, ScheduleRunInfo } from '#shared/types/exports'
+import { formatLabel, type Compression, type ExportFormat } from '#shared/types/formats'
+import { formatBytes, formatCount } from '#shared/utils/format'
 import { escapeHtml } from '../html'
 
 /**

@@ -3,7 +3,7 @@ import { mkdir, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { openWarehouse, queryRows } from './duckdb'
-import { isUuid } from '../../../shared/utils/uuid'
+import { isUuid } from '#shared/utils/uuid'
 import { createBaseTables } from './schema'
 
 export interface DemoAccount { id: string, name: string, currency: string }

@@ -1,5 +1,5 @@
-import { MAX_FILTER_IDS } from '../../../shared/types/exports'
-import { isUuid } from '../../../shared/utils/uuid'
+import { MAX_FILTER_IDS } from '#shared/types/exports'
+import { isUuid } from '#shared/utils/uuid'
 import type { Dataset, DatasetColumn } from './datasets'
 
 /** null and undefined both mean "no filter", as do empty id lists. */

@@ -1,4 +1,4 @@
-import { expireAuditEvents } from '../../lib/audit'
+import { expireAuditEvents } from '#server/lib/audit'
 
 /**
  * Deletes audit events older than AUDIT_RETENTION_DAYS. Hourly is plenty for a limit counted in

@@ -1,5 +1,5 @@
-import { expireExports } from '../../lib/exports/retention'
-import { logFn } from '../../lib/log'
+import { expireExports } from '#server/lib/exports/retention'
+import { logFn } from '#server/lib/log'
 
 /**
  * Deletes export files older than EXPORT_RETENTION_HOURS and marks their jobs expired. Runs in

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DATASETS, findDataset } from '../../../server/lib/warehouse/datasets'
-import { queryRows } from '../../../server/lib/warehouse/duckdb'
-import { buildDatasetQuery, outputColumns } from '../../../server/lib/warehouse/query'
-import { BASE_TABLES } from '../../../server/lib/warehouse/schema'
+import { DATASETS, findDataset } from '#server/lib/warehouse/datasets'
+import { queryRows } from '#server/lib/warehouse/duckdb'
+import { buildDatasetQuery, outputColumns } from '#server/lib/warehouse/query'
+import { BASE_TABLES } from '#server/lib/warehouse/schema'
 import { openTinyWarehouse, TAG_RENT, USER_A, type TinyWarehouse } from './fixture'
 
 let wh: TinyWarehouse

@@ -2,9 +2,9 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildWarehouse, DEMO_MERCHANTS, planDemo } from '../../../server/lib/warehouse/demo'
-import { openWarehouse, queryRows } from '../../../server/lib/warehouse/duckdb'
-import { isUuid } from '../../../shared/utils/uuid'
+import { buildWarehouse, DEMO_MERCHANTS, planDemo } from '#server/lib/warehouse/demo'
+import { openWarehouse, queryRows } from '#server/lib/warehouse/duckdb'
+import { isUuid } from '#shared/utils/uuid'
 import { tempDir } from './fixture'
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openWarehouse, queryRows } from '../../../server/lib/warehouse/duckdb'
+import { openWarehouse, queryRows } from '#server/lib/warehouse/duckdb'
 import { openTinyWarehouse, type TinyWarehouse } from './fixture'
 
 let wh: TinyWarehouse

@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api'
-import { openWarehouse } from '../../../server/lib/warehouse/duckdb'
-import { createBaseTables } from '../../../server/lib/warehouse/schema'
+import { openWarehouse } from '#server/lib/warehouse/duckdb'
+import { createBaseTables } from '#server/lib/warehouse/schema'
 
 /**
  * A tiny hand-made warehouse with two users. Expected results in the tests are worked out by hand

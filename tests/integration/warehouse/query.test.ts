@@ -1,9 +1,9 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DATASETS, findDataset, type Dataset } from '../../../server/lib/warehouse/datasets'
-import { openWarehouse, queryRows } from '../../../server/lib/warehouse/duckdb'
-import { createBaseTables } from '../../../server/lib/warehouse/schema'
-import { buildDatasetQuery, QueryBuilderError, type DatasetFilters } from '../../../server/lib/warehouse/query'
+import { DATASETS, findDataset, type Dataset } from '#server/lib/warehouse/datasets'
+import { openWarehouse, queryRows } from '#server/lib/warehouse/duckdb'
+import { createBaseTables } from '#server/lib/warehouse/schema'
+import { buildDatasetQuery, QueryBuilderError, type DatasetFilters } from '#server/lib/warehouse/query'
 import {
   ACC_A1, ACC_A2, ACC_B1, openTinyWarehouse, TAG_B, TAG_GROCERIES, TAG_RENT, TAG_SALARY,
   tempDir, txA, txB, USER_A, USER_B, type TinyWarehouse

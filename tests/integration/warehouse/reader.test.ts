@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildWarehouse, planDemo } from '../../../server/lib/warehouse/demo'
-import { removeStaleSpillDirs, WarehouseReader } from '../../../server/lib/warehouse/reader'
+import { buildWarehouse, planDemo } from '#server/lib/warehouse/demo'
+import { removeStaleSpillDirs, WarehouseReader } from '#server/lib/warehouse/reader'
 
 describe('WarehouseReader spill folders', () => {
   let dir: string

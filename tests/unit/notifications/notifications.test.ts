@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { exportEmail } from '../../../server/lib/notifications/channels/email'
-import type { JobNews } from '../../../server/lib/notifications/summary'
-import { checkUrlShape, isBlockedAddress, vetUrl } from '../../../server/lib/notifications/webhooks/address'
-import { newMessageId } from '../../../server/lib/notifications/webhooks/queue'
-import type { ExportJob } from '../../../server/lib/exports/jobs/record'
+import { exportEmail } from '#server/lib/notifications/channels/email'
+import type { JobNews } from '#server/lib/notifications/summary'
+import { checkUrlShape, isBlockedAddress, vetUrl } from '#server/lib/notifications/webhooks/address'
+import { newMessageId } from '#server/lib/notifications/webhooks/queue'
+import type { ExportJob } from '#server/lib/exports/jobs/record'
 
 describe('webhook address checks', () => {
   it.each([
@@ -87,7 +87,7 @@ describe('export emails', () => {
 
 describe('sealed secrets', () => {
   it('round-trips, and refuses another key or an altered value', async () => {
-    const { seal, secretsKey, unseal } = await import('../../../server/lib/secrets')
+    const { seal, secretsKey, unseal } = await import('#server/lib/secrets')
     const key = secretsKey('x'.repeat(40))
     const sealed = seal(key, 'https://hooks.slack.com/services/T/B/secret')
     expect(sealed).toMatch(/^v1\./)
@@ -103,7 +103,7 @@ describe('sealed secrets', () => {
 
 describe('Slack messages', () => {
   it('are Block Kit within Slack\'s limits, with mrkdwn escaped and headers cut to 150 characters', async () => {
-    const { slackMessage, checkSlackUrl } = await import('../../../server/lib/notifications/channels/slack')
+    const { slackMessage, checkSlackUrl } = await import('#server/lib/notifications/channels/slack')
     const job = { id: 'j', metadata: { format: 'csv', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] } } } as unknown as ExportJob
     const long = 'T'.repeat(300)
     const m = slackMessage({ type: 'export.failed', userId: 'u', news: { job, outcome: 'failed', datasetTitle: long, formatLabel: 'CSV', accountNames: new Map(), tagNames: new Map(), schedule: null, rowCount: 0, sizeBytes: 0, downloadUrl: null, expiresAt: null, reason: 'a < b & c > d', retryUrl: 'https://outport.example/r' } })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { cadenceErrors, cronPattern, dueSlot, nextRuns } from '../../../server/lib/schedules/cadence'
-import { CadenceSchema, CreateScheduleSchema, describeCadence, type Cadence } from '../../../shared/types/schedules'
+import { cadenceErrors, cronPattern, dueSlot, nextRuns } from '#server/lib/schedules/cadence'
+import { CadenceSchema, CreateScheduleSchema, describeCadence, type Cadence } from '#shared/types/schedules'
 
 const iso = (dates: Date[]) => dates.map(d => d.toISOString())
 const at = (s: string) => new Date(s)

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { requestHash } from '../../../server/lib/exports/jobs/submit'
-import { fieldErrors } from '../../../server/lib/validation'
-import { CreateExportSchema, resolveExportOptions, type ExportMetadata } from '../../../shared/types/exports'
-import { EXPORT_FORMATS, EXPORT_FORMAT_IDS, fileContentType, fileExtension, formatLabel } from '../../../shared/types/formats'
+import { requestHash } from '#server/lib/exports/jobs/submit'
+import { fieldErrors } from '#server/lib/validation'
+import { CreateExportSchema, resolveExportOptions, type ExportMetadata } from '#shared/types/exports'
+import { EXPORT_FORMATS, EXPORT_FORMAT_IDS, fileContentType, fileExtension, formatLabel } from '#shared/types/formats'
 
 const DATASET = '054f17bf-1dbb-43ed-98c3-b4858093d7fc'
 const fields = (body: object) => {

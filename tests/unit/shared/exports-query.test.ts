@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ListExportsQuerySchema } from '../../../shared/types/exports'
-import { CreateApiTokenSchema } from '../../../shared/types/tokens'
+import { ListExportsQuerySchema } from '#shared/types/exports'
+import { CreateApiTokenSchema } from '#shared/types/tokens'
 
 const fields = (input: unknown) => {
   const result = ListExportsQuerySchema.safeParse(input)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { exportFilename } from '../../../shared/utils/filename'
+import { exportFilename } from '#shared/utils/filename'
 
 describe('exportFilename', () => {
   it('is <dataset>_<start>_to_<end>.<ext> for a range', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { filtersSummary, formatBytes, formatCount, formatDuration, type FilterNames } from '../../../shared/utils/format'
+import { filtersSummary, formatBytes, formatCount, formatDuration, type FilterNames } from '#shared/utils/format'
 
 describe('formatBytes', () => {
   it.each([

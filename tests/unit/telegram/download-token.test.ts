@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { downloadTokenKey, signDownloadToken, signedDownloadUrl, verifyDownloadToken } from '../../../server/lib/exports/download-token'
-import { retentionEnd } from '../../../server/lib/exports/retention'
+import { downloadTokenKey, signDownloadToken, signedDownloadUrl, verifyDownloadToken } from '#server/lib/exports/download-token'
+import { retentionEnd } from '#server/lib/exports/retention'
 
 const key = downloadTokenKey('a-session-password-that-is-long-enough-0123456789')
 const jobId = '6f1c1d2e-8a4b-4c5d-9e6f-0a1b2c3d4e5f'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { escapeHtml } from '../../../server/lib/html'
-import { completedMessage, failedMessage, schedulePausedMessage, type ExportSummary } from '../../../server/lib/telegram/messages'
+import { escapeHtml } from '#server/lib/html'
+import { completedMessage, failedMessage, schedulePausedMessage, type ExportSummary } from '#server/lib/telegram/messages'
 
 const A1 = '11111111-1111-4111-8111-111111111111'
 const A2 = '22222222-2222-4222-8222-222222222222'

@@ -1,5 +1,5 @@
-import { deleteExport } from '../../../lib/exports/delete'
-import { toExportDTO } from '../../../lib/exports/dto'
+import { deleteExport } from '#server/lib/exports/delete'
+import { toExportDTO } from '#server/lib/exports/dto'
 
 /** Deletes the caller's export: the file leaves S3 now, the job stays as `deleted` (cancelled first if still going). */
 export default defineEventHandler(async (event) => {

@@ -1,5 +1,5 @@
-import { toExportDTO } from '../../../lib/exports/dto'
-import { findUserExport, queuePosition } from '../../../lib/exports/jobs/history'
+import { toExportDTO } from '#server/lib/exports/dto'
+import { findUserExport, queuePosition } from '#server/lib/exports/jobs/history'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

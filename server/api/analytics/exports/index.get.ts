@@ -1,6 +1,6 @@
 import { ListExportsQuerySchema } from '#shared/types/exports'
-import { toExportDTO } from '../../../lib/exports/dto'
-import { listUserExports } from '../../../lib/exports/jobs/history'
+import { toExportDTO } from '#server/lib/exports/dto'
+import { listUserExports } from '#server/lib/exports/jobs/history'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

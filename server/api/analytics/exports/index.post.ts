@@ -1,5 +1,5 @@
 import { CreateExportSchema } from '#shared/types/exports'
-import { createExport } from '../../../lib/exports/create'
+import { createExport } from '#server/lib/exports/create'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

@@ -1,5 +1,5 @@
 import { CreateExportSchema } from '#shared/types/exports'
-import { previewExport } from '../../../lib/exports/preview'
+import { previewExport } from '#server/lib/exports/preview'
 
 /** What an export with this body would produce (columns, first rows, row count, size); creates nothing. */
 export default defineEventHandler(async (event) => {

@@ -1,4 +1,4 @@
-import { deleteSchedule } from '../../../lib/schedules/store'
+import { deleteSchedule } from '#server/lib/schedules/store'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

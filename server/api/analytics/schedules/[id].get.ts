@@ -1,4 +1,4 @@
-import { findUserSchedule, toScheduleDTOs } from '../../../lib/schedules/store'
+import { findUserSchedule, toScheduleDTOs } from '#server/lib/schedules/store'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

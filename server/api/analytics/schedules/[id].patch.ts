@@ -1,5 +1,5 @@
 import { UpdateScheduleSchema } from '#shared/types/schedules'
-import { toScheduleDTOs, updateSchedule } from '../../../lib/schedules/store'
+import { toScheduleDTOs, updateSchedule } from '#server/lib/schedules/store'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

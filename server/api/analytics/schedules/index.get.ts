@@ -1,4 +1,4 @@
-import { listUserSchedules, toScheduleDTOs } from '../../../lib/schedules/store'
+import { listUserSchedules, toScheduleDTOs } from '#server/lib/schedules/store'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

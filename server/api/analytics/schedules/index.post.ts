@@ -1,5 +1,5 @@
 import { CreateScheduleSchema } from '#shared/types/schedules'
-import { createSchedule, toScheduleDTOs } from '../../../lib/schedules/store'
+import { createSchedule, toScheduleDTOs } from '#server/lib/schedules/store'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

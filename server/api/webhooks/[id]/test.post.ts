@@ -1,4 +1,4 @@
-import { sendTest } from '../../../lib/notifications/webhooks/endpoints'
+import { sendTest } from '#server/lib/notifications/webhooks/endpoints'
 
 /** 202: a `ping` is queued; its outcome shows in the endpoint's deliveries. */
 export default defineEventHandler(async (event) => {

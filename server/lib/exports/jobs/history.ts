@@ -1,7 +1,7 @@
-import type { Db } from '../../db/client'
-import type { Job as JobRow, Prisma } from '../../../generated/prisma/client'
-import type { JobStatus } from '../../../../shared/types/jobs'
-import { isUuid } from '../../../../shared/utils/uuid'
+import type { Db } from '#server/lib/db/client'
+import type { Job as JobRow, Prisma } from '#server/generated/prisma/client'
+import type { JobStatus } from '#shared/types/jobs'
+import { isUuid } from '#shared/utils/uuid'
 import { JOB_COLUMNS, toExportJob, type ExportJob } from './record'
 
 /** Reads of export jobs for the API: one user's jobs, never another's. */

@@ -1,8 +1,8 @@
-import type { Db } from '../../db/client'
-import type { Job as JobRow } from '../../../generated/prisma/client'
-import { ACTIVE_STATUSES } from '../../../../shared/types/jobs'
-import type { NotificationChannel } from '../../../../shared/types/notifications'
-import { isUuid } from '../../../../shared/utils/uuid'
+import type { Db } from '#server/lib/db/client'
+import type { Job as JobRow } from '#server/generated/prisma/client'
+import { ACTIVE_STATUSES } from '#shared/types/jobs'
+import type { NotificationChannel } from '#shared/types/notifications'
+import { isUuid } from '#shared/utils/uuid'
 import { JOB_COLUMNS, toExportJob, type ExportJob } from './record'
 
 /** What happens to jobs after they finish: retention and the once-per-job notification. */

@@ -1,7 +1,7 @@
-import type { Db } from '../../db/client'
-import { Prisma, type Job as JobRow } from '../../../generated/prisma/client'
-import type { ExportError, ExportProgress, ExportResult } from '../../../../shared/types/exports'
-import type { JobStatus } from '../../../../shared/types/jobs'
+import type { Db } from '#server/lib/db/client'
+import { Prisma, type Job as JobRow } from '#server/generated/prisma/client'
+import type { ExportError, ExportProgress, ExportResult } from '#shared/types/exports'
+import type { JobStatus } from '#shared/types/jobs'
 import { JOB_COLUMNS, json, QUEUED_PROGRESS, toExportJob, type ExportJob } from './record'
 
 /**

@@ -1,6 +1,6 @@
-import { Prisma, type Job as JobRow, type JobStatus as DbJobStatus } from '../../../generated/prisma/client'
-import type { ExportError, ExportMetadata, ExportProgress } from '../../../../shared/types/exports'
-import type { JobStatus } from '../../../../shared/types/jobs'
+import { Prisma, type Job as JobRow, type JobStatus as DbJobStatus } from '#server/generated/prisma/client'
+import type { ExportError, ExportMetadata, ExportProgress } from '#shared/types/exports'
+import type { JobStatus } from '#shared/types/jobs'
 
 /**
  * An export job as the rest of the engine sees it: the `jobs` row with its JSON columns typed. The

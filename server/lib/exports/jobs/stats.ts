@@ -1,5 +1,5 @@
-import type { Db } from '../../db/client'
-import type { JobStatus } from '../../../../shared/types/jobs'
+import type { Db } from '#server/lib/db/client'
+import type { JobStatus } from '#shared/types/jobs'
 
 /**
  * Jobs by status across all users, for the `outport_jobs` gauge (read at every scrape). One

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
-import type { Db } from '../../db/client'
-import type { Prisma } from '../../../generated/prisma/client'
-import { resolveExportOptions, type ExportMetadata } from '../../../../shared/types/exports'
-import { ACTIVE_STATUSES } from '../../../../shared/types/jobs'
+import type { Db } from '#server/lib/db/client'
+import type { Prisma } from '#server/generated/prisma/client'
+import { resolveExportOptions, type ExportMetadata } from '#shared/types/exports'
+import { ACTIVE_STATUSES } from '#shared/types/jobs'
 import { JOBS_CHANNEL } from './queue'
 import { json, QUEUED_PROGRESS, toExportJob, type ExportJob } from './record'
 

@@ -1,4 +1,4 @@
-import type { NotificationChannel } from '../../../../shared/types/notifications'
+import type { NotificationChannel } from '#shared/types/notifications'
 import type { ChannelFactory } from '../channel'
 import { emailChannel } from './email'
 import { slackChannel } from './slack'

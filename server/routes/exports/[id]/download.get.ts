@@ -1,5 +1,5 @@
-import { resolveSignedDownload } from '../../../lib/exports/signed-download'
-import { messagePage } from '../../../lib/html'
+import { resolveSignedDownload } from '#server/lib/exports/signed-download'
+import { messagePage } from '#server/lib/html'
 
 /**
  * The download link sent to Telegram: a valid token is answered with a 302 to a fresh presigned

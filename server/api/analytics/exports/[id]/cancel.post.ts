@@ -1,5 +1,5 @@
-import { cancelExport } from '../../../../lib/exports/cancel'
-import { toExportDTO } from '../../../../lib/exports/dto'
+import { cancelExport } from '#server/lib/exports/cancel'
+import { toExportDTO } from '#server/lib/exports/dto'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

@@ -1,5 +1,5 @@
-import { mintDownloadLink } from '../../../../lib/exports/dto'
-import { findUserExport } from '../../../../lib/exports/jobs/history'
+import { mintDownloadLink } from '#server/lib/exports/dto'
+import { findUserExport } from '#server/lib/exports/jobs/history'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

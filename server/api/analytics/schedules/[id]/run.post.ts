@@ -1,5 +1,5 @@
 import { isUuid } from '#shared/utils/uuid'
-import { runScheduleNow } from '../../../../lib/schedules/scheduler'
+import { runScheduleNow } from '#server/lib/schedules/scheduler'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)

@@ -1,4 +1,4 @@
-import { listDeliveries } from '../../../../lib/notifications/webhooks/endpoints'
+import { listDeliveries } from '#server/lib/notifications/webhooks/endpoints'
 
 /** The endpoint's 50 most recent deliveries, newest first. */
 export default defineEventHandler(async (event) => {

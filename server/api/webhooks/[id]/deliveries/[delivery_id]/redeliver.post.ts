@@ -1,4 +1,4 @@
-import { redeliver } from '../../../../../lib/notifications/webhooks/endpoints'
+import { redeliver } from '#server/lib/notifications/webhooks/endpoints'
 
 /** 202: the delivery is queued again with the same webhook-id and a fresh attempt budget. */
 export default defineEventHandler(async (event) => {

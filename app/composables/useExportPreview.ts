@@ -1,3 +1,4 @@
+import { useTimeoutFn } from '@vueuse/core'
 import type { MaybeRefOrGetter } from 'vue'
 import type { z } from 'zod'
 import type { FieldError } from '#shared/types/api'
@@ -29,11 +30,11 @@ export function useExportPreview(body: MaybeRefOrGetter<Record<string, unknown> 
   const errors = ref<FieldError[]>([])
   const failure = ref<string | null>(null)
 
-  let timer: ReturnType<typeof setTimeout> | undefined
   let controller: AbortController | undefined
+  const debounced = useTimeoutFn((json: string) => load(JSON.parse(json)), debounceMs, { immediate: false })
 
   function cancel() {
-    clearTimeout(timer)
+    debounced.stop()
     controller?.abort()
     controller = undefined
   }
@@ -88,7 +89,7 @@ export function useExportPreview(body: MaybeRefOrGetter<Record<string, unknown> 
         return
       }
       pending.value = true
-      timer = setTimeout(() => load(JSON.parse(json)), debounceMs)
+      debounced.start(json)
     }, { immediate: true })
     onScopeDispose(cancel)
   }

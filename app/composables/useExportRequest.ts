@@ -110,7 +110,12 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     compressible,
     request,
     validate,
-    preview: { preview, pending, errors, error: previewError, unavailable, expectedRows },
+    preview,
+    previewPending: pending,
+    previewErrors: errors,
+    previewError,
+    previewUnavailable: unavailable,
+    expectedRows,
     tooManyRows,
     tooManyRowsMessage
   }

@@ -1,3 +1,4 @@
+import { useEventListener, useTimeoutFn } from '@vueuse/core'
 import type { ExportJobDTO } from '#shared/types/exports'
 import { isActiveStatus, isFinalStatus } from '#shared/types/jobs'
 
@@ -23,53 +24,53 @@ function pollExportJob(
   on: { job: (job: ExportJobDTO) => void, error?: (error: ExportJobError) => void },
   { intervalMs = POLL_MS, delayMs = 0 }: { intervalMs?: number, delayMs?: number } = {}
 ): JobPoller {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  let failures = 0
-  let generation = 0
-  let final = false
-  let stopped = false
+  // A poller lives as long as its job is followed, not as long as the component that started it:
+  // stopping its own scope ends its timer and its listener together.
+  const scope = effectScope(true)
+  return scope.run(() => {
+    let delay = delayMs
+    let failures = 0
+    let generation = 0
+    let final = false
+    const timer = useTimeoutFn(poll, () => delay, { immediate: false })
 
-  function schedule(ms: number) {
-    clearTimeout(timer)
-    if (stopped || document.visibilityState === 'hidden') return
-    timer = setTimeout(poll, ms)
-  }
-
-  async function poll() {
-    // Only the newest read counts: a refresh() while one is in flight supersedes it.
-    const current = ++generation
-    try {
-      const next = await $fetch<ExportJobDTO>(`/api/analytics/exports/${id}`)
-      if (stopped || current !== generation) return
-      failures = 0
-      final = isFinalStatus(next.status)
-      on.job(next)
-      if (!final) schedule(intervalMs)
-    } catch (e) {
-      if (stopped || current !== generation) return
-      const statusCode = (e as { statusCode?: number }).statusCode
-      on.error?.({ statusCode, message: (e as { data?: { message?: string } }).data?.message ?? 'Could not reach the server' })
-      if (statusCode === 404 || statusCode === 401) return
-      failures++
-      schedule(Math.min(MAX_BACKOFF_MS, intervalMs * 2 ** failures))
+    function schedule(ms: number) {
+      timer.stop()
+      if (!scope.active || document.visibilityState === 'hidden') return
+      delay = ms
+      timer.start()
     }
-  }
 
-  function onVisibility() {
-    if (document.visibilityState === 'visible' && !final) schedule(0)
-    else clearTimeout(timer)
-  }
-
-  document.addEventListener('visibilitychange', onVisibility)
-  schedule(delayMs)
-  return {
-    refresh: () => schedule(0),
-    stop() {
-      stopped = true
-      clearTimeout(timer)
-      document.removeEventListener('visibilitychange', onVisibility)
+    async function poll() {
+      // Only the newest read counts: a refresh() while one is in flight supersedes it.
+      const current = ++generation
+      try {
+        const next = await $fetch<ExportJobDTO>(`/api/analytics/exports/${id}`)
+        if (!scope.active || current !== generation) return
+        failures = 0
+        final = isFinalStatus(next.status)
+        on.job(next)
+        if (!final) schedule(intervalMs)
+      } catch (e) {
+        if (!scope.active || current !== generation) return
+        const statusCode = apiErrorStatus(e)
+        on.error?.({ statusCode, message: apiErrorMessage(e, 'Could not reach the server') })
+        if (statusCode === 404 || statusCode === 401) return
+        failures++
+        schedule(Math.min(MAX_BACKOFF_MS, intervalMs * 2 ** failures))
+      }
     }
-  }
+
+    useEventListener(document, 'visibilitychange', () => {
+      if (document.visibilityState === 'visible' && !final) schedule(0)
+      else timer.stop()
+    })
+    schedule(delayMs)
+    return {
+      refresh: () => schedule(0),
+      stop: () => scope.stop()
+    }
+  })!
 }
 
 /**

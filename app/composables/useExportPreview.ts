@@ -1,13 +1,11 @@
+import { useTimeoutFn } from '@vueuse/core'
 import type { MaybeRefOrGetter } from 'vue'
+import type { z } from 'zod'
 import type { FieldError } from '#shared/types/api'
+import type { ExportPreviewSchema } from '#shared/types/exports'
 
 /** What POST /api/analytics/exports/preview answers: the file's first rows, its exact row count and an estimate of its size. */
-export interface ExportPreview {
-  columns: { name: string, type: string }[]
-  rows: Record<string, unknown>[]
-  row_count: number
-  estimated_bytes: number
-}
+export type ExportPreview = z.infer<typeof ExportPreviewSchema>
 
 export interface UseExportPreviewOptions {
   /** Quiet time after the last change before asking the server. */
@@ -32,11 +30,11 @@ export function useExportPreview(body: MaybeRefOrGetter<Record<string, unknown> 
   const errors = ref<FieldError[]>([])
   const failure = ref<string | null>(null)
 
-  let timer: ReturnType<typeof setTimeout> | undefined
   let controller: AbortController | undefined
+  const debounced = useTimeoutFn((json: string) => load(JSON.parse(json)), debounceMs, { immediate: false })
 
   function cancel() {
-    clearTimeout(timer)
+    debounced.stop()
     controller?.abort()
     controller = undefined
   }
@@ -60,15 +58,15 @@ export function useExportPreview(body: MaybeRefOrGetter<Record<string, unknown> 
       failure.value = null
     } catch (e) {
       if (mine.signal.aborted) return
-      const err = e as { statusCode?: number, data?: { message?: string, data?: { errors?: FieldError[] } } }
-      if (err.statusCode === 404 || err.statusCode === 405) {
+      const status = apiErrorStatus(e)
+      if (status === 404 || status === 405) {
         unavailable.value = true
         preview.value = null
         return
       }
       preview.value = null
-      errors.value = err.data?.data?.errors ?? []
-      failure.value = errors.value.length ? null : (err.data?.message ?? 'The preview could not be loaded.')
+      errors.value = apiFieldErrors(e)
+      failure.value = errors.value.length ? null : apiErrorMessage(e, 'The preview could not be loaded.')
     } finally {
       if (controller === mine) {
         controller = undefined
@@ -91,7 +89,7 @@ export function useExportPreview(body: MaybeRefOrGetter<Record<string, unknown> 
         return
       }
       pending.value = true
-      timer = setTimeout(() => load(JSON.parse(json)), debounceMs)
+      debounced.start(json)
     }, { immediate: true })
     onScopeDispose(cancel)
   }

@@ -50,8 +50,11 @@ export function toDraft(s: Pick<ScheduleDTO, 'name' | 'range' | 'cadence'> & Par
   }
 }
 
+/** What the schedule form sets, as the API names it. */
+export interface ScheduleSettings { name: string | null, range: ScheduleRange, cadence: Cadence, channels: ScheduleChannels | null }
+
 /** The API's range, cadence, name and notification channels from the form. */
-export function fromDraft(d: ScheduleDraft): { name: string | null, range: ScheduleRange, cadence: Cadence, channels: ScheduleChannels | null } {
+export function fromDraft(d: ScheduleDraft): ScheduleSettings {
   const range: ScheduleRange = d.range === 'last_n_days' ? { last_n_days: Number(d.lastNDays) } : d.range
   const time_zone = d.timeZone
   let cadence: Cadence

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net'
 import { Webhook } from 'standardwebhooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
-import { launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
+import { expectAccessible, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
+import { startFakeSlack, type FakeSlack } from '../helpers/fake-slack'
 import { useServerSuite } from '../helpers/suite'
 
 /** The Notifications page on an environment of its own, with a webhook receiver on 127.0.0.1. */
@@ -11,6 +12,7 @@ describe('Notifications page', () => {
   const hits: Array<{ headers: IncomingHttpHeaders, body: string }> = []
   let receiver: Server
   let receiverUrl: string
+  let slack: FakeSlack
   const suite = useServerSuite({
     name: 'browser-notifications',
     users: 1,
@@ -27,6 +29,8 @@ describe('Notifications page', () => {
       await new Promise<void>(r => receiver.listen(0, '127.0.0.1', r))
       receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`
       onTeardown(() => new Promise<void>(r => receiver.close(() => r())))
+      slack = await startFakeSlack()
+      onTeardown(() => slack.close())
     },
     env: { WEBHOOK_ALLOW_HOSTS: '127.0.0.1', SMTP_URL: 'smtp://127.0.0.1:9' }
   })
@@ -82,6 +86,47 @@ describe('Notifications page', () => {
 
       await page.getByTestId('webhook-delete').click()
       await page.getByText('No webhooks yet.').waitFor()
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('Slack at phone width, by keyboard: a wrong URL is explained, the right one is shown masked, switches follow, Remove', async () => {
+    const user = suite.demo.users[0]!
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } })
+    const page = await context.newPage()
+    try {
+      await signIn(page, suite.url, user.email, user.password, '/settings/notifications')
+      const input = page.getByTestId('slack-url-input')
+      await input.waitFor()
+      expect(await page.getByTestId('slack-completed').isDisabled()).toBe(true)
+      await expectAccessible(page, 'notifications: Slack not set up (phone)')
+
+      await input.focus()
+      await page.keyboard.type('https://example.com/services/T/B/x')
+      await page.keyboard.press('Enter')
+      await page.getByText(/Must be a Slack incoming-webhook URL/).waitFor()
+      await expectAccessible(page, 'notifications: Slack URL refused (phone)')
+
+      await input.fill('')
+      await input.focus()
+      await page.keyboard.type(slack.hookUrl)
+      await page.keyboard.press('Enter')
+      await page.getByTestId('slack-url').waitFor()
+      expect(await page.getByTestId('slack-url').textContent()).toBe(`${slack.url}/…${slack.hookUrl.slice(-4)}`)
+      expect(await page.content()).not.toContain('xoxSECRET')
+      expect(await page.getByTestId('slack-completed').isDisabled()).toBe(false)
+      await screenshot(page, '23-notifications-slack-phone')
+      await expectAccessible(page, 'notifications: Slack set up (phone)')
+
+      await page.getByTestId('slack-failed').focus()
+      await page.keyboard.press('Space')
+      await expect.poll(async () => (await (await fetch(`${suite.url}/api/notifications/settings`, { headers: { authorization: `Bearer ${user.token}` } })).json()).slack.failed).toBe(false)
+
+      await page.getByTestId('slack-remove').focus()
+      await page.keyboard.press('Enter')
+      await expect.poll(() => page.getByTestId('slack-url').count()).toBe(0)
+      expect((await (await fetch(`${suite.url}/api/notifications/settings`, { headers: { authorization: `Bearer ${user.token}` } })).json()).slack.webhook_url).toBeNull()
     } finally {
       await context.close()
     }

@@ -1,4 +1,5 @@
 import type { Db } from '#server/lib/db/client'
+import { deleteClaimsBefore } from '#server/lib/exports/jobs/housekeeping'
 import { retentionEnd } from '#server/lib/exports/retention'
 
 export interface NotificationRetention {
@@ -15,8 +16,8 @@ export interface NotificationRetention {
  * file's life:
  * - webhook deliveries older than WEBHOOK_DELIVERY_RETENTION_DAYS are deleted, whatever their state;
  * - a stored export payload's `download_link` (a signed credential, resent by a retry or a
- *   redelivery) becomes null once it has expired or its export is no longer downloadable (expired,
- *   deleted);
+ *   redelivery) becomes null once it has expired: its `download_link_expires_at` is the file's
+ *   retention end;
  * - job_notifications claims hold no link, only (job, channel); a claim is needed while the job could
  *   still be announced, i.e. within the sweep's hour-long lookback, so claims of jobs whose file
  *   retention (at least an hour) has ended are deleted.
@@ -33,14 +34,9 @@ export async function expireNotificationRecords(db: Db, opts: NotificationRetent
   const links = await db.$executeRaw`
     UPDATE webhook_deliveries d SET payload = jsonb_set(d.payload, '{data,download_link}', 'null')
     WHERE d.event_type = 'export.completed' AND jsonb_typeof(d.payload->'data'->'download_link') = 'string'
-      AND ((d.payload->'data'->>'download_link_expires_at')::timestamptz <= ${now}
-        OR NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = (d.payload->'data'->>'job_id')::uuid AND j.status = 'completed'))`
+      AND (d.payload->'data'->>'download_link_expires_at')::timestamptz <= ${now}`
   const claimCutoff = retentionEnd(now, -opts.exportRetentionHours)
-  const claims = await deleteInBatches(batchSize, () => db.$executeRaw`
-    DELETE FROM job_notifications WHERE (job_id, channel) IN (
-      SELECT n.job_id, n.channel FROM job_notifications n JOIN jobs j ON j.id = n.job_id
-      WHERE j.completed_at < ${claimCutoff} LIMIT ${batchSize}
-    )`)
+  const claims = await deleteInBatches(batchSize, () => deleteClaimsBefore(db, claimCutoff, batchSize))
   return { deliveries, links, claims }
 }
 

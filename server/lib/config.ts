@@ -52,6 +52,13 @@ export const ConfigSchema = z.object({
   WEBHOOKS_MAX_PER_USER: positiveInt.max(1000).default(10),
   // After this many deliveries in a row that were given up, the endpoint is disabled and the user told.
   WEBHOOK_DISABLE_AFTER_FAILURES: positiveInt.default(5),
+  // Pending deliveries one endpoint may have; beyond it a test or redelivery is refused (409) and
+  // an event for that endpoint is dropped (logged, counted), so a dead receiver cannot grow the queue.
+  WEBHOOK_MAX_PENDING_PER_ENDPOINT: positiveInt.default(1000),
+  // Test pings and redeliveries one user may ask for per minute (then 429 with Retry-After).
+  WEBHOOK_MANUAL_SENDS_PER_MINUTE: positiveInt.default(10),
+  // Deliveries (sent, given up or still pending) older than this are deleted by the retention task.
+  WEBHOOK_DELIVERY_RETENTION_DAYS: positiveInt.max(36500).default(30),
   EXPORT_WORKER_CONCURRENCY: positiveInt.max(64).default(2),
   EXPORT_URL_TTL_SECONDS: positiveInt.max(7 * 24 * 3600).default(3600),
   EXPORT_RETENTION_HOURS: positiveInt.default(24),
@@ -81,9 +88,12 @@ export const ConfigSchema = z.object({
   SCHEDULES_MAX_PER_USER: positiveInt.default(25),
   // A schedule whose runs fail this many times in a row pauses itself and the user is told.
   SCHEDULES_DISABLE_AFTER_FAILURES: positiveInt.default(5),
-  // Sign-in attempts per 15 minutes: all attempts from one client IP, failed ones for one email.
+  // Sign-in attempts per 15 minutes: all attempts from one client IP; failed ones for one email from
+  // one client IP (the lockout its owner can meet); failed ones for one email from anywhere, slowed
+  // down beyond half of it and refused only at it (so strangers cannot lock the owner out).
   LOGIN_MAX_ATTEMPTS_PER_IP: positiveInt.default(50),
   LOGIN_MAX_FAILURES_PER_EMAIL: positiveInt.default(10),
+  LOGIN_MAX_FAILURES_PER_EMAIL_GLOBAL: positiveInt.default(100),
   // Usable (not revoked, not expired) API tokens a user may hold; creating one more is refused.
   API_TOKENS_MAX_PER_USER: positiveInt.max(1000).default(20),
   // How long audit events are kept (days); older ones are deleted by the retention task.

@@ -106,7 +106,7 @@ export class Metrics {
     this.reclaims = new Counter({ name: 'outport_lease_reclaims_total', help: 'Running jobs taken over after their worker\'s lease lapsed.', registers })
     this.notifications = new Counter({
       name: 'outport_notifications_total',
-      help: 'Notification decisions by channel (telegram, email, webhook, slack) and outcome (sent, queued, failed, not-wanted, unlinked, not-linked, already-notified, error; webhook attempts: delivered, retry, gone, failed).',
+      help: 'Notification decisions by channel (telegram, email, webhook, slack) and outcome (sent, queued, failed, not-wanted, unlinked, not-linked, already-notified, error; webhook attempts: delivered, retry, gone, failed; dropped: an event not queued for an endpoint with WEBHOOK_MAX_PENDING_PER_ENDPOINT pending).',
       labelNames: ['channel', 'outcome'],
       registers
     })

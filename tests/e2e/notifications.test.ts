@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { simpleParser, type ParsedMail } from 'mailparser'
@@ -331,6 +331,41 @@ describe('notifications: email and webhooks', () => {
     await sleep(1500)
     expect(mailsTo(user.email).length).toBe(before)
   })
+
+  it('a tarpit endpoint with thousands of pending pings holds one delivery slot: another user\'s export.completed still arrives within 10 s', async () => {
+    // Accepts every connection and never answers: each attempt there lasts the 10 s timeout.
+    const held = new Set<Socket>()
+    const tarpit = createTcpServer((socket) => {
+      held.add(socket)
+      socket.on('close', () => held.delete(socket))
+      socket.on('error', () => {})
+    })
+    await new Promise<void>(r => tarpit.listen(0, '127.0.0.1', r))
+    const created = await createWebhook({ url: `http://127.0.0.1:${(tarpit.address() as AddressInfo).port}/tarpit`, events: ['export.completed'] }, other.token)
+    const slow: CreatedWebhookDTO = await created.json()
+    try {
+      // Queued before anyone else's, as if `other` had clicked "test" for an hour.
+      await db.$executeRaw`
+        INSERT INTO webhook_deliveries (id, endpoint_id, event_type, payload, status, next_attempt_at)
+        SELECT 'msg_tarpit' || n, ${slow.id}::uuid, 'ping', '{"type":"ping","data":{}}'::jsonb, 'pending', now() - interval '1 hour' + n * interval '1 ms'
+        FROM generate_series(1, 3000) n`
+      // Beyond WEBHOOK_MAX_PENDING_PER_ENDPOINT (1000): no more by hand.
+      expect((await api.postJson(`/api/webhooks/${slow.id}/test`, {}, { token: other.token })).status).toBe(409)
+      await waitFor(() => held.size > 0, 'the tarpit to be tried')
+
+      const hitsBefore = hitsAt('/main').length
+      const id = await api.createExport(user.token, { dataset_id: TRANSACTIONS.id, format: 'csv' })
+      expect((await api.waitForExport(user.token, id)).status).toBe('completed')
+      await waitFor(() => hitsAt('/main').length > hitsBefore, 'the export.completed delivery', 10_000)
+      const hit = hitsAt('/main').at(-1)!
+      expect(new Webhook(endpoint.secret).verify(hit.body, hit.headers as Record<string, string>)).toMatchObject({ type: 'export.completed', data: { job_id: id } })
+      expect(held.size).toBeLessThanOrEqual(1)
+    } finally {
+      await db.webhookEndpoint.delete({ where: { id: slow.id } })
+      for (const socket of held) socket.destroy()
+      await new Promise<void>(r => tarpit.close(() => r()))
+    }
+  }, 90_000)
 
   it('up to WEBHOOKS_MAX_PER_USER endpoints a user (409 beyond)', async () => {
     const existing = (await (await api.api('/api/webhooks', { token: other.token })).json()).length

@@ -40,6 +40,9 @@ describe('security', () => {
       TELEGRAM_WEBHOOK_SECRET: WEBHOOK_SECRET,
       TRUST_PROXY: 'true',
       LOGIN_MAX_FAILURES_PER_EMAIL: '3',
+      // The email's ceiling from all addresses as low as the per-address one: the cases below meet
+      // its wall at 3. The owner-signs-in-from-elsewhere case runs on a server with the defaults.
+      LOGIN_MAX_FAILURES_PER_EMAIL_GLOBAL: '3',
       LOGIN_MAX_ATTEMPTS_PER_IP: '10'
     })
   })
@@ -254,6 +257,27 @@ describe('security', () => {
       expect((await login({ email: bob.email, password: bob.password }, ip)).status).toBe(429)
       expect((await login({ email: bob.email, password: bob.password }, freshIp())).status).toBe(200)
       // Eleven scrypt hashes at N=2^17 (~0.4 s each on an idle core, several seconds on a busy one).
+    }, 240_000)
+
+    it('ten wrong passwords for an email from one address lock that address out, not the owner signing in from another (the default limits)', async () => {
+      const defaults = Object.fromEntries(Object.entries(suite.env).filter(([name]) => !name.startsWith('LOGIN_')))
+      const server = await suite.startServer({ ...defaults, OUTPORT_ROLE: 'web' })
+      const db = createDb(suite.environment.database.url, { max: 1 })
+      try {
+        await createUser(db, { email: 'erin@example.com', password: 'erin-password' })
+        const elsewhere = client(server.url)
+        const from = (ip: string, password: string) => elsewhere.postJson('/api/auth/login', { email: 'erin@example.com', password }, { headers: { 'x-forwarded-for': ip } })
+        const attacker = freshIp()
+        for (let i = 0; i < 10; i++) expect((await from(attacker, `guess-${i}`)).status).toBe(401)
+        const locked = await from(attacker, 'erin-password')
+        expect(locked.status).toBe(429)
+        expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(800)
+        expect((await from(freshIp(), 'erin-password')).status).toBe(200)
+      } finally {
+        await db.$disconnect()
+        await server.stop()
+      }
+      // Eleven scrypt hashes at N=2^17, as above.
     }, 240_000)
 
     it('holds the per-email limit under 40 parallel wrong passwords spread over two web processes', async () => {

@@ -8,10 +8,11 @@ export default defineEventHandler(async (event) => {
   const { db, config } = await useAppContext()
   signIn ??= new SignIn(db, config)
   try {
+    const ip = clientIp(event, config.TRUST_PROXY)
     // The IP is counted before the body is read, so malformed requests count too.
-    await signIn.checkIp(clientIp(event, config.TRUST_PROXY))
+    await signIn.checkIp(ip)
     const { email, password } = await readValidatedBody(event, parseWith(LoginSchema))
-    const user = await signIn.verify(email, password)
+    const user = await signIn.verify(email, password, ip)
     const session = await startSession(db, user.id, config.SESSION_MAX_AGE_HOURS)
     await setUserSession(event, { user, secure: { sessionId: session.id }, loggedInAt: Date.now() }, { maxAge: config.SESSION_MAX_AGE_HOURS * 3600 })
     await audit(event, 'session.signed_in', { userId: user.id, objectId: session.id })

@@ -51,7 +51,7 @@ export interface ChannelDeps {
   telegram?: Telegram
   /** Told when the webhook channel disables an endpoint: the pipeline turns it into an event. */
   onEndpointDisabled: (userId: string, url: string, reason: string) => void
-  /** Each webhook attempt's outcome (delivered, retry, gone, failed). */
+  /** Each webhook attempt's outcome (delivered, retry, gone, failed), and `dropped` per endpoint whose queue was full. */
   attemptMetrics?: (outcome: string) => void
 }
 

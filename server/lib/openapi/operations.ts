@@ -99,7 +99,7 @@ export const OPERATIONS = {
     },
     errors: {
       401: 'Wrong email or password, or the user is disabled',
-      429: 'Too many attempts from this address (LOGIN_MAX_ATTEMPTS_PER_IP) or for this email (LOGIN_MAX_FAILURES_PER_EMAIL) in 15 minutes'
+      429: 'Too many attempts from this address (LOGIN_MAX_ATTEMPTS_PER_IP), for this email from this address (LOGIN_MAX_FAILURES_PER_EMAIL) or for this email from anywhere (LOGIN_MAX_FAILURES_PER_EMAIL_GLOBAL) in 15 minutes; Retry-After says when to try again'
     }
   },
   'POST /api/auth/logout': {
@@ -360,7 +360,11 @@ export const OPERATIONS = {
     auth: 'user',
     params: webhookId,
     responses: { 202: { description: 'The queued delivery', schema: WebhookDeliverySchema, example: examples.WEBHOOK_PING } },
-    errors: { 404: 'No such endpoint of the caller\'s', 409: 'The endpoint is disabled (create it again to use it)' }
+    errors: {
+      404: 'No such endpoint of the caller\'s',
+      409: 'The endpoint is disabled (create it again to use it), or already has WEBHOOK_MAX_PENDING_PER_ENDPOINT deliveries waiting',
+      429: 'The caller asked for more than WEBHOOK_MANUAL_SENDS_PER_MINUTE test pings and redeliveries in a minute; Retry-After says when to try again'
+    }
   },
   'GET /api/webhooks/{id}/deliveries': {
     summary: 'List an endpoint\'s deliveries',
@@ -384,7 +388,11 @@ export const OPERATIONS = {
         example: { ...examples.WEBHOOK_DELIVERY, status: 'pending', attempts: 0, delivered_at: null, next_attempt_at: '2026-11-30T15:00:00.000Z' }
       }
     },
-    errors: { 404: 'No such endpoint of the caller\'s, or no such delivery of the endpoint\'s', 409: 'The endpoint is disabled, or the delivery is still pending' }
+    errors: {
+      404: 'No such endpoint of the caller\'s, or no such delivery of the endpoint\'s',
+      409: 'The endpoint is disabled or already has WEBHOOK_MAX_PENDING_PER_ENDPOINT deliveries waiting, or the delivery is still pending',
+      429: 'The caller asked for more than WEBHOOK_MANUAL_SENDS_PER_MINUTE test pings and redeliveries in a minute; Retry-After says when to try again'
+    }
   },
   'GET /api/tokens': {
     summary: 'List API tokens',

@@ -1,10 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Webhook } from 'standardwebhooks'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createDb, type Db } from '#server/lib/db/client'
-import { createEndpoint } from '#server/lib/notifications/webhooks/endpoints'
-import { enqueueDelivery, WebhookDeliverer } from '#server/lib/notifications/webhooks/queue'
+import { createEndpoint, ManualSends, redeliver, sendTest } from '#server/lib/notifications/webhooks/endpoints'
+import { enqueueDelivery, enqueueEvent, WebhookDeliverer } from '#server/lib/notifications/webhooks/queue'
+import { RequestError } from '#server/lib/validation'
 import { attemptDelivery } from '#server/lib/notifications/webhooks/deliver'
 import { createTestDatabase, type TestDatabase } from '../../helpers/database'
 
@@ -26,6 +28,27 @@ async function startReceiver(script: Array<number | ((res: import('node:http').S
   await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
   return { url, received, close: () => new Promise<void>(r => server.close(() => r())) }
+}
+
+/** A receiver that accepts connections and never answers; counts how many it holds at once. */
+async function startTarpit() {
+  const sockets = new Set<Socket>()
+  let mostAtOnce = 0
+  const server = createTcpServer((socket) => {
+    sockets.add(socket)
+    mostAtOnce = Math.max(mostAtOnce, sockets.size)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {})
+  })
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    mostAtOnce: () => mostAtOnce,
+    close: () => new Promise<void>((r) => {
+      for (const s of sockets) s.destroy()
+      server.close(() => r())
+    })
+  }
 }
 
 describe('webhook delivery loop', () => {
@@ -169,5 +192,72 @@ describe('webhook delivery loop', () => {
     await WebhookDeliverer.idle(db, 8000)
     await Promise.all([a.stop(), b.stop()])
     expect(receiver.received.map(r => r.headers['webhook-id']).sort()).toEqual(ids.sort())
+  })
+
+  it('a tarpit endpoint with 2000 deliveries due holds one slot in all loops together; another endpoint\'s delivery goes at once', async () => {
+    const tarpit = await startTarpit()
+    const receiver = await startReceiver([200])
+    closers.push(tarpit.close, receiver.close)
+    const slow = await endpoint(tarpit.url)
+    const fast = await endpoint(receiver.url)
+    // Older than anything else in the queue, as if the tarpit's owner had queued them first.
+    await db.$executeRaw`
+      INSERT INTO webhook_deliveries (id, endpoint_id, event_type, payload, status, next_attempt_at)
+      SELECT 'msg_tarpit' || n, ${slow.id}::uuid, 'ping', '{}'::jsonb, 'pending', now() - interval '1 hour' - n * interval '1 ms'
+      FROM generate_series(1, 2000) n`
+    const loops = [deliverer({ batchSize: 3, timeoutMs: 3000 }), deliverer({ batchSize: 3, timeoutMs: 3000 })]
+    for (const loop of loops) loop.start()
+    try {
+      await sleep(300)
+      const started = Date.now()
+      const delivery = await enqueueDelivery(db, fast.id, 'export.completed', { job_id: 'j-fast' })
+      loops[0]!.wake()
+      while (!receiver.received.length && Date.now() - started < 5000) await sleep(20)
+      expect(receiver.received.map(r => r.headers['webhook-id'])).toEqual([delivery.id])
+      // Well inside the tarpit's attempt timeout: nothing waited for it.
+      expect(Date.now() - started).toBeLessThan(1500)
+      expect(tarpit.mostAtOnce()).toBe(1)
+    } finally {
+      await Promise.all(loops.map(loop => loop.stop()))
+      await db.webhookEndpoint.delete({ where: { id: slow.id } })
+    }
+  })
+
+  it('caps pending deliveries per endpoint: an event is dropped for a full one, a test ping or redelivery is refused (409)', async () => {
+    const owner = (await db.user.create({ data: { email: 'cap@example.com', passwordHash: 'x', displayName: 'C' } })).id
+    const make = (url: string) => createEndpoint(db, owner, { url, events: ['export.completed'] }, { allowHosts: ['127.0.0.1'], maxPerUser: 10 })
+    const [full, roomy] = [await make('http://127.0.0.1:9/full'), await make('http://127.0.0.1:9/roomy')]
+    for (let i = 0; i < 3; i++) await enqueueDelivery(db, full.id, 'export.completed', { i })
+    await expect(enqueueEvent(db, owner, 'export.completed', {}, 3)).resolves.toEqual({ queued: 1, dropped: [full.id] })
+    const sends = new ManualSends(db, { perMinute: 100, maxPendingPerEndpoint: 3 })
+    await expect(sendTest(db, owner, full.id, sends)).rejects.toMatchObject({ statusCode: 409, message: expect.stringContaining('3 deliveries waiting') })
+    const done = await enqueueDelivery(db, full.id, 'export.completed', {})
+    await db.webhookDelivery.update({ where: { id: done.id }, data: { status: 'failed' } })
+    await expect(redeliver(db, owner, full.id, done.id, sends)).rejects.toMatchObject({ statusCode: 409 })
+    await expect(sendTest(db, owner, roomy.id, sends)).resolves.toMatchObject({ event: 'ping', status: 'pending' })
+    await db.webhookEndpoint.deleteMany({ where: { userId: owner } })
+  })
+
+  it('limits test pings and redeliveries per user across processes (429 with Retry-After); other users are unaffected', async () => {
+    const newUser = async (email: string) => (await db.user.create({ data: { email, passwordHash: 'x', displayName: email } })).id
+    const [one, two] = [await newUser('rate-1@example.com'), await newUser('rate-2@example.com')]
+    const make = (owner: string) => createEndpoint(db, owner, { url: 'http://127.0.0.1:9/rate', events: ['export.completed'] }, { allowHosts: ['127.0.0.1'], maxPerUser: 10 })
+    const [mine, theirs] = [await make(one), await make(two)]
+    // Two instances stand for two web processes sharing the store.
+    const processes = [new ManualSends(db, { perMinute: 3, maxPendingPerEndpoint: 1000 }), new ManualSends(db, { perMinute: 3, maxPendingPerEndpoint: 1000 })]
+    const outcomes = await Promise.all(Array.from({ length: 8 }, (_, i) => sendTest(db, one, mine.id, processes[i % 2]!).then(() => 202, (error: RequestError) => error)))
+    expect(outcomes.filter(o => o === 202)).toHaveLength(3)
+    const refused = outcomes.filter((o): o is RequestError => o instanceof RequestError)
+    expect(refused).toHaveLength(5)
+    for (const error of refused) {
+      expect(error.statusCode).toBe(429)
+      expect(error.options.retryAfterSeconds).toBeGreaterThan(0)
+      expect(error.options.retryAfterSeconds).toBeLessThanOrEqual(60)
+    }
+    const failed = await enqueueDelivery(db, mine.id, 'export.completed', {})
+    await db.webhookDelivery.update({ where: { id: failed.id }, data: { status: 'failed' } })
+    await expect(redeliver(db, one, mine.id, failed.id, processes[0]!)).rejects.toMatchObject({ statusCode: 429 })
+    await expect(sendTest(db, two, theirs.id, processes[1]!)).resolves.toMatchObject({ event: 'ping' })
+    await db.webhookEndpoint.deleteMany({ where: { userId: { in: [one, two] } } })
   })
 })

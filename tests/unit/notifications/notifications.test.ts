@@ -13,6 +13,11 @@ describe('webhook address checks', () => {
     expect(isBlockedAddress(address)).toBe(true)
   })
 
+  // IPv6 forms that carry an IPv4 address inside: IPv4-compatible ::/96 and 6to4 2002::/16 (2002:7f00:1:: is 127.0.0.1's).
+  it.each(['::127.0.0.1', '::7f00:1', '::a9fe:a9fe', '::8.8.8.8', '2002:7f00:1::', '2002:a9fe:a9fe::1', '2002:808:808::1'])('refuses %s', (address) => {
+    expect(isBlockedAddress(address)).toBe(true)
+  })
+
   it.each(['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8'])('allows %s', (address) => {
     expect(isBlockedAddress(address)).toBe(false)
   })

@@ -55,6 +55,15 @@ export async function claimChannelNotification(db: Db, jobId: string, channel: N
   return job ? toExportJob(job) : null
 }
 
+/** Deletes up to `limit` claims of jobs that finished before `cutoff`; returns how many. */
+export async function deleteClaimsBefore(db: Db, cutoff: Date, limit: number): Promise<number> {
+  return db.$executeRaw`
+    DELETE FROM job_notifications WHERE (job_id, channel) IN (
+      SELECT n.job_id, n.channel FROM job_notifications n JOIN jobs j ON j.id = n.job_id
+      WHERE j.completed_at < ${cutoff} LIMIT ${limit}
+    )`
+}
+
 /** Finished jobs since `since` not yet claimed on `channel`, oldest first. */
 export async function unclaimedJobIds(db: Db, channel: NotificationChannel, since: Date, limit: number): Promise<string[]> {
   const { rows } = await db.pool.query<{ id: string }>(

@@ -25,14 +25,16 @@ for (const [net, prefix] of [
 for (const [net, prefix] of [
   ['::', 128], // unspecified
   ['::1', 128], // loopback
+  ['::', 96], // IPv4-compatible (deprecated): ::a.b.c.d reaches a.b.c.d on stacks that still honour it
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast
   ['64:ff9b::', 96], // NAT64 of any IPv4 address
+  ['2002::', 16], // 6to4: 2002:AABB:CCDD:: is relayed to the IPv4 address AA.BB.CC.DD
   ['2001:db8::', 32] // documentation
 ] as const) blocked.addSubnet(net, prefix, 'ipv6')
 
-/** True for private, loopback, link-local, unique-local, multicast and unspecified addresses (IPv4 and IPv6, IPv4-mapped included). */
+/** True for private, loopback, link-local, unique-local, multicast and unspecified addresses (IPv4 and IPv6, IPv4-mapped included), and for IPv6 ranges that embed an IPv4 address (IPv4-compatible, NAT64, 6to4). */
 export function isBlockedAddress(address: string): boolean {
   const family = isIP(address)
   if (family === 4) return blocked.check(address, 'ipv4')

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto'
+import type { RateLimiterPostgres } from 'rate-limiter-flexible'
 import type { Db } from '#server/lib/db/client'
+import { postgresLimiter, takePoint } from '#server/lib/rate-limit'
 import { RequestError, ValidationError } from '#server/lib/validation'
 import { isUuid } from '#shared/utils/uuid'
 import type { CreateWebhook, CreatedWebhookDTO, WebhookDeliveryDTO, WebhookDeliveryStatus, WebhookEndpointDTO, WebhookEvent, WebhookMessageType } from '#shared/types/notifications'
 import type { WebhookDelivery, WebhookEndpoint } from '#server/generated/prisma/client'
 import { UnsafeUrlError, vetUrl, type UrlPolicy } from './address'
-import { enqueueDelivery } from './queue'
+import { enqueueDelivery, hasRoom } from './queue'
 
 /** A user's webhook endpoints: created, listed, deleted, tested; always scoped to the user (another user's is a 404). */
 
@@ -76,10 +78,31 @@ export async function deleteEndpoint(db: Db, userId: string, id: unknown): Promi
   await db.webhookEndpoint.delete({ where: { id: endpoint.id } })
 }
 
+/**
+ * What a user may queue by hand (test pings and redeliveries): WEBHOOK_MANUAL_SENDS_PER_MINUTE per
+ * user, counted in PostgreSQL across processes (then 429 with Retry-After), and only while the
+ * endpoint has fewer than WEBHOOK_MAX_PENDING_PER_ENDPOINT deliveries waiting (else 409).
+ */
+export class ManualSends {
+  private readonly perUser: RateLimiterPostgres
+
+  constructor(private readonly db: Db, private readonly limits: { perMinute: number, maxPendingPerEndpoint: number }) {
+    // Created by the migration 20261214100000_webhook_fairness.
+    this.perUser = postgresLimiter(db, { tableName: 'webhook_send_rate_limits', keyPrefix: 'send', points: limits.perMinute, durationSeconds: 60 })
+  }
+
+  async take(userId: string, endpointId: string): Promise<void> {
+    await takePoint(this.perUser, userId, seconds => new RequestError(429, `Too many test pings and redeliveries; try again in ${seconds} s`, { retryAfterSeconds: seconds }))
+    const max = this.limits.maxPendingPerEndpoint
+    if (!await hasRoom(this.db, endpointId, max)) throw new RequestError(409, `This endpoint already has ${max} deliveries waiting; try again once they are sent or given up`)
+  }
+}
+
 /** Queues a `ping` to the endpoint (even a disabled one? no: enabled only, so it says what will really happen). */
-export async function sendTest(db: Db, userId: string, id: unknown): Promise<WebhookDeliveryDTO> {
+export async function sendTest(db: Db, userId: string, id: unknown, sends: ManualSends): Promise<WebhookDeliveryDTO> {
   const endpoint = await findEndpoint(db, userId, id)
   if (!endpoint.enabled) throw new RequestError(409, `This endpoint is disabled${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ''}; create it again to use it`)
+  await sends.take(userId, endpoint.id)
   const delivery = await enqueueDelivery(db, endpoint.id, 'ping', { endpoint_id: endpoint.id, message: 'Hello from Outport' })
   return toDeliveryDTO(delivery)
 }
@@ -91,10 +114,11 @@ export async function listDeliveries(db: Db, userId: string, id: unknown, limit 
 }
 
 /** Sends a delivery again, with the same webhook-id (the receiver may deduplicate on it) and a fresh attempt budget. */
-export async function redeliver(db: Db, userId: string, id: unknown, deliveryId: unknown): Promise<WebhookDeliveryDTO> {
+export async function redeliver(db: Db, userId: string, id: unknown, deliveryId: unknown, sends: ManualSends): Promise<WebhookDeliveryDTO> {
   const endpoint = await findEndpoint(db, userId, id)
   if (!endpoint.enabled) throw new RequestError(409, 'This endpoint is disabled; create it again to use it')
   if (typeof deliveryId !== 'string' || !/^msg_[A-Za-z0-9]{1,64}$/.test(deliveryId)) throw new RequestError(404, 'Delivery not found')
+  await sends.take(userId, endpoint.id)
   const { count } = await db.webhookDelivery.updateMany({
     where: { id: deliveryId, endpointId: endpoint.id, status: { not: 'pending' } },
     data: { status: 'pending', attempts: 0, nextAttemptAt: new Date(), deliveredAt: null }

@@ -13,6 +13,12 @@ import type { UrlPolicy } from './address'
  * `webhook-id` (the row's id) on every attempt, exponential backoff with jitter, given up after
  * `maxAttempts`. A claimed delivery's next_attempt_at is pushed a lease ahead, so one whose
  * process died mid-send is picked up again (possibly sent twice: receivers dedupe on webhook-id).
+ *
+ * Fair across endpoints: each endpoint has at most one attempt in flight, in all processes
+ * together (its delivery_lease_until), and the loop fills its slots one endpoint at a time, least
+ * recently served first, starting each attempt as soon as a slot is free. An endpoint that accepts
+ * connections and never answers therefore holds one slot for the attempt timeout, whatever it has
+ * queued, while everyone else's deliveries go through the other slots.
  */
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
@@ -32,12 +38,34 @@ export async function enqueueDelivery(db: Db, endpointId: string, type: WebhookM
   })
 }
 
-/** Queues the event for each of the user's enabled endpoints that subscribe to it; returns how many. */
-export async function enqueueEvent(db: Db, userId: string, type: WebhookEvent, data: unknown): Promise<number> {
+/**
+ * Whether the endpoint has fewer than `maxPending` deliveries pending (counting no further than
+ * that). A soft cap: enqueues racing each other may pass it by a few, which is all it must bound.
+ */
+export async function hasRoom(db: Db, endpointId: string, maxPending: number): Promise<boolean> {
+  const { rows } = await db.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (
+       SELECT 1 FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'pending' LIMIT $2
+     ) pending`,
+    [endpointId, maxPending]
+  )
+  return rows[0]!.n < maxPending
+}
+
+/**
+ * Queues the event for each of the user's enabled endpoints that subscribe to it, except those
+ * with `maxPending` deliveries already waiting (a receiver that is down or stalling): the event
+ * is dropped for them. Returns how many were queued and the endpoints it was dropped for.
+ */
+export async function enqueueEvent(db: Db, userId: string, type: WebhookEvent, data: unknown, maxPending: number): Promise<{ queued: number, dropped: string[] }> {
   const endpoints = await db.webhookEndpoint.findMany({ where: { userId, enabled: true, events: { has: type } }, select: { id: true } })
   const now = new Date()
-  for (const e of endpoints) await enqueueDelivery(db, e.id, type, data, now)
-  return endpoints.length
+  const dropped: string[] = []
+  for (const e of endpoints) {
+    if (await hasRoom(db, e.id, maxPending)) await enqueueDelivery(db, e.id, type, data, now)
+    else dropped.push(e.id)
+  }
+  return { queued: endpoints.length - dropped.length, dropped }
 }
 
 export interface DelivererOptions extends UrlPolicy {
@@ -52,8 +80,9 @@ export interface DelivererOptions extends UrlPolicy {
   /** Each attempt's outcome (delivered, retry, gone, failed), for outport_notifications_total. */
   metrics?: (outcome: string) => void
   pollMs?: number
+  /** Attempts in flight at once in this process (each to a different endpoint). */
   batchSize?: number
-  /** How long a claimed delivery is reserved for this process before another may try it. */
+  /** How long a claimed delivery (and its endpoint) is reserved for this process before another may try it; longer than `timeoutMs`. */
   leaseMs?: number
   timeoutMs?: number
 }
@@ -63,8 +92,11 @@ interface Claimed { id: string, endpoint_id: string, event_type: string, payload
 export class WebhookDeliverer {
   private readonly opts: Required<Omit<DelivererOptions, 'onDisabled' | 'metrics'>> & Pick<DelivererOptions, 'onDisabled' | 'metrics'>
   private readonly stopping = new AbortController()
+  private readonly inFlight = new Set<Promise<void>>()
   private loop?: Promise<void>
   private wakeUp?: () => void
+  // A wake() that came while the loop was busy, so the next nap is skipped rather than missed.
+  private woken = false
 
   constructor(options: DelivererOptions) {
     this.opts = { pollMs: 1000, batchSize: 10, leaseMs: 60_000, timeoutMs: 10_000, ...options }
@@ -76,6 +108,7 @@ export class WebhookDeliverer {
 
   /** Looks for due deliveries now instead of at the next poll. */
   wake(): void {
+    this.woken = true
     this.wakeUp?.()
   }
 
@@ -85,17 +118,32 @@ export class WebhookDeliverer {
     await this.loop
   }
 
+  /** Keeps every slot busy: whenever one is free (an attempt ended, or a wake-up), claims more. */
   private async run(): Promise<void> {
     const { signal } = this.stopping
     while (!signal.aborted) {
-      let handled = 0
+      const free = this.opts.batchSize - this.inFlight.size
       try {
-        handled = await this.tick()
+        if (free > 0) for (const row of await this.claim(free)) this.track(this.attempt(row))
       } catch (error) {
         this.opts.log(`webhook delivery loop: ${(error as Error).message}`)
       }
-      // A full batch: there may be more due at once.
-      if (handled >= this.opts.batchSize) continue
+      await this.nap()
+    }
+    await Promise.all(this.inFlight)
+  }
+
+  private track(attempt: Promise<void>): void {
+    this.inFlight.add(attempt)
+    void attempt.finally(() => {
+      this.inFlight.delete(attempt)
+      this.wake()
+    })
+  }
+
+  /** Until the poll interval has passed or wake() is called (at once if it was called meanwhile). */
+  private async nap(): Promise<void> {
+    if (!this.woken) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.opts.pollMs)
         timer.unref()
@@ -106,28 +154,61 @@ export class WebhookDeliverer {
       })
       this.wakeUp = undefined
     }
+    this.woken = false
   }
 
-  /** Claims and sends one batch of due deliveries; returns how many. */
+  /** Claims one batch of due deliveries and sends them, waiting for every attempt; returns how many. */
   async tick(): Promise<number> {
-    const { db, batchSize, leaseMs } = this.opts
+    const rows = await this.claim(this.opts.batchSize)
+    await Promise.all(rows.map(row => this.attempt(row)))
+    return rows.length
+  }
+
+  /**
+   * Up to `limit` due deliveries, each of a different endpoint that has no attempt in flight
+   * anywhere. The endpoints are locked (SKIP LOCKED: another process takes others) and leased in
+   * the same statement, so no two loops ever have attempts to one endpoint at once.
+   */
+  private async claim(limit: number): Promise<Claimed[]> {
+    const { db, leaseMs } = this.opts
     const { rows } = await db.pool.query<Claimed>(
-      `WITH due AS (
-         SELECT id FROM webhook_deliveries
-         WHERE status = 'pending' AND next_attempt_at <= now()
-         ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+      `WITH ready AS (
+         SELECT e.id FROM webhook_endpoints e
+         WHERE (e.delivery_lease_until IS NULL OR e.delivery_lease_until <= now())
+           AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now())
+         ORDER BY e.delivery_lease_until NULLS FIRST
+         LIMIT $1 FOR UPDATE OF e SKIP LOCKED
+       ), leased AS (
+         UPDATE webhook_endpoints e SET delivery_lease_until = now() + make_interval(secs => $2::double precision / 1000)
+         FROM ready WHERE e.id = ready.id
+         RETURNING e.id, e.url, e.secret, e.enabled, e.user_id
+       ), due AS (
+         SELECT next.id FROM ready CROSS JOIN LATERAL (
+           SELECT d.id FROM webhook_deliveries d
+           WHERE d.endpoint_id = ready.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+           ORDER BY d.next_attempt_at, d.id LIMIT 1
+         ) next
        )
        UPDATE webhook_deliveries d
        SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2::double precision / 1000)
-       FROM due, webhook_endpoints e
-       WHERE d.id = due.id AND e.id = d.endpoint_id
-       RETURNING d.id, d.endpoint_id, d.event_type, d.payload, d.attempts, e.url, e.secret, e.enabled, e.user_id`,
-      [batchSize, leaseMs]
+       FROM due, leased
+       WHERE d.id = due.id AND leased.id = d.endpoint_id
+       RETURNING d.id, d.endpoint_id, d.event_type, d.payload, d.attempts, leased.url, leased.secret, leased.enabled, leased.user_id`,
+      [limit, leaseMs]
     )
-    await Promise.all(rows.map(row => this.deliver(row).catch((error: Error) => {
-      this.opts.log(`webhook delivery ${row.id}: ${error.message}`)
-    })))
-    return rows.length
+    return rows
+  }
+
+  /** One attempt, recorded; then the endpoint is free for its next one. */
+  private async attempt(row: Claimed): Promise<void> {
+    try {
+      await this.deliver(row)
+    } catch (error) {
+      this.opts.log(`webhook delivery ${row.id}: ${(error as Error).message}`)
+    } finally {
+      await this.opts.db.pool.query('UPDATE webhook_endpoints SET delivery_lease_until = now() WHERE id = $1', [row.endpoint_id])
+        .catch((error: Error) => this.opts.log(`webhook endpoint ${row.endpoint_id}: lease not released (${error.message}); it lapses by itself`))
+    }
   }
 
   private async deliver(row: Claimed): Promise<void> {

@@ -223,6 +223,37 @@ describe('webhook delivery loop', () => {
     }
   })
 
+  it('one user\'s many tarpits hold at most their per-user share of the slots; another user\'s delivery goes at once', async () => {
+    const tarpit = await startTarpit()
+    const receiver = await startReceiver([200])
+    closers.push(tarpit.close, receiver.close)
+    const greedy = (await db.user.create({ data: { email: 'greedy@example.com', passwordHash: 'x', displayName: 'G' } })).id
+    const slow = await Promise.all(Array.from({ length: 8 }, (_, i) => createEndpoint(db, greedy, { url: `${tarpit.url}?n=${i}`, events: ['export.completed'] }, { allowHosts: ['127.0.0.1'], maxPerUser: 100 })))
+    const fast = await endpoint(receiver.url)
+    for (const e of slow) {
+      await db.$executeRaw`
+        INSERT INTO webhook_deliveries (id, endpoint_id, event_type, payload, status, next_attempt_at)
+        SELECT 'msg_greedy' || ${e.id} || n, ${e.id}::uuid, 'ping', '{}'::jsonb, 'pending', now() - interval '1 hour'
+        FROM generate_series(1, 50) n`
+    }
+    // Six slots in all: without a per-user budget the eight tarpits would take every one.
+    const loops = [deliverer({ batchSize: 3, timeoutMs: 3000 }), deliverer({ batchSize: 3, timeoutMs: 3000 })]
+    for (const loop of loops) loop.start()
+    try {
+      await sleep(300)
+      const started = Date.now()
+      const delivery = await enqueueDelivery(db, fast.id, 'export.completed', { job_id: 'j-other-user' })
+      loops[1]!.wake()
+      while (!receiver.received.length && Date.now() - started < 5000) await sleep(20)
+      expect(receiver.received.map(r => r.headers['webhook-id'])).toEqual([delivery.id])
+      expect(Date.now() - started).toBeLessThan(1500)
+      expect(tarpit.mostAtOnce()).toBe(2)
+    } finally {
+      await Promise.all(loops.map(loop => loop.stop()))
+      await db.webhookEndpoint.deleteMany({ where: { userId: greedy } })
+    }
+  })
+
   it('caps pending deliveries per endpoint: an event is dropped for a full one, a test ping or redelivery is refused (409)', async () => {
     const owner = (await db.user.create({ data: { email: 'cap@example.com', passwordHash: 'x', displayName: 'C' } })).id
     const make = (url: string) => createEndpoint(db, owner, { url, events: ['export.completed'] }, { allowHosts: ['127.0.0.1'], maxPerUser: 10 })

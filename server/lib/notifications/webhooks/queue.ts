@@ -82,6 +82,8 @@ export interface DelivererOptions extends UrlPolicy {
   pollMs?: number
   /** Attempts in flight at once in this process (each to a different endpoint). */
   batchSize?: number
+  /** Attempts in flight for one user's endpoints together, in all processes: ten tarpits of one user hold this many slots, not all. */
+  perUserInFlight?: number
   /** How long a claimed delivery (and its endpoint) is reserved for this process before another may try it; longer than `timeoutMs`. */
   leaseMs?: number
   timeoutMs?: number
@@ -99,7 +101,7 @@ export class WebhookDeliverer {
   private woken = false
 
   constructor(options: DelivererOptions) {
-    this.opts = { pollMs: 1000, batchSize: 10, leaseMs: 60_000, timeoutMs: 10_000, ...options }
+    this.opts = { pollMs: 1000, batchSize: 10, perUserInFlight: 2, leaseMs: 60_000, timeoutMs: 10_000, ...options }
   }
 
   start(): void {
@@ -170,12 +172,21 @@ export class WebhookDeliverer {
    * the same statement, so no two loops ever have attempts to one endpoint at once.
    */
   private async claim(limit: number): Promise<Claimed[]> {
-    const { db, leaseMs } = this.opts
+    const { db, leaseMs, perUserInFlight } = this.opts
+    // `candidates` ranks each user's ready endpoints and counts their attempts already in flight,
+    // so one claim never takes more of a user's endpoints than the per-user budget leaves.
     const { rows } = await db.pool.query<Claimed>(
-      `WITH ready AS (
-         SELECT e.id FROM webhook_endpoints e
+      `WITH candidates AS (
+         SELECT e.id,
+                row_number() OVER (PARTITION BY e.user_id ORDER BY e.delivery_lease_until NULLS FIRST) AS rank,
+                (SELECT count(*) FROM webhook_endpoints o WHERE o.user_id = e.user_id AND o.delivery_lease_until > now()) AS busy
+         FROM webhook_endpoints e
          WHERE (e.delivery_lease_until IS NULL OR e.delivery_lease_until <= now())
            AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now())
+       ), ready AS (
+         SELECT e.id FROM webhook_endpoints e JOIN candidates c ON c.id = e.id
+         WHERE c.rank + c.busy <= $3
+           AND (e.delivery_lease_until IS NULL OR e.delivery_lease_until <= now())
          ORDER BY e.delivery_lease_until NULLS FIRST
          LIMIT $1 FOR UPDATE OF e SKIP LOCKED
        ), leased AS (
@@ -194,7 +205,7 @@ export class WebhookDeliverer {
        FROM due, leased
        WHERE d.id = due.id AND leased.id = d.endpoint_id
        RETURNING d.id, d.endpoint_id, d.event_type, d.payload, d.attempts, leased.url, leased.secret, leased.enabled, leased.user_id`,
-      [limit, leaseMs]
+      [limit, leaseMs, perUserInFlight]
     )
     return rows
   }

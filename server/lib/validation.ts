@@ -29,8 +29,16 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
       // Nested objects (the csv options) name the key with its path: `csv.quote`.
       return { field: issue.keys.map(key => [...issue.path, key].join('.')).join(', '), message: `Unknown field${issue.keys.length > 1 ? 's' : ''}` }
     }
-    return { field: issue.path.join('.'), message: issue.message }
+    return { field: fieldPath(issue.path), message: issue.message }
   })
+}
+
+/**
+ * `csv.delimiter`, `account_ids.0`; an item of a list of objects as in JavaScript, so a row
+ * filter's problem reads `row_filters[2].op` wherever it was found.
+ */
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path.map((key, i) => typeof key === 'number' && i < path.length - 1 ? `[${key}]` : `${i ? '.' : ''}${String(key)}`).join('')
 }
 
 /** A parser for h3's readValidatedBody/getValidatedQuery that reports every bad field by name. */

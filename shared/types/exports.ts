@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { COMPRESSION_IDS, EXPORT_FORMATS, ExportFormatSchema, PARQUET_COMPRESSIONS, type Compression, type ExportFormat, type ParquetCompression } from './formats'
 import { ExportErrorCodeSchema } from './errors'
 import { JOB_STATUS_IDS, JobStatusSchema, type JobStatus } from './jobs'
+import { RowFilterSchema, RowFiltersSchema, type RowFilter } from './row-filters'
 
 /** Export requests, job metadata and the status DTO, shared by the API, the worker and the app (snake_case, as in the PRD). */
 
@@ -44,10 +45,12 @@ export const ExportFiltersSchema = z.object({
   start_date: z.string().nullable(),
   end_date: z.string().nullable(),
   account_ids: z.array(z.string()),
-  tag_ids: z.array(z.string())
+  tag_ids: z.array(z.string()),
+  row_filters: z.array(RowFilterSchema).meta({ description: 'Conditions on columns, all of which hold (normalised as checked)' })
 })
 
-export type ExportFilters = z.infer<typeof ExportFiltersSchema>
+/** The filters as a job stores them: `row_filters` is absent in jobs from before row filters (= none). */
+export type ExportFilters = Omit<z.infer<typeof ExportFiltersSchema>, 'row_filters'> & { row_filters?: RowFilter[] }
 
 export const ExportProgressSchema = z.object({
   phase: z.enum(['queued', 'querying', 'uploading', 'finalizing']),
@@ -190,7 +193,9 @@ export const CreateExportSchema = z.strictObject({
   // Names are checked against the dataset by the engine; here only their shape and repeats.
   columns: z.array(z.string().min(1, 'Must not be empty').max(128, 'At most 128 characters')).min(1, 'Choose at least one column').max(200, 'At most 200 columns').nullish(),
   limit: z.number(LIMIT_MESSAGE).int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE).max(MAX_EXPORT_LIMIT, LIMIT_MESSAGE).nullish(),
-  csv: CsvOptionsSchema.nullish()
+  csv: CsvOptionsSchema.nullish(),
+  // Whether each condition fits its column is checked by the engine, which has the manifest.
+  row_filters: RowFiltersSchema.nullish()
 }).superRefine((v, ctx) => {
   if (v.start_date && v.end_date && v.start_date > v.end_date) {
     ctx.addIssue({ code: 'custom', path: ['end_date'], message: 'The end date must be on or after the start date' })

@@ -3,11 +3,12 @@ import type { Config } from '../config'
 import type { Db } from '../db/client'
 import { RequestError, ValidationError } from '../validation'
 import { findDataset, type Dataset } from '../warehouse/datasets'
-import { buildCountQuery } from '../warehouse/query'
+import { buildCountQuery, queryParams } from '../warehouse/query'
 import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader'
 import type { FieldError } from '#shared/types/api'
 import { resolveExportOptions, type CreateExportSchema, type ExportMetadata } from '#shared/types/exports'
 import { EXPORT_FORMATS } from '#shared/types/formats'
+import { checkRowFilters } from '#shared/types/row-filters'
 import type { z } from 'zod'
 import { IdempotencyConflictError, JobLimitError, submitExportJob } from './jobs/submit'
 import type { ExportJob } from './jobs/record'
@@ -69,7 +70,7 @@ export async function createExport(
 
 /**
  * What creating and previewing an export both check beyond the schema: the dataset exists, the
- * columns are its own, the range is within the configured cap, the accounts and tags are the
+ * columns are its own, each row filter fits its column, the range is within the configured cap, the accounts and tags are the
  * user's own. Returns the dataset and the job metadata the request stands for. Schedules run the
  * same checks on their saved request.
  */
@@ -85,9 +86,11 @@ export async function checkExportRequest(
   const known = new Set(dataset.columns.map(c => c.name))
   const unknown = (request.columns ?? []).filter(c => !known.has(c))
   const range = rangeErrors(request.start_date, request.end_date, limits.EXPORT_MAX_RANGE_DAYS)
+  const rowFilters = checkRowFilters(dataset.name, dataset.columns, request.row_filters ?? [])
   const shape: FieldError[] = [
     ...(unknown.length ? [{ field: 'columns', message: `Not columns of ${dataset.name}: ${unknown.join(', ')}` }] : []),
-    ...range
+    ...range,
+    ...rowFilters.errors
   ]
   if (shape.length) throw new ValidationError(shape)
   const accountIds = request.account_ids ?? []
@@ -104,7 +107,7 @@ export async function checkExportRequest(
     dataset_id: dataset.id,
     dataset_name: dataset.name,
     format: request.format,
-    filters: { start_date: request.start_date ?? null, end_date: request.end_date ?? null, account_ids: accountIds, tag_ids: tagIds },
+    filters: { start_date: request.start_date ?? null, end_date: request.end_date ?? null, account_ids: accountIds, tag_ids: tagIds, row_filters: rowFilters.filters },
     compression: options.compression,
     columns: options.columns,
     limit: options.limit,
@@ -117,7 +120,8 @@ export async function checkExportRequest(
 /** The exact number of rows the export will have: a count with the same filters, capped by its limit. */
 export async function countRows(connection: DuckDBConnection, dataset: Dataset, userId: string, metadata: ExportMetadata): Promise<number> {
   // Counted without the limit (which would sort) and capped here.
-  const result = await connection.runAndReadAll(buildCountQuery(dataset, userId, metadata.filters))
+  const params = queryParams(dataset, metadata.filters)
+  const result = await connection.runAndReadAll(buildCountQuery(dataset, userId, metadata.filters), params.values, params.types)
   const count = Number(result.getRowObjectsJson()[0]!.n)
   return metadata.limit ? Math.min(count, metadata.limit) : count
 }

@@ -45,7 +45,7 @@ export function exportDTO(job: ExportJob, link: DownloadLink | null, config: Pic
     dataset_id: metadata.dataset_id,
     dataset_name: metadata.dataset_name,
     format: metadata.format,
-    filters: metadata.filters,
+    filters: { ...metadata.filters, row_filters: metadata.filters.row_filters ?? [] },
     compression: options.compression,
     columns: options.columns,
     limit: options.limit,

@@ -5,7 +5,7 @@ import type { DuckDBConnection } from '@duckdb/node-api'
 import { resolveExportOptions, type ExportMetadata } from '#shared/types/exports'
 import { EXPORT_FORMATS, fileExtension } from '#shared/types/formats'
 import type { Dataset } from '../warehouse/datasets'
-import { buildDatasetQuery, outputColumns, type OutputColumn } from '../warehouse/query'
+import { buildDatasetQuery, outputColumns, queryParams, type OutputColumn } from '../warehouse/query'
 import { checkExportRequest, countRows, withConnection, type CreateExportLimits, type CreateExportRequest, type ExportDeps } from './create'
 import { copyStatement, filePrefix, projectionFor } from './run'
 import { writeXlsx } from './xlsx'
@@ -51,12 +51,13 @@ export async function previewExport(deps: PreviewDeps, limits: CreateExportLimit
   const xlsx = EXPORT_FORMATS[metadata.format].writer === 'xlsx'
   const sampleRows = xlsx ? SAMPLE_ROWS.xlsx : SAMPLE_ROWS.duckdb
   const sql = buildDatasetQuery(dataset, userId, metadata.filters, { ...projection, sampleRows })
+  const params = queryParams(dataset, metadata.filters)
   const columns = outputColumns(dataset, projection)
   return withConnection(deps.warehouse, async (connection) => {
     // The rows the preview needs are computed once into a temporary table: for a dataset of one
     // row per transaction the first rows (its count is cheap on the transactions table); for an
     // aggregate, which must be computed whole to be counted or sorted, all of it (small).
-    await connection.run(`CREATE OR REPLACE TEMP TABLE ${SAMPLE_TABLE} AS SELECT * FROM (${sql}) AS s${dataset.rowPerTransaction ? ` LIMIT ${sampleRows}` : ''}`)
+    await connection.run(`CREATE OR REPLACE TEMP TABLE ${SAMPLE_TABLE} AS SELECT * FROM (${sql}) AS s${dataset.rowPerTransaction ? ` LIMIT ${sampleRows}` : ''}`, params.values, params.types)
     try {
       const rowCount = dataset.rowPerTransaction
         ? await countRows(connection, dataset, userId, metadata)

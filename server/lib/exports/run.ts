@@ -7,7 +7,7 @@ import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader
 import { UploadFencedError, type Storage } from '../storage/s3'
 import { inlineUploader, UploadThreadExited, type Uploader } from '../storage/uploader'
 import { findDataset, type Dataset } from '../warehouse/datasets'
-import { buildDatasetQuery, outputColumns, QueryBuilderError, type ProjectionOptions } from '../warehouse/query'
+import { buildDatasetQuery, outputColumns, QueryBuilderError, queryParams, type ProjectionOptions, type QueryParams } from '../warehouse/query'
 import { bomPrefix } from './bom'
 import { writeXlsx } from './xlsx'
 import { ExportCancelled, ExportFailure, storageFailure, temporaryFailure } from './errors'
@@ -49,8 +49,18 @@ export function projectionFor(metadata: ExportMetadata): ProjectionOptions {
 
 /** The export's SQL for a job: the dataset query for that user and filters, shaped for the format. */
 export function exportQuery(dataset: Dataset, userId: string, metadata: ExportMetadata): string {
+  return invalidFiltersAsFailure(() => buildDatasetQuery(dataset, userId, metadata.filters, projectionFor(metadata)))
+}
+
+/** The values exportQuery's row filters are bound to. */
+export function exportParams(dataset: Dataset, metadata: ExportMetadata): QueryParams {
+  return invalidFiltersAsFailure(() => queryParams(dataset, metadata.filters))
+}
+
+// A job's filters were valid when it was created; the dataset may have changed since.
+function invalidFiltersAsFailure<T>(build: () => T): T {
   try {
-    return buildDatasetQuery(dataset, userId, metadata.filters, projectionFor(metadata))
+    return build()
   } catch (error) {
     if (error instanceof QueryBuilderError) throw new ExportFailure('INVALID_FILTERS', `The export's filters are invalid (${error.field}).`, false, { cause: error })
     throw error
@@ -94,6 +104,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
   const dataset = findDataset(metadata.dataset_id)
   if (!dataset) throw new ExportFailure('DATASET_NOT_FOUND', 'This dataset is no longer available.', false)
   const sql = exportQuery(dataset, job.userId, metadata)
+  const params = exportParams(dataset, metadata)
 
   const format = metadata.format
   const options = resolveExportOptions(metadata)
@@ -119,9 +130,10 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
       ? onWarehouse(opts, signal, progress => writeXlsx(progress.connection, sql, outputColumns(dataset, projectionFor(metadata)), tempPath, {
           sheetName: dataset.name,
           signal,
+          params,
           onRows: progress.rows
         }), metadata.expected_rows ?? null)
-      : onWarehouse(opts, signal, ({ connection }) => connection.runAndReadAll(copyStatement(sql, tempPath, format, options)).then(r => Number(r.getRowObjectsJson()[0]!.Count)))
+      : onWarehouse(opts, signal, ({ connection }) => connection.runAndReadAll(copyStatement(sql, tempPath, format, options), params.values, params.types).then(r => Number(r.getRowObjectsJson()[0]!.Count)))
     let writerFailed = false
     writing.catch(() => {
       writerFailed = true

@@ -1,6 +1,6 @@
 import ExcelJS from 'exceljs'
 import type { DuckDBConnection } from '@duckdb/node-api'
-import type { OutputColumn } from '../warehouse/query'
+import type { OutputColumn, QueryParams } from '../warehouse/query'
 import { EXPORT_FORMATS } from '#shared/types/formats'
 import { ExportCancelled, ExportFailure } from './errors'
 
@@ -12,6 +12,8 @@ export interface XlsxOptions {
   onRows?: (written: number) => void
   /** Data rows a sheet holds; tests lower it. */
   maxRows?: number
+  /** The values of the query's placeholders (its row filters'). */
+  params?: QueryParams
 }
 
 const DAY_MS = 86_400_000
@@ -66,7 +68,7 @@ export async function writeXlsx(connection: DuckDBConnection, sql: string, colum
   header.commit()
   const intake = zipIntake(sheet)
 
-  const result = await connection.stream(`SELECT ${columns.map((c, i) => `${selectExpression(c, kinds[i]!)} AS "${c.name}"`).join(', ')} FROM (${sql}) AS q`)
+  const result = await connection.stream(`SELECT ${columns.map((c, i) => `${selectExpression(c, kinds[i]!)} AS "${c.name}"`).join(', ')} FROM (${sql}) AS q`, opts.params?.values, opts.params?.types)
   let written = 0
   for (;;) {
     if (opts.signal?.aborted) throw new ExportCancelled()

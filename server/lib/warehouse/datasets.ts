@@ -42,6 +42,11 @@ export interface Dataset {
    * limit without computing every row's joins and lists first).
    */
   rowPerTransaction: boolean
+  /**
+   * Output columns that are the transactions table's own column of the same name and value: row
+   * filters on them are applied on that table (rowPerTransaction datasets only).
+   */
+  transactionColumns: readonly string[]
 }
 
 const fctTransactions: Dataset = {
@@ -90,7 +95,8 @@ CROSS JOIN (
   order: ['transaction_date', 'transaction_id'],
   sortAlways: false,
   // LEFT JOIN on the accounts' primary key and a CROSS JOIN with a one-row lookup.
-  rowPerTransaction: true
+  rowPerTransaction: true,
+  transactionColumns: ['transaction_id', 'transaction_date', 'account_id', 'amount', 'currency', 'merchant', 'description', 'tag_ids']
 }
 
 const fctDailySpendingByTag: Dataset = {
@@ -124,7 +130,8 @@ GROUP BY e.transaction_date, g.tag_id, g.name`,
   tagFilter: 'rows',
   order: ['date', 'tag_name', 'tag_id'],
   sortAlways: true,
-  rowPerTransaction: false
+  rowPerTransaction: false,
+  transactionColumns: []
 }
 
 const fctMonthlyTrends: Dataset = {
@@ -153,7 +160,8 @@ GROUP BY CAST(date_trunc('month', transaction_date) AS DATE)`,
   tagFilter: 'transactions',
   order: ['month'],
   sortAlways: true,
-  rowPerTransaction: false
+  rowPerTransaction: false,
+  transactionColumns: []
 }
 
 // Frozen all the way down: the SQL is trusted code, so nothing at runtime may rewrite it.
@@ -161,6 +169,7 @@ function freeze(dataset: Dataset): Dataset {
   dataset.columns.forEach(c => Object.freeze(c))
   Object.freeze(dataset.columns)
   Object.freeze(dataset.order)
+  Object.freeze(dataset.transactionColumns)
   return Object.freeze(dataset)
 }
 

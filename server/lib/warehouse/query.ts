@@ -1,4 +1,6 @@
+import { LIST, listValue, VARCHAR, type DuckDBType, type DuckDBValue } from '@duckdb/node-api'
 import { MAX_FILTER_IDS } from '#shared/types/exports'
+import { checkRowFilters, RowFiltersSchema, type RowFilter } from '#shared/types/row-filters'
 import { isUuid } from '#shared/utils/uuid'
 import type { Dataset, DatasetColumn } from './datasets'
 
@@ -8,6 +10,14 @@ export interface DatasetFilters {
   end_date?: string | null
   account_ids?: string[] | null
   tag_ids?: string[] | null
+  /** Conditions on the dataset's columns, all of which must hold; their values are bound (queryParams). */
+  row_filters?: RowFilter[] | null
+}
+
+/** The values a query's placeholders (`$f0`, `$f1_high`) are bound to, as DuckDB takes them. */
+export interface QueryParams {
+  values: Record<string, DuckDBValue>
+  types: Record<string, DuckDBType>
 }
 
 export class QueryBuilderError extends Error {
@@ -21,7 +31,7 @@ export class QueryBuilderError extends Error {
 }
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/
-const FILTER_KEYS = new Set(['start_date', 'end_date', 'account_ids', 'tag_ids'])
+const FILTER_KEYS = new Set(['start_date', 'end_date', 'account_ids', 'tag_ids', 'row_filters'])
 
 export interface ProjectionOptions {
   /** Lists as JSON arrays (text formats have no list type). */
@@ -50,12 +60,14 @@ export interface OutputColumn {
 const MAX_LIMIT = 100_000_000
 
 /**
- * The SQL for one user's export of a dataset: a plain SELECT (no parameters) that COPY can wrap.
+ * The SQL for one user's export of a dataset: a plain SELECT that COPY can wrap, with placeholders
+ * for its row filters' values (bound with queryParams; none without row filters).
  *
  * CTEs named after the base tables shadow them for the whole dataset query, subqueries included,
  * so every reference the manifest makes already sees only this user's filtered rows; the real
- * tables are reached only here, as main.<table>. Values become SQL literals, which is safe only
- * because each one is first validated against a strict pattern that cannot contain a quote.
+ * tables are reached only here, as main.<table>. The user id, dates and ids become SQL literals,
+ * which is safe only because each one is first validated against a strict pattern that cannot
+ * contain a quote; row filters' values, which are free text, are only ever bound.
  */
 export function buildDatasetQuery(dataset: Dataset, userId: string, filters: DatasetFilters = {}, options: ProjectionOptions = {}): string {
   const columns = selectColumns(dataset, options.columns)
@@ -65,9 +77,11 @@ export function buildDatasetQuery(dataset: Dataset, userId: string, filters: Dat
   // of the same name (a guarded or cast one) is not what orders the rows, and so that columns
   // left out of the projection can still order them.
   const sorted = dataset.sortAlways || limit !== undefined
+  const rows = rowConditions(dataset, filters)
   return [
     scopedTables(dataset, userId, filters, limit, sample),
     `SELECT ${projection(columns, options)} FROM (${dataset.sql}\n) AS dataset`,
+    ...(rows.onOutput.length ? [`WHERE ${rows.onOutput.join(' AND ')}`] : []),
     ...(sorted ? [`ORDER BY ${dataset.order.map(c => `dataset."${c}"`).join(', ')}`] : []),
     ...(limit !== undefined ? [`LIMIT ${limit}`] : [])
   ].join('\n')
@@ -75,7 +89,7 @@ export function buildDatasetQuery(dataset: Dataset, userId: string, filters: Dat
 
 /** `SELECT count(*) AS n`: the rows the same filters give, without a limit. */
 export function buildCountQuery(dataset: Dataset, userId: string, filters: DatasetFilters = {}): string {
-  if (dataset.rowPerTransaction) return `${scopedTables(dataset, userId, filters)}\nSELECT count(*) AS n FROM transactions`
+  if (rowConditions(dataset, filters).onTable) return `${scopedTables(dataset, userId, filters)}\nSELECT count(*) AS n FROM transactions`
   return `SELECT count(*) AS n FROM (${buildDatasetQuery(dataset, userId, filters, { columns: [dataset.columns[0]!.name] })}) AS counted`
 }
 
@@ -93,9 +107,11 @@ function scopedTables(dataset: Dataset, userId: string, filters: DatasetFilters,
   if (f.endDate) txConditions.push(`transaction_date <= DATE '${f.endDate}'`)
   if (f.accountIds.length) txConditions.push(`account_id IN (${f.accountIds.map(uuidLiteral).join(', ')})`)
   if (f.tagIds.length) txConditions.push(`list_has_any(tag_ids, [${f.tagIds.map(uuidLiteral).join(', ')}])`)
+  const rows = rowConditions(dataset, filters)
+  txConditions.push(...rows.onTransactions)
   let firstRows = ''
-  if (dataset.rowPerTransaction && limit !== undefined) firstRows = ` ORDER BY ${dataset.order.map(c => `"${c}"`).join(', ')} LIMIT ${Math.min(limit, sample ?? limit)}`
-  else if (dataset.rowPerTransaction && sample !== undefined) firstRows = ` LIMIT ${sample}`
+  if (rows.onTable && limit !== undefined) firstRows = ` ORDER BY ${dataset.order.map(c => `"${c}"`).join(', ')} LIMIT ${Math.min(limit, sample ?? limit)}`
+  else if (rows.onTable && sample !== undefined) firstRows = ` LIMIT ${sample}`
 
   const tagConditions = [`user_id = ${user}`]
   if (f.tagIds.length && dataset.tagFilter === 'rows') tagConditions.push(`tag_id IN (${f.tagIds.map(uuidLiteral).join(', ')})`)
@@ -106,6 +122,93 @@ function scopedTables(dataset: Dataset, userId: string, filters: DatasetFilters,
     `  accounts AS (SELECT * FROM main.accounts WHERE user_id = ${user}),`,
     `  tags AS (SELECT * FROM main.tags WHERE ${tagConditions.join(' AND ')})`
   ].join('\n')
+}
+
+interface RowConditions {
+  /** Conditions on the transactions table (every column they name is one of its own). */
+  onTransactions: string[]
+  /** Conditions on the dataset's output rows. */
+  onOutput: string[]
+  /** Whether counts and first rows may be taken on the transactions table (rowPerTransaction). */
+  onTable: boolean
+}
+
+/**
+ * Where the row filters apply: for a dataset of one row per transaction whose conditions all name
+ * columns of the transactions table, on that table (its count and first rows stay cheap);
+ * otherwise on the dataset's rows, before the projection and limit, so a condition on a column
+ * left out of the file still holds.
+ */
+function rowConditions(dataset: Dataset, filters: DatasetFilters): RowConditions {
+  const rowFilters = parseRowFilters(dataset, filters.row_filters)
+  const onTable = dataset.rowPerTransaction && rowFilters.every(f => dataset.transactionColumns.includes(f.column))
+  const conditions = rowFilters.map((filter, i) => rowCondition(dataset, filter, i, onTable ? `"${manifestColumn(dataset, filter.column).name}"` : `dataset."${manifestColumn(dataset, filter.column).name}"`))
+  return { onTransactions: onTable ? conditions : [], onOutput: onTable ? [] : conditions, onTable }
+}
+
+function parseRowFilters(dataset: Dataset, value: unknown): RowFilter[] {
+  if (value === undefined || value === null) return []
+  const parsed = RowFiltersSchema.safeParse(value)
+  if (!parsed.success) throw new QueryBuilderError('row_filters', parsed.error.issues[0]?.message ?? 'invalid')
+  const { filters, errors } = checkRowFilters(dataset.name, dataset.columns, parsed.data)
+  if (errors.length) throw new QueryBuilderError(errors[0]!.field, errors[0]!.message)
+  return filters
+}
+
+function manifestColumn(dataset: Dataset, name: string): DatasetColumn {
+  return dataset.columns.find(c => c.name === name)!
+}
+
+/**
+ * One condition as SQL: the column's name and type come from the manifest, the values only from
+ * placeholders (`$f<i>`, cast to the column's type, so decimals compare at the column's scale).
+ * Text matching is case-insensitive with functions, not LIKE, so `%` and `_` are plain characters.
+ * `ne`, `not_in` and `has_none` keep rows where the column is null: they hold what is not equal.
+ */
+function rowCondition(dataset: Dataset, filter: RowFilter, i: number, x: string): string {
+  const type = manifestColumn(dataset, filter.column).type
+  const element = type.endsWith('[]') ? type.slice(0, -2) : type
+  const one = `CAST($f${i} AS ${type})`
+  const list = `CAST($f${i} AS ${element}[])`
+  switch (filter.op) {
+    case 'eq': return `${x} = ${one}`
+    case 'ne': return `${x} IS DISTINCT FROM ${one}`
+    case 'in': return `list_contains(${list}, ${x})`
+    case 'not_in': return `NOT coalesce(list_contains(${list}, ${x}), false)`
+    case 'is_null': return `${x} IS NULL`
+    case 'is_not_null': return `${x} IS NOT NULL`
+    case 'lt': return `${x} < ${one}`
+    case 'lte': return `${x} <= ${one}`
+    case 'gt': return `${x} > ${one}`
+    case 'gte': return `${x} >= ${one}`
+    case 'between': return `${x} BETWEEN CAST($f${i} AS ${type}) AND CAST($f${i}_high AS ${type})`
+    case 'contains': return `contains(lower(${x}), lower($f${i}))`
+    case 'starts_with': return `starts_with(lower(${x}), lower($f${i}))`
+    case 'ends_with': return `suffix(lower(${x}), lower($f${i}))`
+    case 'has_any': return `list_has_any(${x}, ${list})`
+    case 'has_all': return `list_has_all(${x}, ${list})`
+    case 'has_none': return `NOT coalesce(list_has_any(${x}, ${list}), false)`
+    case 'is_empty': return `len(${x}) = 0`
+  }
+}
+
+/** The values for the placeholders of a query built with the same dataset and filters, as text. */
+export function queryParams(dataset: Dataset, filters: DatasetFilters = {}): QueryParams {
+  const params: QueryParams = { values: {}, types: {} }
+  parseRowFilters(dataset, filters.row_filters).forEach((filter, i) => {
+    const value = filter.value
+    if (value === undefined) return
+    if (filter.op === 'between' && Array.isArray(value)) {
+      params.values[`f${i}`] = String(value[0])
+      params.values[`f${i}_high`] = String(value[1])
+    } else if (Array.isArray(value)) {
+      params.values[`f${i}`] = listValue(value.map(String))
+      params.types[`f${i}`] = LIST(VARCHAR)
+    } else {
+      params.values[`f${i}`] = String(value)
+    }
+  })
+  return params
 }
 
 /** The query's columns as they are written, for a projection built with the same options. */

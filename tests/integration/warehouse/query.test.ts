@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DATASETS, findDataset, type Dataset } from '#server/lib/warehouse/datasets'
 import { openWarehouse, queryRows } from '#server/lib/warehouse/duckdb'
 import { createBaseTables } from '#server/lib/warehouse/schema'
-import { buildDatasetQuery, QueryBuilderError, type DatasetFilters } from '#server/lib/warehouse/query'
+import { buildCountQuery, buildDatasetQuery, queryParams, QueryBuilderError, type DatasetFilters } from '#server/lib/warehouse/query'
+import type { RowFilter } from '#shared/types/row-filters'
 import {
   ACC_A1, ACC_A2, ACC_B1, openTinyWarehouse, TAG_B, TAG_GROCERIES, TAG_RENT, TAG_SALARY,
   tempDir, txA, txB, USER_A, USER_B, type TinyWarehouse
@@ -391,5 +392,223 @@ describe('columns and limit', () => {
       expectFieldError(() => buildDatasetQuery(TX, USER_A, {}, { limit }), 'limit')
     }
     expect(() => buildDatasetQuery(TX, USER_A, {}, { limit: 100_000_000 })).not.toThrow()
+  })
+})
+
+describe('row filters', () => {
+  /** The builder's rows for the filters, with their values bound. */
+  async function filtered(dataset: Dataset, filters: DatasetFilters, options: Parameters<typeof buildDatasetQuery>[3] = {}) {
+    const params = queryParams(dataset, filters)
+    const result = await wh.connection.runAndReadAll(buildDatasetQuery(dataset, USER_A, filters, options), params.values, params.types)
+    return result.getRowObjectsJson() as Record<string, unknown>[]
+  }
+
+  async function counted(dataset: Dataset, filters: DatasetFilters): Promise<number> {
+    const params = queryParams(dataset, filters)
+    const result = await wh.connection.runAndReadAll(buildCountQuery(dataset, USER_A, filters), params.values, params.types)
+    return Number(result.getRowObjectsJson()[0]!.n)
+  }
+
+  /**
+   * The oracle: the dataset's SQL over user A's rows, written out here, with the condition as a
+   * literal SQL predicate (LIKE/ILIKE, IN lists, list functions) rather than the builder's binds.
+   */
+  async function direct(dataset: Dataset, predicate: string, measure: string): Promise<{ n: number, total: string | null }> {
+    const sql = `WITH transactions AS (SELECT * FROM main.transactions WHERE user_id = '${USER_A}'),
+      accounts AS (SELECT * FROM main.accounts WHERE user_id = '${USER_A}'),
+      tags AS (SELECT * FROM main.tags WHERE user_id = '${USER_A}')
+      SELECT count(*) AS n, CAST(sum(${measure}) AS VARCHAR) AS total FROM (${dataset.sql}) AS d WHERE ${predicate}`
+    const [row] = await queryRows<{ n: string, total: string | null }>(wh.connection, sql)
+    return { n: Number(row!.n), total: row!.total }
+  }
+
+  const MEASURE: Record<string, string> = { [TX.id]: 'amount', [DAILY.id]: 'spending', [MONTHLY.id]: 'net' }
+
+  // [dataset, condition, the same condition as literal SQL]: every operator on every kind of column.
+  const cases: Array<[Dataset, RowFilter, string]> = [
+    // DECIMAL(18,2)
+    [TX, { column: 'amount', op: 'eq', value: '-5.5' }, 'amount = -5.50'],
+    [TX, { column: 'amount', op: 'ne', value: 100 }, 'amount <> 100.00'],
+    [TX, { column: 'amount', op: 'in', value: [-10, '2000.00', -0.01] }, 'amount IN (-10.00, 2000.00, -0.01)'],
+    [TX, { column: 'amount', op: 'not_in', value: [-10, 50] }, 'amount NOT IN (-10.00, 50.00)'],
+    [TX, { column: 'amount', op: 'lt', value: -7 }, 'amount < -7'],
+    [TX, { column: 'amount', op: 'lte', value: -7 }, 'amount <= -7'],
+    [TX, { column: 'amount', op: 'gt', value: '-0.01' }, 'amount > -0.01'],
+    [TX, { column: 'amount', op: 'gte', value: '-0.01' }, 'amount >= -0.01'],
+    [TX, { column: 'amount', op: 'between', value: [-20.25, 50] }, 'amount >= -20.25 AND amount <= 50'],
+    [TX, { column: 'amount', op: 'is_null' }, 'amount IS NULL'],
+    [TX, { column: 'amount', op: 'is_not_null' }, 'amount IS NOT NULL'],
+    // DATE
+    [TX, { column: 'transaction_date', op: 'eq', value: '2024-01-01' }, 'transaction_date = DATE \'2024-01-01\''],
+    [TX, { column: 'transaction_date', op: 'ne', value: '2024-01-01' }, 'transaction_date <> DATE \'2024-01-01\''],
+    [TX, { column: 'transaction_date', op: 'in', value: ['2024-02-29', '2024-03-01'] }, 'transaction_date IN (DATE \'2024-02-29\', DATE \'2024-03-01\')'],
+    [TX, { column: 'transaction_date', op: 'not_in', value: ['2024-02-29'] }, 'transaction_date <> DATE \'2024-02-29\''],
+    [TX, { column: 'transaction_date', op: 'lt', value: '2024-02-01' }, 'transaction_date < DATE \'2024-02-01\''],
+    [TX, { column: 'transaction_date', op: 'lte', value: '2024-02-01' }, 'transaction_date <= DATE \'2024-02-01\''],
+    [TX, { column: 'transaction_date', op: 'gt', value: '2024-02-29' }, 'transaction_date > DATE \'2024-02-29\''],
+    [TX, { column: 'transaction_date', op: 'gte', value: '2024-02-29' }, 'transaction_date >= DATE \'2024-02-29\''],
+    [TX, { column: 'transaction_date', op: 'between', value: ['2024-01-15', '2024-03-01'] }, 'transaction_date >= DATE \'2024-01-15\' AND transaction_date <= DATE \'2024-03-01\''],
+    [TX, { column: 'transaction_date', op: 'is_null' }, 'transaction_date IS NULL'],
+    [TX, { column: 'transaction_date', op: 'is_not_null' }, 'transaction_date IS NOT NULL'],
+    // VARCHAR, on the table (merchant, description) and on the dataset's rows (account_name)
+    [TX, { column: 'merchant', op: 'eq', value: 'Tesco' }, 'merchant = \'Tesco\''],
+    [TX, { column: 'merchant', op: 'eq', value: 'tesco' }, 'false'],
+    [TX, { column: 'merchant', op: 'ne', value: 'Tesco' }, 'merchant IS DISTINCT FROM \'Tesco\''],
+    [TX, { column: 'merchant', op: 'in', value: ['Tesco', 'Shell', 'Nobody'] }, 'merchant IN (\'Tesco\', \'Shell\')'],
+    [TX, { column: 'merchant', op: 'not_in', value: ['Tesco', 'Shell'] }, 'merchant NOT IN (\'Tesco\', \'Shell\')'],
+    [TX, { column: 'merchant', op: 'contains', value: 'ES' }, 'merchant ILIKE \'%es%\''],
+    [TX, { column: 'merchant', op: 'contains', value: 'ÜLLER' }, 'merchant ILIKE \'%üller%\''],
+    [TX, { column: 'merchant', op: 'starts_with', value: 'café' }, 'merchant ILIKE \'café%\''],
+    [TX, { column: 'merchant', op: 'ends_with', value: 'LTD' }, 'merchant ILIKE \'%ltd\''],
+    [TX, { column: 'merchant', op: 'is_null' }, 'merchant IS NULL'],
+    [TX, { column: 'merchant', op: 'is_not_null' }, 'merchant IS NOT NULL'],
+    [TX, { column: 'description', op: 'is_null' }, 'description IS NULL'],
+    [TX, { column: 'description', op: 'ne', value: 'pay' }, 'description IS NULL OR description <> \'pay\''],
+    [TX, { column: 'description', op: 'not_in', value: ['pay', 'rent'] }, 'description IS NULL OR description NOT IN (\'pay\', \'rent\')'],
+    [TX, { column: 'description', op: 'contains', value: 'A' }, 'description ILIKE \'%a%\''],
+    [TX, { column: 'account_name', op: 'contains', value: '"house"' }, 'account_name = \'Joint "House"\''],
+    [TX, { column: 'account_name', op: 'eq', value: 'Current' }, 'account_name = \'Current\''],
+    [TX, { column: 'account_name', op: 'starts_with', value: 'joint' }, 'account_name ILIKE \'joint%\''],
+    // UUID
+    [TX, { column: 'account_id', op: 'eq', value: ACC_A1.toUpperCase() }, `account_id = '${ACC_A1}'`],
+    [TX, { column: 'account_id', op: 'ne', value: ACC_A1 }, `account_id <> '${ACC_A1}'`],
+    [TX, { column: 'account_id', op: 'in', value: [ACC_A2, ACC_B1] }, `account_id = '${ACC_A2}'`],
+    [TX, { column: 'account_id', op: 'not_in', value: [ACC_A2] }, `account_id <> '${ACC_A2}'`],
+    [TX, { column: 'transaction_id', op: 'in', value: [txA(3), txA(7), txB(1)] }, `transaction_id IN ('${txA(3)}', '${txA(7)}')`],
+    [TX, { column: 'account_id', op: 'is_null' }, 'account_id IS NULL'],
+    [TX, { column: 'account_id', op: 'is_not_null' }, 'account_id IS NOT NULL'],
+    // Lists: UUID[] on the table, VARCHAR[] on the dataset's rows
+    [TX, { column: 'tag_ids', op: 'has_any', value: [TAG_SALARY, TAG_RENT] }, `list_contains(tag_ids, '${TAG_SALARY}') OR list_contains(tag_ids, '${TAG_RENT}')`],
+    [TX, { column: 'tag_ids', op: 'has_all', value: [TAG_GROCERIES, TAG_RENT] }, `list_contains(tag_ids, '${TAG_GROCERIES}') AND list_contains(tag_ids, '${TAG_RENT}')`],
+    [TX, { column: 'tag_ids', op: 'has_none', value: [TAG_GROCERIES] }, `NOT list_contains(tag_ids, '${TAG_GROCERIES}')`],
+    [TX, { column: 'tag_ids', op: 'is_empty' }, 'tag_ids = []'],
+    [TX, { column: 'tags', op: 'has_any', value: ['Rent'] }, 'list_contains(tags, \'Rent\')'],
+    [TX, { column: 'tags', op: 'has_all', value: ['Groceries', 'Salary'] }, 'list_contains(tags, \'Groceries\') AND list_contains(tags, \'Salary\')'],
+    [TX, { column: 'tags', op: 'has_none', value: ['Groceries', 'Rent'] }, 'NOT list_contains(tags, \'Groceries\') AND NOT list_contains(tags, \'Rent\')'],
+    [TX, { column: 'tags', op: 'is_empty' }, 'length(tags) = 0'],
+    [TX, { column: 'tags', op: 'is_null' }, 'tags IS NULL'],
+    [TX, { column: 'tags', op: 'is_not_null' }, 'tags IS NOT NULL'],
+    // BIGINT and DECIMAL on aggregate datasets
+    [DAILY, { column: 'transaction_count', op: 'eq', value: 2 }, 'transaction_count = 2'],
+    [DAILY, { column: 'transaction_count', op: 'ne', value: '1' }, 'transaction_count <> 1'],
+    [DAILY, { column: 'transaction_count', op: 'in', value: [2, 3] }, 'transaction_count IN (2, 3)'],
+    [DAILY, { column: 'transaction_count', op: 'not_in', value: [1] }, 'transaction_count <> 1'],
+    [DAILY, { column: 'transaction_count', op: 'lt', value: 2 }, 'transaction_count < 2'],
+    [DAILY, { column: 'transaction_count', op: 'lte', value: 2 }, 'transaction_count <= 2'],
+    [DAILY, { column: 'transaction_count', op: 'gt', value: 1 }, 'transaction_count > 1'],
+    [DAILY, { column: 'transaction_count', op: 'gte', value: 1 }, 'transaction_count >= 1'],
+    [DAILY, { column: 'transaction_count', op: 'between', value: [2, 2] }, 'transaction_count = 2'],
+    [DAILY, { column: 'tag_name', op: 'in', value: ['Rent', 'Salary'] }, 'tag_name IN (\'Rent\', \'Salary\')'],
+    [DAILY, { column: 'spending', op: 'gt', value: '5.49' }, 'spending > 5.49'],
+    [DAILY, { column: 'date', op: 'between', value: ['2024-01-01', '2024-01-31'] }, 'date BETWEEN DATE \'2024-01-01\' AND DATE \'2024-01-31\''],
+    [MONTHLY, { column: 'net', op: 'lt', value: 0 }, 'net < 0'],
+    [MONTHLY, { column: 'month', op: 'eq', value: '2024-02-01' }, 'month = DATE \'2024-02-01\''],
+    [MONTHLY, { column: 'transaction_count', op: 'is_not_null' }, 'transaction_count IS NOT NULL']
+  ]
+
+  it.each(cases.map(([dataset, filter, predicate]) => ({ name: dataset.name, dataset, filter, predicate })))('$name: $filter.column $filter.op $filter.value matches DuckDB\'s own query of the same condition', async ({ dataset, filter, predicate }) => {
+    const filters = { row_filters: [filter] }
+    const rows = await filtered(dataset, filters)
+    const expected = await direct(dataset, predicate, MEASURE[dataset.id]!)
+    expect(rows).toHaveLength(expected.n)
+    expect(await counted(dataset, filters)).toBe(expected.n)
+    const measure = MEASURE[dataset.id]!
+    const cents = rows.reduce((sum, r) => sum + Math.round(Number(r[measure]) * 100), 0)
+    expect(cents).toBe(Math.round(Number(expected.total ?? 0) * 100))
+  })
+
+  it('the cases cover every operator on every kind of column the datasets have', () => {
+    const seen = new Set(cases.map(([dataset, f]) => `${dataset.columns.find(c => c.name === f.column)!.type.replace(/\(.*\)/, '')}:${f.op}`))
+    for (const [type, ops] of Object.entries({
+      'DECIMAL': ['eq', 'ne', 'in', 'not_in', 'lt', 'lte', 'gt', 'gte', 'between', 'is_null', 'is_not_null'],
+      'DATE': ['eq', 'ne', 'in', 'not_in', 'lt', 'lte', 'gt', 'gte', 'between', 'is_null', 'is_not_null'],
+      'BIGINT': ['eq', 'ne', 'in', 'not_in', 'lt', 'lte', 'gt', 'gte', 'between', 'is_not_null'],
+      'VARCHAR': ['eq', 'ne', 'in', 'not_in', 'contains', 'starts_with', 'ends_with', 'is_null', 'is_not_null'],
+      'UUID': ['eq', 'ne', 'in', 'not_in', 'is_null', 'is_not_null'],
+      'UUID[]': ['has_any', 'has_all', 'has_none', 'is_empty'],
+      'VARCHAR[]': ['has_any', 'has_all', 'has_none', 'is_empty', 'is_null', 'is_not_null']
+    })) {
+      for (const op of ops) expect(seen, `${type} ${op}`).toContain(`${type}:${op}`)
+    }
+  })
+
+  it('all conditions hold together, with accounts, tags and dates', async () => {
+    const filters: DatasetFilters = {
+      start_date: '2024-01-01', end_date: '2024-03-01', account_ids: [ACC_A1], tag_ids: [TAG_GROCERIES],
+      row_filters: [{ column: 'amount', op: 'lt', value: 0 }, { column: 'merchant', op: 'contains', value: 'tesco' }]
+    }
+    expect((await filtered(TX, filters)).map(r => r.transaction_id)).toEqual([txA(1), txA(9)])
+    expect(await counted(TX, filters)).toBe(2)
+    // A condition on a computed column moves every condition onto the dataset's rows: the same result.
+    const onRows = { ...filters, row_filters: [...filters.row_filters!, { column: 'account_name', op: 'eq' as const, value: 'Current' }] }
+    expect((await filtered(TX, onRows)).map(r => r.transaction_id)).toEqual([txA(1), txA(9)])
+    expect(await counted(TX, onRows)).toBe(2)
+  })
+
+  it('apply before the limit and the columns: a condition on a column left out of the file still holds', async () => {
+    for (const extra of [[], [{ column: 'tags', op: 'has_any', value: ['Groceries', 'Rent', 'Salary'] } as RowFilter]]) {
+      const filters: DatasetFilters = { row_filters: [{ column: 'amount', op: 'gt', value: 0 }, ...extra] }
+      const rows = await filtered(TX, filters, { columns: ['merchant'], limit: 2 })
+      expect(rows).toEqual([{ merchant: 'Employer' }, { merchant: 'Employer' }])
+      const sample = await filtered(TX, filters, { columns: ['transaction_id'], sampleRows: 2 })
+      // The preview takes its sample's first rows with a LIMIT of its own.
+      expect(sample.map(r => r.transaction_id).slice(0, 2)).toEqual([txA(3), txA(6)])
+    }
+  })
+
+  it('% and _ are matched literally, quotes and backslashes are plain text, and user B\'s rows stay out', async () => {
+    for (const value of ['%', '_', 'Tes_o', '%es%', '\'', '\'; DROP TABLE transactions; --', '\\', 'B shop', '" OR 1=1 --']) {
+      for (const op of ['contains', 'starts_with', 'ends_with', 'eq'] as const) {
+        expect(await filtered(TX, { row_filters: [{ column: 'merchant', op, value }] }), `${op} ${value}`).toEqual([])
+      }
+      expect(await filtered(TX, { row_filters: [{ column: 'tags', op: 'has_any', value: [value] }] })).toEqual([])
+    }
+    const [row] = await queryRows(wh.connection, 'SELECT count(*) AS n FROM transactions')
+    expect(row).toEqual({ n: '15' })
+  })
+
+  it('no value is spliced into the SQL: it holds only placeholders', () => {
+    const value = 'x\'y%z_"w\\v'
+    const sql = buildDatasetQuery(TX, USER_A, { row_filters: [{ column: 'merchant', op: 'contains', value }, { column: 'tags', op: 'has_all', value: [value] }, { column: 'amount', op: 'between', value: [-1, 1] }] })
+    expect(sql).not.toContain('x\'y')
+    expect(sql).toContain('contains(lower(dataset."merchant"), lower($f0))')
+    expect(sql).toContain('BETWEEN CAST($f2 AS DECIMAL(18,2)) AND CAST($f2_high AS DECIMAL(18,2))')
+  })
+
+  it('refuses bad conditions, naming the condition\'s field', () => {
+    const bad: Array<[unknown, string]> = [
+      [[{ column: 'amount', op: 'contains', value: 'x' }], 'row_filters[0].op'],
+      [[{ column: 'tags', op: 'eq', value: 'x' }], 'row_filters[0].op'],
+      [[{ column: 'merchant', op: 'lt', value: 'x' }], 'row_filters[0].op'],
+      [[{ column: 'amount', op: 'gt', value: 1 }, { column: 'password', op: 'eq', value: 'x' }], 'row_filters[1].column'],
+      [[{ column: 'amount', op: 'eq', value: '1.005' }], 'row_filters[0].value'],
+      [[{ column: 'amount', op: 'eq', value: '1e3' }], 'row_filters[0].value'],
+      [[{ column: 'amount', op: 'eq', value: 1e300 }], 'row_filters[0].value'],
+      [[{ column: 'amount', op: 'eq', value: [1] }], 'row_filters[0].value'],
+      [[{ column: 'amount', op: 'in', value: 1 }], 'row_filters[0].value'],
+      [[{ column: 'amount', op: 'in', value: [] }], 'row_filters[0].value'],
+      [[{ column: 'amount', op: 'between', value: [1] }], 'row_filters[0].value'],
+      [[{ column: 'amount', op: 'between', value: [2, 1] }], 'row_filters[0].value'],
+      [[{ column: 'amount', op: 'is_null', value: 1 }], 'row_filters[0].value'],
+      [[{ column: 'transaction_date', op: 'eq', value: '2024-02-30' }], 'row_filters[0].value'],
+      [[{ column: 'transaction_date', op: 'eq', value: '2024-01-01\' OR 1=1 --' }], 'row_filters[0].value'],
+      [[{ column: 'account_id', op: 'eq', value: 'x\' OR 1=1' }], 'row_filters[0].value'],
+      [[{ column: 'merchant', op: 'eq', value: 'a\0b' }], 'row_filters[0].value'],
+      [[{ column: 'merchant', op: 'eq', value: 'x'.repeat(1001) }], 'row_filters[0].value'],
+      [[{ column: 'merchant', op: 'eq', value: 5 }], 'row_filters[0].value'],
+      [[{ column: 'merchant', op: 'contains', value: ['a', 'b'] }], 'row_filters[0].value'],
+      [[{ column: 'amount', op: 'eq', value: true }], 'row_filters[0].value'],
+      [[{ column: 'amount', op: 'eq', value: { $gt: 1 } }], 'row_filters'],
+      [[{ column: 'amount', op: 'drop', value: 1 }], 'row_filters'],
+      [Array.from({ length: 21 }, () => ({ column: 'amount', op: 'is_not_null' })), 'row_filters'],
+      ['amount < 0', 'row_filters']
+    ]
+    for (const [rowFilters, field] of bad) {
+      expectFieldError(() => buildDatasetQuery(TX, USER_A, { row_filters: rowFilters as RowFilter[] }), field)
+      expectFieldError(() => queryParams(TX, { row_filters: rowFilters as RowFilter[] }), field)
+    }
+    expectFieldError(() => buildDatasetQuery(DAILY, USER_A, { row_filters: [{ column: 'transaction_count', op: 'eq', value: 1.5 }] }), 'row_filters[0].value')
+    // A whole number on a DECIMAL column has no decimals to check; 1,000 characters are allowed.
+    expect(() => buildDatasetQuery(TX, USER_A, { row_filters: [{ column: 'amount', op: 'eq', value: 7 }, { column: 'merchant', op: 'eq', value: 'x'.repeat(1000) }] })).not.toThrow()
   })
 })

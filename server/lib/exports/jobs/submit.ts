@@ -83,6 +83,8 @@ export function requestHash(metadata: ExportMetadata): string {
     end_date: filters.end_date ?? null,
     account_ids: [...filters.account_ids].sort(),
     tag_ids: [...filters.tag_ids].sort(),
+    // Only when there are any, so the hash of a request without them is what it always was.
+    ...(filters.row_filters?.length ? { row_filters: filters.row_filters } : {}),
     ...changed
   }
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex')

@@ -19,6 +19,7 @@ export const EXPORT_ERROR_CODES = {
   INTERNAL_ERROR: 'The export failed unexpectedly',
   WORKER_LOST: 'The export stopped on every allowed attempt (its worker was lost, e.g. out of memory), so it was not tried again',
   FILTERS_GONE: 'A schedule\'s run: accounts or tags in its filters were deleted since the schedule was saved',
+  FILTER_COLUMN_GONE: 'A schedule\'s run: a column its row filters name is no longer in the dataset',
   INVALID_SCHEDULE: 'A schedule\'s run: its saved export is no longer valid or allowed'
 } as const satisfies Record<string, string>
 

@@ -152,6 +152,35 @@ describe('schedules engine (PostgreSQL, injected clock)', () => {
     expect(await settleSchedule(db, schedule.id, 3)).toBeNull()
   })
 
+  it('saves row filters normalised, puts them on every run; a condition whose column left the dataset fails the run (FILTER_COLUMN_GONE) and pauses the schedule', async () => {
+    const ACCOUNT = 'a1a1a1a1-0000-4000-8000-0000000000aa'
+    const conditions = [{ column: 'amount', op: 'lt', value: -100 }, { column: 'account_id', op: 'in', value: [ACCOUNT.toUpperCase(), ACCOUNT] }] as const
+    const daily = body({ row_filters: [...conditions], cadence: { frequency: 'daily', time: '08:00', time_zone: 'UTC' } })
+    const schedule = await createSchedule(db, LIMITS, alice, daily, at('2026-05-01T00:00:00Z'))
+    const normalised = [{ column: 'amount', op: 'lt', value: -100 }, { column: 'account_id', op: 'in', value: [ACCOUNT] }]
+    expect(schedule.request.row_filters).toEqual(normalised)
+    expect((await toScheduleDTOs(db, [schedule]))[0]!.request.row_filters).toEqual(normalised)
+    const first = await runDueSchedules(db, { now: at('2026-05-01T08:00:10Z'), limits: LIMITS })
+    expect(first.created[0]!.metadata.filters.row_filters).toEqual(normalised)
+    await db.job.update({ where: { id: first.created[0]!.id }, data: { status: 'completed', completedAt: new Date() } })
+    // The dataset no longer has the column (as a manifest change would leave the saved request).
+    await db.schedule.update({ where: { id: schedule.id }, data: { request: { ...schedule.request, row_filters: [{ column: 'old_amount', op: 'lt', value: -100 }] } } })
+    const paused = []
+    for (let day = 2; day <= 4; day++) {
+      const pass = await runDueSchedules(db, { now: at(`2026-05-0${day}T08:00:10Z`), limits: LIMITS })
+      expect(pass.failed[0]!.error).toMatchObject({ code: 'FILTER_COLUMN_GONE', message: expect.stringContaining('old_amount') })
+      paused.push(...pass.paused)
+    }
+    expect(paused).toHaveLength(1)
+    expect(await findUserSchedule(db, alice, schedule.id)).toMatchObject({ enabled: false, consecutiveFailures: 3 })
+  })
+
+  it('refuses a condition that does not fit its column, naming it', async () => {
+    const error = await createSchedule(db, LIMITS, alice, body({ row_filters: [{ column: 'merchant', op: 'eq', value: 'x' }, { column: 'amount', op: 'contains', value: 'x' }] })).catch(e => e)
+    expect(error).toBeInstanceOf(ValidationError)
+    expect(error.errors).toEqual([{ field: 'row_filters[1].op', message: '`contains` is for text columns; amount is DECIMAL(18,2): use eq, ne, in, not_in, lt, lte, gt, gte, between, is_null, is_not_null' }])
+  })
+
   it('a completed run resets the failure count', async () => {
     const schedule = await createSchedule(db, LIMITS, alice, body({ cadence: { frequency: 'daily', time: '08:00', time_zone: 'UTC' } }), at('2026-05-01T00:00:00Z'))
     const first = (await runDueSchedules(db, { now: at('2026-05-01T08:00:10Z'), limits: LIMITS })).created[0]!

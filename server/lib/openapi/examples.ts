@@ -36,7 +36,8 @@ export const CREATE_EXPORT = {
   tag_ids: [],
   compression: 'gzip',
   columns: ['transaction_date', 'amount', 'merchant'],
-  csv: { delimiter: ';', bom: true }
+  csv: { delimiter: ';', bom: true },
+  row_filters: [{ column: 'amount', op: 'lt', value: -100 }, { column: 'merchant', op: 'contains', value: 'Amazon' }]
 }
 
 export const EXPORT_JOB = {
@@ -45,7 +46,10 @@ export const EXPORT_JOB = {
   dataset_id: DATASET_ID,
   dataset_name: 'fct_transactions',
   format: 'csv',
-  filters: { start_date: '2026-01-01', end_date: '2026-03-31', account_ids: [ACCOUNT_ID], tag_ids: [] },
+  filters: {
+    start_date: '2026-01-01', end_date: '2026-03-31', account_ids: [ACCOUNT_ID], tag_ids: [],
+    row_filters: [{ column: 'amount', op: 'lt', value: -100 }, { column: 'merchant', op: 'contains', value: 'Amazon' }]
+  },
   compression: 'gzip',
   columns: ['transaction_date', 'amount', 'merchant'],
   limit: null,
@@ -92,6 +96,7 @@ export const CREATE_SCHEDULE = {
   format: 'csv',
   account_ids: [],
   tag_ids: [],
+  row_filters: [{ column: 'currency', op: 'in', value: ['EUR', 'GBP'] }],
   range: 'previous_week',
   cadence: { frequency: 'weekly', weekday: 1, time: '08:00', time_zone: 'Europe/London' },
   name: 'Weekly transactions',
@@ -104,7 +109,7 @@ export const SCHEDULE = {
   name: 'Weekly transactions',
   enabled: true,
   paused_reason: null,
-  request: { dataset_id: DATASET_ID, format: 'csv', account_ids: [], tag_ids: [] },
+  request: { dataset_id: DATASET_ID, format: 'csv', account_ids: [], tag_ids: [], row_filters: [{ column: 'currency', op: 'in', value: ['EUR', 'GBP'] }] },
   range: 'previous_week',
   cadence: { frequency: 'weekly', time: '08:00', weekday: 1, time_zone: 'Europe/London' },
   channels: { telegram: false, email: true },

@@ -161,6 +161,7 @@ export const OPERATIONS = {
       }
     },
     errors: {
+      400: 'Invalid input (`data.errors`, each naming its field: a row filter\'s as `row_filters[2].op`), or an Excel export with more rows than a sheet holds',
       422: 'The Idempotency-Key was used with a different request',
       429: 'The caller has EXPORT_MAX_ACTIVE_PER_USER exports pending or running',
       503: 'The queue is full (EXPORT_MAX_QUEUE_DEPTH), or PostgreSQL, the warehouse or storage is unreachable (Retry-After)'

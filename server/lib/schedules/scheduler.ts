@@ -126,7 +126,7 @@ async function createRun(tx: Prisma.TransactionClient, schedule: Schedule, run: 
     dataset_id: schedule.request.dataset_id,
     dataset_name: schedule.request.dataset_id,
     format: schedule.request.format,
-    filters: { ...dates, account_ids: schedule.request.account_ids ?? [], tag_ids: schedule.request.tag_ids ?? [] },
+    filters: { ...dates, account_ids: schedule.request.account_ids ?? [], tag_ids: schedule.request.tag_ids ?? [], row_filters: schedule.request.row_filters ?? [] },
     schedule: info
   }
   let metadata = fallback
@@ -151,8 +151,15 @@ async function createRun(tx: Prisma.TransactionClient, schedule: Schedule, run: 
   })
 }
 
+// A condition's column can only be refused for not being in the dataset (the name was checked when saved).
+const ROW_FILTER_COLUMN = /^row_filters\[\d+\]\.column$/
+
 function runFailure(error: unknown): ExportError {
   if (error instanceof ValidationError) {
+    const columnsGone = error.errors.filter(e => ROW_FILTER_COLUMN.test(e.field))
+    if (columnsGone.length) {
+      return { code: 'FILTER_COLUMN_GONE', message: `The schedule's row filters name columns the dataset no longer has (${columnsGone.map(e => e.message).join('; ')}). Edit the schedule's conditions.` }
+    }
     const gone = error.errors.filter(e => e.field === 'account_ids' || e.field === 'tag_ids')
     if (gone.length) {
       const what = gone.map(e => (e.field === 'account_ids' ? 'accounts' : 'tags')).join(' and ')

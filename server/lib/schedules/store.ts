@@ -62,9 +62,10 @@ function json(value: object): Prisma.InputJsonValue {
 /**
  * Everything about a schedule's definition the schema cannot check: the cadence (cron syntax, at
  * most hourly), the range against the dataset and EXPORT_MAX_RANGE_DAYS, and the request with the
- * same checks as a new export (dataset, the user's accounts and tags), dated as its next run would be.
+ * same checks as a new export (dataset, the user's accounts and tags, row filters), dated as its
+ * next run would be. Returns the request to save: its row filters as the check normalised them.
  */
-export async function checkScheduleDefinition(db: Db, limits: Pick<Config, 'EXPORT_MAX_RANGE_DAYS'>, userId: string, s: { request: ScheduleRequest, range: ScheduleRange, cadence: Cadence }, now: Date): Promise<void> {
+export async function checkScheduleDefinition(db: Db, limits: Pick<Config, 'EXPORT_MAX_RANGE_DAYS'>, userId: string, s: { request: ScheduleRequest, range: ScheduleRange, cadence: Cadence }, now: Date): Promise<ScheduleRequest> {
   const errors: FieldError[] = [...cadenceErrors(s.cadence, now)]
   const dataset = findDataset(s.request.dataset_id)
   const days = maxRangeDays(s.range)
@@ -79,7 +80,8 @@ export async function checkScheduleDefinition(db: Db, limits: Pick<Config, 'EXPO
   // fields) and createExport's checks, so a schedule cannot hold a request an export would refuse.
   const parsed = CreateExportSchema.safeParse({ ...s.request, ...resolveRange(s.range, now, s.cadence.time_zone) })
   if (!parsed.success) throw new ValidationError(fieldErrors(parsed.error))
-  await checkExportRequest(db, { EXPORT_MAX_RANGE_DAYS: undefined }, userId, parsed.data)
+  const { metadata } = await checkExportRequest(db, { EXPORT_MAX_RANGE_DAYS: undefined }, userId, parsed.data)
+  return s.request.row_filters ? { ...s.request, row_filters: metadata.filters.row_filters } : s.request
 }
 
 function splitRequest(body: Partial<CreateSchedule>): Partial<ScheduleRequest> {
@@ -88,8 +90,7 @@ function splitRequest(body: Partial<CreateSchedule>): Partial<ScheduleRequest> {
 }
 
 export async function createSchedule(db: Db, limits: ScheduleLimits, userId: string, body: CreateSchedule, now = new Date()): Promise<Schedule> {
-  const request = splitRequest(body) as ScheduleRequest
-  await checkScheduleDefinition(db, limits, userId, { request, range: body.range, cadence: body.cadence }, now)
+  const request = await checkScheduleDefinition(db, limits, userId, { request: splitRequest(body) as ScheduleRequest, range: body.range, cadence: body.cadence }, now)
   return db.$transaction(async (tx) => {
     // Serialises one user's creations, so two concurrent requests cannot both pass the limit.
     await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${`outport:schedules:${userId}`}, 0))`
@@ -134,11 +135,11 @@ export const NOT_FOUND = () => new RequestError(404, 'Schedule not found')
 export async function updateSchedule(db: Db, limits: ScheduleLimits, userId: string, id: unknown, patch: UpdateSchedule, now = new Date()): Promise<Schedule> {
   const current = await findUserSchedule(db, userId, id)
   if (!current) throw NOT_FOUND()
-  const request = { ...current.request, ...stripUndefined(splitRequest(patch)) } as ScheduleRequest
+  const patched = { ...current.request, ...stripUndefined(splitRequest(patch)) } as ScheduleRequest
   const range = patch.range ?? current.range
   const cadence = patch.cadence ?? current.cadence
   const definitionChanged = Object.keys(splitRequest(patch)).length > 0 || patch.range !== undefined || patch.cadence !== undefined
-  if (definitionChanged) await checkScheduleDefinition(db, limits, userId, { request, range, cadence }, now)
+  const request = definitionChanged ? await checkScheduleDefinition(db, limits, userId, { request: patched, range, cadence }, now) : patched
   const enabled = patch.enabled ?? current.enabled
   const resumed = enabled && !current.enabled
   const data: Prisma.ScheduleUpdateInput = {

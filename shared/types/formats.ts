@@ -9,18 +9,30 @@ import { z } from 'zod'
 
 /** Whole-file compressions; each one's suffix and content type apply to every format allowing it. */
 export const COMPRESSIONS = {
-  none: { label: 'none', suffix: '', contentType: null },
+  none: { label: 'None', description: 'Opens directly', suffix: '', contentType: null },
   // The file is delivered compressed (no Content-Encoding), so the type names the container.
-  gzip: { label: 'gzip', suffix: '.gz', contentType: 'application/gzip' },
-  zstd: { label: 'zstd', suffix: '.zst', contentType: 'application/zstd' }
-} as const satisfies Record<string, { label: string, suffix: string, contentType: string | null }>
+  gzip: { label: 'gzip', description: '.gz, opens everywhere', suffix: '.gz', contentType: 'application/gzip' },
+  zstd: { label: 'zstd', description: '.zst, smaller and faster', suffix: '.zst', contentType: 'application/zstd' }
+} as const satisfies Record<string, { label: string, description: string, suffix: string, contentType: string | null }>
 
 export type Compression = keyof typeof COMPRESSIONS
 export const COMPRESSION_IDS = Object.keys(COMPRESSIONS) as [Compression, ...Compression[]]
 
-/** Parquet's internal (per page) codec: zstd by default, snappy for older readers. */
-export const PARQUET_COMPRESSIONS = ['zstd', 'snappy'] as const
-export type ParquetCompression = typeof PARQUET_COMPRESSIONS[number]
+/**
+ * Parquet's internal (per page) codecs, each with DuckDB's name for it: zstd by default (small and
+ * fast), snappy for older readers, lz4 as LZ4_RAW (the codec the old Hadoop LZ4 was replaced by).
+ */
+export const PARQUET_CODECS = {
+  zstd: { label: 'zstd', description: 'Small and fast; every current reader', duckdb: 'zstd' },
+  snappy: { label: 'Snappy', description: 'For older readers (Spark 2, Hive)', duckdb: 'snappy' },
+  gzip: { label: 'gzip', description: 'Readers without zstd or Snappy', duckdb: 'gzip' },
+  lz4: { label: 'LZ4', description: 'Fastest to read; written as LZ4_RAW', duckdb: 'lz4_raw' },
+  brotli: { label: 'Brotli', description: 'Smallest; slowest to write', duckdb: 'brotli' },
+  uncompressed: { label: 'Uncompressed', description: 'No codec: the largest file', duckdb: 'uncompressed' }
+} as const satisfies Record<string, { label: string, description: string, duckdb: string }>
+
+export type ParquetCompression = keyof typeof PARQUET_CODECS
+export const PARQUET_COMPRESSIONS = Object.keys(PARQUET_CODECS) as [ParquetCompression, ...ParquetCompression[]]
 
 export interface ExportFormatInfo {
   label: string

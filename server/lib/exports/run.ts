@@ -2,7 +2,7 @@ import { mkdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { resolveExportOptions, type CsvDelimiter, type ExportMetadata, type ExportOptions, type ExportProgress, type ExportResult } from '#shared/types/exports'
-import { EXPORT_FORMATS, fileContentType, fileExtension, type Compression, type ExportFormat } from '#shared/types/formats'
+import { EXPORT_FORMATS, fileContentType, fileExtension, PARQUET_CODECS, type Compression, type ExportFormat } from '#shared/types/formats'
 import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader'
 import { UploadFencedError, type Storage } from '../storage/s3'
 import { inlineUploader, UploadThreadExited, type Uploader } from '../storage/uploader'
@@ -78,7 +78,7 @@ export function copyOptions(format: ExportFormat, options: ExportOptions): strin
     if (!delimiter) throw new ExportFailure('INVALID_OPTIONS', 'The export\'s CSV delimiter is invalid.', false)
     parts.push(`HEADER ${options.csv.header ? 'true' : 'false'}`, `DELIMITER ${delimiter}`)
   }
-  if (format === 'parquet') parts.push(`COMPRESSION ${options.parquet_compression === 'snappy' ? 'snappy' : 'zstd'}`)
+  if (format === 'parquet') parts.push(`COMPRESSION ${PARQUET_CODECS[options.parquet_compression ?? 'zstd']?.duckdb ?? 'zstd'}`)
   else if (options.compression === 'gzip' || options.compression === 'zstd') parts.push(`COMPRESSION ${options.compression}`)
   return parts.join(', ')
 }

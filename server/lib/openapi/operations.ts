@@ -4,6 +4,7 @@ import { AuditEventListSchema, ListAuditQuerySchema } from '#shared/types/audit'
 import { LoginSchema, LogoutAllSchema, UserResponseSchema } from '#shared/types/auth'
 import { DatasetListSchema } from '#shared/types/datasets'
 import { CreateExportSchema, ExportCreatedSchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '#shared/types/exports'
+import { formatTable, FormatTableSchema } from '#shared/types/format-table'
 import { LivenessSchema, ReadinessSchema } from '#shared/types/health'
 import {
   CreatedWebhookSchema, CreateWebhookSchema, NotificationChannelsSchema, NotificationSettingsSchema, UpdateNotificationSettingsSchema,
@@ -128,6 +129,13 @@ export const OPERATIONS = {
     tag: 'Datasets',
     auth: 'user',
     responses: { 200: { description: 'The datasets', schema: DatasetListSchema, example: { datasets: [examples.DATASET] } } }
+  },
+  'GET /api/analytics/formats': {
+    summary: 'List export formats',
+    description: 'The format table as data, to build an export form from: each format\'s extension and content type, its whole-file compressions, Parquet\'s codecs, the CSV options with their defaults, the row limit.',
+    tag: 'Datasets',
+    auth: 'user',
+    responses: { 200: { description: 'The formats', schema: FormatTableSchema, example: formatTable() } }
   },
   'GET /api/accounts': {
     summary: 'List the caller\'s accounts',

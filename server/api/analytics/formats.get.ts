@@ -1,0 +1,8 @@
+import { formatTable } from '#shared/types/format-table'
+
+const formats = formatTable()
+
+export default defineEventHandler(async (event) => {
+  await requireUser(event)
+  return formats
+})

@@ -153,12 +153,20 @@ export const ExportListSchema = z.object({
   next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last' })
 })
 
+export const HISTOGRAM_GRAINS = ['day', 'week', 'month', 'quarter', 'year'] as const
+export type HistogramGrain = typeof HISTOGRAM_GRAINS[number]
+
 /** What an export would produce (POST /api/analytics/exports/preview). */
 export const ExportPreviewSchema = z.object({
   columns: z.array(z.object({ name: z.string(), type: z.string() })),
   rows: z.array(z.record(z.string(), z.unknown().meta({ description: 'A cell: text, a number, a boolean, null, a list or an object' }))).meta({ description: 'The first rows as the file will hold them: CSV cells as text, other formats typed' }),
   row_count: z.int().min(0),
-  estimated_bytes: z.int().min(0)
+  estimated_bytes: z.int().min(0),
+  histogram: z.array(z.object({
+    bucket: z.string().meta({ description: 'The first day of the bucket, YYYY-MM-DD' }),
+    rows: z.int().min(0)
+  })).meta({ description: 'Rows per bucket of the dataset\'s date column, for the same filters, conditions and limit: every bucket of the range (the request\'s dates, else the first and last with rows), empty ones with 0' }),
+  histogram_grain: z.enum(HISTOGRAM_GRAINS).meta({ description: 'The bucket size: the finest that gives at most 60 buckets' })
 })
 
 const id = z.guid('Must be a UUID')

@@ -63,7 +63,7 @@ async function realSize(userId: string, body: CreateExportInput): Promise<{ byte
   const dataset = DATASETS.find(d => d.id === request.dataset_id)!
   const metadata: ExportMetadata = {
     dataset_id: dataset.id, dataset_name: dataset.name, format: request.format,
-    filters: { start_date: request.start_date ?? null, end_date: request.end_date ?? null, account_ids: [], tag_ids: [] },
+    filters: { start_date: request.start_date ?? null, end_date: request.end_date ?? null, account_ids: [], tag_ids: [], row_filters: request.row_filters ?? [] },
     compression: request.compression ?? 'none', columns: request.columns ?? null, limit: request.limit ?? null,
     csv: request.format === 'csv' ? { delimiter: ',', header: true, bom: false, formula_guard: true, ...request.csv } : null,
     parquet_compression: request.format === 'parquet' ? request.parquet_compression ?? 'zstd' : null
@@ -152,5 +152,73 @@ describe('the preview', () => {
     const after = await storage.client.send(new ListObjectsV2Command({ Bucket: storage.bucket }))
     expect(after.KeyCount).toBe(before.KeyCount)
     expect(await readdir(join(dir, 'work'))).toEqual([])
+  })
+})
+
+describe('the preview with row filters', () => {
+  const conditions = {
+    // On the transactions table: its count and first rows stay cheap.
+    table: [{ column: 'amount', op: 'lt', value: -20 }, { column: 'merchant', op: 'contains', value: 'a' }],
+    // On a computed column: every condition on the dataset's rows.
+    rows: [{ column: 'amount', op: 'lt', value: -20 }, { column: 'tags', op: 'has_any', value: ['Groceries', 'Transport'] }]
+  } as const
+
+  for (const [where, rowFilters] of Object.entries(conditions)) {
+    it.each(['csv', 'parquet', 'xlsx'] as const)(`conditions on the ${where}, %s: row_count exact, estimate within ±30 %, every row meets them`, async (format) => {
+      const body = { dataset_id: TX.id, format, row_filters: [...rowFilters], columns: ['transaction_date', 'merchant', 'amount', 'tags'] } as CreateExportInput
+      const result = await preview(large!.user_id, body)
+      const real = await realSize(large!.user_id, body)
+      expect(result.row_count).toBe(real.rows)
+      expect(result.row_count).toBeGreaterThan(PREVIEW_ROWS)
+      expect(Math.abs(result.estimated_bytes / real.bytes - 1)).toBeLessThanOrEqual(0.3)
+      for (const row of result.rows) {
+        expect(Number(row.amount)).toBeLessThan(-20)
+        if (where === 'table') expect(String(row.merchant).toLowerCase()).toContain('a')
+        else expect(String(row.tags)).toMatch(/Groceries|Transport/)
+      }
+      expect(result.histogram.reduce((sum, b) => sum + b.rows, 0)).toBe(result.row_count)
+    }, 120_000)
+  }
+
+  it('a condition on a column left out of the file, with a limit: the first matching rows', async () => {
+    const result = await preview(small!.user_id, { dataset_id: TX.id, format: 'jsonl', columns: ['transaction_id'], limit: 30, row_filters: [{ column: 'amount', op: 'gt', value: 100 }] })
+    const [reference] = await queryRows<{ ids: string[] }>(await warehouse.connect(), `SELECT list(transaction_id::VARCHAR ORDER BY transaction_date, transaction_id)[1:${PREVIEW_ROWS}] AS ids FROM transactions WHERE user_id = '${small!.user_id}' AND amount > 100`)
+    expect(result.row_count).toBe(30)
+    expect(result.rows.map(r => r.transaction_id)).toEqual(reference!.ids)
+    expect(result.histogram.reduce((sum, b) => sum + b.rows, 0)).toBe(30)
+  })
+
+  it('refuses a condition that does not fit its column, naming it', async () => {
+    const error = await preview(small!.user_id, { dataset_id: DAILY.id, format: 'csv', row_filters: [{ column: 'transaction_count', op: 'gte', value: 1 }, { column: 'tag_name', op: 'gt', value: 'A' }] }).catch(e => e)
+    expect(error).toBeInstanceOf(ValidationError)
+    expect((error as ValidationError).errors).toEqual([{ field: 'row_filters[1].op', message: '`gt` is for numbers, decimals, dates and timestamps; tag_name is VARCHAR: use eq, ne, in, not_in, contains, starts_with, ends_with, is_null, is_not_null' }])
+  })
+})
+
+describe('the histogram', () => {
+  it('counts rows per bucket of the date column for the same filters, at most 60 buckets, every bucket of the range', async () => {
+    const connection = await warehouse.connect()
+    const cases: Array<[CreateExportInput, string]> = [
+      [{ dataset_id: TX.id, format: 'csv', start_date: '2025-03-01', end_date: '2025-03-31' }, 'day'],
+      [{ dataset_id: TX.id, format: 'csv', start_date: '2025-01-01', end_date: '2025-12-31', row_filters: [{ column: 'amount', op: 'lt', value: 0 }] }, 'week'],
+      [{ dataset_id: TX.id, format: 'csv' }, 'month'],
+      [{ dataset_id: MONTHLY.id, format: 'csv', start_date: '2025-01-01', end_date: '2025-01-31' }, 'month'],
+      [{ dataset_id: DAILY.id, format: 'csv', start_date: '2025-01-01', end_date: '2025-02-15' }, 'day']
+    ]
+    for (const [body, grain] of cases) {
+      const result = await preview(small!.user_id, body)
+      expect(result.histogram_grain, JSON.stringify(body)).toBe(grain)
+      expect(result.histogram.length).toBeLessThanOrEqual(60)
+      expect(result.histogram.reduce((sum, b) => sum + b.rows, 0)).toBe(result.row_count)
+      const dates = result.histogram.map(b => b.bucket)
+      expect(dates).toEqual([...dates].sort())
+      if (body.start_date) expect(dates[0]! <= body.start_date).toBe(true)
+    }
+    // Against DuckDB's own date_trunc of the same rows.
+    const weekly = await preview(small!.user_id, cases[1]![0])
+    const direct = await queryRows<{ bucket: string, n: string }>(connection, `SELECT strftime(date_trunc('week', transaction_date), '%Y-%m-%d') AS bucket, count(*) AS n FROM transactions
+      WHERE user_id = '${small!.user_id}' AND transaction_date BETWEEN DATE '2025-01-01' AND DATE '2025-12-31' AND amount < 0 GROUP BY 1 ORDER BY 1`)
+    expect(weekly.histogram.filter(b => b.rows > 0)).toEqual(direct.map(d => ({ bucket: d.bucket, rows: Number(d.n) })))
+    connection.closeSync()
   })
 })

@@ -5,9 +5,10 @@ import type { DuckDBConnection } from '@duckdb/node-api'
 import { resolveExportOptions, type ExportMetadata } from '#shared/types/exports'
 import { EXPORT_FORMATS, fileExtension } from '#shared/types/formats'
 import type { Dataset } from '../warehouse/datasets'
-import { buildDatasetQuery, outputColumns, queryParams, type OutputColumn } from '../warehouse/query'
+import { buildDatasetQuery, buildDayCountQuery, outputColumns, queryParams, type OutputColumn } from '../warehouse/query'
 import { checkExportRequest, countRows, withConnection, type CreateExportLimits, type CreateExportRequest, type ExportDeps } from './create'
 import { copyStatement, filePrefix, projectionFor } from './run'
+import { histogram, type Histogram } from './histogram'
 import { writeXlsx } from './xlsx'
 
 export const PREVIEW_ROWS = 20
@@ -33,6 +34,8 @@ export interface ExportPreview {
   row_count: number
   /** For the chosen format and compression, scaled from a sample written with the real writer. */
   estimated_bytes: number
+  histogram: Histogram['buckets']
+  histogram_grain: Histogram['grain']
 }
 
 export interface PreviewDeps extends ExportDeps {
@@ -64,11 +67,20 @@ export async function previewExport(deps: PreviewDeps, limits: CreateExportLimit
         : Number((await connection.runAndReadAll(`SELECT count(*) AS n FROM ${SAMPLE_TABLE}`)).getRowObjectsJson()[0]!.n)
       const rows = await previewRows(connection, `SELECT * FROM ${SAMPLE_TABLE}`, metadata)
       const estimatedBytes = await estimateBytes(connection, deps.workDir, dataset, `SELECT * FROM ${SAMPLE_TABLE}`, columns, metadata, rowCount, sampleRows)
-      return { columns, rows, row_count: rowCount, estimated_bytes: estimatedBytes }
+      const shape = await rowsByDate(connection, dataset, userId, metadata)
+      return { columns, rows, row_count: rowCount, estimated_bytes: estimatedBytes, histogram: shape.buckets, histogram_grain: shape.grain }
     } finally {
       await connection.run(`DROP TABLE IF EXISTS ${SAMPLE_TABLE}`)
     }
   })
+}
+
+/** The export's rows over time: one aggregate of the same filters and limit by the dataset's date column. */
+async function rowsByDate(connection: DuckDBConnection, dataset: Dataset, userId: string, metadata: ExportMetadata): Promise<Histogram> {
+  const params = queryParams(dataset, metadata.filters)
+  const result = await connection.runAndReadAll(`SELECT strftime(day, '%Y-%m-%d') AS day, n FROM (${buildDayCountQuery(dataset, userId, metadata.filters, metadata.limit)}) AS days ORDER BY day`, params.values, params.types)
+  const days = result.getRowObjectsJson().map(r => ({ day: String(r.day), rows: Number(r.n) }))
+  return histogram(days, { start: metadata.filters.start_date, end: metadata.filters.end_date }, dataset.time_grain === 'monthly' ? 'month' : 'day')
 }
 
 /**

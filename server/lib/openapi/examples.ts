@@ -88,7 +88,9 @@ export const PREVIEW = {
   columns: [{ name: 'transaction_date', type: 'DATE' }, { name: 'amount', type: 'DECIMAL(18,2)' }, { name: 'merchant', type: 'VARCHAR' }],
   rows: [{ transaction_date: '2026-01-02', amount: '-12.50', merchant: 'Corner Shop' }],
   row_count: 1843,
-  estimated_bytes: 20480
+  estimated_bytes: 20480,
+  histogram: [{ bucket: '2026-01-01', rows: 640 }, { bucket: '2026-02-01', rows: 581 }, { bucket: '2026-03-01', rows: 622 }],
+  histogram_grain: 'month'
 }
 
 export const CREATE_SCHEDULE = {

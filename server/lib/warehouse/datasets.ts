@@ -14,6 +14,8 @@ export interface Dataset {
   title: string
   description: string
   time_grain: 'daily' | 'monthly'
+  /** The output column (DATE) that dates each row: the preview's histogram and the date coverage count by it. */
+  dateColumn: string
   /** The exact output columns, in order; `type` is the DuckDB type name as DESCRIBE reports it. */
   columns: DatasetColumn[]
   sql: string
@@ -55,6 +57,7 @@ const fctTransactions: Dataset = {
   title: 'Transactions',
   description: 'All transactions with tags and accounts',
   time_grain: 'daily',
+  dateColumn: 'transaction_date',
   columns: [
     { name: 'transaction_id', type: 'UUID', description: 'Unique transaction id' },
     { name: 'transaction_date', type: 'DATE', description: 'Date of the transaction' },
@@ -105,6 +108,7 @@ const fctDailySpendingByTag: Dataset = {
   title: 'Daily Spending by Tag',
   description: 'Daily spending totals grouped by tag',
   time_grain: 'daily',
+  dateColumn: 'date',
   columns: [
     { name: 'date', type: 'DATE', description: 'Transaction date' },
     { name: 'tag_id', type: 'UUID', description: 'Tag id' },
@@ -140,6 +144,7 @@ const fctMonthlyTrends: Dataset = {
   title: 'Monthly Trends',
   description: 'Monthly income vs spending trends',
   time_grain: 'monthly',
+  dateColumn: 'month',
   columns: [
     { name: 'month', type: 'DATE', description: 'First day of the month' },
     { name: 'income', type: 'DECIMAL(18,2)', description: 'Sum of positive amounts' },

@@ -94,6 +94,18 @@ export function buildCountQuery(dataset: Dataset, userId: string, filters: Datas
 }
 
 /**
+ * `SELECT day, n`: the rows the same filters (and limit) give on each date of the dataset's date
+ * column, for the preview's histogram and the date coverage. Dates without rows are absent.
+ */
+export function buildDayCountQuery(dataset: Dataset, userId: string, filters: DatasetFilters = {}, limit?: number | null): string {
+  const day = `"${dataset.dateColumn}"`
+  if (rowConditions(dataset, filters).onTable && !limit && dataset.transactionColumns.includes(dataset.dateColumn)) {
+    return `${scopedTables(dataset, userId, filters)}\nSELECT ${day} AS day, count(*) AS n FROM transactions GROUP BY ${day}`
+  }
+  return `SELECT ${day} AS day, count(*) AS n FROM (${buildDatasetQuery(dataset, userId, filters, { columns: [dataset.dateColumn], limit })}) AS dated GROUP BY ${day}`
+}
+
+/**
  * The WITH clause that scopes the base tables to the user and the filters. With a limit, a
  * dataset of one row per transaction takes its first rows here, on the table, in its natural
  * order (the outer query sorts and limits again: the same rows).

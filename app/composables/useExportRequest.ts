@@ -4,6 +4,16 @@ import type { FieldError } from '#shared/types/api'
 import type { DatasetDTO } from '#shared/types/datasets'
 import { CreateExportSchema, DEFAULT_CSV_OPTIONS, MAX_EXPORT_LIMIT, type CreateExportInput, type CsvOptions } from '#shared/types/exports'
 import { EXPORT_FORMATS, type Compression, type ExportFormat, type ParquetCompression } from '#shared/types/formats'
+import { checkRowFilters, columnKind, OP_ARITY, type RowFilter, type RowFilterOp } from '#shared/types/row-filters'
+
+/** A condition as the dialog edits it: values as typed (one, low and high, or a list), until complete. */
+export interface ConditionDraft {
+  /** Stable across removals, for the list's keys and focus. */
+  key: number
+  column: string
+  op: RowFilterOp
+  values: string[]
+}
 
 /** The export dialog's fields: every one present, whatever the format. */
 export interface ExportRequestState {
@@ -19,11 +29,32 @@ export interface ExportRequestState {
   columns: string[]
   limit: number | undefined
   csv: CsvOptions
+  conditions: ConditionDraft[]
 }
 
 const FIELD_LABELS: Record<string, string> = {
   format: 'Format', start_date: 'Start date', end_date: 'End date', account_ids: 'Accounts', tag_ids: 'Tags',
   compression: 'Compression', parquet_compression: 'Compression', columns: 'Columns', limit: 'Row limit', csv: 'CSV options'
+}
+
+/** The condition as the API takes it, or null while a value it needs is still empty. */
+function conditionFilter(draft: ConditionDraft, type: string | undefined): RowFilter | null {
+  const arity = OP_ARITY[draft.op]
+  const values = draft.values.map(v => v.trim())
+  const typed = (v: string) => columnKind(type ?? '') === 'boolean' ? v === 'true' : v
+  if (arity === 'none') return { column: draft.column, op: draft.op }
+  if (arity === 'one') return values[0] ? { column: draft.column, op: draft.op, value: typed(values[0]) } : null
+  if (arity === 'two') return values[0] && values[1] ? { column: draft.column, op: draft.op, value: [typed(values[0]), typed(values[1])] } : null
+  const list = values.filter(Boolean)
+  return list.length ? { column: draft.column, op: draft.op, value: list.map(typed) } : null
+}
+
+/** A condition with every value it needs, and where its draft is in the dialog's list. */
+interface CompleteCondition { index: number, filter: RowFilter }
+
+/** The form field of the condition at this index of the dialog's list. */
+export function conditionField(index: number): string {
+  return `row_filters[${index}]`
 }
 
 function limitValid(limit: number | undefined) {
@@ -49,8 +80,16 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     parquet_compression: 'zstd',
     columns: [...allColumns],
     limit: undefined,
-    csv: { ...DEFAULT_CSV_OPTIONS }
+    csv: { ...DEFAULT_CSV_OPTIONS },
+    conditions: []
   })
+  const columnTypes = new Map(dataset.columns.map(c => [c.name, c.type]))
+
+  /** The complete conditions, each with the index of its draft (the request holds only these). */
+  const conditions = computed<CompleteCondition[]>(() => state.conditions.flatMap((draft, index) => {
+    const filter = conditionFilter(draft, columnTypes.get(draft.column))
+    return filter ? [{ index, filter }] : []
+  }))
 
   const compressible = computed(() => EXPORT_FORMATS[state.format].compressions.length > 1)
   const selectedColumns = computed(() => allColumns.filter(name => state.columns.includes(name)))
@@ -70,6 +109,7 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     if (selectedColumns.value.length !== allColumns.length) body.columns = selectedColumns.value
     if (state.limit !== undefined) body.limit = state.limit
     if (state.format === 'csv' && (Object.keys(DEFAULT_CSV_OPTIONS) as (keyof CsvOptions)[]).some(k => state.csv[k] !== DEFAULT_CSV_OPTIONS[k])) body.csv = { ...state.csv }
+    if (conditions.value.length) body.row_filters = conditions.value.map((c: CompleteCondition) => c.filter)
     return body
   })
 
@@ -89,22 +129,44 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
   const tooManyRows = computed(() => maxRows.value !== null && (expectedRows.value ?? 0) > maxRows.value)
   const tooManyRowsMessage = computed(() => `${EXPORT_FORMATS[state.format].label} holds at most ${formatCount(maxRows.value ?? 0)} rows; this export has ${formatCount(expectedRows.value ?? 0)}. Narrow the dates or filters, set a row limit, or choose CSV.`)
 
+  /**
+   * The form field a server error belongs to: "account_ids.0" to the accounts, "csv.delimiter" to
+   * its own, "row_filters[1].op" to the condition it names (the request's second complete one).
+   */
+  function fieldName(field: string): string {
+    const condition = /^row_filters\[(\d+)\]/.exec(field)
+    if (condition) return conditionField(conditions.value[Number(condition[1])]?.index ?? Number(condition[1]))
+    return field.startsWith('csv.') ? field : field.split('.')[0]!
+  }
+  function fieldLabel(field: string): string {
+    const name = fieldName(field)
+    const condition = /^row_filters\[(\d+)\]$/.exec(name)
+    return condition ? `Condition ${Number(condition[1]) + 1}` : FIELD_LABELS[name] ?? field
+  }
+
   /** Why there is no preview, in one line: the server's field errors or its failure. */
   const previewError = computed(() => failure.value ?? (errors.value.length
-    ? errors.value.map((err: FieldError) => `${FIELD_LABELS[err.field.split('.')[0]!] ?? err.field}: ${err.message}`).join(' ')
+    ? errors.value.map((err: FieldError) => `${fieldLabel(err.field)}: ${err.message}`).join(' ')
     : null))
 
   /** Errors the dialog can tell without the server: the shared schema's checks and the file's row cap. */
   function validate(): FormError[] {
     const errors: FormError[] = []
     const parsed = CreateExportSchema.safeParse(request.value)
-    if (!parsed.success) errors.push(...parsed.error.issues.map(issue => ({ name: String(issue.path[0] ?? 'format'), message: issue.message })))
+    if (!parsed.success) errors.push(...parsed.error.issues.filter(issue => issue.path[0] !== 'row_filters').map(issue => ({ name: String(issue.path[0] ?? 'format'), message: issue.message })))
     if (tooManyRows.value) errors.push({ name: 'format', message: `${EXPORT_FORMATS[state.format].label} holds at most ${formatCount(maxRows.value ?? 0)} rows` })
+    const complete = new Set(conditions.value.map((c: CompleteCondition) => c.index))
+    state.conditions.forEach((_, index) => {
+      if (!complete.has(index)) errors.push({ name: conditionField(index), message: 'Enter a value, or remove the condition' })
+    })
+    const checked = checkRowFilters(dataset.name, dataset.columns, conditions.value.map((c: CompleteCondition) => c.filter))
+    errors.push(...checked.errors.map(err => ({ name: fieldName(err.field), message: err.message })))
     return errors
   }
 
   return {
     state,
+    fieldName,
     allColumns,
     selectedColumns,
     compressible,

@@ -18,3 +18,14 @@ export const DatasetSchema = z.object({
 export type DatasetDTO = z.infer<typeof DatasetSchema>
 
 export const DatasetListSchema = z.object({ datasets: z.array(DatasetSchema) })
+
+/** The dates a dataset has the caller's rows on (GET /api/analytics/datasets/coverage). */
+export const DatasetCoverageSchema = z.object({
+  dataset_id: z.guid(),
+  start_date: z.string().nullable().meta({ description: 'The first date with rows (YYYY-MM-DD); null when there are none' }),
+  end_date: z.string().nullable().meta({ description: 'The last date with rows (YYYY-MM-DD); null when there are none' })
+})
+
+export type DatasetCoverageDTO = z.infer<typeof DatasetCoverageSchema>
+
+export const DatasetCoverageListSchema = z.object({ coverage: z.array(DatasetCoverageSchema) })

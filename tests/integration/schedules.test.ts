@@ -7,6 +7,7 @@ import { listUserExports } from '#server/lib/exports/jobs/history'
 import { createSchedule, deleteSchedule, findUserSchedule, listUserSchedules, scheduleChannels, toScheduleDTOs, updateSchedule } from '#server/lib/schedules/store'
 import { runDueSchedules, runScheduleNow, settleSchedule } from '#server/lib/schedules/scheduler'
 import { RequestError, ValidationError } from '#server/lib/validation'
+import type { RowFilter } from '#shared/types/row-filters'
 import { CreateScheduleSchema, type CreateScheduleInput } from '#shared/types/schedules'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
@@ -154,8 +155,8 @@ describe('schedules engine (PostgreSQL, injected clock)', () => {
 
   it('saves row filters normalised, puts them on every run; a condition whose column left the dataset fails the run (FILTER_COLUMN_GONE) and pauses the schedule', async () => {
     const ACCOUNT = 'a1a1a1a1-0000-4000-8000-0000000000aa'
-    const conditions = [{ column: 'amount', op: 'lt', value: -100 }, { column: 'account_id', op: 'in', value: [ACCOUNT.toUpperCase(), ACCOUNT] }] as const
-    const daily = body({ row_filters: [...conditions], cadence: { frequency: 'daily', time: '08:00', time_zone: 'UTC' } })
+    const conditions: RowFilter[] = [{ column: 'amount', op: 'lt', value: -100 }, { column: 'account_id', op: 'in', value: [ACCOUNT.toUpperCase(), ACCOUNT] }]
+    const daily = body({ row_filters: conditions, cadence: { frequency: 'daily', time: '08:00', time_zone: 'UTC' } })
     const schedule = await createSchedule(db, LIMITS, alice, daily, at('2026-05-01T00:00:00Z'))
     const normalised = [{ column: 'amount', op: 'lt', value: -100 }, { column: 'account_id', op: 'in', value: [ACCOUNT] }]
     expect(schedule.request.row_filters).toEqual(normalised)

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { ApiErrorSchema, NamedItemListSchema, OkSchema } from '#shared/types/api'
 import { AuditEventListSchema, ListAuditQuerySchema } from '#shared/types/audit'
 import { LoginSchema, LogoutAllSchema, UserResponseSchema } from '#shared/types/auth'
-import { DatasetListSchema } from '#shared/types/datasets'
+import { DatasetCoverageListSchema, DatasetListSchema } from '#shared/types/datasets'
 import { CreateExportSchema, ExportCreatedSchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '#shared/types/exports'
 import { formatTable, FormatTableSchema } from '#shared/types/format-table'
 import { LivenessSchema, ReadinessSchema } from '#shared/types/health'
@@ -129,6 +129,14 @@ export const OPERATIONS = {
     tag: 'Datasets',
     auth: 'user',
     responses: { 200: { description: 'The datasets', schema: DatasetListSchema, example: { datasets: [examples.DATASET] } } }
+  },
+  'GET /api/analytics/datasets/coverage': {
+    summary: 'Date coverage of the datasets',
+    description: 'For each dataset, the first and last dates it has the caller\'s rows on (by its date column).',
+    tag: 'Datasets',
+    auth: 'user',
+    responses: { 200: { description: 'The coverage', schema: DatasetCoverageListSchema, example: { coverage: [{ dataset_id: examples.DATASET_ID, start_date: '2024-01-02', end_date: '2026-11-30' }] } } },
+    errors: { 503: 'PostgreSQL or the warehouse is unreachable (Retry-After)' }
   },
   'GET /api/analytics/formats': {
     summary: 'List export formats',

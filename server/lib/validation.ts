@@ -27,7 +27,7 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
     // Unknown keys are reported on the object; name the offending keys instead.
     if (issue.code === 'unrecognized_keys') {
       // Nested objects (the csv options) name the key with its path: `csv.quote`.
-      return { field: issue.keys.map(key => [...issue.path, key].join('.')).join(', '), message: `Unknown field${issue.keys.length > 1 ? 's' : ''}` }
+      return { field: issue.keys.map(key => fieldPath([...issue.path, key])).join(', '), message: `Unknown field${issue.keys.length > 1 ? 's' : ''}` }
     }
     return { field: fieldPath(issue.path), message: issue.message }
   })

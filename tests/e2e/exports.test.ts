@@ -398,6 +398,87 @@ describe('export options', () => {
   })
 })
 
+describe('row filters', () => {
+  const post = (body: object) => postJson('/api/analytics/exports', body, { token: alice.token })
+  const base = { dataset_id: TRANSACTIONS, format: 'csv' }
+
+  it('a filtered export holds exactly the rows meeting every condition, with accounts and dates; its sum reconciles with DuckDB\'s', async () => {
+    const rowFilters = [
+      { column: 'amount', op: 'lt', value: '-20' },
+      { column: 'merchant', op: 'contains', value: 'E' },
+      { column: 'tags', op: 'has_none', value: ['Salary'] }
+    ]
+    const filters = { start_date: '2025-01-01', end_date: '2026-06-30', account_ids: alice.account_ids.slice(0, 2) }
+    const job = await waitForExport(alice.token, await createExport(alice.token, { ...base, format: 'parquet', ...filters, row_filters: rowFilters, columns: ['transaction_id', 'amount'] }))
+    expect(job).toMatchObject({ status: 'completed', filters: { ...filters, tag_ids: [], row_filters: rowFilters } })
+    const { rows } = readParquetRows((await download(job)).bytes)
+    const reference = (await referenceTransactions(alice.user_id, filters))
+      .filter(r => cents(r.amount as string) < -2000n && String(r.merchant ?? '').toLowerCase().includes('e') && !(r.tags as string[]).includes('Salary'))
+    expect(reference.length).toBeGreaterThan(0)
+    expect(rows.map(r => r.transaction_id).sort()).toEqual(reference.map(r => r.transaction_id).sort())
+    expect(job.row_count).toBe(reference.length)
+    const [direct] = await queryRows<{ total: string }>(duck, `SELECT sum(amount)::VARCHAR AS total FROM transactions t
+      WHERE user_id = '${alice.user_id}' AND transaction_date BETWEEN DATE '2025-01-01' AND DATE '2026-06-30'
+        AND account_id IN (${filters.account_ids.map(id => `'${id}'`).join(', ')}) AND amount < -20 AND merchant ILIKE '%e%'
+        AND NOT EXISTS (SELECT 1 FROM tags g WHERE g.name = 'Salary' AND list_contains(t.tag_ids, g.tag_id))`)
+    expect(money(rows.reduce((sum, r) => sum + cents(r.amount as string), 0n))).toBe(direct!.total)
+  })
+
+  it('a condition that does not fit its column is a 400 naming it, with the operators the column offers', async () => {
+    const res = await post({ ...base, row_filters: [{ column: 'merchant', op: 'eq', value: 'x' }, { column: 'tags', op: 'has_any', value: ['x'] }, { column: 'amount', op: 'contains', value: 'x' }] })
+    expect(res.status).toBe(400)
+    expect((await res.json()).data.errors).toEqual([{ field: 'row_filters[2].op', message: '`contains` is for text columns; amount is DECIMAL(18,2): use eq, ne, in, not_in, lt, lte, gt, gte, between, is_null, is_not_null' }])
+  })
+
+  const refused: Array<[string, unknown, string]> = [
+    ['an unknown column', [{ column: 'password', op: 'eq', value: 'x' }], 'row_filters[0].column'],
+    ['an unknown operator', [{ column: 'amount', op: 'like', value: 'x' }], 'row_filters[0].op'],
+    ['a quote in a date', [{ column: 'transaction_date', op: 'gt', value: '2024-01-01\' OR 1=1 --' }], 'row_filters[0].value'],
+    ['a decimal with three places', [{ column: 'amount', op: 'eq', value: '1.005' }], 'row_filters[0].value'],
+    ['a list where one value belongs', [{ column: 'amount', op: 'lt', value: [1, 2] }], 'row_filters[0].value'],
+    ['one value where a list belongs', [{ column: 'currency', op: 'in', value: 'EUR' }], 'row_filters[0].value'],
+    ['an object for a value', [{ column: 'merchant', op: 'eq', value: { $ne: null } }], 'row_filters[0].value'],
+    ['a NUL character', [{ column: 'merchant', op: 'contains', value: 'a\u0000b' }], 'row_filters[0].value'],
+    ['a very long text', [{ column: 'merchant', op: 'contains', value: 'x'.repeat(5000) }], 'row_filters[0].value'],
+    ['1,001 values', [{ column: 'currency', op: 'in', value: Array.from({ length: 1001 }, (_, i) => `C${i}`) }], 'row_filters[0].value'],
+    ['21 conditions', Array.from({ length: 21 }, () => ({ column: 'amount', op: 'is_not_null' })), 'row_filters'],
+    ['a value for is_null', [{ column: 'merchant', op: 'is_null', value: 'x' }], 'row_filters[0].value'],
+    ['an unknown key', [{ column: 'merchant', op: 'eq', value: 'x', sql: '1=1' }], 'row_filters[0].sql']
+  ]
+  it.each(refused)('%s is refused, naming the condition, and creates nothing', async (_name, rowFilters, field) => {
+    for (const url of ['/api/analytics/exports', '/api/analytics/exports/preview']) {
+      const res = await postJson(url, { ...base, row_filters: rowFilters }, { token: alice.token })
+      expect(res.status).toBe(400)
+      expect((await res.json()).data.errors.map((e: { field: string }) => e.field)).toContain(field)
+    }
+  })
+
+  it('quotes, % and _ are matched literally (as DuckDB\'s own strpos counts them), and the warehouse is intact', async () => {
+    for (const value of ['\'; DROP TABLE transactions; --', '%', '_', '\'', '\\', '" OR ""="']) {
+      const res = await postJson('/api/analytics/exports/preview', { ...base, row_filters: [{ column: 'merchant', op: 'contains', value }] }, { token: alice.token })
+      expect(res.status).toBe(200)
+      const literal = value.replaceAll('\'', '\'\'')
+      const [direct] = await queryRows<{ n: string }>(duck, `SELECT count(*) AS n FROM transactions WHERE user_id = '${alice.user_id}' AND strpos(lower(merchant), lower('${literal}')) > 0`)
+      expect((await res.json()).row_count, value).toBe(Number(direct!.n))
+      // A LIKE wildcard would have matched every row with a merchant.
+      expect(Number(direct!.n)).toBeLessThan(alice.transactions)
+    }
+    const [row] = await queryRows<{ n: string }>(duck, `SELECT count(*) AS n FROM transactions WHERE user_id = '${alice.user_id}'`)
+    expect(Number(row!.n)).toBe(alice.transactions)
+  })
+
+  it('the Idempotency-Key hash includes the conditions', async () => {
+    const postKeyed = (body: object) => postJson('/api/analytics/exports', body, { token: bob.token, headers: { 'idempotency-key': 'conditions-1' } })
+    const body = { dataset_id: MONTHLY, format: 'csv', row_filters: [{ column: 'net', op: 'lt', value: 0 }] }
+    const first = await postKeyed(body)
+    expect(first.status).toBe(202)
+    expect((await postKeyed(body)).headers.get('idempotent-replayed')).toBe('true')
+    expect((await postKeyed({ ...body, row_filters: [{ column: 'net', op: 'lt', value: 1 }] })).status).toBe(422)
+    expect((await postKeyed({ dataset_id: MONTHLY, format: 'csv' })).status).toBe(422)
+    await waitForExport(bob.token, (await first.json()).job_id)
+  })
+})
+
 describe('preview', () => {
   it('answers columns, the first 20 rows, the exact count and a size estimate, and creates nothing', async () => {
     const db = new pg.Client({ connectionString: env.DATABASE_URL })

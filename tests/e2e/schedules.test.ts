@@ -111,6 +111,43 @@ describe('schedules API (shared server)', () => {
     }
   })
 
+  it('row filters are saved normalised, re-applied on every run; a condition whose column left the dataset fails the run (FILTER_COLUMN_GONE) until it pauses', async () => {
+    const env = inject('env')
+    const rowFilters = [{ column: 'amount', op: 'lt', value: -10 }, { column: 'account_id', op: 'in', value: [alice.account_ids[0]!.toUpperCase()] }]
+    const created = await postJson('/api/analytics/schedules', { ...SCHEDULE, range: 'all_dates', row_filters: rowFilters }, { token: alice.token })
+    expect(created.status).toBe(201)
+    const schedule = await created.json() as ScheduleDTO
+    const normalised = [rowFilters[0], { column: 'account_id', op: 'in', value: [alice.account_ids[0]!.toLowerCase()] }]
+    expect(schedule.request.row_filters).toEqual(normalised)
+    const counts: number[] = []
+    for (let i = 0; i < 2; i++) {
+      const run = await (await send('POST', `/api/analytics/schedules/${schedule.id}/run`, alice.token)).json()
+      const job = await waitForExport(alice.token, run.job_id)
+      expect(job).toMatchObject({ status: 'completed', filters: { row_filters: normalised } })
+      counts.push(job.row_count!)
+    }
+    const preview = await (await postJson('/api/analytics/exports/preview', { dataset_id: TRANSACTIONS, format: 'csv', row_filters: normalised }, { token: alice.token })).json()
+    expect(counts).toEqual([preview.row_count, preview.row_count])
+    expect(preview.row_count).toBeGreaterThan(0)
+
+    const db = new pg.Client({ connectionString: env.DATABASE_URL })
+    await db.connect()
+    try {
+      // As a manifest that dropped the column would leave the saved request.
+      await db.query(`UPDATE schedules SET request = jsonb_set(request, '{row_filters,0,column}', '"old_amount"') WHERE id = $1`, [schedule.id])
+    } finally {
+      await db.end()
+    }
+    for (let i = 1; i <= 5; i++) {
+      const { job_id: jobId, status } = await (await send('POST', `/api/analytics/schedules/${schedule.id}/run`, alice.token)).json()
+      expect(status).toBe('failed')
+      const job = await (await api(`/api/analytics/exports/${jobId}`, { token: alice.token })).json()
+      expect(job.error).toMatchObject({ code: 'FILTER_COLUMN_GONE', message: expect.stringContaining('old_amount') })
+    }
+    expect(await (await api(`/api/analytics/schedules/${schedule.id}`, { token: alice.token })).json()).toMatchObject({ enabled: false, consecutive_failures: 5 })
+    await send('DELETE', `/api/analytics/schedules/${schedule.id}`, alice.token)
+  })
+
   it('400s name the field: cadence, time zone, fast cron, range against the dataset, dates, another user\'s accounts', async () => {
     const fields = async (body: unknown) => {
       const res = await postJson('/api/analytics/schedules', body, { token: bob.token })

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { hydrated, launchBrowser, screenshot, signIn } from '../helpers/browser'
+import { expectAccessible, hydrated, launchBrowser, screenshot, signIn } from '../helpers/browser'
 
 const baseUrl = inject('baseUrl')
 const demo = inject('demo')
@@ -130,5 +130,31 @@ describe('schedules in the browser', () => {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
     await screenshot(page, 'schedules-07-phone')
     await fetch(`${baseUrl}/api/analytics/schedules/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${user.token}` } })
+  })
+
+  it('a schedule\'s conditions in words on its card; each dataset\'s date coverage under its title', async () => {
+    const body = {
+      dataset_id: '054f17bf-1dbb-43ed-98c3-b4858093d7fc', format: 'csv', range: 'previous_month', name: 'Big Amazon spending',
+      cadence: { frequency: 'daily', time: '07:00', time_zone: 'Europe/London' },
+      row_filters: [{ column: 'amount', op: 'lt', value: -100 }, { column: 'merchant', op: 'contains', value: 'Amazon' }, { column: 'currency', op: 'in', value: ['EUR', 'GBP'] }]
+    }
+    const res = await fetch(`${baseUrl}/api/analytics/schedules`, { method: 'POST', headers: { 'authorization': `Bearer ${user.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    expect(res.status).toBe(201)
+    const { id } = await res.json()
+    await freshPage()
+    await signIn(page, baseUrl, user.email, user.password, '/analytics/schedules')
+    const conditions = page.locator(`[data-schedule-id="${id}"]`).getByTestId('schedule-conditions')
+    await expect.poll(() => conditions.textContent()).toBe('Only rows where amount < −100 · merchant contains “Amazon” · currency is one of “EUR”, “GBP”')
+    await expectAccessible(page, 'schedules with conditions')
+    await screenshot(page, 'schedules-08-conditions')
+    await fetch(`${baseUrl}/api/analytics/schedules/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${user.token}` } })
+
+    await page.getByTestId('sidebar').getByRole('link', { name: 'Datasets' }).click()
+    await page.waitForURL(/\/analytics\/datasets$/)
+    const coverage = page.getByTestId('dataset-fct_transactions').getByTestId('dataset-coverage')
+    await expect.poll(() => coverage.textContent()).toMatch(/^Dates covered: [A-Z][a-z]{2,3} \d{4} – [A-Z][a-z]{2,3} \d{4}$/)
+    expect(await page.getByTestId('dataset-coverage').count()).toBe(3)
+    await expectAccessible(page, 'datasets with their coverage')
+    await screenshot(page, 'schedules-09-dataset-coverage')
   })
 })

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { describe, expect, inject, it } from 'vitest'
 import { ApiErrorSchema } from '#shared/types/api'
+import { openWarehouse, queryRows } from '#server/lib/warehouse/duckdb'
 import { client } from '../helpers/http'
 
 const baseUrl = inject('baseUrl')
@@ -188,6 +189,46 @@ describe('datasets', () => {
     ]))
     expect(datasets[1].columns.map((c: { name: string }) => c.name)).toEqual(['date', 'tag_id', 'tag_name', 'spending', 'transaction_count'])
     expect(datasets[2].columns.map((c: { name: string }) => c.name)).toEqual(['month', 'income', 'spending', 'net', 'transaction_count'])
+  })
+})
+
+describe('formats and coverage', () => {
+  it('GET /api/analytics/formats is the format table as data: what the API accepts, with the defaults', async () => {
+    expect((await api('/api/analytics/formats')).status).toBe(401)
+    const { formats } = await (await api('/api/analytics/formats', { token: alice.token })).json()
+    expect(formats.map((f: { id: string }) => f.id)).toEqual(['csv', 'parquet', 'jsonl', 'json', 'xlsx'])
+    const byId = Object.fromEntries(formats.map((f: { id: string }) => [f.id, f]))
+    expect(byId.csv).toMatchObject({
+      label: 'CSV', extension: 'csv', content_type: 'text/csv; charset=utf-8', max_rows: null, parquet_compressions: [],
+      csv_options: { delimiter: { choices: [',', ';', '\t', '|'], default: ',' }, header: { default: true }, bom: { default: false }, formula_guard: { default: true } }
+    })
+    expect(byId.csv.compressions.map((c: { id: string, extension: string }) => `${c.id}:${c.extension}`)).toEqual(['none:csv', 'gzip:csv.gz', 'zstd:csv.zst'])
+    expect(byId.parquet.parquet_compressions.map((c: { id: string }) => c.id)).toEqual(['zstd', 'snappy', 'gzip', 'lz4', 'brotli', 'uncompressed'])
+    expect(byId.xlsx).toMatchObject({ max_rows: 1_048_575, csv_options: null, compressions: [{ id: 'none', extension: 'xlsx' }] })
+    // Every combination the table offers is one the API accepts.
+    for (const format of formats) {
+      for (const { id } of format.parquet_compressions.length ? format.parquet_compressions : [{ id: undefined }]) {
+        const res = await postJson('/api/analytics/exports/preview', { dataset_id: '054f17bf-1dbb-43ed-98c3-b4858093d7fc', format: format.id, parquet_compression: id, limit: 5 }, { token: alice.token })
+        expect(res.status, `${format.id} ${id}`).toBe(200)
+      }
+    }
+  })
+
+  it('GET /api/analytics/datasets/coverage: the first and last dates of the caller\'s rows in each dataset', async () => {
+    expect((await api('/api/analytics/datasets/coverage')).status).toBe(401)
+    const { coverage } = await (await api('/api/analytics/datasets/coverage', { token: alice.token })).json()
+    const warehouse = await openWarehouse(env.WAREHOUSE_PATH!)
+    const duck = await warehouse.connect()
+    try {
+      const [direct] = await queryRows<{ first: string, last: string, first_month: string, last_month: string }>(duck, `SELECT strftime(min(transaction_date), '%Y-%m-%d') AS first, strftime(max(transaction_date), '%Y-%m-%d') AS last,
+        strftime(date_trunc('month', min(transaction_date)), '%Y-%m-%d') AS first_month, strftime(date_trunc('month', max(transaction_date)), '%Y-%m-%d') AS last_month
+        FROM transactions WHERE user_id = '${alice.user_id}'`)
+      expect(coverage[0]).toEqual({ dataset_id: '054f17bf-1dbb-43ed-98c3-b4858093d7fc', start_date: direct!.first, end_date: direct!.last })
+      expect(coverage[2]).toEqual({ dataset_id: 'f586dc33-1f30-43db-9a15-48d593239fae', start_date: direct!.first_month, end_date: direct!.last_month })
+    } finally {
+      duck.closeSync()
+      warehouse.closeSync()
+    }
   })
 })
 

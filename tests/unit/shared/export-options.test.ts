@@ -31,7 +31,7 @@ describe('CreateExportSchema: the options', () => {
   it('parquet_compression is for Parquet only, csv options for CSV only', () => {
     expect(fields({ format: 'parquet', parquet_compression: 'snappy' })).toEqual([])
     expect(fields({ format: 'csv', parquet_compression: 'snappy' })).toEqual(['parquet_compression'])
-    expect(fields({ format: 'parquet', parquet_compression: 'gzip' })).toEqual(['parquet_compression'])
+    expect(fields({ format: 'parquet', parquet_compression: 'lzo' })).toEqual(['parquet_compression'])
     expect(fields({ format: 'jsonl', csv: { bom: true } })).toEqual(['csv'])
     expect(fields({ format: 'csv', csv: { delimiter: '\t', header: false, bom: true, formula_guard: false } })).toEqual([])
     expect(fields({ format: 'csv', csv: { delimiter: ',,' } })).toEqual(['csv.delimiter'])

@@ -5,7 +5,7 @@ import type { DuckDBConnection } from '@duckdb/node-api'
 import { resolveExportOptions, type ExportMetadata } from '#shared/types/exports'
 import { EXPORT_FORMATS, fileExtension } from '#shared/types/formats'
 import type { Dataset } from '../warehouse/datasets'
-import { buildDatasetQuery, buildDayCountQuery, outputColumns, queryParams, type OutputColumn } from '../warehouse/query'
+import { buildDatasetQuery, buildDayCountQuery, outputColumns, queryParams, type OutputColumn, type QueryParams } from '../warehouse/query'
 import { checkExportRequest, countRows, withConnection, type CreateExportLimits, type CreateExportRequest, type ExportDeps } from './create'
 import { copyStatement, filePrefix, projectionFor } from './run'
 import { histogram, type Histogram } from './histogram'
@@ -58,7 +58,8 @@ export async function previewExport(deps: PreviewDeps, limits: CreateExportLimit
   const columns = outputColumns(dataset, projection)
   return withConnection(deps.warehouse, async (connection) => {
     // The rows the preview needs are computed once into a temporary table: for a dataset of one
-    // row per transaction the first rows (its count is cheap on the transactions table); for an
+    // row per transaction the first rows (its count is cheap on the transactions table, unless a
+    // condition names a computed column: then it counts the dataset's rows); for an
     // aggregate, which must be computed whole to be counted or sorted, all of it (small).
     await connection.run(`CREATE OR REPLACE TEMP TABLE ${SAMPLE_TABLE} AS SELECT * FROM (${sql}) AS s${dataset.rowPerTransaction ? ` LIMIT ${sampleRows}` : ''}`, params.values, params.types)
     try {
@@ -67,7 +68,7 @@ export async function previewExport(deps: PreviewDeps, limits: CreateExportLimit
         : Number((await connection.runAndReadAll(`SELECT count(*) AS n FROM ${SAMPLE_TABLE}`)).getRowObjectsJson()[0]!.n)
       const rows = await previewRows(connection, `SELECT * FROM ${SAMPLE_TABLE}`, metadata)
       const estimatedBytes = await estimateBytes(connection, deps.workDir, dataset, `SELECT * FROM ${SAMPLE_TABLE}`, columns, metadata, rowCount, sampleRows)
-      const shape = await rowsByDate(connection, dataset, userId, metadata)
+      const shape = await rowsByDate(connection, dataset, userId, metadata, params)
       return { columns, rows, row_count: rowCount, estimated_bytes: estimatedBytes, histogram: shape.buckets, histogram_grain: shape.grain }
     } finally {
       await connection.run(`DROP TABLE IF EXISTS ${SAMPLE_TABLE}`)
@@ -76,8 +77,7 @@ export async function previewExport(deps: PreviewDeps, limits: CreateExportLimit
 }
 
 /** The export's rows over time: one aggregate of the same filters and limit by the dataset's date column. */
-async function rowsByDate(connection: DuckDBConnection, dataset: Dataset, userId: string, metadata: ExportMetadata): Promise<Histogram> {
-  const params = queryParams(dataset, metadata.filters)
+async function rowsByDate(connection: DuckDBConnection, dataset: Dataset, userId: string, metadata: ExportMetadata, params: QueryParams): Promise<Histogram> {
   const result = await connection.runAndReadAll(`SELECT strftime(day, '%Y-%m-%d') AS day, n FROM (${buildDayCountQuery(dataset, userId, metadata.filters, metadata.limit)}) AS days ORDER BY day`, params.values, params.types)
   const days = result.getRowObjectsJson().map(r => ({ day: String(r.day), rows: Number(r.n) }))
   return histogram(days, { start: metadata.filters.start_date, end: metadata.filters.end_date }, dataset.time_grain === 'monthly' ? 'month' : 'day')

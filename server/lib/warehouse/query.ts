@@ -154,7 +154,10 @@ interface RowConditions {
 function rowConditions(dataset: Dataset, filters: DatasetFilters): RowConditions {
   const rowFilters = parseRowFilters(dataset, filters.row_filters)
   const onTable = dataset.rowPerTransaction && rowFilters.every(f => dataset.transactionColumns.includes(f.column))
-  const conditions = rowFilters.map((filter, i) => rowCondition(dataset, filter, i, onTable ? `"${manifestColumn(dataset, filter.column).name}"` : `dataset."${manifestColumn(dataset, filter.column).name}"`))
+  const conditions = rowFilters.map((filter, i) => {
+    const name = `"${manifestColumn(dataset, filter.column).name}"`
+    return rowCondition(dataset, filter, i, onTable ? name : `dataset.${name}`)
+  })
   return { onTransactions: onTable ? conditions : [], onOutput: onTable ? [] : conditions, onTable }
 }
 
@@ -193,7 +196,7 @@ function rowCondition(dataset: Dataset, filter: RowFilter, i: number, x: string)
     case 'lte': return `${x} <= ${one}`
     case 'gt': return `${x} > ${one}`
     case 'gte': return `${x} >= ${one}`
-    case 'between': return `${x} BETWEEN CAST($f${i} AS ${type}) AND CAST($f${i}_high AS ${type})`
+    case 'between': return `${x} BETWEEN ${one} AND CAST($f${i}_high AS ${type})`
     case 'contains': return `contains(lower(${x}), lower($f${i}))`
     case 'starts_with': return `starts_with(lower(${x}), lower($f${i}))`
     case 'ends_with': return `suffix(lower(${x}), lower($f${i}))`

@@ -328,10 +328,13 @@ describe('row conditions', () => {
     await page.getByRole('option', { name: 'currency', exact: true }).click()
     await page.getByRole('combobox', { name: 'Condition 3: operator' }).click()
     await page.getByRole('option', { name: 'is one of', exact: true }).click()
-    await page.getByLabel('Condition 3: values').fill('EUR')
-    await page.keyboard.press('Enter')
-    await page.getByLabel('Condition 3: values').fill('GBP')
-    await page.keyboard.press('Enter')
+    const chips = page.getByTestId('condition').nth(2)
+    for (const currency of ['EUR', 'GBP']) {
+      await page.getByLabel('Condition 3: values').fill(currency)
+      await page.keyboard.press('Enter')
+      // Each value is a chip before the next is typed.
+      await chips.getByText(currency, { exact: true }).waitFor()
+    }
 
     const sentConditions = [{ column: 'amount', op: 'lt', value: '-100' }, { column: 'merchant', op: 'contains', value: 'Amazon' }, { column: 'currency', op: 'in', value: ['EUR', 'GBP'] }]
     await expect.poll(() => asked.at(-1)?.row_filters, { timeout: 10_000 }).toEqual(sentConditions)

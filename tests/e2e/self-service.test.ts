@@ -232,8 +232,9 @@ describe('self-service: tokens, export deletion, filters, audit', () => {
       expect(created).toMatchObject({ ip: '203.0.113.7', user_agent: 'outport-test/1', token_id: tokenRow.id })
       const downloads = events.filter(e => e.action === 'export.downloaded')
       expect(downloads.find(e => e.details?.via === 'api')).toMatchObject({ ip: '203.0.113.8', token_id: tokenRow.id })
-      // The status reads that minted a URL while waiting count as links issued.
-      expect(downloads.some(e => e.details?.via === 'status')).toBe(true)
+      // Only the fetch is a download: the status reads that minted a URL while waiting are not audited.
+      expect(downloads).toHaveLength(1)
+      expect(downloads.some(e => e.details?.via === 'status')).toBe(false)
     })
 
     it('records sign-ins (and failed ones against the account) and sign-outs, newest first, only the caller\'s', async () => {

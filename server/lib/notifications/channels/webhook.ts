@@ -22,7 +22,7 @@ export class WebhookChannel implements Channel {
   }
 
   async send(event: NotificationEvent): Promise<Outcome> {
-    if (event.type === 'webhook.disabled') return 'not-wanted'
+    if (event.type === 'webhook.disabled' || event.type === 'account.changed') return 'not-wanted'
     const data = event.type === 'schedule.paused' ? event.paused : exportData(event.news, this.opts.config)
     const queued = await enqueueEvent(this.opts.db, event.userId, event.type, data)
     if (!queued) return 'not-wanted'

@@ -9,7 +9,7 @@ export default defineEventHandler(async (event) => {
   const created = await createEndpoint(db, user.id, body, { allowHosts: config.WEBHOOK_ALLOW_HOSTS, maxPerUser: config.WEBHOOKS_MAX_PER_USER })
   const host = endpointHost(created.url)
   await audit(event, 'webhook.created', { objectId: created.id, details: { host, events: created.events } })
-  ;(await useNotifications()).accountChanged(user.id, { what: `A webhook to ${host} was added to your account`, about: 'webhook' })
+  ;(await useNotifications()).accountChanged(user.id, { what: `A webhook to ${host} was added to your account`, about: ['webhook'] })
   setResponseStatus(event, 201)
   setHeader(event, 'cache-control', 'no-store')
   return created

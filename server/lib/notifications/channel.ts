@@ -27,8 +27,8 @@ export type NotificationEvent
 export interface AccountChange {
   /** One sentence: "A webhook to hooks.example.com was added to your account". */
   what: string
-  /** The channel the change is about, which is not told (it may be the one an intruder added). */
-  about?: NotificationChannel
+  /** The channels the change is about, which are not told (one may be what an intruder added). */
+  about: NotificationChannel[]
   /** The Activity page, which says who made the change. */
   activityLink: string
 }

@@ -66,7 +66,7 @@ export async function eventWanted(db: Db, event: NotificationEvent, key: Channel
     case 'webhook.disabled':
       return true
     case 'account.changed':
-      return !event.change.about || channelKey(event.change.about) !== key
+      return !event.change.about.some(channel => channelKey(channel) === key)
   }
 }
 
@@ -115,22 +115,27 @@ export async function updateNotificationSettings(db: Db, user: { id: string, ema
 
 /**
  * What a PATCH changes, one phrase each ("Slack: now posts to hooks.slack.com", "Email: failed
- * exports off"), for the audit trail and the alert on the user's other channels. A Slack URL is
- * named by its host: its path is the secret.
+ * exports off"), for the audit trail and the alert on the user's other channels, and the channels
+ * it concerns. A Slack URL is named by its host: its path is the secret.
  */
-export function settingsChanges(patch: UpdateNotificationSettings): string[] {
+export function settingsChanges(patch: UpdateNotificationSettings): { changes: string[], channels: SettingsChannel[] } {
   const changes: string[] = []
+  const channels = new Set<SettingsChannel>()
   for (const channel of SETTINGS_CHANNELS) {
     const label = CHANNELS.find(c => c.id === channel)!.label
     for (const outcome of ['completed', 'failed'] as const) {
       const value = patch[channel]?.[outcome]
-      if (value !== undefined) changes.push(`${label}: ${outcome} exports ${value ? 'on' : 'off'}`)
+      if (value === undefined) continue
+      changes.push(`${label}: ${outcome} exports ${value ? 'on' : 'off'}`)
+      channels.add(channel)
     }
   }
   const url = patch.slack?.webhook_url
-  if (url === null) changes.push('Slack: webhook URL removed')
-  else if (url !== undefined) changes.push(`Slack: now posts to ${new URL(url).host}`)
-  return changes
+  if (url !== undefined) {
+    changes.push(url === null ? 'Slack: webhook URL removed' : `Slack: now posts to ${new URL(url).host}`)
+    channels.add('slack')
+  }
+  return { changes, channels: [...channels] }
 }
 
 function sealSlackUrl(url: string, opts: SettingsOptions): string {

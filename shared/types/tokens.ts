@@ -33,7 +33,8 @@ export const CreateApiTokenSchema = z.strictObject({
   expires_in_days: z.number('Must be a whole number of days').int('Must be a whole number of days')
     .min(1, 'At least 1 day').max(TOKEN_MAX_EXPIRY_DAYS, `At most ${TOKEN_MAX_EXPIRY_DAYS} days`).nullish(),
   scopes: z.array(TokenScopeSchema).min(1, 'Choose at least one scope')
-    .transform(scopes => TOKEN_SCOPE_IDS.filter(s => scopes.includes(s))).default(DEFAULT_TOKEN_SCOPES)
+    // Absent: createApiToken() gives DEFAULT_TOKEN_SCOPES.
+    .transform(scopes => TOKEN_SCOPE_IDS.filter(s => scopes.includes(s))).optional()
     .meta({ description: `What the token may do; default ${DEFAULT_TOKEN_SCOPES.map(s => `\`${s}\``).join(', ')}` })
 })
 

@@ -112,7 +112,7 @@ describe('API tokens and Activity pages', () => {
       expect(await checked('webhooks:write')).toBe(false)
       expect(await checked('schedules:write')).toBe(true)
       await expectAccessible(page, 'API tokens page at phone width, a scoped token created')
-      await screenshot(page, '33-tokens-scopes-phone')
+      await screenshot(page, '35-tokens-scopes-phone')
 
       const { api } = client(baseUrl)
       const patch = (token: string) => api('/api/notifications/settings', { method: 'PATCH', token, headers: { 'content-type': 'application/json' }, body: '{}' })

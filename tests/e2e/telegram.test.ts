@@ -157,7 +157,7 @@ describe('Telegram', () => {
   it('another user\'s link code sent from a linked chat is refused and leaves both users\' links as they were', async () => {
     const MALLORY_CHAT = 6_660_001
     const mallory = await db.user.create({ data: { email: 'mallory@example.com', passwordHash: 'x', displayName: 'Mallory' } })
-    const { token } = await createApiToken(db, mallory.id, 'e2e')
+    const { token } = await createApiToken(db, mallory.id, 'e2e', { scopes: ['webhooks:write'] })
     const code = async () => {
       const res = await api.postJson('/api/telegram/link', {}, { token })
       expect(res.status).toBe(201)

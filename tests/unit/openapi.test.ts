@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
 import { validate, compileErrors } from '@readme/openapi-parser'
 import { describe, expect, it } from 'vitest'
-import { buildOpenApiDocument, documentedExamples, SESSION_COOKIE } from '#server/lib/openapi/document'
-import { ERROR_EXAMPLES } from '#server/lib/openapi/operations'
+import { buildOpenApiDocument, documentedExamples, SESSION_COOKIE, splitKey } from '#server/lib/openapi/document'
+import { ERROR_EXAMPLES, OPERATIONS, type OperationDoc } from '#server/lib/openapi/operations'
 import { ListExportsQuerySchema } from '#shared/types/exports'
 
 const ROOT = join(import.meta.dirname, '../..')
@@ -13,7 +13,7 @@ const METHODS = new Set(['get', 'post', 'put', 'patch', 'delete'])
  * 'METHOD /path' for every route file, as Nitro maps them: `[id]` → `{id}`, `index` → its folder,
  * the suffix before `.ts` is the method. Catch-alls (`[...path].ts`) serve no documented route.
  */
-function routeFiles(dir: string, prefix: string): string[] {
+function routeEntries(dir: string, prefix: string): Array<{ route: string, file: string }> {
   return readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
     .filter(entry => entry.isFile() && entry.name.endsWith('.ts') && !entry.name.startsWith('[...'))
     .map((entry) => {
@@ -22,8 +22,12 @@ function routeFiles(dir: string, prefix: string): string[] {
       const method = parts.at(-1)!
       if (!METHODS.has(method)) throw new Error(`${dir}/${file}: name the file by its method (.get.ts, .post.ts, …) so it can be documented`)
       const path = parts.slice(0, -1).join('.').replace(/(^|\/)index$/, '').replace(/\[(\w+)\]/g, '{$1}')
-      return `${method.toUpperCase()} ${`${prefix}/${path}`.replace(/\/$/, '')}`
+      return { route: `${method.toUpperCase()} ${`${prefix}/${path}`.replace(/\/$/, '')}`, file: join(dir, file) }
     })
+}
+
+function routeFiles(dir: string, prefix: string): string[] {
+  return routeEntries(dir, prefix).map(entry => entry.route)
 }
 
 const document = buildOpenApiDocument()
@@ -71,6 +75,27 @@ describe('the OpenAPI document', () => {
       expect(route?.security).toEqual([{ session: [] }])
       expect(JSON.stringify(route?.responses?.['403'])).toContain('API token')
     }
+  })
+
+  it('names, for every route a token may call, the scope the route asks requireUser() for, and its 403', () => {
+    const table: Record<string, OperationDoc> = OPERATIONS
+    for (const { route, file } of routeEntries('server/api', '/api')) {
+      const doc = table[route]!
+      if (doc.auth !== 'user') continue
+      const source = readFileSync(join(ROOT, file), 'utf8')
+      const asked = [...source.matchAll(/requireUser\(event(?:, \{ scope: '([^']+)' \})?\)/g)].map(m => m[1] ?? null)
+      expect(asked, `${file} calls requireUser() once`).toHaveLength(1)
+      expect(doc.scope, `${route}: say which scope a token needs (null: any valid token)`).not.toBeUndefined()
+      expect(asked[0], `${route}: the route and its documentation agree on the scope`).toBe(doc.scope)
+      if (!doc.scope) continue
+      const [method, path] = splitKey(route)
+      const operation = (document.paths?.[path] as Record<string, { responses?: Record<string, unknown>, description?: string }>)[method]!
+      expect(JSON.stringify(operation.responses?.['403']), route).toContain(`\`${doc.scope}\` scope`)
+      expect(operation.description, route).toContain(`\`${doc.scope}\``)
+    }
+    // Reads need exports:read; opening a channel for data to leave needs webhooks:write.
+    expect(table['GET /api/analytics/exports/{id}']!.scope).toBe('exports:read')
+    for (const route of ['POST /api/webhooks', 'POST /api/telegram/link', 'PATCH /api/notifications/settings']) expect(table[route]!.scope).toBe('webhooks:write')
   })
 
   it('names the session cookie the app sets', () => {

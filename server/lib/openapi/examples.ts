@@ -122,7 +122,8 @@ export const API_TOKEN = {
   created_at: '2026-11-01T09:00:00.000Z',
   last_used_at: '2026-11-30T12:00:00.000Z',
   expires_at: '2027-11-01T09:00:00.000Z',
-  expired: false
+  expired: false,
+  scopes: ['exports:read', 'exports:write', 'schedules:write']
 }
 
 export const AUDIT_EVENT = {

@@ -2,7 +2,7 @@ import { cancelExport } from '#server/lib/exports/cancel'
 import { toExportDTO } from '#server/lib/exports/dto'
 
 export default defineEventHandler(async (event) => {
-  const user = await requireUser(event)
+  const user = await requireUser(event, { scope: 'exports:write' })
   const { db, storage, config } = await useAppContext()
   const { job, previous } = await cancelExport(db, user.id, getRouterParam(event, 'id'))
   await audit(event, 'export.cancelled', { objectId: job.id, details: { previous } })

@@ -6,7 +6,7 @@
 // because Nuxt 3.21's schema types `nitro` without Nitro's task options.
 const nitroTasks = {
   experimental: { tasks: true } as Record<string, boolean>,
-  scheduledTasks: { '*/10 * * * *': ['exports:retention'], '* * * * *': ['schedules:run'], '17 * * * *': ['audit:retention'] },
+  scheduledTasks: { '*/10 * * * *': ['exports:retention'], '41 * * * *': ['exports:orphans'], '* * * * *': ['schedules:run'], '17 * * * *': ['audit:retention'] },
   // get-intrinsic (pulled in by exceljs's dependencies) requires these packages, which Node 20.19+
   // resolves through their "module-sync" export (require.mjs); Nitro's file tracer follows only
   // the default condition and left require.mjs out of .output, so the built server would not start.

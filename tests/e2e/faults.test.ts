@@ -9,7 +9,7 @@ import { S3RVER_CREDENTIALS } from '#server/lib/local/s3rver'
 import { DATASETS } from '#server/lib/warehouse/datasets'
 import type { ExportJobDTO, ExportMetadata } from '#shared/types/exports'
 import { TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
-import { objectKeys, sql, waitFor } from '../helpers/faults'
+import { attemptKey, objectKeys, recordedKey, sql, waitFor } from '../helpers/faults'
 import { client } from '../helpers/http'
 import { startFaultProxy } from '../helpers/proxy'
 import { parseCsv } from '../helpers/readers'
@@ -83,9 +83,11 @@ describe('fault injection', () => {
     console.info(`killed worker's job completed ${Date.now() - killedAt} ms after the kill`)
     expect(done).toMatchObject({ status: 'completed', attempts: 2, error: null, row_count: 20_000 })
     // One object, whose bytes are what the job says.
-    expect(await objectKeys(suite.environment)).toEqual([`exports/${alice.user_id}/${jobId}.csv`])
+    const key = await recordedKey(suite.environment, jobId)
+    expect(key).toMatch(attemptKey(alice.user_id, jobId, 'csv'))
+    expect(await objectKeys(suite.environment)).toEqual([key])
     const s3 = new S3Client({ endpoint: suite.environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
-    const body = await (await s3.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: `exports/${alice.user_id}/${jobId}.csv` }))).Body!.transformToByteArray()
+    const body = await (await s3.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: key }))).Body!.transformToByteArray()
     expect(createHash('sha256').update(body).digest('hex')).toBe(done.checksum_sha256)
     expect((await readdir(second.workDir)).filter(f => f !== 'duckdb-spill')).toEqual([])
     await stopAll()
@@ -103,7 +105,8 @@ describe('fault injection', () => {
     suite.proxy.mode = 'pass'
     const done = await http.waitForExport(alice.token, jobId, 30_000)
     expect(done).toMatchObject({ status: 'completed', attempts: 2, error: null })
-    expect(await objectKeys(suite.environment)).toContain(`exports/${alice.user_id}/${jobId}.parquet`)
+    expect(await recordedKey(suite.environment, jobId)).toMatch(attemptKey(alice.user_id, jobId, 'parquet'))
+    expect(await objectKeys(suite.environment)).toContain(await recordedKey(suite.environment, jobId))
     await stopAll()
   })
 
@@ -202,7 +205,8 @@ describe('fault injection', () => {
 
   /** The one object of a finished job: its bytes are what the job reports (checksum and rows). */
   async function expectObjectMatches(jobId: string, done: ExportJobDTO) {
-    const key = `exports/${alice.user_id}/${jobId}.csv`
+    const key = await recordedKey(suite.environment, jobId)
+    expect(key).toMatch(attemptKey(alice.user_id, jobId, 'csv'))
     expect((await objectKeys(suite.environment)).filter(k => k.includes(jobId))).toEqual([key])
     const s3 = new S3Client({ endpoint: suite.environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
     const body = await (await s3.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: key }))).Body!.transformToByteArray()
@@ -269,7 +273,8 @@ describe('fault injection', () => {
     const done = await http.waitForExport(alice.token, jobId, 30_000)
     expect(done.status).toBe('completed')
     await stopAll()
-    const key = `exports/${alice.user_id}/${jobId}.csv`
+    const key = await recordedKey(suite.environment, jobId)
+    expect(key).toMatch(attemptKey(alice.user_id, jobId, 'csv'))
     expect(await objectKeys(suite.environment)).toContain(key)
     await sql(suite.environment, 'UPDATE jobs SET completed_at = now() - interval \'25 hours\' WHERE id = $1', [jobId])
     await startWorker('retention')

@@ -99,8 +99,11 @@ export interface RecordingProxy {
   holdCommits: boolean
   /** The commits held now (`PUT /bucket/key`, `POST /bucket/key?uploadId=…`). */
   held: string[]
-  /** Sends the held commits on to the server (and holds no more until `holdCommits` is set again). */
-  release: () => void
+  /**
+   * Sends the held commits on to the server (and holds no more until `holdCommits` is set again);
+   * resolves once the server has answered each: their objects have landed.
+   */
+  release: () => Promise<void>
   close: () => Promise<void>
 }
 
@@ -111,10 +114,11 @@ function commitsObject(method: string | undefined, url: string): boolean {
 }
 
 export async function startRecordingProxy(targetPort: number): Promise<RecordingProxy> {
-  const waiting: Array<() => void> = []
+  const waiting: Array<() => Promise<void>> = []
   const server = createHttpServer((req, res) => {
     proxy.requests.push(`${req.method} ${req.url}`)
     if (proxy.down) return void req.socket.resetAndDestroy()
+    const answered = new Promise<void>(resolve => res.on('close', resolve))
     const forward = () => {
       const upstream = httpRequest({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers)
@@ -129,6 +133,7 @@ export async function startRecordingProxy(targetPort: number): Promise<Recording
     waiting.push(() => {
       proxy.held.splice(proxy.held.indexOf(name), 1)
       forward()
+      return answered
     })
   })
   const proxy: RecordingProxy = {
@@ -137,9 +142,9 @@ export async function startRecordingProxy(targetPort: number): Promise<Recording
     down: false,
     holdCommits: false,
     held: [],
-    release: () => {
+    release: async () => {
       proxy.holdCommits = false
-      for (const go of waiting.splice(0)) go()
+      await Promise.all(waiting.splice(0).map(go => go()))
     },
     close: () => new Promise((resolve) => {
       server.closeAllConnections()

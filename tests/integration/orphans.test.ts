@@ -76,7 +76,7 @@ describe('export objects that outlive their job', () => {
     await ctx.db.user.create({ data: { id: userId(), email: 'o@example.com', passwordHash: 'x', displayName: 'O' } })
   })
   afterAll(async () => {
-    proxy?.release()
+    await proxy?.release()
     await ctx?.close()
     await database?.drop()
     await proxy?.close()
@@ -178,7 +178,7 @@ describe('export objects that outlive their job', () => {
       await worker.start()
     })
     afterAll(async () => {
-      proxy.release()
+      await proxy.release()
       await worker?.stop(1000)
     })
 
@@ -191,7 +191,9 @@ describe('export objects that outlive their job', () => {
       expect(held).toContain(`exports/${userId()}/${job.id}/`)
       await end(job)
       expect(await keysOf(job)).toEqual([])
-      proxy.release()
+      await proxy.release()
+      // The object has landed now; its run must remove it.
+      await waitFor('the late object to be removed', async () => (await keysOf(job)).length === 0, 10_000, 50)
       await waitFor('the worker to let go of the job', async () => worker.activeJobIds.length === 0, 30_000, 20)
       return { job, held }
     }

@@ -11,7 +11,7 @@ import type { ExportJobDTO, ExportMetadata } from '#shared/types/exports'
 import { TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
 import { attemptKey, objectKeys, recordedKey, sql, waitFor } from '../helpers/faults'
 import { client } from '../helpers/http'
-import { startFaultProxy } from '../helpers/proxy'
+import { startFaultProxy, startRecordingProxy } from '../helpers/proxy'
 import { parseCsv } from '../helpers/readers'
 import type { ServerHandle } from '../helpers/server'
 import { useServerSuite } from '../helpers/suite'
@@ -263,6 +263,32 @@ describe('fault injection', () => {
     } finally {
       await stopAll()
       await pg.close()
+    }
+  })
+
+  // The review's repro: the export's commit (a single PutObject here; multipart completions in
+  // tests/integration/orphans.test.ts) is on the wire when the user deletes or cancels it. The
+  // object lands after the API removed the job's objects; it must still be gone within a minute.
+  it.each(['deleted', 'cancelled'] as const)('an export %s while its upload\'s commit is held leaves no object once the commit lands, for every compression', async (action) => {
+    const hold = await startRecordingProxy(suite.environment.s3.port)
+    try {
+      await startWorker(`held-${action}`, { S3_ENDPOINT: hold.endpoint })
+      for (const compression of ['none', 'gzip', 'zstd'] as const) {
+        hold.holdCommits = true
+        const jobId = await http.createExport(alice.token, { dataset_id: MONTHLY, format: 'csv', compression })
+        await waitFor(`the ${compression} commit to be held`, async () => hold.held.some(request => request.includes(jobId)), 30_000, 20)
+        const res = action === 'deleted'
+          ? await http.api(`/api/analytics/exports/${jobId}`, { method: 'DELETE', token: alice.token })
+          : await http.api(`/api/analytics/exports/${jobId}/cancel`, { method: 'POST', token: alice.token })
+        expect(res.status).toBe(200)
+        await hold.release()
+        // The commit has been answered: its object exists unless its run removed it.
+        await waitFor(`the late ${compression} object to be removed`, async () => (await objectKeys(suite.environment)).every(key => !key.includes(jobId)), 60_000, 100)
+        expect((await job(jobId)).status).toBe(action)
+      }
+    } finally {
+      await stopAll()
+      await hold.close()
     }
   })
 

@@ -12,15 +12,17 @@ const EXPORTS_ROOT = 'exports/'
 const KEY_IDS = /^exports\/([0-9a-f-]{36})\/([0-9a-f-]{36})[./]/
 
 /**
- * Removes every object of the job: whichever attempts wrote one (each has its own key under the
- * job's prefix), and the file its completion recorded. Listing the prefix finds what no record
- * names: an attempt whose upload committed after its job was cancelled or deleted.
+ * Removes every object of the job but `keep`: whichever attempts wrote one (each has its own key
+ * under the job's prefix), and the file its completion recorded. Listing the prefix finds what no
+ * record names: an attempt whose upload committed after its job was cancelled or deleted, or whose
+ * worker died before it could record it.
  */
-export async function removeExportObjects(storage: Storage, job: Pick<ExportJob, 'userId' | 'id' | 'metadata'>): Promise<void> {
+export async function removeExportObjects(storage: Storage, job: Pick<ExportJob, 'userId' | 'id' | 'metadata'>, keep?: string): Promise<void> {
   const keys = new Set(job.metadata.s3_key ? [job.metadata.s3_key] : [])
   for await (const page of listObjects(storage, exportPrefix(job.userId, job.id))) {
     for (const object of page) keys.add(object.key)
   }
+  keys.delete(keep ?? '')
   for (const key of keys) await deleteObject(storage, key)
 }
 

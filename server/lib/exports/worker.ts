@@ -14,6 +14,7 @@ import {
   CANCEL_CHANNEL, claimJobs, claimOf, completedWith, completeJob, failJob, failLostJobs, heldClaimIds, holdsClaim, JOBS_CHANNEL,
   releaseJobs, renewLease, reportProgress, WORKER_LOST, type ClaimedJob
 } from './jobs/queue'
+import { removeExportObjects } from './orphans'
 import { lowerOtherThreads } from './priority'
 import { removeStaleWorkFiles } from './retention'
 import { runExport } from './run'
@@ -210,6 +211,7 @@ export class ExportWorker {
           this.opts.log(`job ${job.id} completed: ${result.row_count} rows, ${result.file_size_bytes} bytes`, {
             ...fields, level: 'info', format, rows: result.row_count, bytes: result.file_size_bytes, duration_ms: Math.round(seconds() * 1000)
           })
+          if (job.attempts > 1) await this.removeEarlierAttempts(job, result.s3_key)
           await this.finished(job.id)
         } else {
           await this.discardObject(job, result.s3_key)
@@ -246,6 +248,17 @@ export class ExportWorker {
       // The orphan sweep (exports:orphans) removes it later.
       this.opts.log(`job ${job.id}: could not delete the object of a run that lost its job: ${(error as Error).message}`, { job_id: job.id, user_id: job.userId })
     }
+  }
+
+  /**
+   * A retried job completed: objects earlier attempts left (a worker killed after its upload
+   * landed, or mid-upload on a store that keeps what it received) go now rather than at the hourly
+   * orphan sweep, so the job has exactly one object.
+   */
+  private async removeEarlierAttempts(job: ClaimedJob, key: string) {
+    await removeExportObjects(this.ctx.storage, job, key).catch((error: Error) => {
+      this.opts.log(`job ${job.id}: could not delete earlier attempts' objects (the orphan sweep will): ${error.message}`, { job_id: job.id, user_id: job.userId })
+    })
   }
 
   /** Safety net for a missed cancel notification: stops runs whose claim is no longer the job's. */

@@ -106,26 +106,58 @@ export class UploadFencedError extends Error {
 }
 
 /**
+ * How long a failed upload waits for the answer to a commit it had sent before cutting the request:
+ * a commit answers in well under a second, while a small file's PutObject carries the whole body
+ * and on a slow link must not hold a cancel or a shutdown. What a cut commit still creates is left
+ * to the orphan sweep.
+ */
+const COMMIT_WAIT_MS = 5000
+
+interface Commits {
+  /** Whether a commit request went out (its object may exist). */
+  sent: boolean
+  /** Each commit from its fence check to its answer; never rejects. */
+  settled: Array<Promise<unknown>>
+  /** Cuts the commit requests still waiting for their answer. */
+  cut: AbortController
+}
+
+/**
  * The client, watching the commands that commit an object (CompleteMultipartUpload, or the PutObject
- * of a small body): `fence` is asked before each, an aborted upload sends none, and `commits` holds
+ * of a small body): `fence` is asked before each, an aborted upload sends none, and `commits` follows
  * each one from that check to its answer. Aborting the upload does not stop a commit already sent
  * (the SDK's abort only stops waiting for it), so its object may land after the upload has failed.
  */
-function committingClient(client: S3Client, opts: UploadOptions, commits: { sent: boolean, settled: Array<Promise<unknown>> }): S3Client {
+function committingClient(client: S3Client, opts: UploadOptions, commits: Commits): S3Client {
   const watched = Object.create(client) as S3Client
-  watched.send = ((command: unknown, ...rest: unknown[]) => {
-    const send = () => (client.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest)
+  watched.send = ((command: unknown, options?: object) => {
+    const send = (extra: object = {}) => (client.send as (...args: unknown[]) => Promise<unknown>)(command, { ...options, ...extra })
     if (!(command instanceof CompleteMultipartUploadCommand || command instanceof PutObjectCommand)) return send()
     const commit = (async () => {
       if (opts.fence && !await opts.fence()) throw new UploadFencedError()
       if (opts.signal?.aborted) throw Object.assign(new Error('Upload aborted.'), { name: 'AbortError' })
       commits.sent = true
-      return send()
+      return send({ abortSignal: commits.cut.signal })
     })()
     commits.settled.push(commit.catch(() => {}))
     return commit
   }) as S3Client['send']
   return watched
+}
+
+/** Waits for the commits' answers, cutting those still open after COMMIT_WAIT_MS. */
+async function settle(commits: Commits): Promise<void> {
+  const answered = Promise.all(commits.settled)
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      commits.cut.abort()
+      resolve()
+    }, COMMIT_WAIT_MS)
+  })
+  await Promise.race([answered, late])
+  clearTimeout(timer)
+  await answered
 }
 
 /**
@@ -147,7 +179,7 @@ export async function uploadStream(storage: Storage, key: string, source: Readab
   })
   source.on('error', error => body.destroy(error))
   source.pipe(body)
-  const commits = { sent: false, settled: [] as Array<Promise<unknown>> }
+  const commits: Commits = { sent: false, settled: [], cut: new AbortController() }
   const upload = new Upload({
     client: committingClient(storage.client, opts, commits),
     params: { Bucket: storage.bucket, Key: key, Body: body, ContentType: opts.contentType },
@@ -167,7 +199,7 @@ export async function uploadStream(storage: Storage, key: string, source: Readab
     body.destroy()
     // A commit in flight (a fence check, or the request itself) may still create the object: it is
     // removed once its answer is in, whether that answer was a success, an error or a cut connection.
-    await Promise.all(commits.settled)
+    await settle(commits)
     if (commits.sent) await deleteObject(storage, key).catch(() => {})
     throw error
   } finally {

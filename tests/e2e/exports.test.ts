@@ -359,7 +359,7 @@ describe('export options', () => {
     expect(headers.get('content-type')).toBe('application/gzip')
     expect(headers.get('content-encoding')).toBeNull()
     expect(headers.get('content-disposition')).toBe('attachment; filename="fct_transactions_2025-01-01_to_2025-12-31.jsonl.gz"')
-    expect(job.download_url).toContain(`${job.job_id}.jsonl.gz`)
+    expect(new URL(job.download_url!).pathname.split('/').slice(2).join('/')).toMatch(attemptKey(alice.user_id, job.job_id, 'jsonl.gz'))
     const { gunzipSync } = await import('node:zlib')
     const lines = gunzipSync(bytes).toString('utf8').trim().split('\n').map(l => JSON.parse(l))
     const reference = (await referenceTransactions(alice.user_id, { start_date: '2025-01-01', end_date: '2025-12-31' })).slice(0, 50)

@@ -34,6 +34,12 @@ export default defineNuxtConfig({
   },
 
   hooks: {
+    // server/error.ts renders /api errors as JSON before Nuxt's handler (an HTML page, for pages)
+    // sees them: Nitro tries its error handlers in order, and a `nitro.errorHandler` option would
+    // replace Nuxt's instead of going first.
+    'nitro:config'(config) {
+      config.errorHandler = ['~~/server/error', ...[config.errorHandler ?? []].flat()]
+    },
     // npm run dev without DATABASE_URL: the embedded PostgreSQL starts here, in the dev process,
     // before the server worker (which inherits DATABASE_URL). When it cannot start, npm run dev
     // ends with a message saying why and what to do, instead of a server that hangs.

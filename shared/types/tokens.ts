@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { storedText } from './text'
 
 /** Personal API tokens as the settings page and the API show them (the secret only once, on creation). */
 
@@ -29,7 +30,7 @@ export const DEFAULT_TOKEN_SCOPES: TokenScope[] = ['exports:read', 'exports:writ
 export const TokenScopeSchema = z.enum(TOKEN_SCOPE_IDS).meta({ id: 'TokenScope', description: 'What a token may do: see docs/api.md' })
 
 export const CreateApiTokenSchema = z.strictObject({
-  name: z.string().trim().min(1, 'Enter a name').max(100, 'At most 100 characters'),
+  name: storedText({ max: 100 }).min(1, 'Enter a name'),
   expires_in_days: z.number('Must be a whole number of days').int('Must be a whole number of days')
     .min(1, 'At least 1 day').max(TOKEN_MAX_EXPIRY_DAYS, `At most ${TOKEN_MAX_EXPIRY_DAYS} days`).nullish(),
   scopes: z.array(TokenScopeSchema).min(1, 'Choose at least one scope')

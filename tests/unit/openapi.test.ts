@@ -4,6 +4,8 @@ import { validate, compileErrors } from '@readme/openapi-parser'
 import { describe, expect, it } from 'vitest'
 import { buildOpenApiDocument, documentedExamples, SESSION_COOKIE, splitKey } from '#server/lib/openapi/document'
 import { ERROR_EXAMPLES, OPERATIONS, type OperationDoc } from '#server/lib/openapi/operations'
+import { documentedMethods, isApiPath } from '#server/lib/openapi/routes'
+import * as examples from '#server/lib/openapi/examples'
 import { ListExportsQuerySchema } from '#shared/types/exports'
 
 const ROOT = join(import.meta.dirname, '../..')
@@ -121,5 +123,24 @@ describe('the OpenAPI document', () => {
   it.each([...documentedExamples(), ...ERROR_EXAMPLES].map(e => [e.where, e] as const))('example %s satisfies its schema', (_where, { schema, example }) => {
     const result = schema.safeParse(example)
     expect(result.error?.issues ?? []).toEqual([])
+  })
+})
+
+describe('the documented methods of a request path', () => {
+  it('are the methods of the documented path it fits, literal segments first', () => {
+    expect([...documentedMethods('/api/analytics/exports')!.keys()].sort()).toEqual(['GET', 'POST'])
+    expect([...documentedMethods('/api/analytics/exports/preview')!.keys()]).toEqual(['POST'])
+    expect([...documentedMethods(`/api/analytics/exports/${examples.JOB_ID}`)!.keys()].sort()).toEqual(['DELETE', 'GET'])
+    expect(documentedMethods('/api/analytics/nope')).toBeUndefined()
+    expect(documentedMethods('/api/analytics/exports/a/b/c')).toBeUndefined()
+  })
+
+  it('say which operations take a JSON body', () => {
+    expect(documentedMethods('/api/tokens')!.get('POST')).toEqual({ jsonBody: true })
+    expect(documentedMethods('/api/auth/logout')!.get('POST')).toEqual({ jsonBody: false })
+  })
+
+  it.each([['/api', true], ['/api/', true], ['/api?x=1', true], ['/api/health', true], ['/apis', false], ['/login', false], ['/metrics', false]])('%s is an API path: %s', (path, api) => {
+    expect(isApiPath(path)).toBe(api)
   })
 })

@@ -82,6 +82,8 @@ const scheduleId = z.object({ id: z.guid().meta({ description: 'The schedule\'s 
 const tokenId = z.object({ id: z.guid().meta({ description: 'The token\'s `id`', example: examples.TOKEN_ID }) })
 const webhookId = z.object({ id: z.guid().meta({ description: 'The endpoint\'s `id`', example: examples.WEBHOOK_ID }) })
 
+const NO_DATASET = 'No dataset has this `dataset_id`'
+
 const redirect = (description: string): ResponseDoc => ({
   description,
   headers: z.object({ location: z.url().meta({ description: 'A presigned S3 URL, fresh for this request' }) })
@@ -172,6 +174,7 @@ export const OPERATIONS = {
       }
     },
     errors: {
+      404: NO_DATASET,
       422: 'The Idempotency-Key was used with a different request',
       429: 'The caller has EXPORT_MAX_ACTIVE_PER_USER exports pending or running',
       503: 'The queue is full (EXPORT_MAX_QUEUE_DEPTH), or PostgreSQL, the warehouse or storage is unreachable (Retry-After)'
@@ -184,7 +187,8 @@ export const OPERATIONS = {
     auth: 'user',
     scope: 'exports:write',
     body: { schema: CreateExportSchema, example: examples.CREATE_EXPORT },
-    responses: { 200: { description: 'The preview', schema: ExportPreviewSchema, example: examples.PREVIEW } }
+    responses: { 200: { description: 'The preview', schema: ExportPreviewSchema, example: examples.PREVIEW } },
+    errors: { 404: NO_DATASET }
   },
   'GET /api/analytics/exports': {
     summary: 'List exports',
@@ -247,7 +251,7 @@ export const OPERATIONS = {
     scope: 'schedules:write',
     body: { schema: CreateScheduleSchema, example: examples.CREATE_SCHEDULE },
     responses: { 201: { description: 'Created', schema: ScheduleSchema, example: examples.SCHEDULE } },
-    errors: { 400: 'Invalid input (`data.errors`), or the caller already has SCHEDULES_MAX_PER_USER schedules' }
+    errors: { 400: 'Invalid input (`data.errors`), or the caller already has SCHEDULES_MAX_PER_USER schedules', 404: NO_DATASET }
   },
   'GET /api/analytics/schedules': {
     summary: 'List schedules',
@@ -295,7 +299,11 @@ export const OPERATIONS = {
     scope: 'schedules:write',
     params: scheduleId,
     responses: { 202: { description: 'Queued (or, when its filters are gone, failed at once)', schema: ExportCreatedSchema, example: { job_id: examples.JOB_ID, status: 'pending', message: 'Export job created' } } },
-    errors: { 404: 'No such schedule of the caller\'s', 429: 'The caller has EXPORT_MAX_ACTIVE_PER_USER exports pending or running' }
+    errors: {
+      404: 'No such schedule of the caller\'s',
+      409: 'The schedule was run a moment ago by another request; try again',
+      429: 'The caller has EXPORT_MAX_ACTIVE_PER_USER exports pending or running'
+    }
   },
   'GET /api/telegram/status': {
     summary: 'Telegram status',

@@ -37,8 +37,10 @@ export default defineNuxtConfig({
     // server/error.ts renders /api errors as JSON before Nuxt's handler (an HTML page, for pages)
     // sees them: Nitro tries its error handlers in order, and a `nitro.errorHandler` option would
     // replace Nuxt's instead of going first.
+    // (Nuxt 3.21's schema types the config without Nitro's errorHandler.)
     'nitro:config'(config) {
-      config.errorHandler = ['~~/server/error', ...[config.errorHandler ?? []].flat()]
+      const nitro = config as { errorHandler?: string | string[] }
+      nitro.errorHandler = ['~~/server/error', ...[nitro.errorHandler ?? []].flat()]
     },
     // npm run dev without DATABASE_URL: the embedded PostgreSQL starts here, in the dev process,
     // before the server worker (which inherits DATABASE_URL). When it cannot start, npm run dev

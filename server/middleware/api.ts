@@ -9,7 +9,8 @@ import { documentedMethods, isApiPath } from '../lib/openapi/routes'
  */
 export default defineEventHandler((event) => {
   if (!isApiPath(event.path)) return
-  const path = event.path.split('?')[0]!
+  // As the client sent it: h3 decodes the path it routes by, so an id holding `%3F` would end it early.
+  const path = (event.node.req.originalUrl ?? event.path).split('?')[0]!
   if (path === '/api' || path === '/api/') throw createError({ statusCode: 404, message: 'No API route here: see /api/openapi.json' })
   const methods = documentedMethods(path)
   if (!methods) return

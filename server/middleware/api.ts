@@ -19,6 +19,12 @@ export default defineEventHandler((event) => {
     setHeader(event, 'allow', [...methods.keys()].join(', '))
     throw createError({ statusCode: 405, message: `${event.method} is not allowed on ${path} (allowed: ${[...methods.keys()].join(', ')})` })
   }
+  // The router reads the decoded path: where that names another route without this method, it would
+  // pass the request on to the app's pages (a sign-in redirect) instead of the /api catch-all.
+  const routed = documentedMethods(event.path.split('?')[0]!)
+  if (routed && !routed.has(event.method) && !(event.method === 'HEAD' && routed.has('GET'))) {
+    throw createError({ statusCode: 404, message: `No API route ${event.method} ${path}` })
+  }
   if (operation.jsonBody && hasBody(event) && !isJson(getHeader(event, 'content-type'))) {
     throw createError({ statusCode: 415, message: 'Send the body as application/json' })
   }

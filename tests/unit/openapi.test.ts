@@ -1,10 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
 import { validate, compileErrors } from '@readme/openapi-parser'
+import Ajv2020 from 'ajv/dist/2020'
+import addFormats from 'ajv-formats'
 import { describe, expect, it } from 'vitest'
 import { buildOpenApiDocument, documentedExamples, SESSION_COOKIE, splitKey } from '#server/lib/openapi/document'
 import { ERROR_EXAMPLES, OPERATIONS, type OperationDoc } from '#server/lib/openapi/operations'
-import { documentedMethods, isApiPath } from '#server/lib/openapi/routes'
+import { documentedMethods, hasJsonErrors, isApiPath } from '#server/lib/openapi/routes'
 import * as examples from '#server/lib/openapi/examples'
 import { ListExportsQuerySchema } from '#shared/types/exports'
 
@@ -140,7 +142,35 @@ describe('the documented methods of a request path', () => {
     expect(documentedMethods('/api/auth/logout')!.get('POST')).toEqual({ jsonBody: false })
   })
 
+  it('JSON errors: the API and /metrics, not the pages nor the signed link', () => {
+    expect(['/api/x', '/metrics', '/metrics?x', '/exports/1/download', '/login'].map(hasJsonErrors)).toEqual([true, true, true, false, false])
+  })
+
   it.each([['/api', true], ['/api/', true], ['/api?x=1', true], ['/api/health', true], ['/apis', false], ['/login', false], ['/metrics', false]])('%s is an API path: %s', (path, api) => {
     expect(isApiPath(path)).toBe(api)
+  })
+})
+
+describe('the document\'s examples, by a JSON Schema 2020-12 validator', () => {
+  const ajv = new Ajv2020({ strict: false, allErrors: true })
+  addFormats(ajv)
+  ajv.addSchema(JSON.parse(JSON.stringify(document)), 'openapi.json')
+  const pointer = (...tokens: string[]) => `openapi.json#/${tokens.map(t => encodeURIComponent(t.replaceAll('~', '~0').replaceAll('/', '~1'))).join('/')}`
+  type Media = Record<string, { example?: unknown }>
+  const cases = Object.entries(document.paths ?? {}).flatMap(([path, item]) => Object.entries(item ?? {}).flatMap(([method, op]) => {
+    const { requestBody, responses } = op as { requestBody?: { content: Media }, responses: Record<string, { content?: Media }> }
+    const media = (content: Media | undefined, ...at: string[]) => Object.entries(content ?? {})
+      .filter(([, m]) => m.example !== undefined)
+      .map(([type, m]) => [`${method.toUpperCase()} ${path} ${at.at(-1) ?? 'body'}`, pointer('paths', path, method, ...at, 'content', type, 'schema'), m.example] as const)
+    return [...media(requestBody?.content, 'requestBody'), ...Object.entries(responses).flatMap(([status, r]) => media(r.content, 'responses', status))]
+  }))
+
+  it('finds them', () => {
+    expect(cases.length).toBeGreaterThan(40)
+  })
+
+  it.each([...cases, ...ERROR_EXAMPLES.map(e => [e.where, 'openapi.json#/components/schemas/Error', e.example] as const)])('%s', (_where, ref, example) => {
+    const validate = ajv.getSchema(ref)!
+    expect(validate(example), JSON.stringify(validate.errors)).toBe(true)
   })
 })

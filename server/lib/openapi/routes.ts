@@ -5,6 +5,11 @@ export function isApiPath(path: string): boolean {
   return /^\/api(?:[/?]|$)/.test(path)
 }
 
+/** Paths whose errors the document says are JSON: the API's, and the metrics scraper's. */
+export function hasJsonErrors(path: string): boolean {
+  return isApiPath(path) || /^\/metrics(?:\?|$)/.test(path)
+}
+
 interface DocumentedPath {
   pattern: RegExp
   /** Path parameters: the router prefers a literal segment over a parameter. */

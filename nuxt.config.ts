@@ -1,13 +1,13 @@
 // https://nuxt.com/docs/api/configuration/nuxt-config
 
 // Nitro's options: the scheduled tasks (retention of export files, audit events and notification
-// records, and the schedules' scheduler; the export worker itself is started by
-// server/plugins/lifecycle.ts), files the tracer misses, and the upload thread's build. Declared
-// apart, with `experimental` widened, because Nuxt 3.21's schema types `nitro` without Nitro's
-// task options.
+// records, the sweep for orphaned export objects, and the schedules' scheduler; the export worker
+// itself is started by server/plugins/lifecycle.ts), files the tracer misses, and the upload
+// thread's build. Declared apart, with `experimental` widened, because Nuxt 3.21's schema types
+// `nitro` without Nitro's task options.
 const nitroTasks = {
   experimental: { tasks: true } as Record<string, boolean>,
-  scheduledTasks: { '*/10 * * * *': ['exports:retention'], '* * * * *': ['schedules:run'], '17 * * * *': ['audit:retention'], '37 * * * *': ['notifications:retention'] },
+  scheduledTasks: { '*/10 * * * *': ['exports:retention'], '41 * * * *': ['exports:orphans'], '* * * * *': ['schedules:run'], '17 * * * *': ['audit:retention'], '37 * * * *': ['notifications:retention'] },
   // get-intrinsic (pulled in by exceljs's dependencies) requires these packages, which Node 20.19+
   // resolves through their "module-sync" export (require.mjs); Nitro's file tracer follows only
   // the default condition and left require.mjs out of .output, so the built server would not start.
@@ -34,6 +34,14 @@ export default defineNuxtConfig({
   },
 
   hooks: {
+    // server/error.ts renders /api errors as JSON before Nuxt's handler (an HTML page, for pages)
+    // sees them: Nitro tries its error handlers in order, and a `nitro.errorHandler` option would
+    // replace Nuxt's instead of going first.
+    // (Nuxt 3.21's schema types the config without Nitro's errorHandler.)
+    'nitro:config'(config) {
+      const nitro = config as { errorHandler?: string | string[] }
+      nitro.errorHandler = ['~~/server/error', ...[nitro.errorHandler ?? []].flat()]
+    },
     // npm run dev without DATABASE_URL: the embedded PostgreSQL starts here, in the dev process,
     // before the server worker (which inherits DATABASE_URL). When it cannot start, npm run dev
     // ends with a message saying why and what to do, instead of a server that hangs.

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { TOKEN_SCOPE_IDS, type TokenScope } from '#shared/types/tokens'
 import { createApiToken } from './lib/auth/tokens'
 import { DEFAULT_WAREHOUSE_PATH } from './lib/config'
 import { createDb, type Db } from './lib/db/client'
@@ -18,7 +19,8 @@ const USAGE = `Usage: npm run cli -- <command> [options]
   migrate                                              apply prisma/migrations
   demo [--users N] [--transactions T] [--seed S]       (re)build the demo warehouse and users (T per user)
   user:create --email E --password P [--name NAME]     create a user
-  token:create --email E [--name NAME]                 create an API token for a user
+  token:create --email E [--name NAME] [--scopes S,…]  create an API token for a user (default: every scope:
+                                                       ${TOKEN_SCOPE_IDS.join(', ')})
   user:disable --email E                               refuse the user's sign-in, sessions and API tokens`
 
 class UsageError extends Error {}
@@ -37,6 +39,15 @@ function positiveInt(value: string | undefined, name: string, fallback: number):
 function required(value: string | undefined, name: string): string {
   if (!value) throw new UsageError(`--${name} is required`)
   return value
+}
+
+/** `--scopes exports:read,webhooks:write`: the operator's command line mints tokens with every scope unless told. */
+function scopes(value: string | undefined): TokenScope[] {
+  if (value === undefined) return TOKEN_SCOPE_IDS
+  const named = value.split(',').map(s => s.trim()).filter(Boolean)
+  const unknown = named.filter(s => !(TOKEN_SCOPE_IDS as string[]).includes(s))
+  if (unknown.length || !named.length) throw new UsageError(`--scopes takes a comma-separated list of ${TOKEN_SCOPE_IDS.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`)
+  return TOKEN_SCOPE_IDS.filter(s => named.includes(s))
 }
 
 async function withDb<T>(databaseUrl: string, run: (db: Db) => Promise<T>): Promise<T> {
@@ -58,7 +69,8 @@ async function main(argv: string[]): Promise<unknown> {
       seed: { type: 'string' },
       email: { type: 'string' },
       password: { type: 'string' },
-      name: { type: 'string' }
+      name: { type: 'string' },
+      scopes: { type: 'string' }
     },
     strict: true
   })
@@ -95,8 +107,8 @@ async function main(argv: string[]): Promise<unknown> {
       }
       const user = await db.user.findUnique({ where: { email } })
       if (!user) throw new UsageError(`No user with email ${email}`)
-      const { id, token } = await createApiToken(db, user.id, values.name ?? 'cli')
-      return { user_id: user.id, email: user.email, token_id: id, token }
+      const { id, token, dto } = await createApiToken(db, user.id, values.name ?? 'cli', { scopes: scopes(values.scopes) })
+      return { user_id: user.id, email: user.email, token_id: id, token, scopes: dto.scopes }
     })
   } finally {
     await local.stop()

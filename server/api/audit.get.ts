@@ -3,7 +3,7 @@ import { listAuditEvents } from '../lib/audit'
 
 /** The caller's own audit events, newest first, a page at a time. */
 export default defineEventHandler(async (event) => {
-  const user = await requireUser(event)
+  const user = await requireUser(event, { scope: 'exports:read' })
   const query = await getValidatedQuery(event, parseWith(ListAuditQuerySchema))
   const { db } = await useAppContext()
   const page = await listAuditEvents(db, user.id, query)

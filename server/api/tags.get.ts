@@ -1,7 +1,7 @@
 import type { NamedItemDTO } from '#shared/types/api'
 
 export default defineEventHandler(async (event): Promise<NamedItemDTO[]> => {
-  const user = await requireUser(event)
+  const user = await requireUser(event, { scope: 'exports:read' })
   const { db } = await useAppContext()
   return db.tag.findMany({ where: { userId: user.id }, select: { id: true, name: true }, orderBy: [{ name: 'asc' }, { id: 'asc' }] })
 })

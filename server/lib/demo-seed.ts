@@ -1,5 +1,6 @@
 import type { Db } from './db/client'
 import { hashPassword } from './auth/passwords'
+import { TOKEN_SCOPE_IDS } from '#shared/types/tokens'
 import { createApiToken } from './auth/tokens'
 import { buildWarehouse, planDemo } from './warehouse/demo'
 
@@ -10,7 +11,7 @@ export interface DemoOutput {
 
 /**
  * (Re)builds the demo warehouse and makes PostgreSQL agree with it: the same users, accounts and
- * tags under the same ids, and a fresh API token for each user.
+ * tags under the same ids, and a fresh API token with every scope for each user.
  */
 export async function seedDemo(db: Db, warehousePath: string, opts: { users: number, transactions: number, seed: number }): Promise<DemoOutput> {
   const plan = planDemo(opts)
@@ -28,7 +29,8 @@ export async function seedDemo(db: Db, warehousePath: string, opts: { users: num
     })
     await syncNamed(db.account, u.user_id, u.accounts)
     await syncNamed(db.tag, u.user_id, u.tags)
-    const { token } = await createApiToken(db, u.user_id, 'demo')
+    // The operator's demo: its tokens may do everything, as the command line's do.
+    const { token } = await createApiToken(db, u.user_id, 'demo', { scopes: TOKEN_SCOPE_IDS })
     users.push({
       user_id: u.user_id,
       email: u.email,

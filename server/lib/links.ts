@@ -21,3 +21,8 @@ export function schedulesUrl(appUrl: string): string {
 export function settingsUrl(appUrl: string): string {
   return appLink(appUrl, 'settings/notifications')
 }
+
+/** The Activity page: the audit trail, where a change the user did not make shows who made it. */
+export function activityUrl(appUrl: string): string {
+  return appLink(appUrl, 'activity')
+}

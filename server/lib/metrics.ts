@@ -23,6 +23,13 @@ export interface WorkerMetrics {
   failed: (run: { code: string, retry: boolean, format?: string, seconds?: number }) => void
 }
 
+/** What the orphan sweep reports (server/lib/exports/orphans.ts takes one as its `metrics`). */
+export interface OrphanMetrics {
+  /** Objects under exports/ that no live job owns, old enough to delete. */
+  found: (count: number) => void
+  deleted: (count: number) => void
+}
+
 /** What a notifier reports: one call per notification it decided about. */
 export type NotificationMetrics = (channel: string, outcome: string) => void
 
@@ -48,6 +55,7 @@ export class Metrics {
   readonly registry = new Registry()
   readonly worker: WorkerMetrics
   readonly notification: NotificationMetrics
+  readonly orphans: OrphanMetrics
   private readonly loop: ReturnType<typeof monitorEventLoopDelay>
 
   private readonly exportDuration: Histogram<'format' | 'outcome'>
@@ -56,6 +64,8 @@ export class Metrics {
   private readonly exportFailures: Counter<'code' | 'retry'>
   private readonly pickup: Histogram
   private readonly reclaims: Counter
+  private readonly orphansFound: Counter
+  private readonly orphansDeleted: Counter
   private readonly notifications: Counter<'channel' | 'outcome'>
   private readonly http: Histogram<'route' | 'method' | 'status'>
   private readonly auditFailures: Counter<'action'>
@@ -104,6 +114,12 @@ export class Metrics {
       registers
     })
     this.reclaims = new Counter({ name: 'outport_lease_reclaims_total', help: 'Running jobs taken over after their worker\'s lease lapsed.', registers })
+    this.orphansFound = new Counter({
+      name: 'outport_export_orphans_found_total',
+      help: 'Objects under exports/ older than an hour that no live job owns, found by the orphan sweep.',
+      registers
+    })
+    this.orphansDeleted = new Counter({ name: 'outport_export_orphans_deleted_total', help: 'Orphaned export objects the sweep deleted.', registers })
     this.notifications = new Counter({
       name: 'outport_notifications_total',
       help: 'Notification decisions by channel (telegram, email, webhook, slack) and outcome (sent, queued, failed, not-wanted, unlinked, not-linked, already-notified, error; webhook attempts: delivered, retry, gone, failed; dropped: an event not queued for an endpoint with WEBHOOK_MAX_PENDING_PER_ENDPOINT pending).',
@@ -178,6 +194,10 @@ export class Metrics {
       }
     }
     this.notification = (channel, outcome) => this.notifications.inc({ channel, outcome })
+    this.orphans = {
+      found: count => this.orphansFound.inc(count),
+      deleted: count => this.orphansDeleted.inc(count)
+    }
   }
 
   /** `route`: the matched route pattern (`/api/analytics/exports/:id`), so ids never become labels. */

@@ -8,9 +8,14 @@
  * - `token=` query values: the signed download links (`/exports/{id}/download?token=…`) that Nitro
  *   prints with an unhandled 500;
  * - the signature, credential and session token of presigned S3 URLs;
- * - `Bearer …` credentials, `otp_…` API tokens and the session cookie's value.
+ * - `Bearer …` credentials, `otp_…` API tokens and the session cookie's value;
+ * - the user-info and query values of every http(s) URL: a webhook or Slack URL may carry its
+ *   secret there (`https://key@hooks.example.com/in?token=…`), and no log line knows which URL is
+ *   a webhook's. Only the presigned URLs' parameters that say nothing secret (algorithm, date,
+ *   lifetime, signed headers, the file's name and type) keep their values.
  *
- * The shape stays readable (`token=[REDACTED]`), so a line still says what happened.
+ * The shape stays readable (`token=[REDACTED]`), so a line still says what happened. One line may
+ * be let through on purpose: showInLogOnce() (the demo user's token `npm run dev` prints).
  */
 
 export const REDACTED = '[REDACTED]'
@@ -41,8 +46,46 @@ const RULES: ReadonlyArray<[RegExp, string]> = [
   [/(nuxt-session=)[^;\s"',\\]+/g, `$1${REDACTED}`]
 ]
 
+// The user-info of an http(s) URL (`user@` or `user:password@`): before the host, no `/`, `?` or `#`.
+const URL_USER_INFO = /\b(https?:\/\/)[^\s/?#@"'<>\\]+@/gi
+// An http(s) URL's query: up to whitespace, a quote or angle bracket, a fragment or a backslash (as VALUE).
+const URL_QUERY = /\b(https?:\/\/[^\s?#"'<>\\]+\?)([^\s#"'<>\\]+)/gi
+const QUERY_PARAM = /(^|&amp;|[&;])([^=&;]+)(=[^&;]*)?/g
+// Punctuation after a URL in prose or code (`(see https://…?a=1).`) is not part of its query.
+const QUERY_TAIL = /^(.*?(?:\[REDACTED\])?)([)\]},.:!?]*)$/
+// Presigned S3 parameters that hold nothing secret and make a line useful.
+const PUBLIC_PARAMS = /^(?:X-Amz-(?:Algorithm|Date|Expires|SignedHeaders)|x-id|response-content-(?:disposition|type))$/i
+
+function redactQuery(query: string): string {
+  const [, params = query, tail = ''] = QUERY_TAIL.exec(query) ?? []
+  return params.replace(QUERY_PARAM, (param: string, separator: string, name: string, value?: string) =>
+    // A bare `?secret` is all value.
+    value === undefined ? `${separator}${REDACTED}` : PUBLIC_PARAMS.test(name) ? param : `${separator}${name}=${REDACTED}`) + tail
+}
+
+const shownOnce = new Set<string>()
+
+/**
+ * Lets `text` through the next time it is printed, once, as it is (the rest of its line is still
+ * redacted): for a secret meant for the person at the terminal, such as the demo user's API token
+ * that `npm run dev` prints. Anything printed later holding the same text is redacted as usual.
+ */
+export function showInLogOnce(text: string): void {
+  shownOnce.add(text)
+}
+
 export function redact(text: string): string {
+  const kept = [...shownOnce].filter(secret => text.includes(secret))
   let out = text
+  // Each kept text stands aside under a placeholder no rule matches, and is put back after.
+  kept.forEach((secret, i) => {
+    shownOnce.delete(secret)
+    out = out.replaceAll(secret, `\u0000${i}\u0000`)
+  })
   for (const [pattern, replacement] of RULES) out = out.replace(pattern, replacement)
+  out = out.replace(URL_USER_INFO, `$1${REDACTED}@`).replace(URL_QUERY, (_url: string, base: string, query: string) => base + redactQuery(query))
+  kept.forEach((secret, i) => {
+    out = out.replaceAll(`\u0000${i}\u0000`, secret)
+  })
   return out
 }

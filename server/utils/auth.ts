@@ -1,7 +1,8 @@
 import type { H3Event } from 'h3'
 import type { SessionUser } from '#shared/types/auth'
+import type { TokenScope } from '#shared/types/tokens'
 import { findSessionUser } from '../lib/auth/sessions'
-import { findUserByToken } from '../lib/auth/tokens'
+import { findUserByToken, requireScope } from '../lib/auth/tokens'
 
 const BEARER_SCHEME = /^Bearer(?:[ \t]|$)/i
 const BEARER_TOKEN = /^Bearer[ \t]+(\S+)\s*$/i
@@ -12,9 +13,18 @@ const BEARER_TOKEN = /^Bearer[ \t]+(\S+)\s*$/i
  * disabled). A request that presents a bearer token is judged by that token alone; other schemes
  * (Basic, Negotiate: a browser may add those by itself behind an SSO proxy) are not tokens, and
  * such a request is judged by its cookie.
+ *
+ * `scope`: what the route does, in TOKEN_SCOPES' terms; a token minted without it gets 403 naming
+ * it. A session has every scope. The route's entry in server/lib/openapi/operations.ts names the
+ * same scope (tests/unit/openapi.test.ts compares them).
  */
-export async function requireUser(event: H3Event): Promise<SessionUser> {
-  if (event.context.user) return event.context.user as SessionUser
+export async function requireUser(event: H3Event, opts: { scope?: TokenScope } = {}): Promise<SessionUser> {
+  const user = (event.context.user as SessionUser | undefined) ?? await authenticate(event)
+  if (opts.scope) requireScope(event.context.apiTokenId ? event.context.apiTokenScopes as TokenScope[] : null, opts.scope)
+  return user
+}
+
+async function authenticate(event: H3Event): Promise<SessionUser> {
   let user: SessionUser | null
   if (presentsBearer(event)) {
     user = await bearerUser(event)
@@ -53,7 +63,9 @@ export async function bearerUser(event: H3Event): Promise<SessionUser | null> {
   if (!found) return null
   const user = { id: found.id, email: found.email, display_name: found.displayName }
   event.context.user = user
-  // Marks the request as token-authenticated: requireSessionUser() and the audit trail read it.
+  // Marks the request as token-authenticated: requireSessionUser(), requireUser()'s scope check
+  // and the audit trail read it.
   event.context.apiTokenId = found.tokenId
+  event.context.apiTokenScopes = found.scopes
   return user
 }

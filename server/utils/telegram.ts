@@ -7,7 +7,13 @@ let created: TelegramService | null = null
 /** This process's Telegram service, or null when Telegram is off (no TELEGRAM_BOT_TOKEN). */
 export function useTelegram(): Promise<TelegramService | null> {
   service ??= useAppContext().then((context) => {
-    created = createTelegramService(context, { log: logFn(useLog().child({ component: 'telegram' })) })
+    created = createTelegramService(context, {
+      log: logFn(useLog().child({ component: 'telegram' })),
+      // A chat linked with a code: perhaps one a leaked token asked for, so the user's other channels hear of it.
+      onLinked: userId => void useNotifications()
+        .then(notifications => notifications.accountChanged(userId, { what: 'A Telegram chat was linked to your account', about: ['telegram'] }))
+        .catch((error: Error) => useLog().warn({ component: 'telegram', user_id: userId }, `could not announce a linked chat: ${error.message}`))
+    })
     return created
   }).catch((error) => {
     service = undefined

@@ -1,4 +1,6 @@
 import { z } from 'zod'
+import { RequestRefusalCodeSchema } from './errors'
+import { TokenScopeSchema } from './tokens'
 
 /**
  * Response shapes shared by the API and the app. Field names are snake_case, as in the PRD. The
@@ -26,7 +28,7 @@ export type FieldError = z.infer<typeof FieldErrorSchema>
  * Every error the API answers, whatever the status: Nitro's JSON error body (`error`, `url`) for
  * errors thrown with createError or a RequestError, or the same fields without those two from the
  * catch-all 404 of an unknown /api path. `data` carries details: `errors` (400), the job's `status`
- * (409), nothing for most.
+ * (409), the `required_scope` a token lacks (403), the refusal's `code` (429, 503), nothing for most.
  */
 export const ApiErrorSchema = z.object({
   error: z.literal(true).optional(),
@@ -36,7 +38,9 @@ export const ApiErrorSchema = z.object({
   message: z.string().meta({ description: 'For people: what went wrong and, where there is one, what to do' }),
   data: z.object({
     errors: z.array(FieldErrorSchema).optional(),
-    status: z.string().optional()
+    status: z.string().optional(),
+    required_scope: TokenScopeSchema.optional(),
+    code: RequestRefusalCodeSchema.optional()
   }).optional()
 }).meta({ id: 'Error' })
 

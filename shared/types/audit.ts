@@ -6,11 +6,15 @@ export const AUDIT_ACTIONS = {
   'export.created': 'Export started',
   'export.cancelled': 'Export cancelled',
   'export.deleted': 'Export deleted',
-  'export.downloaded': 'Download link issued',
+  'export.downloaded': 'Export downloaded',
   'token.created': 'API token created',
   'token.revoked': 'API token revoked',
+  'telegram.link_code_created': 'Telegram link code created',
   'telegram.linked': 'Telegram connected',
   'telegram.unlinked': 'Telegram disconnected',
+  'webhook.created': 'Webhook added',
+  'webhook.deleted': 'Webhook removed',
+  'notifications.updated': 'Notification settings changed',
   'session.signed_in': 'Signed in',
   'session.sign_in_failed': 'Sign-in failed',
   'session.signed_out': 'Signed out'
@@ -26,8 +30,8 @@ const timestamp = z.iso.datetime()
 export const AuditEventSchema = z.object({
   id: z.guid(),
   action: z.enum(AUDIT_ACTION_IDS),
-  /** The export, token or session the event is about. */
-  object_id: z.string().nullable().meta({ description: 'The export, token or session the event is about' }),
+  /** The export, token, session or webhook the event is about. */
+  object_id: z.string().nullable().meta({ description: 'The export, token, session or webhook endpoint the event is about' }),
   /** Set when the request authenticated with an API token (its id), null for the cookie session. */
   token_id: z.guid().nullable().meta({ description: 'The API token the request authenticated with; null for the cookie session or no request (the Telegram bot)' }),
   ip: z.string().nullable().meta({ description: 'The client\'s address (TRUST_PROXY honoured); null when no HTTP request caused the event' }),

@@ -33,3 +33,22 @@ export const ExportErrorCodeSchema = z.enum(CODES).meta({
   // The same meanings by code, for tools that show one per enum value (Scalar, Redoc).
   'x-enumDescriptions': EXPORT_ERROR_CODES
 })
+
+/**
+ * Why the server refused to queue an export now (a 429 or 503 answer's `data.code`), by code:
+ * clients switch on it to wait or back off; the `message` beside it is for people.
+ */
+export const REQUEST_REFUSAL_CODES = {
+  TOO_MANY_ACTIVE: '429: the caller has EXPORT_MAX_ACTIVE_PER_USER exports pending or running; wait for one to finish or cancel one',
+  QUEUE_FULL: '503: the queue holds EXPORT_MAX_QUEUE_DEPTH exports; try again in a few minutes (Retry-After)'
+} as const satisfies Record<string, string>
+
+export type RequestRefusalCode = keyof typeof REQUEST_REFUSAL_CODES
+
+const REFUSALS = Object.keys(REQUEST_REFUSAL_CODES) as [RequestRefusalCode, ...RequestRefusalCode[]]
+
+export const RequestRefusalCodeSchema = z.enum(REFUSALS).meta({
+  'id': 'RequestRefusalCode',
+  'description': ['Why the request was refused for now, stable for programs:', ...REFUSALS.map(code => `- \`${code}\`: ${REQUEST_REFUSAL_CODES[code]}`)].join('\n'),
+  'x-enumDescriptions': REQUEST_REFUSAL_CODES
+})

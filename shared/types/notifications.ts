@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { ExportJobDTO } from './exports'
 import type { ScheduleDTO } from './schedules'
+import { storedText } from './text'
 
 /** Notification settings and webhooks, shared by the API and the Notifications page (snake_case). */
 
@@ -63,7 +64,7 @@ const toggles = z.strictObject({ completed: z.boolean().optional(), failed: z.bo
 
 /** PATCH: any subset of the GET shape; the address is the account's and cannot be changed here. */
 /** A Slack incoming-webhook URL: https (the host is checked on the server against hooks.slack.com and the webhook allow-list). */
-export const SlackWebhookUrlSchema = z.string().trim().max(2048, 'At most 2048 characters').pipe(z.url({ protocol: /^https?$/, message: 'Must be an https URL' }))
+export const SlackWebhookUrlSchema = storedText({ max: 2048 }).pipe(z.url({ protocol: /^https?$/, message: 'Must be an https URL' }))
 
 export const UpdateNotificationSettingsSchema = z.strictObject({
   telegram: toggles.optional(),
@@ -83,9 +84,9 @@ export const WEBHOOK_MESSAGE_TYPES = [...WEBHOOK_EVENTS, 'ping'] as const
 export type WebhookMessageType = typeof WEBHOOK_MESSAGE_TYPES[number]
 
 export const CreateWebhookSchema = z.strictObject({
-  url: z.string().trim().max(2048, 'At most 2048 characters').pipe(z.url({ protocol: /^https?$/, message: 'Must be an http(s) URL' })),
+  url: storedText({ max: 2048 }).pipe(z.url({ protocol: /^https?$/, message: 'Must be an http(s) URL' })),
   events: z.array(z.enum(WEBHOOK_EVENTS)).min(1, 'Choose at least one event').transform(events => [...new Set(events)]),
-  description: z.string().trim().max(200, 'At most 200 characters').nullish()
+  description: storedText({ max: 200 }).nullish()
 })
 export type CreateWebhook = z.infer<typeof CreateWebhookSchema>
 

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { CreateExportSchema } from './exports'
 import { JobStatusSchema } from './jobs'
 import { CHANNEL_KEYS, type ChannelKey } from './notifications'
+import { storedText } from './text'
 
 /** Recurring exports: a saved export request, a relative date range and a cadence (snake_case, as the API). */
 
@@ -121,7 +122,7 @@ export const ScheduleChannelsSchema = z.strictObject(
 
 export type ScheduleChannels = z.output<typeof ScheduleChannelsSchema>
 
-const NameSchema = z.string().trim().max(SCHEDULE_NAME_MAX, `At most ${SCHEDULE_NAME_MAX} characters`)
+const NameSchema = storedText({ max: SCHEDULE_NAME_MAX })
 
 /** POST /api/analytics/schedules: the export request (without dates) plus range, cadence, name, enabled. */
 export const CreateScheduleSchema = ScheduleRequestSchema.extend({

@@ -115,11 +115,13 @@ describe('export dialog', () => {
     const summary = await page.getByTestId('export-summary').textContent()
     expect(summary).toContain(`${Number(n).toLocaleString('en-US')} rows`)
 
+    // The button goes through the download route (where the download is audited), with the page's session.
     const href = await page.getByTestId('download').getAttribute('href')
-    const res = await fetch(href!)
-    expect(res.status).toBe(200)
-    expect(res.headers.get('content-disposition')).toContain('fct_transactions_2025-01-01_to_2025-12-31.parquet')
-    const { rows } = readParquetRows(new Uint8Array(await res.arrayBuffer()))
+    expect(href).toMatch(/^\/api\/analytics\/exports\/[0-9a-f-]{36}\/download$/)
+    const res = await page.request.get(new URL(href!, baseUrl).toString())
+    expect(res.status()).toBe(200)
+    expect(res.headers()['content-disposition']).toContain('fct_transactions_2025-01-01_to_2025-12-31.parquet')
+    const { rows } = readParquetRows(new Uint8Array(await res.body()))
     expect(rows.length).toBe(Number(n))
     expect(await page.getByTestId('curl').textContent()).toContain('/download')
   })

@@ -71,6 +71,73 @@ describe('API tokens and Activity pages', () => {
     }
   })
 
+  it('picks what a token may do by keyboard at phone width: the defaults checked, the channel scope chosen, listed and enforced', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } })
+    const page = await context.newPage()
+    try {
+      await signIn(page, baseUrl, user.email, user.password, '/settings/tokens')
+      await page.getByTestId('token-scopes').waitFor()
+      const box = (scope: string) => page.getByRole('checkbox', { name: scope, exact: true })
+      const checked = async (scope: string) => (await box(scope).getAttribute('aria-checked')) === 'true'
+      expect(await Promise.all(['exports:read', 'exports:write', 'schedules:write', 'webhooks:write', 'destinations:write'].map(checked)))
+        .toEqual([true, true, true, false, false])
+      await expectAccessible(page, 'API tokens page at phone width')
+
+      // From the name field, Tab enters the scopes, the arrow keys move between them, Space toggles one.
+      await page.getByTestId('token-name').fill('phone script')
+      const focused = (scope: string) => box(scope).evaluate(el => el === document.activeElement)
+      const focusByKeyboard = async (scope: string) => {
+        await page.getByTestId('token-name').focus()
+        const inGroup = () => page.getByTestId('token-scopes').evaluate(el => el.contains(document.activeElement))
+        for (let i = 0; i < 6 && !await inGroup(); i++) await page.keyboard.press('Tab')
+        for (const key of ['ArrowDown', 'ArrowUp']) {
+          for (let i = 0; i < 5 && !await focused(scope); i++) await page.keyboard.press(key)
+        }
+        expect(await focused(scope), `${scope} reached by keyboard`).toBe(true)
+      }
+      await focusByKeyboard('webhooks:write')
+      await page.keyboard.press('Space')
+      expect(await checked('webhooks:write')).toBe(true)
+      await focusByKeyboard('schedules:write')
+      await page.keyboard.press('Space')
+      expect(await checked('schedules:write')).toBe(false)
+
+      // Enter in the name field submits.
+      await page.getByTestId('token-name').press('Enter')
+      const secret = (await page.getByTestId('token-secret').textContent())!.trim()
+      const row = page.locator('[data-testid="tokens"] tbody tr', { hasText: 'phone script' })
+      await row.waitFor()
+      expect(await row.getByTestId('token-scopes-list').getByRole('listitem').allTextContents()).toEqual(['exports:read', 'exports:write', 'webhooks:write'])
+      // The form is back to the defaults for the next token.
+      expect(await checked('webhooks:write')).toBe(false)
+      expect(await checked('schedules:write')).toBe(true)
+      await expectAccessible(page, 'API tokens page at phone width, a scoped token created')
+      await screenshot(page, '35-tokens-scopes-phone')
+
+      const { api } = client(baseUrl)
+      const patch = (token: string) => api('/api/notifications/settings', { method: 'PATCH', token, headers: { 'content-type': 'application/json' }, body: '{}' })
+      expect((await patch(secret)).status).toBe(200)
+      const schedules = await api('/api/analytics/schedules', { method: 'POST', token: secret, headers: { 'content-type': 'application/json' }, body: '{}' })
+      expect(schedules.status).toBe(403)
+      expect((await schedules.json()).message).toContain('schedules:write')
+
+      // No scope at all is refused in the form, on the field.
+      for (const scope of ['exports:read', 'exports:write', 'schedules:write']) {
+        await focusByKeyboard(scope)
+        await page.keyboard.press('Space')
+      }
+      await page.getByTestId('token-name').fill('nothing')
+      await page.getByTestId('token-name').press('Enter')
+      await page.getByText('Choose at least one scope').waitFor()
+      await expectAccessible(page, 'API tokens page at phone width, no scope chosen')
+      await page.getByRole('button', { name: 'Revoke the token phone script' }).click()
+      await page.getByTestId('token-revoke-confirm').click()
+      await row.waitFor({ state: 'detached' })
+    } finally {
+      await context.close()
+    }
+  })
+
   it('the history says how long a file is kept, and deletes it after a confirmation', async () => {
     const { createExport, waitForExport, api } = client(baseUrl)
     const id = await createExport(user.token, { dataset_id: demoDataset, format: 'csv' })

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { S3RVER_CREDENTIALS, startS3rver } from '#server/lib/local/s3rver'
 import { DATASETS } from '#server/lib/warehouse/datasets'
 import { TEST_BUCKET } from '../helpers/environment'
+import { attemptKey } from '../helpers/faults'
 import { client } from '../helpers/http'
 import { useServerSuite } from '../helpers/suite'
 
@@ -60,7 +61,7 @@ describe('when the S3 server is unreachable', () => {
       // Only the successful export's object exists: the failed attempts left nothing behind.
       const s3client = new S3Client({ endpoint: s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
       const listing = await s3client.send(new ListObjectsV2Command({ Bucket: TEST_BUCKET }))
-      expect(listing.Contents?.map(o => o.Key)).toEqual([`exports/${user.user_id}/${okId}.parquet`])
+      expect(listing.Contents?.map(o => o.Key)).toEqual([expect.stringMatching(attemptKey(user.user_id, okId, 'parquet'))])
       expect((await readdir(workDir)).filter(f => f !== 'duckdb-spill')).toEqual([])
     } finally {
       await s3.stop()

@@ -9,9 +9,9 @@ import { S3RVER_CREDENTIALS } from '#server/lib/local/s3rver'
 import { DATASETS } from '#server/lib/warehouse/datasets'
 import type { ExportJobDTO, ExportMetadata } from '#shared/types/exports'
 import { TEST_BUCKET, type TestEnvironment } from '../helpers/environment'
-import { objectKeys, sql, waitFor } from '../helpers/faults'
+import { attemptKey, objectKeys, recordedKey, sql, waitFor } from '../helpers/faults'
 import { client } from '../helpers/http'
-import { startFaultProxy } from '../helpers/proxy'
+import { startFaultProxy, startRecordingProxy } from '../helpers/proxy'
 import { parseCsv } from '../helpers/readers'
 import type { ServerHandle } from '../helpers/server'
 import { useServerSuite } from '../helpers/suite'
@@ -83,9 +83,11 @@ describe('fault injection', () => {
     console.info(`killed worker's job completed ${Date.now() - killedAt} ms after the kill`)
     expect(done).toMatchObject({ status: 'completed', attempts: 2, error: null, row_count: 20_000 })
     // One object, whose bytes are what the job says.
-    expect(await objectKeys(suite.environment)).toEqual([`exports/${alice.user_id}/${jobId}.csv`])
+    const key = await recordedKey(suite.environment, jobId)
+    expect(key).toMatch(attemptKey(alice.user_id, jobId, 'csv'))
+    expect(await objectKeys(suite.environment)).toEqual([key])
     const s3 = new S3Client({ endpoint: suite.environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
-    const body = await (await s3.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: `exports/${alice.user_id}/${jobId}.csv` }))).Body!.transformToByteArray()
+    const body = await (await s3.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: key }))).Body!.transformToByteArray()
     expect(createHash('sha256').update(body).digest('hex')).toBe(done.checksum_sha256)
     expect((await readdir(second.workDir)).filter(f => f !== 'duckdb-spill')).toEqual([])
     await stopAll()
@@ -103,7 +105,8 @@ describe('fault injection', () => {
     suite.proxy.mode = 'pass'
     const done = await http.waitForExport(alice.token, jobId, 30_000)
     expect(done).toMatchObject({ status: 'completed', attempts: 2, error: null })
-    expect(await objectKeys(suite.environment)).toContain(`exports/${alice.user_id}/${jobId}.parquet`)
+    expect(await recordedKey(suite.environment, jobId)).toMatch(attemptKey(alice.user_id, jobId, 'parquet'))
+    expect(await objectKeys(suite.environment)).toContain(await recordedKey(suite.environment, jobId))
     await stopAll()
   })
 
@@ -202,7 +205,8 @@ describe('fault injection', () => {
 
   /** The one object of a finished job: its bytes are what the job reports (checksum and rows). */
   async function expectObjectMatches(jobId: string, done: ExportJobDTO) {
-    const key = `exports/${alice.user_id}/${jobId}.csv`
+    const key = await recordedKey(suite.environment, jobId)
+    expect(key).toMatch(attemptKey(alice.user_id, jobId, 'csv'))
     expect((await objectKeys(suite.environment)).filter(k => k.includes(jobId))).toEqual([key])
     const s3 = new S3Client({ endpoint: suite.environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
     const body = await (await s3.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: key }))).Body!.transformToByteArray()
@@ -262,6 +266,32 @@ describe('fault injection', () => {
     }
   })
 
+  // The review's repro: the export's commit (a single PutObject here; multipart completions in
+  // tests/integration/orphans.test.ts) is on the wire when the user deletes or cancels it. The
+  // object lands after the API removed the job's objects; it must still be gone within a minute.
+  it.each(['deleted', 'cancelled'] as const)('an export %s while its upload\'s commit is held leaves no object once the commit lands, for every compression', async (action) => {
+    const hold = await startRecordingProxy(suite.environment.s3.port)
+    try {
+      await startWorker(`held-${action}`, { S3_ENDPOINT: hold.endpoint })
+      for (const compression of ['none', 'gzip', 'zstd'] as const) {
+        hold.holdCommits = true
+        const jobId = await http.createExport(alice.token, { dataset_id: MONTHLY, format: 'csv', compression })
+        await waitFor(`the ${compression} commit to be held`, async () => hold.held.some(request => request.includes(jobId)), 30_000, 20)
+        const res = action === 'deleted'
+          ? await http.api(`/api/analytics/exports/${jobId}`, { method: 'DELETE', token: alice.token })
+          : await http.api(`/api/analytics/exports/${jobId}/cancel`, { method: 'POST', token: alice.token })
+        expect(res.status).toBe(200)
+        await hold.release()
+        // The commit has been answered: its object exists unless its run removed it.
+        await waitFor(`the late ${compression} object to be removed`, async () => (await objectKeys(suite.environment)).every(key => !key.includes(jobId)), 60_000, 100)
+        expect((await job(jobId)).status).toBe(action)
+      }
+    } finally {
+      await stopAll()
+      await hold.close()
+    }
+  })
+
   it('the retention task runs through Nitro when a worker starts: an export past retention is expired and its file deleted', async () => {
     const s3 = new S3Client({ endpoint: suite.environment.s3.endpoint, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
     const jobId = await http.createExport(alice.token, { dataset_id: MONTHLY, format: 'csv' })
@@ -269,7 +299,8 @@ describe('fault injection', () => {
     const done = await http.waitForExport(alice.token, jobId, 30_000)
     expect(done.status).toBe('completed')
     await stopAll()
-    const key = `exports/${alice.user_id}/${jobId}.csv`
+    const key = await recordedKey(suite.environment, jobId)
+    expect(key).toMatch(attemptKey(alice.user_id, jobId, 'csv'))
     expect(await objectKeys(suite.environment)).toContain(key)
     await sql(suite.environment, 'UPDATE jobs SET completed_at = now() - interval \'25 hours\' WHERE id = $1', [jobId])
     await startWorker('retention')

@@ -7,7 +7,7 @@ import { expireExports } from '#server/lib/exports/retention'
 import { createStorage } from '#server/lib/storage/s3'
 import { DATASETS } from '#server/lib/warehouse/datasets'
 import type { TestEnvironment } from '../helpers/environment'
-import { objectKeys, sql, waitFor } from '../helpers/faults'
+import { attemptKey, objectKeys, recordedKey, sql, waitFor } from '../helpers/faults'
 import { client } from '../helpers/http'
 import { useServerSuite } from '../helpers/suite'
 
@@ -195,7 +195,7 @@ describe('export lifecycle', () => {
       const job = await http.waitForExport(alice.token, jobId)
       expect(job.status).toBe('completed')
       console.info(`next export claimed ${Date.parse(job.started_at!) - Date.parse(job.created_at)} ms after creation, done ${Date.parse(job.completed_at!) - Date.parse(job.started_at!)} ms later`)
-      expect(await objectKeys(suite.environment)).toEqual([`exports/${alice.user_id}/${jobId}.csv`])
+      expect(await objectKeys(suite.environment)).toEqual([expect.stringMatching(attemptKey(alice.user_id, jobId, 'csv'))])
       expect((await readdir(workDir)).filter(f => f !== 'duckdb-spill')).toEqual([])
     })
   })
@@ -205,7 +205,8 @@ describe('export lifecycle', () => {
       const jobId = await http.createExport(bob.token, monthly)
       const done = await http.waitForExport(bob.token, jobId)
       expect(done.download_url).toBeTruthy()
-      const key = `exports/${bob.user_id}/${jobId}.csv`
+      const key = await recordedKey(suite.environment, jobId)
+      expect(key).toMatch(attemptKey(bob.user_id, jobId, 'csv'))
       expect(await objectKeys(suite.environment)).toContain(key)
 
       // The sweep the scheduled task runs, with the clock 25 hours ahead.

@@ -57,7 +57,7 @@ describe('metrics and logs', () => {
       'outport_jobs', 'outport_export_duration_seconds', 'outport_export_rows_total', 'outport_export_bytes_total',
       'outport_export_failures_total', 'outport_job_pickup_seconds', 'outport_lease_reclaims_total', 'outport_notifications_total',
       'outport_http_request_duration_seconds', 'outport_event_loop_delay_seconds', 'outport_duckdb_memory_bytes',
-      'outport_audit_write_failures_total'
+      'outport_audit_write_failures_total', 'outport_export_orphans_found_total', 'outport_export_orphans_deleted_total'
     ]) {
       expect(families.get(name), name).toBeDefined()
       expect(text).toContain(`# TYPE ${name} `)

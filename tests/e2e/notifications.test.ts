@@ -87,7 +87,11 @@ describe('notifications: email and webhooks', () => {
   let other: { user_id: string, token: string }
   let endpoint: CreatedWebhookDTO
 
-  const mailsTo = (address: string) => mails.filter(m => m.to && !Array.isArray(m.to) && m.to.value[0]?.address === address)
+  const ACCOUNT_ALERT = 'Your Outport account changed'
+  const allMailsTo = (address: string) => mails.filter(m => m.to && !Array.isArray(m.to) && m.to.value[0]?.address === address)
+  // The exports' emails; the account alerts that adding a webhook or changing settings sends are counted apart.
+  const mailsTo = (address: string) => allMailsTo(address).filter(m => m.subject !== ACCOUNT_ALERT)
+  const alertsTo = (address: string) => allMailsTo(address).filter(m => m.subject === ACCOUNT_ALERT)
   const hitsAt = (path: string) => hits.filter(h => h.path === path)
   async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 20_000) {
     const deadline = Date.now() + ms
@@ -366,6 +370,47 @@ describe('notifications: email and webhooks', () => {
       await new Promise<void>(r => tarpit.close(() => r()))
     }
   }, 90_000)
+
+  it('a webhook added or removed and the settings changed: audited, and the user told on their other channels', async () => {
+    const host = new URL(receiverUrl).host
+    const alertsSince = (n: number) => alertsTo(user.email).slice(n).map(m => m.text ?? '')
+    let before = alertsTo(user.email).length
+    const res = await createWebhook({ url: `${receiverUrl}/alerted?key=s3cret-key`, events: ['export.failed'] })
+    expect(res.status).toBe(201)
+    const hook: CreatedWebhookDTO = await res.json()
+    await waitFor(() => alertsTo(user.email).length > before, 'the alert for the added webhook')
+    const [added] = alertsSince(before)
+    expect(added).toContain(`A webhook to ${host} was added to your account.`)
+    expect(added).toContain(`Activity: ${APP_URL}/activity`)
+    expect(added).not.toContain('s3cret-key')
+
+    before = alertsTo(user.email).length
+    expect((await api.api(`/api/webhooks/${hook.id}`, { method: 'DELETE', token: user.token })).status).toBe(204)
+    await waitFor(() => alertsTo(user.email).length > before, 'the alert for the removed webhook')
+    expect(alertsSince(before)[0]).toContain(`The webhook to ${host} was removed from your account.`)
+
+    // Email's own settings are not told by email (the channel they concern); Telegram's are.
+    before = alertsTo(user.email).length
+    const patch = (body: unknown) => api.api('/api/notifications/settings', { method: 'PATCH', token: user.token, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    expect((await patch({ email: { failed: false } })).status).toBe(200)
+    expect((await patch({ telegram: { completed: false } })).status).toBe(200)
+    await waitFor(() => alertsTo(user.email).length > before, 'the alert for the settings')
+    await sleep(1000)
+    expect(alertsSince(before)).toHaveLength(1)
+    expect(alertsSince(before)[0]).toContain('Your notification settings were changed: Telegram: completed exports off.')
+    expect((await patch({ email: { failed: true }, telegram: { completed: true } })).status).toBe(200)
+
+    const token = (await db.apiToken.findFirstOrThrow({ where: { userId: user.user_id, name: 'demo' } })).id
+    const { events } = await (await api.api('/api/audit?limit=20', { token: user.token })).json() as { events: Array<{ action: string, object_id: string | null, token_id: string | null, details: Record<string, unknown> }> }
+    expect(events.find(e => e.action === 'webhook.created')).toMatchObject({ object_id: hook.id, token_id: token, details: { host, events: ['export.failed'] } })
+    expect(events.find(e => e.action === 'webhook.deleted')).toMatchObject({ object_id: hook.id, details: { host } })
+    expect(events.filter(e => e.action === 'notifications.updated').slice(0, 3).map(e => e.details.changes)).toEqual([
+      ['Telegram: completed exports on', 'Email: failed exports on'],
+      ['Telegram: completed exports off'],
+      ['Email: failed exports off']
+    ])
+    expect(JSON.stringify(events)).not.toContain('s3cret-key')
+  })
 
   it('up to WEBHOOKS_MAX_PER_USER endpoints a user (409 beyond)', async () => {
     const existing = (await (await api.api('/api/webhooks', { token: other.token })).json()).length

@@ -104,6 +104,61 @@ describe('self-service: tokens, export deletion, filters, audit', () => {
       await http.api(`/api/tokens/${mine.id}`, { method: 'DELETE', ...asSession(aliceCookie) })
     })
 
+    it('scopes: a default token exports and schedules but cannot open a channel (403 naming webhooks:write); a session can do all', async () => {
+      const created: CreatedApiTokenDTO = await (await createToken(aliceCookie, { name: 'defaults' })).json()
+      expect(created.scopes).toEqual(['exports:read', 'exports:write', 'schedules:write'])
+      const token = created.token
+      const json = (body: unknown) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      const refusals = {
+        'POST /api/webhooks': () => http.postJson('/api/webhooks', { url: 'https://hooks.example.com/in', events: ['export.completed'] }, { token }),
+        'POST /api/telegram/link': () => http.postJson('/api/telegram/link', {}, { token }),
+        'DELETE /api/telegram/link': () => http.api('/api/telegram/link', { method: 'DELETE', token }),
+        'PATCH /api/notifications/settings': () => http.api('/api/notifications/settings', { method: 'PATCH', token, ...json({ email: { completed: false } }) })
+      }
+      for (const [route, call] of Object.entries(refusals)) {
+        const res = await call()
+        expect(res.status, route).toBe(403)
+        const body = await res.json()
+        expect(body.message, route).toContain('webhooks:write')
+        expect(body.data, route).toEqual({ required_scope: 'webhooks:write' })
+      }
+      expect((await (await http.api('/api/notifications/settings', { token })).json()).email.completed).toBe(true)
+      expect((await http.api('/api/webhooks', { token })).status).toBe(200)
+
+      // Exports and schedules, the default token's work.
+      expect((await http.postJson('/api/analytics/exports', { dataset_id: MONTHLY, format: 'csv' }, { token })).status).toBe(202)
+      const schedule = await http.postJson('/api/analytics/schedules', { dataset_id: MONTHLY, format: 'csv', range: 'all_dates', cadence: { frequency: 'daily', time: '08:00', time_zone: 'UTC' } }, { token })
+      expect(schedule.status).toBe(201)
+      expect((await http.api(`/api/analytics/schedules/${(await schedule.json()).id}`, { method: 'DELETE', token })).status).toBe(204)
+
+      // A read-only token reads, and is told which scope a change needs.
+      const reader: CreatedApiTokenDTO = await (await createToken(aliceCookie, { name: 'reader', scopes: ['exports:read'] })).json()
+      expect(reader.scopes).toEqual(['exports:read'])
+      expect((await http.api('/api/analytics/exports', { token: reader.token })).status).toBe(200)
+      const exportRefused = await http.postJson('/api/analytics/exports', { dataset_id: MONTHLY, format: 'csv' }, { token: reader.token })
+      expect(exportRefused.status).toBe(403)
+      expect((await exportRefused.json()).data).toEqual({ required_scope: 'exports:write' })
+      expect((await (await http.postJson('/api/analytics/schedules', {}, { token: reader.token })).json()).data).toEqual({ required_scope: 'schedules:write' })
+
+      // A token minted with webhooks:write passes the scope check: a plain-http URL is then refused for itself (400, not 403).
+      const hooks: CreatedApiTokenDTO = await (await createToken(aliceCookie, { name: 'hooks', scopes: ['webhooks:write', 'exports:read'] })).json()
+      expect(hooks.scopes).toEqual(['exports:read', 'webhooks:write'])
+      expect((await http.postJson('/api/webhooks', { url: 'http://hooks.example.com/in', events: ['export.completed'] }, { token: hooks.token })).status).toBe(400)
+      expect((await http.api('/api/notifications/settings', { method: 'PATCH', token: hooks.token, ...json({}) })).status).toBe(200)
+      // The session has every scope.
+      expect((await http.postJson('/api/webhooks', { url: 'http://hooks.example.com/in', events: ['export.completed'] }, asSession(aliceCookie))).status).toBe(400)
+      expect((await http.api('/api/notifications/settings', { method: 'PATCH', ...asSession(aliceCookie, { 'content-type': 'application/json' }), body: '{}' })).status).toBe(200)
+
+      const { tokens } = await (await http.api('/api/tokens', asSession(aliceCookie))).json()
+      expect(tokens.find((t: { id: string }) => t.id === hooks.id).scopes).toEqual(['exports:read', 'webhooks:write'])
+      const minted = (await auditEvents(alice.token)).find(e => e.action === 'token.created' && e.object_id === reader.id)
+      expect(minted?.details).toMatchObject({ scopes: ['exports:read'] })
+      for (const body of [{ name: 'x', scopes: [] }, { name: 'x', scopes: ['admin'] }, { name: 'x', scopes: 'exports:read' }]) {
+        expect((await createToken(aliceCookie, body)).status, JSON.stringify(body)).toBe(400)
+      }
+      for (const t of [created, reader, hooks]) await http.api(`/api/tokens/${t.id}`, { method: 'DELETE', ...asSession(aliceCookie) })
+    })
+
     it('an expired token is 401 and listed as expired', async () => {
       const created: CreatedApiTokenDTO = await (await createToken(aliceCookie, { name: 'short-lived', expires_in_days: 1 })).json()
       expect((await http.api('/api/auth/me', { token: created.token })).status).toBe(200)
@@ -232,8 +287,9 @@ describe('self-service: tokens, export deletion, filters, audit', () => {
       expect(created).toMatchObject({ ip: '203.0.113.7', user_agent: 'outport-test/1', token_id: tokenRow.id })
       const downloads = events.filter(e => e.action === 'export.downloaded')
       expect(downloads.find(e => e.details?.via === 'api')).toMatchObject({ ip: '203.0.113.8', token_id: tokenRow.id })
-      // The status reads that minted a URL while waiting count as links issued.
-      expect(downloads.some(e => e.details?.via === 'status')).toBe(true)
+      // Only the fetch is a download: the status reads that minted a URL while waiting are not audited.
+      expect(downloads).toHaveLength(1)
+      expect(downloads.some(e => e.details?.via === 'status')).toBe(false)
     })
 
     it('records sign-ins (and failed ones against the account) and sign-outs, newest first, only the caller\'s', async () => {

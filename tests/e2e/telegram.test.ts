@@ -157,7 +157,7 @@ describe('Telegram', () => {
   it('another user\'s link code sent from a linked chat is refused and leaves both users\' links as they were', async () => {
     const MALLORY_CHAT = 6_660_001
     const mallory = await db.user.create({ data: { email: 'mallory@example.com', passwordHash: 'x', displayName: 'Mallory' } })
-    const { token } = await createApiToken(db, mallory.id, 'e2e')
+    const { token } = await createApiToken(db, mallory.id, 'e2e', { scopes: ['webhooks:write'] })
     const code = async () => {
       const res = await api.postJson('/api/telegram/link', {}, { token })
       expect(res.status).toBe(201)
@@ -279,7 +279,8 @@ describe('Telegram', () => {
     expect((await api.api(link(completed))).status).toBe(410)
 
     const s3 = new S3Client({ endpoint: env.S3_ENDPOINT, region: 'eu-west-2', forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
-    await s3.send(new DeleteObjectCommand({ Bucket: TEST_BUCKET, Key: `exports/${user.user_id}/${second.job_id}.csv` }))
+    const { s3_key: objectKey } = (await db.job.findUniqueOrThrow({ where: { id: second.job_id } })).metadata as { s3_key: string }
+    await s3.send(new DeleteObjectCommand({ Bucket: TEST_BUCKET, Key: objectKey }))
     const res = await api.api(link(second))
     expect(res.status).toBe(410)
     expect(await res.text()).toContain('no longer available')

@@ -40,3 +40,14 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     await sleep(intervalMs)
   }
 }
+
+/** The key an attempt of the job writes its object under: exports/{user_id}/{job_id}/{claim_id}.{ext}. */
+export function attemptKey(userId: string, jobId: string, extension: string): RegExp {
+  return new RegExp(`^exports/${userId}/${jobId}/[0-9a-f-]{36}\\.${extension.replaceAll('.', '\\.')}$`)
+}
+
+/** The object key the job's completion recorded (its file). */
+export async function recordedKey(environment: TestEnvironment, jobId: string): Promise<string> {
+  const [row] = await sql<{ key: string }>(environment, 'SELECT metadata->>\'s3_key\' AS key FROM jobs WHERE id = $1', [jobId])
+  return row!.key
+}

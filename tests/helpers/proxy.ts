@@ -87,30 +87,65 @@ export async function startFaultProxy(targetPort: number, opts: { uploadBytesPer
 
 /**
  * An HTTP proxy in front of a real service that records each request (`HEAD /bucket`, …), to count
- * what the server under test asks of it; `down` resets each connection instead.
+ * what the server under test asks of it; `down` resets each connection instead. With `holdCommits`
+ * it holds each request that commits an S3 object — a CompleteMultipartUpload POST, a single
+ * PutObject — before it reaches the server, until `release()`: a commit already on the wire when
+ * its export is cancelled or deleted.
  */
 export interface RecordingProxy {
   endpoint: string
   requests: string[]
   down: boolean
+  holdCommits: boolean
+  /** The commits held now (`PUT /bucket/key`, `POST /bucket/key?uploadId=…`). */
+  held: string[]
+  /**
+   * Sends the held commits on to the server (and holds no more until `holdCommits` is set again);
+   * resolves once the server has answered each: their objects have landed.
+   */
+  release: () => Promise<void>
   close: () => Promise<void>
 }
 
+/** A request that creates an object: a multipart upload's completion, or a PUT that is no part. */
+function commitsObject(method: string | undefined, url: string): boolean {
+  const query = new URLSearchParams(url.split('?')[1] ?? '')
+  return (method === 'POST' && query.has('uploadId')) || (method === 'PUT' && !query.has('partNumber') && url.split('?')[0]!.split('/').length > 2)
+}
+
 export async function startRecordingProxy(targetPort: number): Promise<RecordingProxy> {
+  const waiting: Array<() => Promise<void>> = []
   const server = createHttpServer((req, res) => {
     proxy.requests.push(`${req.method} ${req.url}`)
     if (proxy.down) return void req.socket.resetAndDestroy()
-    const upstream = httpRequest({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
+    const answered = new Promise<void>(resolve => res.on('close', resolve))
+    const forward = () => {
+      const upstream = httpRequest({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      })
+      upstream.on('error', () => res.destroy())
+      req.pipe(upstream)
+    }
+    if (!proxy.holdCommits || !commitsObject(req.method, req.url ?? '')) return forward()
+    const name = `${req.method} ${req.url}`
+    proxy.held.push(name)
+    waiting.push(() => {
+      proxy.held.splice(proxy.held.indexOf(name), 1)
+      forward()
+      return answered
     })
-    upstream.on('error', () => res.destroy())
-    req.pipe(upstream)
   })
   const proxy: RecordingProxy = {
     endpoint: '',
     requests: [],
     down: false,
+    holdCommits: false,
+    held: [],
+    release: async () => {
+      proxy.holdCommits = false
+      await Promise.all(waiting.splice(0).map(go => go()))
+    },
     close: () => new Promise((resolve) => {
       server.closeAllConnections()
       server.close(() => resolve())

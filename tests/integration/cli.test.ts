@@ -6,6 +6,7 @@ import { promisify } from 'node:util'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findUserByToken } from '#server/lib/auth/tokens'
+import { TOKEN_SCOPE_IDS } from '#shared/types/tokens'
 import { verifyPassword } from '#server/lib/auth/passwords'
 import { createDb } from '#server/lib/db/client'
 import { openWarehouse, queryRows } from '#server/lib/warehouse/duckdb'
@@ -62,6 +63,8 @@ describe('npm run cli', () => {
         expect(row.accounts.map(a => a.id).sort()).toEqual([...user.account_ids].sort())
         expect(row.tags.map(t => t.id).sort()).toEqual([...user.tag_ids].sort())
         expect((await findUserByToken(db, user.token))?.id).toBe(user.user_id)
+        // The tokens the demo prints are the operator's: every scope.
+        expect((await findUserByToken(db, user.token))?.scopes).toEqual(TOKEN_SCOPE_IDS)
       }
       // Deterministic: the same seed gives the same ids again.
       const again = await cli(['demo', '--users', '2', '--transactions', '750', '--seed', '5'], env)
@@ -81,6 +84,11 @@ describe('npm run cli', () => {
     const db = createDb(database.url, { max: 1 })
     try {
       expect((await findUserByToken(db, json.token))?.id).toBe(created.user_id)
+      expect(json.scopes).toEqual(TOKEN_SCOPE_IDS)
+      expect((await findUserByToken(db, json.token))?.scopes).toEqual(TOKEN_SCOPE_IDS)
+      const narrow = (await cli(['token:create', '--email', 'new.user@example.com', '--name', 'narrow', '--scopes', 'webhooks:write, exports:read'], env)).json
+      expect(narrow.scopes).toEqual(['exports:read', 'webhooks:write'])
+      expect((await findUserByToken(db, narrow.token))?.scopes).toEqual(['exports:read', 'webhooks:write'])
       // user:disable stops the user's tokens (and sessions) at once.
       const disabled = (await cli(['user:disable', '--email', 'new.user@example.com'], env)).json
       expect(disabled).toMatchObject({ user_id: created.user_id, email: 'new.user@example.com', sessions_ended: 0 })
@@ -95,6 +103,9 @@ describe('npm run cli', () => {
     const error = await cli(['token:create', '--email', 'nobody@example.com'], env).catch(e => e)
     expect(error.code).toBe(2)
     expect(error.stderr).toMatch(/No user with email nobody@example.com/)
+    const badScope = await cli(['token:create', '--email', 'new.user@example.com', '--scopes', 'exports:read,admin'], env).catch(e => e)
+    expect(badScope.code).toBe(2)
+    expect(badScope.stderr).toMatch(/--scopes takes a comma-separated list of exports:read, .* \(unknown: admin\)/)
     const unknown = await cli(['frobnicate'], env).catch(e => e)
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toMatch(/Usage: npm run cli/)

@@ -7,6 +7,7 @@ import { loadConfig } from '#server/lib/config'
 import { createDb } from '#server/lib/db/client'
 import { createMailer } from '#server/lib/notifications/channels/email'
 import { prepareDevelopment } from '#server/lib/local/development'
+import { redact } from '#server/lib/redact'
 import type { LocalServices } from '#server/lib/local/services'
 import { checkBucket, createStorage } from '#server/lib/storage/s3'
 
@@ -41,6 +42,9 @@ describe('zero-configuration development', () => {
     expect(await readFile(join(dir, 'data', 'mail', caught[0]!), 'utf8')).toContain('Subject: Caught')
     const signIn = lines.map(l => /^Demo sign-in: (\S+) \/ (\S+)\s+API token: (\S+)$/.exec(l)).find(Boolean)
     expect(signIn).toBeTruthy()
+    // The log redaction lets this one line through whole, once; the token anywhere else is hidden.
+    expect(redact(signIn![0])).toBe(signIn![0])
+    expect(redact(signIn![0])).not.toContain(signIn![3])
 
     const config = loadConfig({ ...env, NUXT_SESSION_PASSWORD: 'test-session-password-that-is-long-enough-0123456789' })
     await checkBucket(createStorage(config))

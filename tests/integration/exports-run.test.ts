@@ -186,6 +186,18 @@ describe.each(['this thread', 'the upload thread'] as const)('runExport, uploadi
     expect(await readdir(join(dir, 'work'))).toEqual([])
   })
 
+  it.each([['multipart', 0], ['single PutObject', 2]] as const)('a run frozen past its fence check (%s) commits its own object, never over the winner\'s', async (_kind, dataset) => {
+    const id = `00000000-0000-4000-8000-00000000004${dataset}`
+    const winner = exportKey(user!.user_id, id, 'csv', 'none', '44444444-4444-4444-8444-444444444444')
+    await storage.client.send(new PutObjectCommand({ Bucket: storage.bucket, Key: winner, Body: 'the winner\'s file' }))
+    // Its fence said yes; the other run took over and completed while it was frozen after that.
+    const job = { id, userId: user!.user_id, claimId: '55555555-5555-4555-8555-555555555555', metadata: { ...metadata('csv'), dataset_id: DATASETS[dataset]!.id, dataset_name: DATASETS[dataset]!.name } }
+    const result = await runExport(job, options({ fence: async () => true }))
+    expect(result.s3_key).toBe(`exports/${user!.user_id}/${id}/${job.claimId}.csv`)
+    const object = await storage.client.send(new GetObjectCommand({ Bucket: storage.bucket, Key: winner }))
+    expect(await object.Body!.transformToString()).toBe('the winner\'s file')
+  })
+
   it('names each attempt\'s work file after its claim, so two runs of one job never share a file', async () => {
     const id = '00000000-0000-4000-8000-000000000020'
     const seen: string[] = []

@@ -80,6 +80,21 @@ describe('migrations', () => {
     }
   })
 
+  it('gives tokens minted before scopes what they could do, minus changing where notifications go', async () => {
+    const scratch = await createTestDatabase({ migrate: false })
+    try {
+      const migrations = await readMigrations(MIGRATIONS_DIR)
+      const scopes = migrations.findIndex(m => m.name.endsWith('_token_scopes'))
+      await migrate(scratch.url, migrations.slice(0, scopes))
+      await query(scratch.url, `WITH u AS (INSERT INTO users (email, password_hash, display_name, updated_at) VALUES ('old@example.com', 'x', 'Old', now()) RETURNING id)
+        INSERT INTO api_tokens (user_id, name, token_hash) SELECT id, 'old script', 'hash' FROM u`)
+      await migrate(scratch.url, migrations)
+      expect(await query(scratch.url, 'SELECT scopes FROM api_tokens')).toEqual([{ scopes: ['exports:read', 'exports:write', 'schedules:write'] }])
+    } finally {
+      await scratch.drop()
+    }
+  })
+
   it('has indexes for "the user\'s jobs newest first", "the oldest claimable job" and "the jobs ahead of this one"', async () => {
     // With sequential scans, bitmap scans and sorts priced out, the planner shows whether an index
     // can serve each query in its order at all (on a near-empty table it would rightly prefer to

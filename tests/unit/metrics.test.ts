@@ -23,6 +23,8 @@ describe('metrics', () => {
       'outport_export_bytes_total',
       'outport_export_duration_seconds',
       'outport_export_failures_total',
+      'outport_export_orphans_deleted_total',
+      'outport_export_orphans_found_total',
       'outport_export_rows_total',
       'outport_http_request_duration_seconds',
       'outport_job_pickup_seconds',

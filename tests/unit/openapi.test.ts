@@ -1,9 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
 import { validate, compileErrors } from '@readme/openapi-parser'
+import Ajv2020 from 'ajv/dist/2020'
+import addFormats from 'ajv-formats'
 import { describe, expect, it } from 'vitest'
-import { buildOpenApiDocument, documentedExamples, SESSION_COOKIE } from '#server/lib/openapi/document'
-import { ERROR_EXAMPLES } from '#server/lib/openapi/operations'
+import { buildOpenApiDocument, documentedExamples, SESSION_COOKIE, splitKey } from '#server/lib/openapi/document'
+import { ERROR_EXAMPLES, OPERATIONS, type OperationDoc } from '#server/lib/openapi/operations'
+import { documentedMethods, hasJsonErrors, isApiPath } from '#server/lib/openapi/routes'
+import * as examples from '#server/lib/openapi/examples'
 import { ListExportsQuerySchema } from '#shared/types/exports'
 
 const ROOT = join(import.meta.dirname, '../..')
@@ -13,7 +17,7 @@ const METHODS = new Set(['get', 'post', 'put', 'patch', 'delete'])
  * 'METHOD /path' for every route file, as Nitro maps them: `[id]` → `{id}`, `index` → its folder,
  * the suffix before `.ts` is the method. Catch-alls (`[...path].ts`) serve no documented route.
  */
-function routeFiles(dir: string, prefix: string): string[] {
+function routeEntries(dir: string, prefix: string): Array<{ route: string, file: string }> {
   return readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
     .filter(entry => entry.isFile() && entry.name.endsWith('.ts') && !entry.name.startsWith('[...'))
     .map((entry) => {
@@ -22,8 +26,12 @@ function routeFiles(dir: string, prefix: string): string[] {
       const method = parts.at(-1)!
       if (!METHODS.has(method)) throw new Error(`${dir}/${file}: name the file by its method (.get.ts, .post.ts, …) so it can be documented`)
       const path = parts.slice(0, -1).join('.').replace(/(^|\/)index$/, '').replace(/\[(\w+)\]/g, '{$1}')
-      return `${method.toUpperCase()} ${`${prefix}/${path}`.replace(/\/$/, '')}`
+      return { route: `${method.toUpperCase()} ${`${prefix}/${path}`.replace(/\/$/, '')}`, file: join(dir, file) }
     })
+}
+
+function routeFiles(dir: string, prefix: string): string[] {
+  return routeEntries(dir, prefix).map(entry => entry.route)
 }
 
 const document = buildOpenApiDocument()
@@ -73,6 +81,27 @@ describe('the OpenAPI document', () => {
     }
   })
 
+  it('names, for every route a token may call, the scope the route asks requireUser() for, and its 403', () => {
+    const table: Record<string, OperationDoc> = OPERATIONS
+    for (const { route, file } of routeEntries('server/api', '/api')) {
+      const doc = table[route]!
+      if (doc.auth !== 'user') continue
+      const source = readFileSync(join(ROOT, file), 'utf8')
+      const asked = [...source.matchAll(/requireUser\(event(?:, \{ scope: '([^']+)' \})?\)/g)].map(m => m[1] ?? null)
+      expect(asked, `${file} calls requireUser() once`).toHaveLength(1)
+      expect(doc.scope, `${route}: say which scope a token needs (null: any valid token)`).not.toBeUndefined()
+      expect(asked[0], `${route}: the route and its documentation agree on the scope`).toBe(doc.scope)
+      if (!doc.scope) continue
+      const [method, path] = splitKey(route)
+      const operation = (document.paths?.[path] as Record<string, { responses?: Record<string, unknown>, description?: string }>)[method]!
+      expect(JSON.stringify(operation.responses?.['403']), route).toContain(`\`${doc.scope}\` scope`)
+      expect(operation.description, route).toContain(`\`${doc.scope}\``)
+    }
+    // Reads need exports:read; opening a channel for data to leave needs webhooks:write.
+    expect(table['GET /api/analytics/exports/{id}']!.scope).toBe('exports:read')
+    for (const route of ['POST /api/webhooks', 'POST /api/telegram/link', 'PATCH /api/notifications/settings']) expect(table[route]!.scope).toBe('webhooks:write')
+  })
+
   it('names the session cookie the app sets', () => {
     expect(readFileSync(join(ROOT, 'nuxt.config.ts'), 'utf8')).toContain(`name: '${SESSION_COOKIE}'`)
   })
@@ -96,5 +125,52 @@ describe('the OpenAPI document', () => {
   it.each([...documentedExamples(), ...ERROR_EXAMPLES].map(e => [e.where, e] as const))('example %s satisfies its schema', (_where, { schema, example }) => {
     const result = schema.safeParse(example)
     expect(result.error?.issues ?? []).toEqual([])
+  })
+})
+
+describe('the documented methods of a request path', () => {
+  it('are the methods of the documented path it fits, literal segments first', () => {
+    expect([...documentedMethods('/api/analytics/exports')!.keys()].sort()).toEqual(['GET', 'POST'])
+    expect([...documentedMethods('/api/analytics/exports/preview')!.keys()]).toEqual(['POST'])
+    expect([...documentedMethods(`/api/analytics/exports/${examples.JOB_ID}`)!.keys()].sort()).toEqual(['DELETE', 'GET'])
+    expect(documentedMethods('/api/analytics/nope')).toBeUndefined()
+    expect(documentedMethods('/api/analytics/exports/a/b/c')).toBeUndefined()
+  })
+
+  it('say which operations take a JSON body', () => {
+    expect(documentedMethods('/api/tokens')!.get('POST')).toEqual({ jsonBody: true })
+    expect(documentedMethods('/api/auth/logout')!.get('POST')).toEqual({ jsonBody: false })
+  })
+
+  it('JSON errors: the API and /metrics, not the pages nor the signed link', () => {
+    expect(['/api/x', '/metrics', '/metrics?x', '/exports/1/download', '/login'].map(hasJsonErrors)).toEqual([true, true, true, false, false])
+  })
+
+  it.each([['/api', true], ['/api/', true], ['/api?x=1', true], ['/api/health', true], ['/apis', false], ['/login', false], ['/metrics', false]])('%s is an API path: %s', (path, api) => {
+    expect(isApiPath(path)).toBe(api)
+  })
+})
+
+describe('the document\'s examples, by a JSON Schema 2020-12 validator', () => {
+  const ajv = new Ajv2020({ strict: false, allErrors: true })
+  addFormats(ajv)
+  ajv.addSchema(JSON.parse(JSON.stringify(document)), 'openapi.json')
+  const pointer = (...tokens: string[]) => `openapi.json#/${tokens.map(t => encodeURIComponent(t.replaceAll('~', '~0').replaceAll('/', '~1'))).join('/')}`
+  type Media = Record<string, { example?: unknown }>
+  const cases = Object.entries(document.paths ?? {}).flatMap(([path, item]) => Object.entries(item ?? {}).flatMap(([method, op]) => {
+    const { requestBody, responses } = op as { requestBody?: { content: Media }, responses: Record<string, { content?: Media }> }
+    const media = (content: Media | undefined, ...at: string[]) => Object.entries(content ?? {})
+      .filter(([, m]) => m.example !== undefined)
+      .map(([type, m]) => [`${method.toUpperCase()} ${path} ${at.at(-1) ?? 'body'}`, pointer('paths', path, method, ...at, 'content', type, 'schema'), m.example] as const)
+    return [...media(requestBody?.content, 'requestBody'), ...Object.entries(responses).flatMap(([status, r]) => media(r.content, 'responses', status))]
+  }))
+
+  it('finds them', () => {
+    expect(cases.length).toBeGreaterThan(40)
+  })
+
+  it.each([...cases, ...ERROR_EXAMPLES.map(e => [e.where, 'openapi.json#/components/schemas/Error', e.example] as const)])('%s', (_where, ref, example) => {
+    const validate = ajv.getSchema(ref)!
+    expect(validate(example), JSON.stringify(validate.errors)).toBe(true)
   })
 })

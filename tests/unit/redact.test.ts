@@ -2,7 +2,7 @@ import { format } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '#server/lib/config'
 import { downloadTokenKey, signDownloadToken, signedDownloadUrl } from '#server/lib/exports/download-token'
-import { REDACTED, redact } from '#server/lib/redact'
+import { REDACTED, redact, showInLogOnce } from '#server/lib/redact'
 import { createStorage, presignDownload } from '#server/lib/storage/s3'
 
 const BOT_TOKEN = '7012345678:AAHk3bX9-q_Zr8vN2mPq4sT6uW8yA0cE1gI'
@@ -80,6 +80,30 @@ describe('redact', () => {
       expect(out).not.toContain('eyJhbGciOiJIUzI1NiJ9')
     }
     expect(redact(`cookie: theme=dark; nuxt-session=${COOKIE}; other=1`)).toBe(`cookie: theme=dark; nuxt-session=${REDACTED}; other=1`)
+  })
+
+  it('removes the user-info and query values of webhook URLs, wherever they are printed', () => {
+    const secrets = ['hook-user', 's3cr3t-pass', 'Zk9qL2x', 'sig-0123456789', 'bare-secret']
+    for (const line of [
+      'webhook delivery to https://hook-user:s3cr3t-pass@hooks.example.com/in?key=Zk9qL2x&sig=sig-0123456789 failed: 500',
+      `POST https://hook-user@hooks.example.com/in?bare-secret: ${JSON.stringify({ url: 'https://hooks.example.com/in?key=Zk9qL2x' })}`,
+      '<a href="https://hooks.example.com/in?a=1&amp;key=Zk9qL2x">'
+    ]) {
+      const out = redact(line)
+      for (const secret of secrets) expect(out, line).not.toContain(secret)
+      // Where it went stays readable.
+      expect(out).toContain('hooks.example.com/in?')
+    }
+    expect(redact('to https://hook-user:s3cr3t-pass@hooks.example.com/in?key=Zk9qL2x, then retry (https://hooks.example.com/x?a=1).'))
+      .toBe(`to https://${REDACTED}@hooks.example.com/in?key=${REDACTED}, then retry (https://hooks.example.com/x?a=${REDACTED}).`)
+  })
+
+  it('lets a text marked to be shown through once, keeping the rest of its line redacted', () => {
+    const demo = `otp_${'D'.repeat(43)}`
+    showInLogOnce(demo)
+    expect(redact(`Demo sign-in: demo1@outport.local / demo1-pw   API token: ${demo} (not ${API_TOKEN})`))
+      .toBe(`Demo sign-in: demo1@outport.local / demo1-pw   API token: ${demo} (not otp_${REDACTED})`)
+    expect(redact(`Authorization: Bearer ${demo}`)).not.toContain(demo)
   })
 
   it('leaves ordinary lines alone', () => {

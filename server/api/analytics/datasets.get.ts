@@ -6,6 +6,6 @@ const datasets: DatasetDTO[] = DATASETS.map(({ id, name, title, description, tim
 }))
 
 export default defineEventHandler(async (event) => {
-  await requireUser(event)
+  await requireUser(event, { scope: 'exports:read' })
   return { datasets }
 })

@@ -1,7 +1,7 @@
 import { getNotificationSettings, settingsOptions } from '#server/lib/notifications/settings'
 
 export default defineEventHandler(async (event) => {
-  const user = await requireUser(event)
+  const user = await requireUser(event, { scope: 'exports:read' })
   const { db, config } = await useAppContext()
   return getNotificationSettings(db, user, settingsOptions(config))
 })

@@ -1,5 +1,5 @@
 export default defineEventHandler(async (event) => {
-  const user = await requireUser(event)
+  const user = await requireUser(event, { scope: 'exports:read' })
   const telegram = await useTelegram()
   if (!telegram) return { enabled: false, linked: false, bot_username: null }
   const [row, username] = await Promise.all([

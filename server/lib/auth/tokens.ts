@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Db } from '../db/client'
 import { RequestError } from '../validation'
-import type { ApiTokenDTO } from '#shared/types/tokens'
+import { DEFAULT_TOKEN_SCOPES, TOKEN_SCOPE_IDS, type ApiTokenDTO, type TokenScope } from '#shared/types/tokens'
 import { isUuid } from '#shared/utils/uuid'
 
 /**
@@ -24,6 +24,8 @@ export interface CreateTokenOptions {
   expiresInDays?: number | null
   /** Refuse (400) when the user already has this many usable tokens; absent: no limit (the CLI). */
   maxPerUser?: number
+  /** What the token may do; DEFAULT_TOKEN_SCOPES when absent. */
+  scopes?: readonly TokenScope[]
 }
 
 export interface CreatedToken { id: string, token: string, dto: ApiTokenDTO }
@@ -42,7 +44,7 @@ export async function createApiToken(db: Db, userId: string, name: string, opts:
         })
       }
     }
-    return tx.apiToken.create({ data: { userId, name, tokenHash: hashToken(token), prefix: token.slice(0, SHOWN_PREFIX_LENGTH), expiresAt } })
+    return tx.apiToken.create({ data: { userId, name, tokenHash: hashToken(token), prefix: token.slice(0, SHOWN_PREFIX_LENGTH), expiresAt, scopes: [...opts.scopes ?? DEFAULT_TOKEN_SCOPES] } })
   })
   return { id: row.id, token, dto: toApiTokenDTO(row) }
 }
@@ -68,7 +70,23 @@ export async function revokeApiToken(db: Db, userId: string, tokenId: unknown): 
   return row ? toApiTokenDTO(row) : null
 }
 
-function toApiTokenDTO(row: { id: string, name: string, prefix: string | null, createdAt: Date, lastUsedAt: Date | null, expiresAt: Date | null }): ApiTokenDTO {
+/**
+ * Refuses (403, naming the scope) a token minted without `needed`. `granted` is null for a browser
+ * session, which may do everything its user may.
+ */
+export function requireScope(granted: readonly TokenScope[] | null, needed: TokenScope): void {
+  if (granted === null || granted.includes(needed)) return
+  throw new RequestError(403, `This API token lacks the ${needed} scope: create a token with it (Settings → API tokens) or use the app`, {
+    data: { required_scope: needed }
+  })
+}
+
+/** The stored scopes that this server knows, in their canonical order. */
+function knownScopes(stored: readonly string[]): TokenScope[] {
+  return TOKEN_SCOPE_IDS.filter(scope => stored.includes(scope))
+}
+
+function toApiTokenDTO(row: { id: string, name: string, prefix: string | null, createdAt: Date, lastUsedAt: Date | null, expiresAt: Date | null, scopes: string[] }): ApiTokenDTO {
   return {
     id: row.id,
     name: row.name,
@@ -76,17 +94,18 @@ function toApiTokenDTO(row: { id: string, name: string, prefix: string | null, c
     created_at: row.createdAt.toISOString(),
     last_used_at: row.lastUsedAt?.toISOString() ?? null,
     expires_at: row.expiresAt?.toISOString() ?? null,
-    expired: row.expiresAt !== null && row.expiresAt.getTime() <= Date.now()
+    expired: row.expiresAt !== null && row.expiresAt.getTime() <= Date.now(),
+    scopes: knownScopes(row.scopes)
   }
 }
 
-/** The token's user (and the token's id), or null for a malformed, unknown, revoked or expired token, or a disabled user's. */
+/** The token's user (and the token's id and scopes), or null for a malformed, unknown, revoked or expired token, or a disabled user's. */
 export async function findUserByToken(db: Db, token: string) {
   if (!TOKEN_SHAPE.test(token)) return null
   // On every API call: one prepared statement on the pool, not a Prisma query (see db/client.ts).
-  const { rows: [row] } = await db.pool.query<{ token_id: string, last_used_at: Date | null, id: string, email: string, display_name: string }>({
+  const { rows: [row] } = await db.pool.query<{ token_id: string, last_used_at: Date | null, scopes: string[], id: string, email: string, display_name: string }>({
     name: 'outport_token_user',
-    text: `SELECT t.id AS token_id, t.last_used_at, u.id, u.email, u.display_name
+    text: `SELECT t.id AS token_id, t.last_used_at, t.scopes, u.id, u.email, u.display_name
       FROM api_tokens t JOIN users u ON u.id = t.user_id
       WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
         AND u.disabled_at IS NULL`,
@@ -99,5 +118,5 @@ export async function findUserByToken(db: Db, token: string) {
     db.apiToken.update({ where: { id: row.token_id }, data: { lastUsedAt: new Date() } })
       .catch((error: Error) => console.warn(`[outport] could not record a token's last use: ${error.message}`))
   }
-  return { id: row.id, email: row.email, displayName: row.display_name, tokenId: row.token_id }
+  return { id: row.id, email: row.email, displayName: row.display_name, tokenId: row.token_id, scopes: knownScopes(row.scopes) }
 }

@@ -1,5 +1,5 @@
 import type { Db } from '../db/client'
-import { deleteObject, type Storage } from '../storage/s3'
+import type { Storage } from '../storage/s3'
 import { RequestError } from '../validation'
 import { isActiveStatus } from '#shared/types/jobs'
 import { isUuid } from '#shared/utils/uuid'
@@ -7,12 +7,12 @@ import { findUserExport } from './jobs/history'
 import { markDeleted } from './jobs/housekeeping'
 import { cancelJob } from './jobs/queue'
 import type { ExportJob } from './jobs/record'
-import { exportKey } from './run'
+import { removeExportObjects } from './orphans'
 
 /**
  * Deletes the user's export: its file leaves S3 now and the job stays in the history as `deleted`
  * (its download answers 410). A pending or running export is cancelled first, so no worker can
- * complete it afterwards; its object is deleted too, in case the upload had already finished.
+ * complete it afterwards; its objects are deleted too, in case an upload had already finished.
  * The object goes before the mark, as in retention: a job marked deleted never points at a file that
  * still exists, and a failed S3 delete leaves the job as it was, to be deleted again.
  * Returns the job and whether it was cancelled on the way; another user's or an unknown id is a 404.
@@ -30,10 +30,10 @@ export async function deleteExport(db: Db, storage: Storage, userId: string, job
     cancelled = outcome.outcome === 'cancelled'
   }
   // A job that never completed has no s3_key yet, but a cancelled run's upload may have finished
-  // under the key every run of this job uses.
-  const key = found.metadata.s3_key ?? exportKey(found.userId, found.id, found.metadata.format)
+  // under its attempt's own key: every object under the job's prefix goes. A commit still on the
+  // wire lands after this; its run removes it (or, failing that, the orphan sweep).
   try {
-    await deleteObject(storage, key)
+    await removeExportObjects(storage, found)
   } catch (error) {
     throw new RequestError(503, `The file could not be deleted from storage right now (${(error as Error).message}); please try again`, { retryAfterSeconds: 30 })
   }

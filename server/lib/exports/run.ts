@@ -4,7 +4,7 @@ import type { DuckDBConnection } from '@duckdb/node-api'
 import { resolveExportOptions, type CsvDelimiter, type ExportMetadata, type ExportOptions, type ExportProgress, type ExportResult } from '#shared/types/exports'
 import { EXPORT_FORMATS, fileContentType, fileExtension, PARQUET_CODECS, type Compression, type ExportFormat } from '#shared/types/formats'
 import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader'
-import { UploadFencedError, type Storage } from '../storage/s3'
+import { deleteObject, UploadFencedError, type Storage } from '../storage/s3'
 import { inlineUploader, UploadThreadExited, type Uploader } from '../storage/uploader'
 import { findDataset, type Dataset } from '../warehouse/datasets'
 import { buildDatasetQuery, outputColumns, QueryBuilderError, queryParams, type ProjectionOptions, type QueryParams } from '../warehouse/query'
@@ -31,9 +31,21 @@ export interface ExportRunOptions {
 // Overall percent: the query fills the first half of the bar, the upload the second.
 const QUERY_SHARE = 50
 
-/** S3 keys are built from server-side ids only: exports/{user_id}/{job_id}.{ext}[.gz|.zst]. */
-export function exportKey(userId: string, jobId: string, format: ExportFormat, compression: Compression = 'none'): string {
-  return `exports/${userId}/${jobId}.${fileExtension(format, compression)}`
+/**
+ * S3 keys are built from server-side ids only. Each claimed attempt writes its own object,
+ * exports/{user_id}/{job_id}/{claim_id}.{ext}[.gz|.zst], so a run that lost its job can neither
+ * overwrite nor delete the object of the run that took over, and an attempt can always remove what
+ * it made. The claim id rather than the attempt number: a graceful release gives the number back.
+ * Without a claim (a run outside the queue) the key is exports/{user_id}/{job_id}.{ext}, which is
+ * also where jobs completed before per-attempt keys keep their files.
+ */
+export function exportKey(userId: string, jobId: string, format: ExportFormat, compression: Compression = 'none', claimId?: string | null): string {
+  return `${exportPrefix(userId, jobId)}${claimId ? `/${claimId}` : ''}.${fileExtension(format, compression)}`
+}
+
+/** What every object of one job's key starts with (job ids are UUIDs: no other job's shares it). */
+export function exportPrefix(userId: string, jobId: string): string {
+  return `exports/${userId}/${jobId}`
 }
 
 /** How the query is shaped for the job's format and choices. */
@@ -138,7 +150,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
     writing.catch(() => {
       writerFailed = true
     })
-    const key = exportKey(job.userId, job.id, format, options.compression)
+    const key = exportKey(job.userId, job.id, format, options.compression, job.claimId)
     const uploading = (opts.uploader ?? inlineUploader).upload(opts.storage, key, { path: tempPath, finished: writing, prefix }, {
       contentType: fileContentType(format, options.compression),
       signal,
@@ -159,7 +171,11 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
       totalBytes = (await stat(tempPath)).size + (prefix?.length ?? 0)
       reportUpload()
     }), uploading])
-    if (opts.signal.aborted) throw new ExportCancelled()
+    if (opts.signal.aborted) {
+      // Cancelled as the upload finished: nothing will record the object, so it goes now.
+      if (uploaded.status === 'fulfilled') await deleteObject(opts.storage, key).catch(() => {})
+      throw new ExportCancelled()
+    }
     // The writer's own failure, unless it only stopped because the upload had failed.
     if (written.status === 'rejected' && !uploadFailed.signal.aborted) throw written.reason
     if (uploaded.status === 'rejected') {

@@ -11,9 +11,10 @@ import { deleteObject } from '../storage/s3'
 import { inlineUploader, type Uploader } from '../storage/uploader'
 import { asExportFailure, ExportCancelled } from './errors'
 import {
-  CANCEL_CHANNEL, claimJobs, claimOf, completeJob, failJob, failLostJobs, heldClaimIds, holdsClaim, JOBS_CHANNEL, jobStatus,
+  CANCEL_CHANNEL, claimJobs, claimOf, completedWith, completeJob, failJob, failLostJobs, heldClaimIds, holdsClaim, JOBS_CHANNEL,
   releaseJobs, renewLease, reportProgress, WORKER_LOST, type ClaimedJob
 } from './jobs/queue'
+import { removeExportObjects } from './orphans'
 import { lowerOtherThreads } from './priority'
 import { removeStaleWorkFiles } from './retention'
 import { runExport } from './run'
@@ -210,9 +211,10 @@ export class ExportWorker {
           this.opts.log(`job ${job.id} completed: ${result.row_count} rows, ${result.file_size_bytes} bytes`, {
             ...fields, level: 'info', format, rows: result.row_count, bytes: result.file_size_bytes, duration_ms: Math.round(seconds() * 1000)
           })
+          if (job.attempts > 1) await this.removeEarlierAttempts(job, result.s3_key)
           await this.finished(job.id)
         } else {
-          await this.discardIfCancelled(job, result.s3_key)
+          await this.discardObject(job, result.s3_key)
         }
         return
       }
@@ -233,13 +235,30 @@ export class ExportWorker {
   }
 
   /**
-   * The job was cancelled while its upload was finishing: the object must not outlive it. Only a
-   * cancelled job's object is removed; a job reclaimed by another worker uses the same key.
+   * The run lost its job (cancelled, deleted, or taken over after a stall) while its upload was
+   * finishing: its object is this attempt's own and nothing will ever point at it, unless the
+   * completion went through after all and only its answer was lost.
    */
-  private async discardIfCancelled(job: ClaimedJob, key: string) {
-    if (await jobStatus(this.ctx.db, job.id) === 'cancelled') {
-      await deleteObject(this.ctx.storage, key).catch((error: Error) => this.opts.log(`job ${job.id}: could not delete the cancelled export's object: ${error.message}`, { job_id: job.id, user_id: job.userId }))
+  private async discardObject(job: ClaimedJob, key: string) {
+    const { db, storage } = this.ctx
+    try {
+      if (await persistently(() => completedWith(db, job.id, key))) return
+      await deleteObject(storage, key)
+    } catch (error) {
+      // The orphan sweep (exports:orphans) removes it later.
+      this.opts.log(`job ${job.id}: could not delete the object of a run that lost its job: ${(error as Error).message}`, { job_id: job.id, user_id: job.userId })
     }
+  }
+
+  /**
+   * A retried job completed: objects earlier attempts left (a worker killed after its upload
+   * landed, or mid-upload on a store that keeps what it received) go now rather than at the hourly
+   * orphan sweep, so the job has exactly one object.
+   */
+  private async removeEarlierAttempts(job: ClaimedJob, key: string) {
+    await removeExportObjects(this.ctx.storage, job, key).catch((error: Error) => {
+      this.opts.log(`job ${job.id}: could not delete earlier attempts' objects (the orphan sweep will): ${error.message}`, { job_id: job.id, user_id: job.userId })
+    })
   }
 
   /** Safety net for a missed cancel notification: stops runs whose claim is no longer the job's. */

@@ -4,6 +4,7 @@ import { DEFAULT_WAREHOUSE_PATH } from '../config'
 import { createDb } from '../db/client'
 import { migrate, readMigrations } from '../db/migrate'
 import { seedDemo } from '../demo-seed'
+import { showInLogOnce } from '../redact'
 import { ensureLocalServices, type LocalServices } from './services'
 
 /**
@@ -25,6 +26,8 @@ export async function prepareDevelopment(env: Record<string, string | undefined>
     const demo = await seedDemo(db, warehousePath, { users: 1, transactions: 50_000, seed: 1 })
     const user = demo.users[0]!
     log(`Built a demo warehouse at ${warehousePath} (${user.transactions.toLocaleString('en')} transactions)`)
+    // The one token the log shows: the README tells a newcomer to take it from here.
+    showInLogOnce(user.token)
     log(`Demo sign-in: ${user.email} / ${user.password}   API token: ${user.token}`)
   } finally {
     await db.$disconnect()

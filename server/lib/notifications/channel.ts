@@ -18,6 +18,20 @@ export type NotificationEvent
   = | { type: 'export.completed' | 'export.failed', userId: string, news: JobNews }
     | { type: 'schedule.paused', userId: string, paused: SchedulePausedData }
     | { type: 'webhook.disabled', userId: string, url: string, reason: string }
+    | { type: 'account.changed', userId: string, change: AccountChange }
+
+/**
+ * A change to where the user's notifications go (a webhook added, Telegram linked, the settings
+ * changed): told on the user's other channels, so a change they did not make does not go unseen.
+ */
+export interface AccountChange {
+  /** One sentence: "A webhook to hooks.example.com was added to your account". */
+  what: string
+  /** The channels the change is about, which are not told (one may be what an intruder added). */
+  about: NotificationChannel[]
+  /** The Activity page, which says who made the change. */
+  activityLink: string
+}
 
 export type NotificationEventType = NotificationEvent['type']
 

@@ -2,11 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { CHANNELS, channelKey, type NotificationChannel } from '#shared/types/notifications'
 import { downloadTokenKey } from '../exports/download-token'
 import { claimChannelNotification, unclaimedJobIds } from '../exports/jobs/housekeeping'
-import { schedulesUrl } from '../links'
+import { activityUrl, schedulesUrl } from '../links'
 import type { NotificationMetrics } from '../metrics'
 import type { PausedSchedule } from '../schedules/scheduler'
 import { toScheduleDTOs } from '../schedules/store'
-import type { Channel, ChannelDeps, NotificationEvent, Outcome } from './channel'
+import type { AccountChange, Channel, ChannelDeps, NotificationEvent, Outcome } from './channel'
 import { CHANNEL_FACTORIES } from './channels'
 import type { WebhookChannel } from './channels/webhook'
 import { eventWanted } from './settings'
@@ -17,7 +17,8 @@ import { jobNews } from './summary'
  * once per job and channel in job_notifications before anything is sent, so however many workers,
  * sweeps and re-runs reach it, each channel announces it once (a crash between claim and send
  * loses that message rather than risking a duplicate); the sweep finds what a dead process never
- * claimed. A paused schedule and a disabled webhook are told by the one call that changed them.
+ * claimed. A paused schedule, a disabled webhook and an account change are told by the one call that
+ * changed them.
  * Each channel then asks what the user wants (settings.ts) and sends; a channel that fails is
  * logged and counted, the others go on, and nothing here touches the job.
  */
@@ -85,6 +86,11 @@ export class NotificationPipeline {
         paused: { ...schedule!, failures: paused.failures, last_error: lastError, schedules_link: schedulesUrl(this.opts.config.APP_URL) }
       })
     })(), `schedule ${paused.schedule.id} paused`)
+  }
+
+  /** Where the user's notifications go changed: told on their other channels, in the background. */
+  accountChanged(userId: string, change: Omit<AccountChange, 'activityLink'>): void {
+    this.publish({ type: 'account.changed', userId, change: { ...change, activityLink: activityUrl(this.opts.config.APP_URL) } })
   }
 
   /** An event that is not a job's: every channel that carries it, in the background. */

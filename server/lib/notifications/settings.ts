@@ -1,4 +1,4 @@
-import { CHANNELS, type ChannelKey, type NotificationSettingsDTO, type UpdateNotificationSettings } from '#shared/types/notifications'
+import { CHANNELS, channelKey, type ChannelKey, type NotificationSettingsDTO, type UpdateNotificationSettings } from '#shared/types/notifications'
 import type { Config } from '../config'
 import type { Db } from '../db/client'
 import type { ExportJob } from '../exports/jobs/record'
@@ -51,7 +51,8 @@ export async function jobWants(db: Db, job: Pick<ExportJob, 'userId' | 'status' 
 
 /**
  * Whether an event reaches this channel. A paused schedule follows the schedule's own choice, else
- * the user's choice for failures; a disabled webhook is an account alert that always goes out.
+ * the user's choice for failures; a disabled webhook and an account change are alerts that always
+ * go out (an account change, everywhere but on the channel it concerns).
  */
 export async function eventWanted(db: Db, event: NotificationEvent, key: ChannelKey): Promise<boolean> {
   switch (event.type) {
@@ -64,6 +65,8 @@ export async function eventWanted(db: Db, event: NotificationEvent, key: Channel
     }
     case 'webhook.disabled':
       return true
+    case 'account.changed':
+      return !event.change.about.some(channel => channelKey(channel) === key)
   }
 }
 
@@ -108,6 +111,31 @@ export async function updateNotificationSettings(db: Db, user: { id: string, ema
   if (url !== undefined) data.slackWebhookUrl = url === null ? null : sealSlackUrl(url, opts)
   await db.notificationSettings.upsert({ where: { userId: user.id }, create: { userId: user.id, ...data }, update: data })
   return getNotificationSettings(db, user, opts)
+}
+
+/**
+ * What a PATCH changes, one phrase each ("Slack: now posts to hooks.slack.com", "Email: failed
+ * exports off"), for the audit trail and the alert on the user's other channels, and the channels
+ * it concerns. A Slack URL is named by its host: its path is the secret.
+ */
+export function settingsChanges(patch: UpdateNotificationSettings): { changes: string[], channels: SettingsChannel[] } {
+  const changes: string[] = []
+  const channels = new Set<SettingsChannel>()
+  for (const channel of SETTINGS_CHANNELS) {
+    const label = CHANNELS.find(c => c.id === channel)!.label
+    for (const outcome of ['completed', 'failed'] as const) {
+      const value = patch[channel]?.[outcome]
+      if (value === undefined) continue
+      changes.push(`${label}: ${outcome} exports ${value ? 'on' : 'off'}`)
+      channels.add(channel)
+    }
+  }
+  const url = patch.slack?.webhook_url
+  if (url !== undefined) {
+    changes.push(url === null ? 'Slack: webhook URL removed' : `Slack: now posts to ${new URL(url).host}`)
+    channels.add('slack')
+  }
+  return { changes, channels: [...channels] }
 }
 
 function sealSlackUrl(url: string, opts: SettingsOptions): string {

@@ -1,6 +1,7 @@
 import type { z } from 'zod'
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponseObject } from 'zod-openapi'
 import { ApiErrorSchema } from '#shared/types/api'
+import type { TokenScope } from '#shared/types/tokens'
 import { OPERATIONS as TABLE, TAGS, type Auth, type OperationDoc, type ResponseDoc } from './operations'
 
 // Widened once, so code walking the table sees every entry's optional fields.
@@ -22,7 +23,7 @@ const SECURITY_SCHEMES = {
   },
   bearer: {
     type: 'http', scheme: 'bearer',
-    description: 'An API token (`npm run cli -- token:create --email …`): `Authorization: Bearer <token>`. Such requests need no origin check.'
+    description: 'An API token (Settings → API tokens, or `npm run cli -- token:create --email …`): `Authorization: Bearer <token>`. Such requests need no origin check. A token does what its scopes allow: each operation names the scope it needs, and answers a token without it 403.'
   },
   telegramSecret: {
     type: 'apiKey', in: 'header', name: 'X-Telegram-Bot-Api-Secret-Token',
@@ -48,9 +49,12 @@ const SECURITY: Record<Auth, Array<Record<string, string[]>>> = {
 const COMMON_ERRORS = {
   unauthenticated: 'No session cookie or API token, or one that is signed out, revoked or expired, or the user is disabled',
   invalid: 'Invalid input: `data.errors` names each field (`[{ field, message }]`); nothing was changed',
-  crossSite: 'A state-changing request with a session cookie from another site',
+  crossSite: 'A state-changing request from another site (Origin, Sec-Fetch-Site) without an API token',
   apiToken: 'A valid API token: this route needs the session cookie (sign in to the app), so a token cannot manage tokens',
+  scope: (scope: TokenScope) => `An API token without the \`${scope}\` scope (\`data.required_scope\` names it)`,
   tooLarge: 'Body over 128 KB',
+  noLength: 'A body without a Content-Length (chunked): send a Content-Length',
+  notJson: 'A body that is not `application/json`',
   database: 'PostgreSQL is unreachable (with Retry-After: 5); retry later'
 }
 
@@ -99,19 +103,22 @@ function operation(key: string, doc: OperationDoc): ZodOpenApiOperationObject {
   if (signedIn) errors[401] = COMMON_ERRORS.unauthenticated
   const forbidden = [
     ...(doc.auth === 'session' ? [COMMON_ERRORS.apiToken] : []),
-    ...(writes && doc.auth !== 'public' ? [COMMON_ERRORS.crossSite] : [])
+    ...(doc.scope ? [COMMON_ERRORS.scope(doc.scope)] : []),
+    ...(writes ? [COMMON_ERRORS.crossSite] : [])
   ]
   if (forbidden.length) errors[403] = forbidden.map((d, i) => (i ? d[0]!.toLowerCase() + d.slice(1) : d)).join('; or ')
-  if (writes) errors[413] = COMMON_ERRORS.tooLarge
+  if (writes) Object.assign(errors, { 411: COMMON_ERRORS.noLength, 413: COMMON_ERRORS.tooLarge })
+  if (doc.body) errors[415] = COMMON_ERRORS.notJson
   if (signedIn) errors[503] = COMMON_ERRORS.database
   Object.assign(errors, doc.errors)
   for (const [status, description] of Object.entries(errors)) {
     responses[status] ??= errorResponse(description, doc.errorContentType)
   }
+  const description = [doc.description, doc.scope && `An API token needs the \`${doc.scope}\` scope.`].filter(Boolean).join('\n\n')
   return {
     operationId: operationId(key),
     summary: doc.summary,
-    ...(doc.description && { description: doc.description }),
+    ...(description && { description }),
     tags: [doc.tag],
     security: SECURITY[doc.auth],
     ...(doc.deprecated && { deprecated: true }),
@@ -147,8 +154,8 @@ export function buildOpenApiDocument() {
       version: '1.0.0',
       description: [
         'Outport exports analytics datasets (CSV, Parquet, JSON Lines, JSON, Excel) to S3-compatible storage.',
-        'JSON in and out, snake_case. Every route but the health routes, sign-in, this document, the Telegram webhook and the signed download link needs a session cookie or `Authorization: Bearer <token>`; managing API tokens (/api/tokens) needs the session cookie, and answers an API token 403.',
-        'Every error answers the `Error` shape; invalid input is a 400 with `data.errors: [{ field, message }]`. Unknown ids and other users\' ids are 404.'
+        'JSON in and out, snake_case. Every route but the health routes, sign-in, this document, the Telegram webhook and the signed download link needs a session cookie or `Authorization: Bearer <token>`; managing API tokens (/api/tokens) needs the session cookie, and answers an API token 403. An API token does what its scopes allow (`exports:read`, `exports:write`, `schedules:write`, `webhooks:write`, `destinations:write`): an operation outside them answers 403 naming the scope it needs.',
+        'Every error answers the `Error` shape, as JSON whatever the Accept header; invalid input is a 400 with `data.errors: [{ field, message }]`. Unknown ids and other users\' ids are 404. A path below called with a method it does not list answers 405 with `Allow`; a path not below, 404.'
       ].join('\n\n')
     },
     servers: [{ url: '/', description: 'This server' }],

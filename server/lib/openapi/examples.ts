@@ -62,7 +62,7 @@ export const EXPORT_JOB = {
   error: null,
   attempts: 1,
   queue_position: null,
-  download_url: 'https://outport-exports.s3.eu-west-2.amazonaws.com/exports/3f1c2a64.csv.gz?X-Amz-Signature=…',
+  download_url: 'https://outport-exports.s3.eu-west-2.amazonaws.com/exports/3f1c2a64.csv.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=5d41402abc4b2a76b9719d911017c592',
   expires_at: '2026-11-30T13:00:05.000Z',
   file_expires_at: '2026-12-01T12:00:05.000Z',
   created_at: '2026-11-30T12:00:00.000Z',
@@ -129,7 +129,8 @@ export const API_TOKEN = {
   created_at: '2026-11-01T09:00:00.000Z',
   last_used_at: '2026-11-30T12:00:00.000Z',
   expires_at: '2027-11-01T09:00:00.000Z',
-  expired: false
+  expired: false,
+  scopes: ['exports:read', 'exports:write', 'schedules:write']
 }
 
 export const AUDIT_EVENT = {
@@ -208,6 +209,6 @@ export const NOT_FOUND = {
   error: true,
   url: `/api/analytics/exports/${JOB_ID}`,
   statusCode: 404,
-  statusMessage: '',
+  statusMessage: 'Not Found',
   message: 'Export not found'
 }

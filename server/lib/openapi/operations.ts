@@ -12,7 +12,7 @@ import {
 } from '#shared/types/notifications'
 import { CreateScheduleSchema, ScheduleListSchema, ScheduleSchema, UpdateScheduleSchema } from '#shared/types/schedules'
 import { TelegramLinkSchema, TelegramStatusSchema, TelegramUnlinkedSchema, TelegramUpdateSchema } from '#shared/types/telegram'
-import { ApiTokenListSchema, CreateApiTokenSchema, CreatedApiTokenSchema, RevokedApiTokenSchema } from '#shared/types/tokens'
+import { ApiTokenListSchema, CreateApiTokenSchema, CreatedApiTokenSchema, RevokedApiTokenSchema, type TokenScope } from '#shared/types/tokens'
 import * as examples from './examples'
 
 /**
@@ -46,6 +46,11 @@ export interface OperationDoc {
   description?: string
   tag: TagName
   auth: Auth
+  /**
+   * `user` routes: the scope an API token needs (the one the route passes to requireUser()), or
+   * null when any valid token will do. Every `user` route says which (tests/unit/openapi.test.ts).
+   */
+  scope?: TokenScope | null
   params?: z.ZodObject
   query?: z.ZodObject
   headers?: z.ZodObject
@@ -77,6 +82,8 @@ const exportId = z.object({ id: z.guid().meta({ description: 'The export\'s `job
 const scheduleId = z.object({ id: z.guid().meta({ description: 'The schedule\'s `id`', example: examples.SCHEDULE_ID }) })
 const tokenId = z.object({ id: z.guid().meta({ description: 'The token\'s `id`', example: examples.TOKEN_ID }) })
 const webhookId = z.object({ id: z.guid().meta({ description: 'The endpoint\'s `id`', example: examples.WEBHOOK_ID }) })
+
+const NO_DATASET = 'No dataset has this `dataset_id`'
 
 const redirect = (description: string): ResponseDoc => ({
   description,
@@ -115,12 +122,14 @@ export const OPERATIONS = {
     description: 'Ends every session of the caller, this one included. API tokens keep working.',
     tag: 'Auth',
     auth: 'user',
+    scope: null,
     responses: { 200: { description: 'Sessions ended', schema: LogoutAllSchema, example: { ok: true, sessions_ended: 2 } } }
   },
   'GET /api/auth/me': {
     summary: 'The caller',
     tag: 'Auth',
     auth: 'user',
+    scope: null,
     responses: { 200: { description: 'The signed-in user', schema: UserResponseSchema, example: { user: examples.USER } } }
   },
   'GET /api/analytics/datasets': {
@@ -128,6 +137,7 @@ export const OPERATIONS = {
     description: 'Every dataset with its columns (the names `columns` accepts).',
     tag: 'Datasets',
     auth: 'user',
+    scope: 'exports:read',
     responses: { 200: { description: 'The datasets', schema: DatasetListSchema, example: { datasets: [examples.DATASET] } } }
   },
   'GET /api/analytics/datasets/coverage': {
@@ -150,6 +160,7 @@ export const OPERATIONS = {
     description: 'For `account_ids`; sorted by name.',
     tag: 'Datasets',
     auth: 'user',
+    scope: 'exports:read',
     responses: { 200: { description: 'The accounts', schema: NamedItemListSchema, example: [{ id: examples.ACCOUNT_ID, name: 'Current account' }] } }
   },
   'GET /api/tags': {
@@ -157,6 +168,7 @@ export const OPERATIONS = {
     description: 'For `tag_ids`; sorted by name.',
     tag: 'Datasets',
     auth: 'user',
+    scope: 'exports:read',
     responses: { 200: { description: 'The tags', schema: NamedItemListSchema, example: [{ id: examples.TAG_ID, name: 'Groceries' }] } }
   },
   'POST /api/analytics/exports': {
@@ -164,6 +176,7 @@ export const OPERATIONS = {
     description: 'Queues an export job; follow it with GET /api/analytics/exports/{id}. With an `Idempotency-Key`, repeating the request answers the first job (`Idempotent-Replayed: true`).',
     tag: 'Exports',
     auth: 'user',
+    scope: 'exports:write',
     headers: z.object({
       'idempotency-key': z.string().min(1).max(255).optional().meta({ description: '1-255 printable ASCII characters; the same key and body give the same job' })
     }),
@@ -178,6 +191,7 @@ export const OPERATIONS = {
     },
     errors: {
       400: 'Invalid input (`data.errors`, each naming its field: a row filter\'s as `row_filters[2].op`), or an Excel export with more rows than a sheet holds',
+      404: NO_DATASET,
       422: 'The Idempotency-Key was used with a different request',
       429: 'The caller has EXPORT_MAX_ACTIVE_PER_USER exports pending or running',
       503: 'The queue is full (EXPORT_MAX_QUEUE_DEPTH), or PostgreSQL, the warehouse or storage is unreachable (Retry-After)'
@@ -188,14 +202,17 @@ export const OPERATIONS = {
     description: 'What an export with this body would produce: columns, the first rows, the row count and the estimated size. Validated exactly as creating one; creates nothing.',
     tag: 'Exports',
     auth: 'user',
+    scope: 'exports:write',
     body: { schema: CreateExportSchema, example: examples.CREATE_EXPORT },
-    responses: { 200: { description: 'The preview', schema: ExportPreviewSchema, example: examples.PREVIEW } }
+    responses: { 200: { description: 'The preview', schema: ExportPreviewSchema, example: examples.PREVIEW } },
+    errors: { 404: NO_DATASET }
   },
   'GET /api/analytics/exports': {
     summary: 'List exports',
     description: 'The caller\'s exports, newest first, a page at a time; the filters given all apply (`status` takes a comma-separated list).',
     tag: 'Exports',
     auth: 'user',
+    scope: 'exports:read',
     query: ListExportsQuerySchema,
     responses: { 200: { description: 'A page of exports', schema: ExportListSchema, example: { exports: [examples.EXPORT_JOB], next_cursor: null } } }
   },
@@ -204,6 +221,7 @@ export const OPERATIONS = {
     description: 'Status, progress and result; a completed export carries a presigned `download_url` minted for this read (EXPORT_URL_TTL_SECONDS).',
     tag: 'Exports',
     auth: 'user',
+    scope: 'exports:read',
     params: exportId,
     responses: { 200: { description: 'The export', schema: ExportJobSchema, example: examples.EXPORT_JOB } },
     errors: { 404: 'No such export of the caller\'s' }
@@ -213,6 +231,7 @@ export const OPERATIONS = {
     description: 'Redirects to a fresh presigned URL of the file.',
     tag: 'Exports',
     auth: 'user',
+    scope: 'exports:read',
     params: exportId,
     responses: { 302: redirect('To the file') },
     errors: { 404: 'No such export of the caller\'s', 409: 'Not completed (yet)', 410: 'Expired: the file was removed (EXPORT_RETENTION_HOURS)' }
@@ -222,6 +241,7 @@ export const OPERATIONS = {
     description: 'A pending or running export becomes `cancelled`.',
     tag: 'Exports',
     auth: 'user',
+    scope: 'exports:write',
     params: exportId,
     responses: { 200: { description: 'The cancelled export', schema: ExportJobSchema, example: { ...examples.EXPORT_JOB, status: 'cancelled', download_url: null, expires_at: null, file_expires_at: null, row_count: null, file_size_bytes: null, checksum_sha256: null } } },
     errors: { 404: 'No such export of the caller\'s', 409: 'Already finished: `data.status` says how' }
@@ -231,6 +251,7 @@ export const OPERATIONS = {
     description: 'Removes the file from storage now; the job stays in the history as `deleted` (its download answers 410). A pending or running export is cancelled first. Deleting a deleted export answers it again.',
     tag: 'Exports',
     auth: 'user',
+    scope: 'exports:write',
     params: exportId,
     responses: { 200: { description: 'The deleted export', schema: ExportJobSchema, example: examples.DELETED_EXPORT_JOB } },
     errors: {
@@ -244,21 +265,24 @@ export const OPERATIONS = {
     description: 'A recurring export: the body of POST /api/analytics/exports without the dates, plus `range`, `cadence`, `name` and `enabled`.',
     tag: 'Schedules',
     auth: 'user',
+    scope: 'schedules:write',
     body: { schema: CreateScheduleSchema, example: examples.CREATE_SCHEDULE },
     responses: { 201: { description: 'Created', schema: ScheduleSchema, example: examples.SCHEDULE } },
-    errors: { 400: 'Invalid input (`data.errors`), or the caller already has SCHEDULES_MAX_PER_USER schedules' }
+    errors: { 400: 'Invalid input (`data.errors`), or the caller already has SCHEDULES_MAX_PER_USER schedules', 404: NO_DATASET }
   },
   'GET /api/analytics/schedules': {
     summary: 'List schedules',
     description: 'The caller\'s schedules, oldest first.',
     tag: 'Schedules',
     auth: 'user',
+    scope: 'exports:read',
     responses: { 200: { description: 'The schedules', schema: ScheduleListSchema, example: { schedules: [examples.SCHEDULE] } } }
   },
   'GET /api/analytics/schedules/{id}': {
     summary: 'Get a schedule',
     tag: 'Schedules',
     auth: 'user',
+    scope: 'exports:read',
     params: scheduleId,
     responses: { 200: { description: 'The schedule', schema: ScheduleSchema, example: examples.SCHEDULE } },
     errors: { 404: 'No such schedule of the caller\'s' }
@@ -268,6 +292,7 @@ export const OPERATIONS = {
     description: 'Any field of the create body; `enabled: false` pauses, `true` resumes from now (paused slots are not caught up).',
     tag: 'Schedules',
     auth: 'user',
+    scope: 'schedules:write',
     params: scheduleId,
     body: { schema: UpdateScheduleSchema, example: { enabled: false } },
     responses: { 200: { description: 'The changed schedule', schema: ScheduleSchema, example: { ...examples.SCHEDULE, enabled: false, next_run_at: null } } },
@@ -278,6 +303,7 @@ export const OPERATIONS = {
     description: 'Its runs stay in the export history (their `schedule_id` becomes null).',
     tag: 'Schedules',
     auth: 'user',
+    scope: 'schedules:write',
     params: scheduleId,
     responses: { 204: { description: 'Deleted' } },
     errors: { 404: 'No such schedule of the caller\'s' }
@@ -287,14 +313,20 @@ export const OPERATIONS = {
     description: 'One run outside the cadence (it counts as a run; `next_run_at` is unchanged).',
     tag: 'Schedules',
     auth: 'user',
+    scope: 'schedules:write',
     params: scheduleId,
     responses: { 202: { description: 'Queued (or, when its filters are gone, failed at once)', schema: ExportCreatedSchema, example: { job_id: examples.JOB_ID, status: 'pending', message: 'Export job created' } } },
-    errors: { 404: 'No such schedule of the caller\'s', 429: 'The caller has EXPORT_MAX_ACTIVE_PER_USER exports pending or running' }
+    errors: {
+      404: 'No such schedule of the caller\'s',
+      409: 'The schedule was run a moment ago by another request; try again',
+      429: 'The caller has EXPORT_MAX_ACTIVE_PER_USER exports pending or running'
+    }
   },
   'GET /api/telegram/status': {
     summary: 'Telegram status',
     tag: 'Telegram',
     auth: 'user',
+    scope: 'exports:read',
     responses: { 200: { description: 'Whether Telegram is on and the caller\'s chat connected', schema: TelegramStatusSchema, example: { enabled: true, linked: false, bot_username: 'outport_bot' } } }
   },
   'POST /api/telegram/link': {
@@ -302,6 +334,7 @@ export const OPERATIONS = {
     description: 'A one-time code (15 minutes) and the t.me deep link that sends `/start <code>` to the bot.',
     tag: 'Telegram',
     auth: 'user',
+    scope: 'webhooks:write',
     responses: { 201: { description: 'The code', schema: TelegramLinkSchema, example: { code: 'k3J9xQ2m', deep_link: 'https://t.me/outport_bot?start=k3J9xQ2m', bot_username: 'outport_bot', expires_at: '2026-11-30T12:15:00.000Z' } } },
     errors: { 404: 'Telegram is not enabled on this server', 503: 'Telegram could not be reached, or PostgreSQL is unreachable' }
   },
@@ -309,6 +342,7 @@ export const OPERATIONS = {
     summary: 'Disconnect the chat',
     tag: 'Telegram',
     auth: 'user',
+    scope: 'webhooks:write',
     responses: { 200: { description: 'Disconnected (also when none was)', schema: TelegramUnlinkedSchema, example: { linked: false } } }
   },
   'POST /api/telegram/webhook': {
@@ -325,6 +359,7 @@ export const OPERATIONS = {
     description: 'Which notification channels this server has set up, so a client can say what is off and why.',
     tag: 'Notifications',
     auth: 'user',
+    scope: 'exports:read',
     responses: { 200: { description: 'The channels', schema: NotificationChannelsSchema, example: { telegram: true, email: false, webhooks: true, slack: true } } }
   },
   'GET /api/notifications/settings': {
@@ -332,6 +367,7 @@ export const OPERATIONS = {
     description: 'Whether completed and failed exports are announced by Telegram and by email (both, until changed). A schedule\'s own `channels` override these for its runs; webhooks follow each endpoint\'s events.',
     tag: 'Notifications',
     auth: 'user',
+    scope: 'exports:read',
     responses: { 200: { description: 'The settings', schema: NotificationSettingsSchema, example: examples.NOTIFICATION_SETTINGS } }
   },
   'PATCH /api/notifications/settings': {
@@ -339,6 +375,7 @@ export const OPERATIONS = {
     description: 'Any subset of the settings; fields left out keep their value. `email.address` is accepted and ignored: it is the account\'s email.',
     tag: 'Notifications',
     auth: 'user',
+    scope: 'webhooks:write',
     body: { schema: UpdateNotificationSettingsSchema, example: { email: { completed: false } } },
     responses: { 200: { description: 'The settings after the change', schema: NotificationSettingsSchema, example: examples.NOTIFICATION_SETTINGS } }
   },
@@ -347,6 +384,7 @@ export const OPERATIONS = {
     description: 'The caller\'s endpoints, oldest first (without their secrets).',
     tag: 'Webhooks',
     auth: 'user',
+    scope: 'exports:read',
     responses: { 200: { description: 'The endpoints', schema: WebhookEndpointListSchema, example: [examples.WEBHOOK] } }
   },
   'POST /api/webhooks': {
@@ -354,6 +392,7 @@ export const OPERATIONS = {
     description: 'The URL must be https and its host must resolve to public addresses only (WEBHOOK_ALLOW_HOSTS excepted). Deliveries are signed with the secret in this answer, shown only here.',
     tag: 'Webhooks',
     auth: 'user',
+    scope: 'webhooks:write',
     body: { schema: CreateWebhookSchema, example: examples.CREATE_WEBHOOK },
     responses: { 201: { description: 'Created, with its signing secret', schema: CreatedWebhookSchema, example: { ...examples.WEBHOOK, secret: 'whsec_MfKQ9r8GKjqzVc3YoVjQ1ng4p7v2N8xk' } } },
     errors: {
@@ -366,6 +405,7 @@ export const OPERATIONS = {
     description: 'With its deliveries; nothing more is sent to it.',
     tag: 'Webhooks',
     auth: 'user',
+    scope: 'webhooks:write',
     params: webhookId,
     responses: { 204: { description: 'Deleted' } },
     errors: { 404: 'No such endpoint of the caller\'s' }
@@ -375,6 +415,7 @@ export const OPERATIONS = {
     description: 'Queues a `ping` delivery to the endpoint; its outcome shows in the endpoint\'s deliveries.',
     tag: 'Webhooks',
     auth: 'user',
+    scope: 'webhooks:write',
     params: webhookId,
     responses: { 202: { description: 'The queued delivery', schema: WebhookDeliverySchema, example: examples.WEBHOOK_PING } },
     errors: {
@@ -388,6 +429,7 @@ export const OPERATIONS = {
     description: 'Its 50 most recent deliveries, newest first.',
     tag: 'Webhooks',
     auth: 'user',
+    scope: 'exports:read',
     params: webhookId,
     responses: { 200: { description: 'The deliveries', schema: WebhookDeliveryListSchema, example: [examples.WEBHOOK_DELIVERY] } },
     errors: { 404: 'No such endpoint of the caller\'s' }
@@ -397,6 +439,7 @@ export const OPERATIONS = {
     description: 'Queues the delivery again with the same `webhook-id` (receivers may deduplicate on it) and a fresh attempt budget.',
     tag: 'Webhooks',
     auth: 'user',
+    scope: 'webhooks:write',
     params: webhookId.extend({ delivery_id: z.string().meta({ description: 'The delivery\'s `id` (`msg_…`)', example: examples.DELIVERY_ID }) }),
     responses: {
       202: {
@@ -420,10 +463,10 @@ export const OPERATIONS = {
   },
   'POST /api/tokens': {
     summary: 'Create an API token',
-    description: 'For `Authorization: Bearer <token>`. The secret is in this answer only; the server keeps its hash.',
+    description: 'For `Authorization: Bearer <token>`. The secret is in this answer only; the server keeps its hash. `scopes` says what the token may do (default `exports:read`, `exports:write`, `schedules:write`: adding webhooks, linking Telegram and changing notification settings need `webhooks:write`, chosen explicitly).',
     tag: 'Tokens',
     auth: 'session',
-    body: { schema: CreateApiTokenSchema, example: { name: 'CI pipeline', expires_in_days: 365 } },
+    body: { schema: CreateApiTokenSchema, example: { name: 'CI pipeline', expires_in_days: 365, scopes: ['exports:read', 'exports:write', 'schedules:write'] } },
     responses: {
       201: {
         description: 'Created, with its secret',
@@ -447,6 +490,7 @@ export const OPERATIONS = {
     description: 'The caller\'s own audit events, newest first, a page at a time.',
     tag: 'Audit',
     auth: 'user',
+    scope: 'exports:read',
     query: ListAuditQuerySchema,
     responses: { 200: { description: 'A page of events', schema: AuditEventListSchema, example: { events: [examples.AUDIT_EVENT], next_cursor: null } } }
   },

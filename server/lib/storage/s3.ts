@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { Readable, Transform } from 'node:stream'
-import { CompleteMultipartUploadCommand, DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CompleteMultipartUploadCommand, DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { Config } from '../config'
@@ -91,10 +91,9 @@ export interface UploadOptions {
   partSize?: number
   queueSize?: number
   /**
-   * Whether the upload may still touch the object at `key` (another writer may own it by now).
-   * Asked right before the object is committed (CompleteMultipartUpload, or the PutObject of a small
-   * body) and before a failed upload removes what it may have left: when it answers false, the
-   * upload fails with UploadFencedError and the object is left alone.
+   * Whether the upload may still commit its object (its run may have lost the job by now). Asked
+   * right before the object is committed (CompleteMultipartUpload, or the PutObject of a small
+   * body): when it answers false, the upload fails with UploadFencedError and commits nothing.
    */
   fence?: () => Promise<boolean>
 }
@@ -106,22 +105,67 @@ export class UploadFencedError extends Error {
   }
 }
 
-/** The client, but asking `fence` before each command that commits an object. */
-function fencedClient(client: S3Client, fence: () => Promise<boolean>): S3Client {
-  const fenced = Object.create(client) as S3Client
-  fenced.send = (async (command: unknown, ...rest: unknown[]) => {
-    if ((command instanceof CompleteMultipartUploadCommand || command instanceof PutObjectCommand) && !await fence()) {
-      throw new UploadFencedError()
-    }
-    return (client.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest)
+/**
+ * How long a failed upload waits for the answer to a commit it had sent before cutting the request:
+ * a commit answers in well under a second, while a small file's PutObject carries the whole body
+ * and on a slow link must not hold a cancel or a shutdown. What a cut commit still creates is left
+ * to the orphan sweep.
+ */
+const COMMIT_WAIT_MS = 5000
+
+interface Commits {
+  /** Whether a commit request went out (its object may exist). */
+  sent: boolean
+  /** Each commit from its fence check to its answer; never rejects. */
+  settled: Array<Promise<unknown>>
+  /** Cuts the commit requests still waiting for their answer. */
+  cut: AbortController
+}
+
+/**
+ * The client, watching the commands that commit an object (CompleteMultipartUpload, or the PutObject
+ * of a small body): `fence` is asked before each, an aborted upload sends none, and `commits` follows
+ * each one from that check to its answer. Aborting the upload does not stop a commit already sent
+ * (the SDK's abort only stops waiting for it), so its object may land after the upload has failed.
+ */
+function committingClient(client: S3Client, opts: UploadOptions, commits: Commits): S3Client {
+  const watched = Object.create(client) as S3Client
+  watched.send = ((command: unknown, options?: object) => {
+    const send = (extra: object = {}) => (client.send as (...args: unknown[]) => Promise<unknown>)(command, { ...options, ...extra })
+    if (!(command instanceof CompleteMultipartUploadCommand || command instanceof PutObjectCommand)) return send()
+    const commit = (async () => {
+      if (opts.fence && !await opts.fence()) throw new UploadFencedError()
+      if (opts.signal?.aborted) throw Object.assign(new Error('Upload aborted.'), { name: 'AbortError' })
+      commits.sent = true
+      return send({ abortSignal: commits.cut.signal })
+    })()
+    commits.settled.push(commit.catch(() => {}))
+    return commit
   }) as S3Client['send']
-  return fenced
+  return watched
+}
+
+/** Waits for the commits' answers, cutting those still open after COMMIT_WAIT_MS. */
+async function settle(commits: Commits): Promise<void> {
+  const answered = Promise.all(commits.settled)
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      commits.cut.abort()
+      resolve()
+    }, COMMIT_WAIT_MS)
+  })
+  await Promise.race([answered, late])
+  clearTimeout(timer)
+  await answered
 }
 
 /**
  * Streams bytes to S3 as a multipart upload, hashing them on the way. On any failure the multipart
  * upload is aborted, so no parts or partial object remain. The stream's own error (e.g. the
- * producer failed) fails the upload the same way.
+ * producer failed) fails the upload the same way. `key` must be this upload's alone (an attempt's
+ * own key): a failed upload whose commit was sent waits for that commit's answer and then deletes
+ * the object, which it could only do blindly to a key nobody else writes.
  */
 export async function uploadStream(storage: Storage, key: string, source: Readable, opts: UploadOptions): Promise<UploadResult> {
   const hash = createHash('sha256')
@@ -135,8 +179,9 @@ export async function uploadStream(storage: Storage, key: string, source: Readab
   })
   source.on('error', error => body.destroy(error))
   source.pipe(body)
+  const commits: Commits = { sent: false, settled: [], cut: new AbortController() }
   const upload = new Upload({
-    client: opts.fence ? fencedClient(storage.client, opts.fence) : storage.client,
+    client: committingClient(storage.client, opts, commits),
     params: { Bucket: storage.bucket, Key: key, Body: body, ContentType: opts.contentType },
     partSize: opts.partSize ?? 16 * 1024 * 1024,
     queueSize: opts.queueSize ?? 4,
@@ -152,11 +197,10 @@ export async function uploadStream(storage: Storage, key: string, source: Readab
   } catch (error) {
     source.unpipe(body)
     body.destroy()
-    // A failure after the last part (e.g. in CompleteMultipartUpload) can still leave an object,
-    // unless it is someone else's by now.
-    if (!(error instanceof UploadFencedError) && (!opts.fence || await opts.fence().catch(() => false))) {
-      await deleteObject(storage, key).catch(() => {})
-    }
+    // A commit in flight (a fence check, or the request itself) may still create the object: it is
+    // removed once its answer is in, whether that answer was a success, an error or a cut connection.
+    await settle(commits)
+    if (commits.sent) await deleteObject(storage, key).catch(() => {})
     throw error
   } finally {
     opts.signal?.removeEventListener('abort', onAbort)
@@ -193,6 +237,18 @@ async function* prefixed(prefix: Buffer | undefined, rest: AsyncIterable<Buffer>
 
 export async function deleteObject(storage: Storage, key: string): Promise<void> {
   await storage.client.send(new DeleteObjectCommand({ Bucket: storage.bucket, Key: key }))
+}
+
+export interface StoredObject { key: string, lastModified: Date }
+
+/** The objects whose keys start with `prefix`, a page (up to 1,000) at a time. */
+export async function* listObjects(storage: Storage, prefix: string): AsyncGenerator<StoredObject[]> {
+  let token: string | undefined
+  do {
+    const page = await storage.client.send(new ListObjectsV2Command({ Bucket: storage.bucket, Prefix: prefix, ContinuationToken: token }))
+    yield (page.Contents ?? []).map(o => ({ key: o.Key!, lastModified: o.LastModified ?? new Date() }))
+    token = page.IsTruncated ? page.NextContinuationToken : undefined
+  } while (token)
 }
 
 /** Whether the object is there; other failures (storage unreachable) throw. */

@@ -10,13 +10,15 @@ export interface BotOptions {
   apiRoot?: string
   db: Db
   log: (line: string) => void
+  /** Told when a chat was linked to a user. */
+  onLinked?: (userId: string) => void
 }
 
 /**
  * The bot and its commands: `/start <code>` links the chat to the user who created the code (a
  * chat linked to someone else is refused until /stop), `/start` alone says how to, `/stop` unlinks. Webhook and long polling feed the same bot.
  */
-export function createBot({ token, apiRoot, db, log }: BotOptions): Telegraf {
+export function createBot({ token, apiRoot, db, log, onLinked }: BotOptions): Telegraf {
   const bot = new Telegraf(token, {
     telegram: {
       // telegraf resolves `./bot<token>/<method>` against the root: a root with a path needs its
@@ -35,7 +37,10 @@ export function createBot({ token, apiRoot, db, log }: BotOptions): Telegraf {
     if (!code) return void await ctx.reply(await isChatLinked(db, chatId) ? REPLIES.alreadyLinked : REPLIES.hello)
     const result = await redeemLinkCode(db, code, chatId)
     // No HTTP request behind it: no IP or user agent, the chat is the detail.
-    if (result.outcome === 'linked') await recordAuditEvent(db, { userId: result.user.id, action: 'telegram.linked', details: { chat_id: String(chatId) } }, { log })
+    if (result.outcome === 'linked') {
+      await recordAuditEvent(db, { userId: result.user.id, action: 'telegram.linked', details: { chat_id: String(chatId) } }, { log })
+      onLinked?.(result.user.id)
+    }
     await ctx.reply(result.outcome === 'linked'
       ? REPLIES.linked(result.user.email)
       : result.outcome === 'chat-taken' ? REPLIES.linkedToAnother : REPLIES.badCode)

@@ -103,6 +103,14 @@ export function schedulePausedMessage(m: PausedSchedule): string {
   ].join('\n')
 }
 
+export function accountChangedMessage(what: string, activityUrl: string): string {
+  return [
+    '🔔 <b>Your Outport account changed</b>',
+    `${escapeHtml(what)}.`,
+    `If this was not you, undo it and revoke the API token that made it: <a href="${escapeHtml(activityUrl)}">Activity</a> names it.`
+  ].join('\n')
+}
+
 export function webhookDisabledMessage(url: string, reason: string): string {
   return [
     '⚠️ <b>Webhook endpoint disabled</b>',

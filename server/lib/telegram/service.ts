@@ -10,6 +10,8 @@ import { createBot, withTimeout } from './bot'
 
 export interface TelegramServiceOptions {
   log?: LogFn
+  /** Told when a chat was linked to a user (the user's other channels hear of it). */
+  onLinked?: (userId: string) => void
 }
 
 export const WEBHOOK_PATH = 'api/telegram/webhook'
@@ -34,7 +36,7 @@ export class TelegramService {
 
   constructor(readonly config: Config, readonly db: Db, options: TelegramServiceOptions = {}) {
     this.log = options.log ?? (() => {})
-    this.bot = createBot({ token: config.TELEGRAM_BOT_TOKEN!, apiRoot: config.TELEGRAM_API_ROOT, db, log: this.log })
+    this.bot = createBot({ token: config.TELEGRAM_BOT_TOKEN!, apiRoot: config.TELEGRAM_API_ROOT, db, log: this.log, onLinked: options.onLinked })
   }
 
   /**

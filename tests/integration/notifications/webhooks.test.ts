@@ -82,6 +82,20 @@ describe('webhook delivery loop', () => {
     await database?.drop()
   })
 
+  it('an export\'s download link is queued only to its own user\'s endpoints that subscribed to that event', async () => {
+    const other = (await db.user.create({ data: { email: 'w2@example.com', passwordHash: 'x', displayName: 'W2' } })).id
+    const policy = { allowHosts: ['127.0.0.1'], maxPerUser: 100 }
+    const mine = await endpoint('http://127.0.0.1:9/mine')
+    const failuresOnly = await createEndpoint(db, userId, { url: 'http://127.0.0.1:9/failures', events: ['export.failed'] }, policy)
+    const theirs = await createEndpoint(db, other, { url: 'http://127.0.0.1:9/theirs', events: ['export.completed'] }, policy)
+    const data = { job_id: '7c9e6679-7425-40de-944b-e07fc1f90ae7', download_link: 'https://outport.example/exports/x/download?token=t' }
+    expect((await enqueueEvent(db, userId, 'export.completed', data, 1000)).queued).toBe(1)
+    const queued = await db.webhookDelivery.findMany({ where: { endpointId: { in: [mine.id, failuresOnly.id, theirs.id] } } })
+    expect(queued.map(d => d.endpointId)).toEqual([mine.id])
+    await db.webhookEndpoint.deleteMany({ where: { id: { in: [mine.id, failuresOnly.id, theirs.id] } } })
+    await db.user.delete({ where: { id: other } })
+  })
+
   it('500, 500, 200: three attempts with one webhook-id, each signed so the secret verifies it', async () => {
     const receiver = await startReceiver([500, 500, 200])
     closers.push(receiver.close)

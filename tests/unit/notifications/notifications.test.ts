@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { exportEmail } from '#server/lib/notifications/channels/email'
+import { accountChangedEmail, exportEmail } from '#server/lib/notifications/channels/email'
+import { eventWanted, settingsChanges } from '#server/lib/notifications/settings'
+import type { Db } from '#server/lib/db/client'
 import type { JobNews } from '#server/lib/notifications/summary'
 import { checkUrlShape, isBlockedAddress, vetUrl } from '#server/lib/notifications/webhooks/address'
 import { newMessageId } from '#server/lib/notifications/webhooks/queue'
@@ -121,5 +123,43 @@ describe('Slack messages', () => {
     expect(checkSlackUrl('https://hooks.slack.com/services/T/B/x', { allowHosts: [] }).host).toBe('hooks.slack.com')
     expect(() => checkSlackUrl('https://example.com/services/T/B/x', { allowHosts: [] })).toThrow(/Slack incoming-webhook URL/)
     expect(checkSlackUrl('http://127.0.0.1:9/services/x', { allowHosts: ['127.0.0.1'] }).port).toBe('9')
+  })
+})
+
+describe('account changes', () => {
+  const change = { what: 'A webhook to <hooks.example.com> was added to your account', about: ['webhook' as const], activityLink: 'https://outport.example/activity' }
+
+  it('say what changed and where to see who did it, escaped in HTML; Slack and Telegram carry them too', async () => {
+    const email = accountChangedEmail(change, 'https://outport.example')
+    expect(email.subject).toBe('Your Outport account changed')
+    expect(email.text).toContain('A webhook to <hooks.example.com> was added to your account.')
+    expect(email.text).toContain('Activity: https://outport.example/activity')
+    expect(email.html).toContain('A webhook to &lt;hooks.example.com&gt; was added')
+    const { slackMessage } = await import('#server/lib/notifications/channels/slack')
+    const slack = slackMessage({ type: 'account.changed', userId: 'u', change })
+    expect(slack.text).toContain('A webhook to <hooks.example.com> was added to your account')
+    expect(JSON.stringify(slack.blocks)).toContain('https://outport.example/activity')
+    const { accountChangedMessage } = await import('#server/lib/telegram/messages')
+    expect(accountChangedMessage(change.what, change.activityLink)).toContain('&lt;hooks.example.com&gt;')
+  })
+
+  it('reach every channel but the ones they are about, whatever the settings say', async () => {
+    // No settings are read for an account change: no database is needed.
+    const db = null as unknown as Db
+    const event = (about: Array<'webhook' | 'telegram' | 'email' | 'slack'>) => ({ type: 'account.changed' as const, userId: 'u', change: { ...change, about } })
+    expect(await eventWanted(db, event(['webhook']), 'webhooks')).toBe(false)
+    expect(await eventWanted(db, event(['webhook']), 'email')).toBe(true)
+    expect(await eventWanted(db, event(['telegram']), 'telegram')).toBe(false)
+    expect(await eventWanted(db, event(['telegram']), 'slack')).toBe(true)
+    expect(await eventWanted(db, event(['email', 'slack']), 'slack')).toBe(false)
+  })
+
+  it('a settings change is described by what it names, a Slack URL by its host only', () => {
+    expect(settingsChanges({})).toEqual({ changes: [], channels: [] })
+    expect(settingsChanges({ email: { failed: false, address: 'x@example.com' }, slack: { webhook_url: 'https://hooks.slack.com/services/T0/B0/xoxSECRET' } })).toEqual({
+      changes: ['Email: failed exports off', 'Slack: now posts to hooks.slack.com'],
+      channels: ['email', 'slack']
+    })
+    expect(settingsChanges({ slack: { webhook_url: null } })).toEqual({ changes: ['Slack: webhook URL removed'], channels: ['slack'] })
   })
 })

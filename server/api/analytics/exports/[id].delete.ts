@@ -3,7 +3,7 @@ import { toExportDTO } from '#server/lib/exports/dto'
 
 /** Deletes the caller's export: the file leaves S3 now, the job stays as `deleted` (cancelled first if still going). */
 export default defineEventHandler(async (event) => {
-  const user = await requireUser(event)
+  const user = await requireUser(event, { scope: 'exports:write' })
   const { db, storage, config } = await useAppContext()
   const { job, cancelled } = await deleteExport(db, storage, user.id, getRouterParam(event, 'id'))
   if (cancelled) await audit(event, 'export.cancelled', { objectId: job.id, details: { dataset_id: job.metadata.dataset_id, on_delete: true } })

@@ -2,14 +2,14 @@ import { toExportDTO } from '#server/lib/exports/dto'
 import { findUserExport, queuePosition } from '#server/lib/exports/jobs/history'
 
 export default defineEventHandler(async (event) => {
-  const user = await requireUser(event)
+  const user = await requireUser(event, { scope: 'exports:read' })
   const { db, storage, config } = await useAppContext()
   const job = await findUserExport(db, user.id, getRouterParam(event, 'id'))
   if (!job) throw createError({ statusCode: 404, message: 'Export not found' })
   // A presigned URL must never be cached: each read mints a fresh one.
   setHeader(event, 'cache-control', 'no-store')
-  const dto = await toExportDTO(job, storage, config, await queuePosition(db, job))
-  // A minted URL is a download handed out, whoever follows it.
-  if (dto.download_url) await audit(event, 'export.downloaded', { objectId: job.id, details: { via: 'status' } })
-  return dto
+  // Not audited as a download: a client polling for completion would fill the trail, and a minted
+  // URL is not a fetched file. Downloads are audited where they happen: the /download route and
+  // the signed link.
+  return toExportDTO(job, storage, config, await queuePosition(db, job))
 })

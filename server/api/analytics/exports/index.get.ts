@@ -3,7 +3,7 @@ import { toExportDTO } from '#server/lib/exports/dto'
 import { listUserExports } from '#server/lib/exports/jobs/history'
 
 export default defineEventHandler(async (event) => {
-  const user = await requireUser(event)
+  const user = await requireUser(event, { scope: 'exports:read' })
   const query = await getValidatedQuery(event, parseWith(ListExportsQuerySchema))
   const { db, storage, config } = await useAppContext()
   const page = await listUserExports(db, user.id, query)

@@ -2,7 +2,7 @@ import { CreateExportSchema } from '#shared/types/exports'
 import { createExport } from '#server/lib/exports/create'
 
 export default defineEventHandler(async (event) => {
-  const user = await requireUser(event)
+  const user = await requireUser(event, { scope: 'exports:write' })
   const body = await readValidatedBody(event, parseWith(CreateExportSchema))
   const { db, warehouse, config } = await useAppContext()
   const { job, replayed } = await createExport({ db, warehouse }, config, user.id, body, getHeader(event, 'idempotency-key'))

@@ -5,7 +5,7 @@ import type { NotificationChannel } from '#shared/types/notifications'
 import { isUuid } from '#shared/utils/uuid'
 import { JOB_COLUMNS, toExportJob, type ExportJob } from './record'
 
-/** What happens to jobs after they finish: retention and the once-per-job notification. */
+/** What happens to jobs after they finish: retention, orphaned objects and the once-per-job notification. */
 
 /** Completed exports that finished before the cutoff, oldest first, with their storage keys. */
 export async function completedBefore(db: Db, cutoff: Date, opts: { skip: string[], limit: number }): Promise<ExportJob[]> {
@@ -14,6 +14,16 @@ export async function completedBefore(db: Db, cutoff: Date, opts: { skip: string
     orderBy: { completedAt: 'asc' },
     take: opts.limit
   })
+  return rows.map(toExportJob)
+}
+
+/**
+ * Of these jobs, the ones whose objects must stay: pending and running jobs (an attempt under way
+ * or to come) and completed ones (their recorded file). Unknown ids are simply absent.
+ */
+export async function liveJobsAmong(db: Db, jobIds: string[]): Promise<ExportJob[]> {
+  if (!jobIds.length) return []
+  const rows = await db.job.findMany({ where: { id: { in: jobIds }, status: { in: ['pending', 'running', 'completed'] } } })
   return rows.map(toExportJob)
 }
 

@@ -179,8 +179,11 @@ export async function releaseJobs(db: Db, claims: Claim[]): Promise<number> {
   return count
 }
 
-/** The job's status now, or null if it is gone. */
-export async function jobStatus(db: Db, jobId: string): Promise<JobStatus | null> {
-  const job = await db.job.findUnique({ where: { id: jobId }, select: { status: true } })
-  return job?.status ?? null
+/**
+ * Whether the job is completed with `key` as its file. A run whose completion was refused asks
+ * this before removing its object: a completion that committed but whose answer was lost (and was
+ * refused when retried) recorded the object after all.
+ */
+export async function completedWith(db: Db, jobId: string, key: string): Promise<boolean> {
+  return (await db.job.count({ where: { id: jobId, status: 'completed', metadata: { path: ['s3_key'], equals: key } } })) === 1
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Db } from '#server/lib/db/client'
 import type { Prisma } from '#server/generated/prisma/client'
 import { resolveExportOptions, type ExportMetadata } from '#shared/types/exports'
+import type { RequestRefusalCode } from '#shared/types/errors'
 import { ACTIVE_STATUSES } from '#shared/types/jobs'
 import { JOBS_CHANNEL } from './queue'
 import { json, QUEUED_PROGRESS, toExportJob, type ExportJob } from './record'
@@ -32,7 +33,7 @@ async function insertExportJob(tx: Prisma.TransactionClient, userId: string, met
 }
 
 export class JobLimitError extends Error {
-  constructor(readonly code: 'TOO_MANY_ACTIVE' | 'QUEUE_FULL', message: string) {
+  constructor(readonly code: RequestRefusalCode, message: string) {
     super(message)
   }
 }

@@ -7,7 +7,7 @@ import { escapeHtml } from '#server/lib/html'
 import { settingsUrl } from '#server/lib/links'
 import type { LogFn } from '#server/lib/log'
 import { formatUtc } from '#server/lib/telegram/messages'
-import type { Channel, ChannelFactory, NotificationEvent, Outcome } from '../channel'
+import type { AccountChange, Channel, ChannelFactory, NotificationEvent, Outcome } from '../channel'
 import type { JobNews } from '../summary'
 
 /** Emails over SMTP (nodemailer; SMTP_URL, STARTTLS when the server offers it) to the account's address. */
@@ -101,6 +101,17 @@ export function endpointDisabledEmail(url: string, reason: string, appUrl: strin
   }
 }
 
+/** The email telling a user where their notifications go changed. */
+export function accountChangedEmail(change: AccountChange, appUrl: string): EmailMessage {
+  const settings = settingsUrl(appUrl)
+  const advice = 'If this was not you, undo it in your notification settings, revoke the API token that made it (the Activity page names it) and change your password.'
+  return {
+    subject: 'Your Outport account changed',
+    text: `${change.what}.\n\n${advice}\n\nActivity: ${change.activityLink}\nNotification settings: ${settings}`,
+    html: `<p>${escapeHtml(change.what)}.</p><p>${escapeHtml(advice)}</p><p><a href="${escapeHtml(change.activityLink)}">Activity</a> · <a href="${escapeHtml(settings)}">Notification settings</a></p>`
+  }
+}
+
 /** The email telling a user one of their schedules paused itself. */
 export function schedulePausedEmail(paused: SchedulePausedData, appUrl: string): EmailMessage {
   const name = paused.name ? `“${paused.name}”` : `(${describeCadence(paused.cadence)})`
@@ -119,7 +130,7 @@ export function schedulePausedEmail(paused: SchedulePausedData, appUrl: string):
 
 export class EmailChannel implements Channel {
   readonly id = 'email'
-  readonly events = ['export.completed', 'export.failed', 'schedule.paused', 'webhook.disabled'] as const
+  readonly events = ['export.completed', 'export.failed', 'schedule.paused', 'webhook.disabled', 'account.changed'] as const
 
   constructor(private readonly opts: { db: Db, mailer: Transporter, from: string, appUrl: string, log: LogFn }) {}
 
@@ -135,6 +146,8 @@ export class EmailChannel implements Channel {
         return this.deliver(user.email, schedulePausedEmail(event.paused, appUrl), `schedule ${event.paused.id}`)
       case 'webhook.disabled':
         return this.deliver(user.email, endpointDisabledEmail(event.url, event.reason, appUrl), `disabled webhook ${event.url}`)
+      case 'account.changed':
+        return this.deliver(user.email, accountChangedEmail(event.change, appUrl), 'an account change')
     }
   }
 

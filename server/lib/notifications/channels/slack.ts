@@ -82,6 +82,17 @@ export function slackMessage(event: NotificationEvent): SlackMessage {
         ]
       }
     }
+    case 'account.changed': {
+      const what = `${event.change.what}. If this was not you, undo it and revoke the API token that made it (Activity names it).`
+      return {
+        text: `Your Outport account changed. ${what}`,
+        blocks: [
+          { type: 'header', text: plain('🔔 Your Outport account changed', 150) },
+          { type: 'section', text: { type: 'mrkdwn', text: esc(what) } },
+          button('Open Activity', event.change.activityLink)
+        ]
+      }
+    }
   }
 }
 
@@ -107,7 +118,7 @@ export interface SlackChannelOptions extends UrlPolicy {
 
 export class SlackChannel implements Channel {
   readonly id = 'slack'
-  readonly events = ['export.completed', 'export.failed', 'schedule.paused', 'webhook.disabled'] as const
+  readonly events = ['export.completed', 'export.failed', 'schedule.paused', 'webhook.disabled', 'account.changed'] as const
   private readonly closing = new AbortController()
   private readonly opts: Required<SlackChannelOptions>
 

@@ -6,7 +6,7 @@ import type { Db } from '#server/lib/db/client'
 import type { LogFn } from '#server/lib/log'
 import { withTimeout } from '#server/lib/telegram/bot'
 import { unlinkChat } from '#server/lib/telegram/linking'
-import { completedMessage, failedMessage, schedulePausedMessage, webhookDisabledMessage, type ExportSummary } from '#server/lib/telegram/messages'
+import { accountChangedMessage, completedMessage, failedMessage, schedulePausedMessage, webhookDisabledMessage, type ExportSummary } from '#server/lib/telegram/messages'
 import type { Channel, ChannelFactory, NotificationEvent, Outcome } from '../channel'
 import type { JobNews } from '../summary'
 
@@ -27,7 +27,7 @@ export interface TelegramChannelOptions {
 
 export class TelegramChannel implements Channel {
   readonly id = 'telegram'
-  readonly events = ['export.completed', 'export.failed', 'schedule.paused', 'webhook.disabled'] as const
+  readonly events = ['export.completed', 'export.failed', 'schedule.paused', 'webhook.disabled', 'account.changed'] as const
   private readonly closing = new AbortController()
   private readonly opts: Required<TelegramChannelOptions>
 
@@ -41,8 +41,8 @@ export class TelegramChannel implements Channel {
     if (chatId === null) return 'not-linked'
     const about: { what: string, fields: Record<string, string> } = event.type === 'schedule.paused'
       ? { what: `schedule ${event.paused.id}`, fields: { schedule_id: event.paused.id, user_id: event.userId } }
-      : event.type === 'webhook.disabled'
-        ? { what: 'a disabled webhook', fields: { user_id: event.userId } }
+      : event.type === 'webhook.disabled' || event.type === 'account.changed'
+        ? { what: event.type === 'webhook.disabled' ? 'a disabled webhook' : 'an account change', fields: { user_id: event.userId } }
         : { what: `job ${event.news.job.id}`, fields: { job_id: event.news.job.id, user_id: event.userId } }
     return this.deliver(chatId, message(event), about)
   }
@@ -115,6 +115,8 @@ function message(event: NotificationEvent): string {
     }
     case 'webhook.disabled':
       return webhookDisabledMessage(event.url, event.reason)
+    case 'account.changed':
+      return accountChangedMessage(event.change.what, event.change.activityLink)
   }
 }
 

@@ -29,7 +29,7 @@ export class WebhookChannel implements Channel {
   }
 
   async send(event: NotificationEvent): Promise<Outcome> {
-    if (event.type === 'webhook.disabled') return 'not-wanted'
+    if (event.type === 'webhook.disabled' || event.type === 'account.changed') return 'not-wanted'
     const data = event.type === 'schedule.paused' ? event.paused : exportData(event.news, this.opts.config)
     const { queued, dropped } = await enqueueEvent(this.opts.db, event.userId, event.type, data, this.opts.config.WEBHOOK_MAX_PENDING_PER_ENDPOINT)
     for (const endpointId of dropped) {

@@ -73,9 +73,16 @@ export async function findEndpoint(db: Db, userId: string, id: unknown): Promise
   return endpoint
 }
 
-export async function deleteEndpoint(db: Db, userId: string, id: unknown): Promise<void> {
+/** Deletes the user's endpoint and answers what it was. */
+export async function deleteEndpoint(db: Db, userId: string, id: unknown): Promise<WebhookEndpointDTO> {
   const endpoint = await findEndpoint(db, userId, id)
   await db.webhookEndpoint.delete({ where: { id: endpoint.id } })
+  return toEndpointDTO(endpoint)
+}
+
+/** Where an endpoint sends, as the audit trail and account alerts name it: the host, never the path or query (they may hold a secret). */
+export function endpointHost(url: string): string {
+  return new URL(url).host
 }
 
 /**

@@ -2,7 +2,7 @@ import { mintDownloadLink } from '#server/lib/exports/dto'
 import { findUserExport } from '#server/lib/exports/jobs/history'
 
 export default defineEventHandler(async (event) => {
-  const user = await requireUser(event)
+  const user = await requireUser(event, { scope: 'exports:read' })
   const { db, storage, config } = await useAppContext()
   const job = await findUserExport(db, user.id, getRouterParam(event, 'id'))
   if (!job) throw createError({ statusCode: 404, message: 'Export not found' })

@@ -2,7 +2,7 @@ import { isUuid } from '#shared/utils/uuid'
 import { runScheduleNow } from '#server/lib/schedules/scheduler'
 
 export default defineEventHandler(async (event) => {
-  const user = await requireUser(event)
+  const user = await requireUser(event, { scope: 'schedules:write' })
   const id = getRouterParam(event, 'id')
   if (!isUuid(id)) throw createError({ statusCode: 404, message: 'Schedule not found' })
   const { db, config } = await useAppContext()

@@ -3,6 +3,6 @@ import { formatTable } from '#shared/types/format-table'
 const formats = formatTable()
 
 export default defineEventHandler(async (event) => {
-  await requireUser(event)
+  await requireUser(event, { scope: 'exports:read' })
   return formats
 })

@@ -145,6 +145,7 @@ export const OPERATIONS = {
     description: 'For each dataset, the first and last dates it has the caller\'s rows on (by its date column).',
     tag: 'Datasets',
     auth: 'user',
+    scope: 'exports:read',
     responses: { 200: { description: 'The coverage', schema: DatasetCoverageListSchema, example: { coverage: [{ dataset_id: examples.DATASET_ID, start_date: '2024-01-02', end_date: '2026-11-30' }] } } },
     errors: { 503: 'PostgreSQL or the warehouse is unreachable (Retry-After)' }
   },
@@ -153,6 +154,7 @@ export const OPERATIONS = {
     description: 'The format table as data, to build an export form from: each format\'s extension and content type, its whole-file compressions, Parquet\'s codecs, the CSV options with their defaults, the row limit.',
     tag: 'Datasets',
     auth: 'user',
+    scope: 'exports:read',
     responses: { 200: { description: 'The formats', schema: FormatTableSchema, example: formatTable() } }
   },
   'GET /api/accounts': {

@@ -288,6 +288,11 @@ describe('row conditions', () => {
     const asked: Record<string, unknown>[] = []
     page.on('request', req => req.url() === PREVIEW_URL && asked.push(req.postDataJSON()))
     const add = page.getByRole('button', { name: 'Add condition' })
+    // By keyboard: a click can land beside the button when the preview's refresh moves it between press and release.
+    const addCondition = async () => {
+      await add.focus()
+      await page.keyboard.press('Enter')
+    }
     await add.focus()
     await page.keyboard.press('Enter')
     // The new condition's column has the focus: choose amount, then "<", then type the value.
@@ -317,21 +322,23 @@ describe('row conditions', () => {
     await page.keyboard.type('-100')
 
     // A text column offers contains; a list column takes chips.
-    await add.click()
+    await addCondition()
     await page.getByRole('combobox', { name: 'Condition 2: column' }).click()
     await page.getByRole('option', { name: 'merchant', exact: true }).click()
     await page.getByRole('combobox', { name: 'Condition 2: operator' }).click()
     await page.getByRole('option', { name: 'contains', exact: true }).click()
     await page.getByLabel('Condition 2: value').fill('Amazon')
-    await add.click()
+    await addCondition()
     await page.getByRole('combobox', { name: 'Condition 3: column' }).click()
     await page.getByRole('option', { name: 'currency', exact: true }).click()
     await page.getByRole('combobox', { name: 'Condition 3: operator' }).click()
     await page.getByRole('option', { name: 'is one of', exact: true }).click()
     const chips = page.getByTestId('condition').nth(2)
     for (const currency of ['EUR', 'GBP']) {
-      await page.getByLabel('Condition 3: values').fill(currency)
-      await page.keyboard.press('Enter')
+      // The input's own press: the first chip's preview refresh can move the focus before a page-level key arrives.
+      const values = page.getByLabel('Condition 3: values')
+      await values.fill(currency)
+      await values.press('Enter')
       // Each value is a chip before the next is typed.
       await chips.getByText(currency, { exact: true }).waitFor()
     }
@@ -346,7 +353,7 @@ describe('row conditions', () => {
     expect(await page.getByTestId('condition').count()).toBe(2)
     await expect.poll(() => asked.at(-1)?.row_filters, { timeout: 10_000 }).toEqual([sentConditions[0], sentConditions[2]])
     // A condition without its value yet is not sent, and stops Start until it has one.
-    await add.click()
+    await addCondition()
     let creates = 0
     page.on('request', req => req.url() === EXPORTS_URL && req.method() === 'POST' && creates++)
     await page.getByTestId('start-export').click()

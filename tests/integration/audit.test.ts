@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expireAuditEvents, listAuditEvents, recordAuditEvent } from '#server/lib/audit'
 import { createApiToken, findUserByToken, listApiTokens, revokeApiToken } from '#server/lib/auth/tokens'
@@ -24,6 +25,8 @@ describe('audit trail and API tokens on PostgreSQL', () => {
   it('lists only the user\'s events, newest first, a page at a time, and retention deletes old ones', async () => {
     for (let i = 0; i < 5; i++) {
       expect(await recordAuditEvent(db, { userId, action: 'export.created', objectId: `job-${i}`, ip: '203.0.113.1', userAgent: 'ua' })).toBe(true)
+      // created_at has millisecond precision: events within one millisecond have no order to check.
+      await sleep(2)
     }
     await recordAuditEvent(db, { userId: otherId, action: 'session.signed_in' })
     // A user that does not exist violates the foreign key: not written, and not thrown either.

@@ -12,7 +12,8 @@ export const DatasetSchema = z.object({
   title: z.string(),
   description: z.string(),
   time_grain: z.enum(['daily', 'monthly']),
-  columns: z.array(DatasetColumnSchema)
+  columns: z.array(DatasetColumnSchema),
+  incremental: z.boolean().meta({ description: 'Whether schedules of this dataset may export only the rows loaded since their last run (range `since_last_run`)' })
 }).meta({ id: 'Dataset' })
 
 export type DatasetDTO = z.infer<typeof DatasetSchema>

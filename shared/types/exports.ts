@@ -88,14 +88,29 @@ export interface ExportMetadata {
   checksum_sha256?: string
   /** Set on a schedule's run (the schedule's id is the job's `schedule_id` column). */
   schedule?: ScheduleRunInfo
+  /** An incremental schedule's run ("only new rows since the last run"). */
+  incremental?: IncrementalRun
+}
+
+/**
+ * An incremental run's window on the dataset's load time. `from` and `as_of` are fixed when the run
+ * starts (each attempt), not when it is queued: `from` is the schedule's watermark then (the last
+ * completed run's `as_of`), `as_of` the warehouse's latest load time; the run exports
+ * `from < loaded_at <= as_of`. ISO 8601 UTC with microseconds (the warehouse's precision).
+ */
+export interface IncrementalRun {
+  /** The schedule's `initial.start_date` (first run only: rows dated from it), or null for all. */
+  initial_start_date: string | null
+  from?: string | null
+  as_of?: string | null
 }
 
 /** How a scheduled run came about, kept on the job so its messages can say so. */
 export const ScheduleRunInfoSchema = z.object({
   /** The schedule's name when the run was created. */
   name: z.string().nullable(),
-  /** 'cadence': the scheduler, at its slot; 'run_now': the user, outside the cadence. */
-  trigger: z.enum(['cadence', 'run_now']),
+  /** 'cadence': the scheduler, at its slot; 'run_now': the user, outside the cadence; 'backfill': a past slot the user asked for. */
+  trigger: z.enum(['cadence', 'run_now', 'backfill']),
   /** Earlier slots this catch-up run replaced (the server was down past them); 0 normally. */
   missed_slots: z.int().min(0).meta({ description: 'Earlier slots this catch-up run replaced; 0 normally' })
 })
@@ -136,7 +151,9 @@ export const ExportJobSchema = z.object({
   schedule_id: z.guid().nullable().meta({ description: 'The schedule this run came from (null for a one-off export, or once the schedule is deleted)' }),
   scheduled_for: timestamp.nullable().meta({ description: 'The slot a scheduled run was for' }),
   schedule_run: ScheduleRunInfoSchema.nullable(),
-  deleted_at: timestamp.nullable().meta({ description: 'When the user deleted the export (status `deleted`)' })
+  deleted_at: timestamp.nullable().meta({ description: 'When the user deleted the export (status `deleted`)' }),
+  data_as_of: timestamp.nullable().meta({ description: 'An incremental schedule\'s run: the latest load time (`loaded_at`) it covers, read from the warehouse when the run started; null otherwise or before it starts' }),
+  incremental_from: timestamp.nullable().meta({ description: 'An incremental schedule\'s run: the watermark it started from (rows loaded strictly after it); null for the first run, or when not incremental' })
 }).meta({ id: 'ExportJob' })
 
 export type ExportJobDTO = z.infer<typeof ExportJobSchema>

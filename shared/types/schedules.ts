@@ -23,15 +23,38 @@ export type RelativeRange = typeof RELATIVE_RANGES[number]
 
 export const MAX_LAST_N_DAYS = 366
 
+/**
+ * "Only new rows since the last run": each run exports the rows loaded into the warehouse after the
+ * last completed run's cutoff. `initial` is what the first run (or the first after a reset to null)
+ * takes: every row, or the rows dated from `start_date` on.
+ */
+export const IncrementalRangeSchema = z.strictObject({
+  type: z.literal('since_last_run'),
+  initial: z.union([
+    z.literal('all'),
+    z.strictObject({ start_date: z.iso.date('Must be a date as YYYY-MM-DD') })
+  ], 'Must be "all" or { start_date: YYYY-MM-DD }')
+})
+
+export type IncrementalRange = z.output<typeof IncrementalRangeSchema>
+
 export const ScheduleRangeSchema = z.union([
   z.enum(RELATIVE_RANGES, `Must be one of ${RELATIVE_RANGES.join(', ')} or { last_n_days: N }`),
-  z.strictObject({ last_n_days: z.number().int().min(1).max(MAX_LAST_N_DAYS, `At most ${MAX_LAST_N_DAYS} days`) })
-], `Must be one of ${RELATIVE_RANGES.join(', ')} or { last_n_days: 1-${MAX_LAST_N_DAYS} }`)
+  z.strictObject({ last_n_days: z.number().int().min(1).max(MAX_LAST_N_DAYS, `At most ${MAX_LAST_N_DAYS} days`) }),
+  IncrementalRangeSchema
+], `Must be one of ${RELATIVE_RANGES.join(', ')}, { last_n_days: 1-${MAX_LAST_N_DAYS} } or { type: "since_last_run", initial }`)
 
 export type ScheduleRange = z.output<typeof ScheduleRangeSchema>
 
-export const FREQUENCIES = ['daily', 'weekly', 'monthly'] as const
+export function isIncrementalRange(range: ScheduleRange): range is IncrementalRange {
+  return typeof range === 'object' && 'type' in range && range.type === 'since_last_run'
+}
+
+export const FREQUENCIES = ['minutes', 'daily', 'weekly', 'monthly'] as const
 export type Frequency = typeof FREQUENCIES[number]
+
+/** The steps of a `minutes` cadence (each divides the hour, so slots fall on the same minutes every hour). */
+export const MINUTE_STEPS = [5, 10, 15, 30] as const
 
 /** Whether the runtime (Node or the browser) knows this IANA time zone. */
 export function isTimeZone(value: string): boolean {
@@ -45,8 +68,17 @@ export function isTimeZone(value: string): boolean {
 
 const TimeZoneSchema = z.string().min(1, 'Required').max(64).refine(isTimeZone, 'Unknown time zone (use an IANA name such as Europe/London)')
 
+/** Every N minutes, on the minutes of the hour divisible by N (local time; an hour repeated by DST runs twice). */
+export const MinutesCadenceSchema = z.object({
+  frequency: z.literal('minutes'),
+  every: z.union(MINUTE_STEPS.map(n => z.literal(n))).meta({ description: 'Minutes between runs: 5, 10, 15 or 30' }),
+  time_zone: z.string().meta({ description: 'IANA time zone', example: 'Europe/London' })
+})
+
+export type MinutesCadence = z.infer<typeof MinutesCadenceSchema>
+
 export const SimpleCadenceSchema = z.object({
-  frequency: z.enum(FREQUENCIES),
+  frequency: z.enum(['daily', 'weekly', 'monthly']),
   /** Local wall-clock time, HH:MM (24 h). */
   time: z.string().meta({ description: 'Local wall-clock time, HH:MM (24 h)', example: '08:00' }),
   /** ISO weekday, 1 = Monday … 7 = Sunday (weekly only). */
@@ -67,12 +99,16 @@ export const CronCadenceSchema = z.object({
 export type CronCadence = z.infer<typeof CronCadenceSchema>
 
 /** A saved cadence, as the API answers it. */
-export const CadenceDTOSchema = z.union([SimpleCadenceSchema, CronCadenceSchema]).meta({ id: 'Cadence' })
+export const CadenceDTOSchema = z.union([SimpleCadenceSchema, CronCadenceSchema, MinutesCadenceSchema]).meta({ id: 'Cadence' })
 
-export type Cadence = SimpleCadence | CronCadence
+export type Cadence = SimpleCadence | CronCadence | MinutesCadence
 
 export function isCronCadence(cadence: Cadence): cadence is CronCadence {
   return 'cron' in cadence && typeof cadence.cron === 'string'
+}
+
+export function isMinutesCadence(cadence: Cadence): cadence is MinutesCadence {
+  return 'frequency' in cadence && cadence.frequency === 'minutes'
 }
 
 /**
@@ -83,6 +119,7 @@ export function isCronCadence(cadence: Cadence): cadence is CronCadence {
 export const CadenceSchema = z.strictObject({
   frequency: z.enum(FREQUENCIES, `Must be one of ${FREQUENCIES.join(', ')}`).optional(),
   time: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'Must be a time as HH:MM (00:00-23:59)').optional(),
+  every: z.union(MINUTE_STEPS.map(n => z.literal(n)), `Must be one of ${MINUTE_STEPS.join(', ')}`).optional(),
   weekday: z.number().int().min(1, 'Must be 1 (Monday) to 7 (Sunday)').max(7, 'Must be 1 (Monday) to 7 (Sunday)').optional(),
   day_of_month: z.union([z.number().int().min(1).max(28), z.literal('last')], 'Must be 1-28 or "last"').optional(),
   cron: z.string().trim().max(120).regex(/^\S+(\s+\S+){4}$/, 'Must be a 5-field cron expression (minute hour day month weekday)').optional(),
@@ -90,12 +127,20 @@ export const CadenceSchema = z.strictObject({
 }).superRefine((c, ctx) => {
   const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message })
   if (c.cron !== undefined) {
-    for (const key of ['frequency', 'time', 'weekday', 'day_of_month'] as const) {
+    for (const key of ['frequency', 'time', 'weekday', 'day_of_month', 'every'] as const) {
       if (c[key] !== undefined) issue(key, 'Not allowed with cron')
     }
     return
   }
   if (!c.frequency) return issue('frequency', 'Required (or give cron)')
+  if (c.frequency === 'minutes') {
+    if (c.every === undefined) issue('every', 'Required for a minutes cadence')
+    for (const key of ['time', 'weekday', 'day_of_month'] as const) {
+      if (c[key] !== undefined) issue(key, 'Not allowed with a minutes cadence')
+    }
+    return
+  }
+  if (c.every !== undefined) issue('every', 'Only for a minutes cadence')
   if (!c.time) issue('time', 'Required')
   if (c.frequency === 'weekly' && c.weekday === undefined) issue('weekday', 'Required for a weekly cadence')
   if (c.frequency !== 'weekly' && c.weekday !== undefined) issue('weekday', 'Only for a weekly cadence')
@@ -103,8 +148,10 @@ export const CadenceSchema = z.strictObject({
   if (c.frequency !== 'monthly' && c.day_of_month !== undefined) issue('day_of_month', 'Only for a monthly cadence')
 }).transform((c): Cadence => c.cron !== undefined
   ? { cron: c.cron, time_zone: c.time_zone }
-  : {
-      frequency: c.frequency!,
+  : c.frequency === 'minutes'
+    ? { frequency: 'minutes', every: c.every!, time_zone: c.time_zone }
+    : {
+      frequency: c.frequency as SimpleCadence['frequency'],
       time: c.time!,
       ...(c.weekday !== undefined && { weekday: c.weekday }),
       ...(c.day_of_month !== undefined && { day_of_month: c.day_of_month }),
@@ -174,16 +221,55 @@ export const ScheduleSchema = z.object({
   last_run: ScheduleLastRunSchema.nullable(),
   consecutive_failures: z.int().min(0),
   created_at: timestamp,
-  updated_at: timestamp
+  updated_at: timestamp,
+  watermark: timestamp.nullable().meta({ description: 'An incremental schedule: the load time (`loaded_at`) its completed runs have exported up to; its next run exports rows loaded after it. Null before the first completed run (or after a reset to null), and for other ranges' }),
+  missed_slots: z.int().min(0).meta({ description: 'Slots skipped because the previous run was still running when they came (counted since the schedule was created)' })
 }).meta({ id: 'Schedule' })
 
 export type ScheduleDTO = z.infer<typeof ScheduleSchema>
 
 export const ScheduleListSchema = z.object({ schedules: z.array(ScheduleSchema) })
 
+/** POST /api/analytics/schedules/{id}/reset: sets an incremental schedule's watermark (null: start over with `initial`). */
+export const ResetScheduleSchema = z.strictObject({
+  watermark: timestamp.nullable().meta({ description: 'ISO 8601 instant: the next run exports rows loaded after it; null: the next run is a first run again (its range\'s `initial`)' })
+})
+
+export type ResetSchedule = z.output<typeof ResetScheduleSchema>
+
+/** POST /api/analytics/schedules/{id}/backfill: run the schedule for its slots in [start, end). */
+export const CreateBackfillSchema = z.strictObject({
+  start: timestamp.meta({ description: 'The window\'s start (inclusive)', example: '2026-11-01T00:00:00Z' }),
+  end: timestamp.meta({ description: 'The window\'s end (exclusive)', example: '2026-11-08T00:00:00Z' })
+}).refine(b => Date.parse(b.start) < Date.parse(b.end), { path: ['end'], message: 'Must be after start' })
+
+export type CreateBackfill = z.output<typeof CreateBackfillSchema>
+
+export const BackfillCreatedSchema = z.object({
+  backfill_id: z.guid(),
+  slots: z.int().min(0).meta({ description: 'Runs this backfill added: the cadence\'s slots in the window that had no run yet (a slot that already has one is not added twice)' })
+})
+
+export const BackfillSchema = z.object({
+  backfill_id: z.guid(),
+  start: timestamp,
+  end: timestamp,
+  slots: z.int().min(0),
+  done: z.int().min(0).meta({ description: 'Runs that completed' }),
+  failed: z.int().min(0).meta({ description: 'Runs that failed, or were cancelled or deleted' }),
+  pending: z.int().min(0).meta({ description: 'Runs waiting or running (they start one at a time, behind the user\'s own exports)' }),
+  cancelled_at: timestamp.nullable(),
+  created_at: timestamp
+}).meta({ id: 'Backfill' })
+
+export type BackfillDTO = z.infer<typeof BackfillSchema>
+
+export const BackfillListSchema = z.object({ backfills: z.array(BackfillSchema) })
+
 /** "Every Monday at 08:00 (Europe/London)": a cadence in words, for the app and messages. */
 export function describeCadence(cadence: Cadence): string {
   if (isCronCadence(cadence)) return `Cron “${cadence.cron}” (${cadence.time_zone})`
+  if (isMinutesCadence(cadence)) return `Every ${cadence.every} minutes (${cadence.time_zone})`
   const at = `at ${cadence.time} (${cadence.time_zone})`
   if (cadence.frequency === 'daily') return `Every day ${at}`
   if (cadence.frequency === 'weekly') return `Every ${WEEKDAY_NAMES[(cadence.weekday ?? 1) - 1]} ${at}`
@@ -194,6 +280,7 @@ export function describeCadence(cadence: Cadence): string {
 export const WEEKDAY_NAMES = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'] as const
 
 export function describeRange(range: ScheduleRange): string {
+  if (isIncrementalRange(range)) return 'new rows since the last run'
   if (typeof range === 'object') return range.last_n_days === 1 ? 'last 1 day' : `last ${range.last_n_days} days`
   return RANGE_LABELS[range]
 }

@@ -67,6 +67,8 @@ export function exportDTO(job: ExportJob, link: DownloadLink | null, config: Pic
     schedule_id: job.scheduleId,
     scheduled_for: job.scheduledFor?.toISOString() ?? null,
     schedule_run: metadata.schedule ?? null,
-    deleted_at: job.deletedAt?.toISOString() ?? null
+    deleted_at: job.deletedAt?.toISOString() ?? null,
+    data_as_of: metadata.incremental?.as_of ?? null,
+    incremental_from: metadata.incremental?.from ?? null
   }
 }

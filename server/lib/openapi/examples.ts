@@ -24,7 +24,8 @@ export const DATASET = {
     { name: 'transaction_id', type: 'UUID', description: 'Unique transaction id' },
     { name: 'transaction_date', type: 'DATE', description: 'Date of the transaction' },
     { name: 'amount', type: 'DECIMAL(18,2)', description: 'Signed amount in major units: negative is spending, positive is income' }
-  ]
+  ],
+  incremental: true
 }
 
 export const CREATE_EXPORT = {

@@ -49,6 +49,13 @@ export interface Dataset {
    * filters on them are applied on that table (rowPerTransaction datasets only).
    */
   transactionColumns: readonly string[]
+  /**
+   * The base `transactions` table's load-time column (TIMESTAMPTZ) that "only new rows since the
+   * last run" schedules select by; null for datasets whose rows are aggregates (a total changes as
+   * late rows arrive, so it has no load time of its own). It is not an output column: a file's
+   * `data_as_of` says how far it goes, and row-level formats keep their published columns.
+   */
+  incrementalColumn: 'loaded_at' | null
 }
 
 const fctTransactions: Dataset = {
@@ -99,7 +106,8 @@ CROSS JOIN (
   sortAlways: false,
   // LEFT JOIN on the accounts' primary key and a CROSS JOIN with a one-row lookup.
   rowPerTransaction: true,
-  transactionColumns: ['transaction_id', 'transaction_date', 'account_id', 'amount', 'currency', 'merchant', 'description', 'tag_ids']
+  transactionColumns: ['transaction_id', 'transaction_date', 'account_id', 'amount', 'currency', 'merchant', 'description', 'tag_ids'],
+  incrementalColumn: 'loaded_at'
 }
 
 const fctDailySpendingByTag: Dataset = {
@@ -135,7 +143,8 @@ GROUP BY e.transaction_date, g.tag_id, g.name`,
   order: ['date', 'tag_name', 'tag_id'],
   sortAlways: true,
   rowPerTransaction: false,
-  transactionColumns: []
+  transactionColumns: [],
+  incrementalColumn: null
 }
 
 const fctMonthlyTrends: Dataset = {
@@ -166,7 +175,8 @@ GROUP BY CAST(date_trunc('month', transaction_date) AS DATE)`,
   order: ['month'],
   sortAlways: true,
   rowPerTransaction: false,
-  transactionColumns: []
+  transactionColumns: [],
+  incrementalColumn: null
 }
 
 // Frozen all the way down: the SQL is trusted code, so nothing at runtime may rewrite it.

@@ -174,7 +174,11 @@ SELECT
     ELSE ${stringList(DEMO_MERCHANTS)}[1 + g.merchant % ${DEMO_MERCHANTS.length}] END,
   CASE WHEN g.kind < 20 THEN ${stringList(INCOME_DESCRIPTIONS)}[1 + g.description % ${INCOME_DESCRIPTIONS.length}]
     ELSE ${stringList(DESCRIPTIONS)}[1 + g.description % ${DESCRIPTIONS.length}] END,
-  CASE WHEN g.kind < 20 THEN ${incomeTags.length ? uuidList(incomeTags.map(t => t.id)) : '[]::UUID[]'} ELSE ${spendTagExpr} END
+  CASE WHEN g.kind < 20 THEN ${incomeTags.length ? uuidList(incomeTags.map(t => t.id)) : '[]::UUID[]'} ELSE ${spendTagExpr} END,
+  -- Loaded a few hours after the day ends, as a nightly pipeline would; one row in fifty days late.
+  CAST(DATE '${DEMO_END_DATE}' - CAST((${n - 1} - g.i) * ${DEMO_SPAN_DAYS} // ${n} AS INTEGER) AS TIMESTAMP) AT TIME ZONE 'UTC'
+    + INTERVAL 1 DAY + to_seconds(g.load_delay % 21600) + INTERVAL 1 HOUR
+    + CASE WHEN g.load_delay % 50 = 0 THEN to_days(CAST(1 + g.load_delay % 5 AS INTEGER)) ELSE INTERVAL 0 DAY END
 FROM (
   SELECT
     i,
@@ -184,7 +188,8 @@ FROM (
     ((h1 >> 48) & 65535)::BIGINT AS description,
     ((h2 & 65535) % 4)::BIGINT AS tag_count,
     (((h2 >> 16) & 65535) % ${Math.max(spendTags.length, 1)})::BIGINT AS tag_start,
-    (h2 >> 32)::BIGINT AS cents
+    (h2 >> 32)::BIGINT AS cents,
+    ((h1 >> 8) & 65535)::BIGINT AS load_delay
   FROM (
     SELECT i, hash(${seed}::BIGINT, ${index}::BIGINT, i) AS h1, hash(${seed}::BIGINT, ${index}::BIGINT, i, 1) AS h2
     FROM range(${n}) AS r(i)

@@ -12,6 +12,14 @@ export interface DatasetFilters {
   tag_ids?: string[] | null
   /** Conditions on the dataset's columns, all of which must hold; their values are bound (queryParams). */
   row_filters?: RowFilter[] | null
+  /**
+   * An incremental run's window on the dataset's incremental column: rows loaded strictly after
+   * `loaded_after` (null: from the start) and at or before `loaded_until` (instants as ISO 8601 UTC
+   * with up to six fractional digits, the warehouse's precision, so a window's end is exactly the
+   * next one's start).
+   */
+  loaded_after?: string | null
+  loaded_until?: string | null
 }
 
 /** The values a query's placeholders (`$f0`, `$f1_high`) are bound to, as DuckDB takes them. */
@@ -31,7 +39,8 @@ export class QueryBuilderError extends Error {
 }
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/
-const FILTER_KEYS = new Set(['start_date', 'end_date', 'account_ids', 'tag_ids', 'row_filters'])
+const FILTER_KEYS = new Set(['start_date', 'end_date', 'account_ids', 'tag_ids', 'row_filters', 'loaded_after', 'loaded_until'])
+const INSTANT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/
 
 export interface ProjectionOptions {
   /** Lists as JSON arrays (text formats have no list type). */
@@ -119,6 +128,11 @@ function scopedTables(dataset: Dataset, userId: string, filters: DatasetFilters,
   if (f.endDate) txConditions.push(`transaction_date <= DATE '${f.endDate}'`)
   if (f.accountIds.length) txConditions.push(`account_id IN (${f.accountIds.map(uuidLiteral).join(', ')})`)
   if (f.tagIds.length) txConditions.push(`list_has_any(tag_ids, [${f.tagIds.map(uuidLiteral).join(', ')}])`)
+  if (f.loadedAfter || f.loadedUntil) {
+    if (!dataset.incrementalColumn) throw new QueryBuilderError('loaded_after', 'the dataset has no load time')
+    if (f.loadedAfter) txConditions.push(`"${dataset.incrementalColumn}" > TIMESTAMPTZ '${f.loadedAfter}'`)
+    if (f.loadedUntil) txConditions.push(`"${dataset.incrementalColumn}" <= TIMESTAMPTZ '${f.loadedUntil}'`)
+  }
   const rows = rowConditions(dataset, filters)
   txConditions.push(...rows.onTransactions)
   let firstRows = ''
@@ -286,7 +300,7 @@ function projection(columns: readonly DatasetColumn[], options: ProjectionOption
   }).join(', ')
 }
 
-interface ParsedFilters { startDate?: string, endDate?: string, accountIds: string[], tagIds: string[] }
+interface ParsedFilters { startDate?: string, endDate?: string, accountIds: string[], tagIds: string[], loadedAfter?: string, loadedUntil?: string }
 
 function parseFilters(filters: DatasetFilters): ParsedFilters {
   if (filters === null || typeof filters !== 'object' || Array.isArray(filters)) {
@@ -304,8 +318,17 @@ function parseFilters(filters: DatasetFilters): ParsedFilters {
     startDate,
     endDate,
     accountIds: parseIds(filters.account_ids, 'account_ids'),
-    tagIds: parseIds(filters.tag_ids, 'tag_ids')
+    tagIds: parseIds(filters.tag_ids, 'tag_ids'),
+    loadedAfter: parseInstant(filters.loaded_after, 'loaded_after'),
+    loadedUntil: parseInstant(filters.loaded_until, 'loaded_until')
   }
+}
+
+// Spliced as a literal, so held to a pattern that cannot contain a quote.
+function parseInstant(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'string' || !INSTANT_RE.test(value) || Number.isNaN(Date.parse(value))) throw new QueryBuilderError(field, 'expected an ISO 8601 UTC instant')
+  return value
 }
 
 function parseUuid(value: unknown, field: string): string {

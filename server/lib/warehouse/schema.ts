@@ -29,7 +29,10 @@ CREATE TABLE transactions (
   currency VARCHAR NOT NULL,
   merchant VARCHAR,
   description VARCHAR,
-  tag_ids UUID[] NOT NULL
+  tag_ids UUID[] NOT NULL,
+  -- When the row arrived in the warehouse (not when it happened): incremental schedules export
+  -- by it. Loads are expected to stamp it with their own clock, so later loads carry later times.
+  loaded_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
 );
 `
 

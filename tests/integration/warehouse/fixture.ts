@@ -35,7 +35,7 @@ INSERT INTO tags VALUES
   ('${TAG_RENT}', '${USER_A}', 'Rent'),
   ('${TAG_SALARY}', '${USER_A}', 'Salary'),
   ('${TAG_B}', '${USER_B}', 'B secret tag');
-INSERT INTO transactions VALUES
+INSERT INTO transactions (transaction_id, user_id, account_id, transaction_date, amount, currency, merchant, description, tag_ids) VALUES
   ('${txA(1)}', '${USER_A}', '${ACC_A1}', '2024-01-01', -10.00, 'GBP', 'Tesco', 'weekly shop', ['${TAG_GROCERIES}']),
   ('${txA(2)}', '${USER_A}', '${ACC_A1}', '2024-01-01', -5.50, 'GBP', 'Müller, Ltd', NULL, ['${TAG_GROCERIES}', '${TAG_RENT}']),
   ('${txA(3)}', '${USER_A}', '${ACC_A2}', '2024-01-01', 100.00, 'EUR', 'Employer', 'pay', ['${TAG_SALARY}']),

@@ -344,7 +344,7 @@ describe('CSV projection (formula guard)', () => {
       await c.run(`INSERT INTO tags VALUES ('${TAG_RENT}', '${USER_A}', '-tag')`)
       for (const [i, merchant] of hostile.entries()) {
         const literal = merchant.replaceAll('\'', '\'\'').replace('\t', '\' || chr(9) || \'').replace('\r', '\' || chr(13) || \'')
-        await c.run(`INSERT INTO transactions VALUES ('${txA(i + 1)}', '${USER_A}', '${ACC_A1}', '2024-01-0${i + 1}', -1.50, 'GBP', '${literal}', '@desc', ['${TAG_RENT}'])`)
+        await c.run(`INSERT INTO transactions (transaction_id, user_id, account_id, transaction_date, amount, currency, merchant, description, tag_ids) VALUES ('${txA(i + 1)}', '${USER_A}', '${ACC_A1}', '2024-01-0${i + 1}', -1.50, 'GBP', '${literal}', '@desc', ['${TAG_RENT}'])`)
       }
       const csv = await queryRows<Record<string, unknown>>(c, buildDatasetQuery(TX, USER_A, {}, { listsAsJson: true, guardFormulas: true }))
       const byId = new Map(csv.map(r => [r.transaction_id, r]))

@@ -88,6 +88,10 @@ export const ConfigSchema = z.object({
   SCHEDULES_MAX_PER_USER: positiveInt.default(25),
   // A schedule whose runs fail this many times in a row pauses itself and the user is told.
   SCHEDULES_DISABLE_AFTER_FAILURES: positiveInt.default(5),
+  // The shortest gap between two runs of a schedule's cadence (minutes); a faster cron is refused.
+  SCHEDULES_MIN_INTERVAL_MINUTES: positiveInt.default(5),
+  // The most runs one backfill may add (its window's slots); more is refused (400).
+  SCHEDULES_BACKFILL_MAX_SLOTS: positiveInt.default(400),
   // Sign-in attempts per 15 minutes: all attempts from one client IP; failed ones for one email from
   // one client IP (the lockout its owner can meet); failed ones for one email from anywhere, slowed
   // down beyond half of it and refused only at it (so strangers cannot lock the owner out).

@@ -12,6 +12,7 @@ import { bomPrefix } from './bom'
 import { writeXlsx } from './xlsx'
 import { ExportCancelled, ExportFailure, storageFailure, temporaryFailure } from './errors'
 import type { ExportJob } from './jobs/record'
+import { runFilters } from './jobs/incremental'
 
 /** The job, and for a claimed run its claim: each attempt gets its own work file. */
 export type ExportJobInput = Pick<ExportJob, 'id' | 'userId' | 'metadata'> & { claimId?: string | null }
@@ -61,12 +62,12 @@ export function projectionFor(metadata: ExportMetadata): ProjectionOptions {
 
 /** The export's SQL for a job: the dataset query for that user and filters, shaped for the format. */
 export function exportQuery(dataset: Dataset, userId: string, metadata: ExportMetadata): string {
-  return invalidFiltersAsFailure(() => buildDatasetQuery(dataset, userId, metadata.filters, projectionFor(metadata)))
+  return invalidFiltersAsFailure(() => buildDatasetQuery(dataset, userId, runFilters(metadata), projectionFor(metadata)))
 }
 
 /** The values exportQuery's row filters are bound to. */
 export function exportParams(dataset: Dataset, metadata: ExportMetadata): QueryParams {
-  return invalidFiltersAsFailure(() => queryParams(dataset, metadata.filters))
+  return invalidFiltersAsFailure(() => queryParams(dataset, runFilters(metadata)))
 }
 
 // A job's filters were valid when it was created; the dataset may have changed since.

@@ -9,9 +9,13 @@ import type { LogFn } from '../log'
 import type { WorkerMetrics } from '../metrics'
 import { deleteObject } from '../storage/s3'
 import { inlineUploader, type Uploader } from '../storage/uploader'
-import { asExportFailure, ExportCancelled } from './errors'
+import { findDataset } from '../warehouse/datasets'
+import { latestLoadTime } from '../warehouse/load-time'
+import { WarehouseMissingError } from '../warehouse/reader'
+import { asExportFailure, ExportCancelled, ExportFailure } from './errors'
+import { startIncrementalRun } from './jobs/incremental'
 import {
-  CANCEL_CHANNEL, claimJobs, claimOf, completedWith, completeJob, failJob, failLostJobs, heldClaimIds, holdsClaim, JOBS_CHANNEL,
+  CANCEL_CHANNEL, claimJobs, claimOf, completedWith, completeJob, deferJob, failJob, failLostJobs, heldClaimIds, holdsClaim, JOBS_CHANNEL,
   releaseJobs, renewLease, reportProgress, WORKER_LOST, type ClaimedJob
 } from './jobs/queue'
 import { removeExportObjects } from './orphans'
@@ -41,6 +45,8 @@ export interface WorkerOptions {
   uploader?: Uploader
   /** Niceness for the process's threads but the main one, which serves HTTP (0: unchanged). */
   threadNice?: number
+  /** How long an incremental run waits when another run of its schedule is under way. */
+  deferMs?: number
 }
 
 interface Running { job: ClaimedJob, controller: AbortController, done: Promise<void> }
@@ -75,6 +81,7 @@ export class ExportWorker {
       onFinished: async () => {},
       uploader: inlineUploader,
       threadNice: 0,
+      deferMs: 2_000,
       ...options,
       metrics: options.metrics ?? { claimed: () => {}, completed: () => {}, failed: () => {} }
     }
@@ -155,8 +162,9 @@ export class ExportWorker {
     })
   }
 
-  private async run(job: ClaimedJob, controller: AbortController) {
+  private async run(claimed: ClaimedJob, controller: AbortController) {
     const { db } = this.ctx
+    let job = claimed
     const claim = claimOf(job)
     const heartbeat = setInterval(() => {
       renewLease(db, claim, this.opts.leaseMs).then((held) => {
@@ -179,6 +187,17 @@ export class ExportWorker {
     }
     let outcome: { result: Awaited<ReturnType<typeof runExport>> } | { error: unknown }
     try {
+      if (job.metadata.incremental) {
+        const started = await this.startWindow(job)
+        if (!started) {
+          clearInterval(heartbeat)
+          await persistently(() => deferJob(db, claim, new Date(Date.now() + this.opts.deferMs))).catch(() => {
+            // Still held: the lease lapses and the job is claimed again, as after a crash.
+          })
+          return
+        }
+        job = started
+      }
       outcome = {
         result: await runExport(
           job,
@@ -232,6 +251,22 @@ export class ExportWorker {
     } finally {
       clearInterval(heartbeat)
     }
+  }
+
+  /**
+   * An incremental run's window, fixed now that it starts (server/lib/exports/jobs/incremental.ts);
+   * null when another run of its schedule is under way (or the claim is gone).
+   */
+  private async startWindow(job: ClaimedJob): Promise<ClaimedJob | null> {
+    const dataset = findDataset(job.metadata.dataset_id)
+    if (!dataset?.incrementalColumn) throw new ExportFailure('DATASET_NOT_FOUND', 'This dataset is no longer available for incremental exports.', false)
+    return startIncrementalRun(this.ctx.db, job, async () => {
+      try {
+        return await latestLoadTime(this.ctx.warehouse, dataset)
+      } catch (error) {
+        throw new ExportFailure('WAREHOUSE_UNAVAILABLE', 'The data warehouse is not available right now. Please try again later.', !(error instanceof WarehouseMissingError), { cause: error })
+      }
+    })
   }
 
   /**

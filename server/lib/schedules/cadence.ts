@@ -1,10 +1,10 @@
 import { Cron } from 'croner'
 import type { FieldError } from '#shared/types/api'
-import { isCronCadence, type Cadence } from '#shared/types/schedules'
+import { isCronCadence, isMinutesCadence, type Cadence } from '#shared/types/schedules'
 
 /**
- * When a schedule runs: pure functions over a cadence and instants, no clock of their own. Both
- * forms of cadence go through croner in the schedule's time zone: a simple cadence is translated
+ * When a schedule runs: pure functions over a cadence and instants, no clock of their own. Every
+ * form of cadence goes through croner in the schedule's time zone: a simple cadence is translated
  * to the cron pattern it means, so one implementation decides every run time.
  *
  * Daylight saving time (croner's fixed-time rule, which applies to every simple cadence and to cron
@@ -18,14 +18,19 @@ import { isCronCadence, type Cadence } from '#shared/types/schedules'
  * follows real hours, skipping the missing hour and running in both copies of the repeated one.
  */
 
-/** A faster cron is refused: at most one run per hour. */
-export const MIN_INTERVAL_MS = 3600_000
-/** How far ahead the interval check looks (long enough to cover any hourly or daily pattern). */
-const INTERVAL_CHECK_RUNS = 48
+/** The default shortest gap between runs (SCHEDULES_MIN_INTERVAL_MINUTES). */
+export const DEFAULT_MIN_INTERVAL_MINUTES = 5
+/**
+ * How far ahead the interval check looks: a day of 5-minute runs, so a pattern fast only at some
+ * hour of the day (`*\/2 9 * * *`) is caught, as are hourly and daily ones.
+ */
+const INTERVAL_CHECK_RUNS = 24 * 12 + 1
 
 /** The 5-field cron pattern a cadence means (minute hour day-of-month month day-of-week, local time). */
 export function cronPattern(cadence: Cadence): string {
   if (isCronCadence(cadence)) return cadence.cron.trim().split(/\s+/).join(' ')
+  // Minutes of the hour divisible by the step, every hour: an interval job in croner's terms.
+  if (isMinutesCadence(cadence)) return `*/${cadence.every} * * * *`
   const [hour, minute] = cadence.time.split(':').map(Number)
   const at = `${minute} ${hour}`
   switch (cadence.frequency) {
@@ -63,7 +68,7 @@ export function dueSlot(cadence: Cadence, due: Date, now: Date): { slot: Date, m
   const c = cron(cadence)
   let slot = due
   let missed = 0
-  // At most hourly: a year of downtime is under 9,000 steps.
+  // At most every 5 minutes: a month of downtime is under 9,000 steps.
   for (let next = c.nextRun(slot); next && next.getTime() <= now.getTime(); next = c.nextRun(slot)) {
     slot = next
     missed++
@@ -72,11 +77,26 @@ export function dueSlot(cadence: Cadence, due: Date, now: Date): { slot: Date, m
 }
 
 /**
- * What the schema cannot check: that a cron expression parses, matches at all, and runs at most
- * once an hour (the shortest gap between its next runs).
+ * The cadence's slots in [start, end), in order, or null when there are more than `max` (so a
+ * caller can refuse a window without enumerating all of it).
  */
-export function cadenceErrors(cadence: Cadence, from: Date): FieldError[] {
-  const field = isCronCadence(cadence) ? 'cadence.cron' : 'cadence'
+export function slotsBetween(cadence: Cadence, start: Date, end: Date, max: number): Date[] | null {
+  const c = cron(cadence)
+  const slots: Date[] = []
+  // nextRun is strictly after its argument: a slot exactly at `start` counts.
+  for (let next = c.nextRun(new Date(start.getTime() - 1)); next && next.getTime() < end.getTime(); next = c.nextRun(next)) {
+    if (slots.length === max) return null
+    slots.push(next)
+  }
+  return slots
+}
+
+/**
+ * What the schema cannot check: that a cron expression parses, matches at all, and leaves at least
+ * `minIntervalMinutes` between runs (the shortest gap between its next runs).
+ */
+export function cadenceErrors(cadence: Cadence, from: Date, minIntervalMinutes = DEFAULT_MIN_INTERVAL_MINUTES): FieldError[] {
+  const field = isCronCadence(cadence) ? 'cadence.cron' : isMinutesCadence(cadence) ? 'cadence.every' : 'cadence'
   let runs: Date[]
   try {
     runs = nextRuns(cadence, from, INTERVAL_CHECK_RUNS)
@@ -85,8 +105,8 @@ export function cadenceErrors(cadence: Cadence, from: Date): FieldError[] {
   }
   if (!runs.length) return [{ field, message: 'Never runs' }]
   for (let i = 1; i < runs.length; i++) {
-    if (runs[i]!.getTime() - runs[i - 1]!.getTime() < MIN_INTERVAL_MS) {
-      return [{ field, message: 'Runs more than once an hour; schedules run at most hourly' }]
+    if (runs[i]!.getTime() - runs[i - 1]!.getTime() < minIntervalMinutes * 60_000) {
+      return [{ field, message: `Runs more often than every ${minIntervalMinutes} minutes; schedules run at most every ${minIntervalMinutes} minutes` }]
     }
   }
   return []

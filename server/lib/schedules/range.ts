@@ -1,4 +1,4 @@
-import type { ScheduleRange } from '#shared/types/schedules'
+import { isIncrementalRange, type ScheduleRange } from '#shared/types/schedules'
 
 /**
  * A schedule's relative range as the concrete dates of one run: pure, with the run's instant and
@@ -7,6 +7,8 @@ import type { ScheduleRange } from '#shared/types/schedules'
  */
 export function resolveRange(range: ScheduleRange, at: Date, timeZone: string): { start_date: string | null, end_date: string | null } {
   const today = localDate(at, timeZone)
+  // Selected by load time when the run starts (server/lib/exports/jobs/incremental.ts), not by date.
+  if (isIncrementalRange(range)) return { start_date: null, end_date: null }
   if (typeof range === 'object') return { start_date: addDays(today, -range.last_n_days), end_date: addDays(today, -1) }
   switch (range) {
     case 'all_dates': return { start_date: null, end_date: null }
@@ -31,6 +33,7 @@ export function resolveRange(range: ScheduleRange, at: Date, timeZone: string): 
 
 /** The longest span (days) a range can resolve to; null for no bound. */
 export function maxRangeDays(range: ScheduleRange): number | null {
+  if (isIncrementalRange(range)) return null
   if (typeof range === 'object') return range.last_n_days
   return { previous_day: 1, previous_week: 7, previous_month: 31, month_to_date: 31, year_to_date: 366, all_dates: null }[range]
 }

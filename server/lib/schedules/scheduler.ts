@@ -1,9 +1,10 @@
 import type { Config } from '../config'
 import type { Db } from '../db/client'
 import { Prisma, type Schedule as ScheduleRow } from '#server/generated/prisma/client'
-import { CreateExportSchema, type ExportError, type ExportMetadata } from '#shared/types/exports'
+import { CreateExportSchema, type ExportError, type ExportMetadata, type ScheduleRunInfo } from '#shared/types/exports'
+import { isIncrementalRange } from '#shared/types/schedules'
 import { checkExportRequest } from '../exports/create'
-import { consecutiveFailedRuns, insertScheduledRun } from '../exports/jobs/scheduled'
+import { consecutiveFailedRuns, hasRunningRun, insertScheduledRun } from '../exports/jobs/scheduled'
 import type { ExportJob } from '../exports/jobs/record'
 import { JobLimitError } from '../exports/jobs/submit'
 import { RequestError, ValidationError } from '../validation'
@@ -37,6 +38,8 @@ export interface SchedulerPass {
   failed: ExportJob[]
   /** Schedules this pass paused after too many failures in a row: tell their users. */
   paused: PausedSchedule[]
+  /** Slots skipped because the schedule's previous run was still running. */
+  skipped: number
 }
 
 const SCHEDULE_COLUMNS = Object.values(Prisma.ScheduleScalarFieldEnum)
@@ -45,7 +48,7 @@ const SCHEDULE_COLUMNS = Object.values(Prisma.ScheduleScalarFieldEnum)
 
 export async function runDueSchedules(db: Db, opts: SchedulerOptions): Promise<SchedulerPass> {
   const batchSize = opts.batchSize ?? 25
-  const pass: SchedulerPass = { created: [], failed: [], paused: [] }
+  const pass: SchedulerPass = { created: [], failed: [], paused: [], skipped: 0 }
   for (;;) {
     const claimed = await db.$transaction(async (tx) => {
       const rows = await tx.$queryRawUnsafe<ScheduleRow[]>(`
@@ -57,6 +60,13 @@ export async function runDueSchedules(db: Db, opts: SchedulerOptions): Promise<S
       for (const row of rows) {
         const schedule = toSchedule(row)
         const due = dueSlot(schedule.cadence, schedule.nextRunAt!, opts.now)!
+        // A slow run is never overlapped by the schedule's next slot: the slot is skipped and counted.
+        if (await hasRunningRun(tx, schedule.id)) {
+          opts.log?.(`schedule ${schedule.id}: slot ${due.slot.toISOString()} skipped; its previous run is still running`)
+          await tx.schedule.update({ where: { id: schedule.id }, data: { nextRunAt: due.next, missedSlots: { increment: 1 + due.missed } } })
+          pass.skipped++
+          continue
+        }
         if (due.missed) opts.log?.(`schedule ${schedule.id}: catch-up run for ${due.slot.toISOString()}; ${due.missed} earlier slot(s) skipped`)
         const job = await createRun(tx, schedule, { scheduledFor: due.slot, trigger: 'cadence', missed: due.missed, limits: opts.limits })
         // A cron that never matches again leaves the schedule enabled with nothing due.
@@ -106,9 +116,9 @@ export async function runScheduleNow(
   }
 }
 
-interface RunOptions {
+export interface RunOptions {
   scheduledFor: Date
-  trigger: 'cadence' | 'run_now'
+  trigger: ScheduleRunInfo['trigger']
   missed: number
   limits: Pick<Config, 'EXPORT_MAX_RANGE_DAYS'>
   maxActivePerUser?: number
@@ -119,15 +129,20 @@ interface RunOptions {
  * at the slot, checked as a new export would be. A request that no longer passes (accounts or tags
  * deleted, the dataset gone) becomes a failed run with an error saying why, rather than no run.
  */
-async function createRun(tx: Prisma.TransactionClient, schedule: Schedule, run: RunOptions): Promise<ExportJob | null> {
+export async function createRun(tx: Prisma.TransactionClient, schedule: Schedule, run: RunOptions): Promise<ExportJob | null> {
   const dates = resolveRange(schedule.range, run.scheduledFor, schedule.cadence.time_zone)
   const info = { name: schedule.name, trigger: run.trigger, missed_slots: run.missed }
+  // Its window is fixed when it starts, not now (server/lib/exports/jobs/incremental.ts).
+  const incremental = isIncrementalRange(schedule.range)
+    ? { incremental: { initial_start_date: schedule.range.initial === 'all' ? null : schedule.range.initial.start_date } }
+    : {}
   const fallback: ExportMetadata = {
     dataset_id: schedule.request.dataset_id,
     dataset_name: schedule.request.dataset_id,
     format: schedule.request.format,
     filters: { ...dates, account_ids: schedule.request.account_ids ?? [], tag_ids: schedule.request.tag_ids ?? [], row_filters: schedule.request.row_filters ?? [] },
-    schedule: info
+    schedule: info,
+    ...incremental
   }
   let metadata = fallback
   let failure: ExportError | undefined
@@ -136,7 +151,8 @@ async function createRun(tx: Prisma.TransactionClient, schedule: Schedule, run: 
     failure = { code: 'INVALID_SCHEDULE', message: `The schedule's saved export is no longer valid (${parsed.error.issues[0]?.message}). Edit the schedule.` }
   } else {
     try {
-      metadata = { ...(await checkExportRequest(tx, run.limits, schedule.userId, parsed.data)).metadata, schedule: info }
+      const limits = incremental.incremental ? { EXPORT_MAX_RANGE_DAYS: undefined } : run.limits
+      metadata = { ...(await checkExportRequest(tx, limits, schedule.userId, parsed.data)).metadata, schedule: info, ...incremental }
     } catch (error) {
       failure = runFailure(error)
     }

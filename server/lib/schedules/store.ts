@@ -4,13 +4,14 @@ import { Prisma, type Schedule as ScheduleRow } from '#server/generated/prisma/c
 import { isUuid } from '#shared/utils/uuid'
 import type { FieldError } from '#shared/types/api'
 import { CreateExportSchema } from '#shared/types/exports'
-import type { Cadence, CreateSchedule, ScheduleChannels, ScheduleDTO, ScheduleRange, ScheduleRequest, UpdateSchedule } from '#shared/types/schedules'
+import { isIncrementalRange, type Cadence, type CreateSchedule, type ScheduleChannels, type ScheduleDTO, type ScheduleRange, type ScheduleRequest, type UpdateSchedule } from '#shared/types/schedules'
 import { checkExportRequest } from '../exports/create'
 import { lastRuns } from '../exports/jobs/scheduled'
 import { fieldErrors, RequestError, ValidationError } from '../validation'
 import { findDataset } from '../warehouse/datasets'
 import { cadenceErrors, nextRunAfter } from './cadence'
 import { maxRangeDays, resolveRange } from './range'
+import { isoToUs, usToIso } from './watermark'
 
 /**
  * Schedules as the API sees them: every read and write is scoped by the user, and another user's
@@ -18,7 +19,7 @@ import { maxRangeDays, resolveRange } from './range'
  * table besides the scheduler (scheduler.ts).
  */
 
-export type ScheduleLimits = Pick<Config, 'SCHEDULES_MAX_PER_USER' | 'EXPORT_MAX_RANGE_DAYS'>
+export type ScheduleLimits = Pick<Config, 'SCHEDULES_MAX_PER_USER' | 'EXPORT_MAX_RANGE_DAYS'> & Partial<Pick<Config, 'SCHEDULES_MIN_INTERVAL_MINUTES'>>
 
 export interface Schedule {
   id: string
@@ -34,6 +35,9 @@ export interface Schedule {
   pausedReason: string | null
   createdAt: Date
   updatedAt: Date
+  /** An incremental schedule's watermark, microseconds since the epoch (watermark.ts). */
+  watermarkUs: bigint | null
+  missedSlots: number
 }
 
 export function toSchedule(row: ScheduleRow): Schedule {
@@ -51,7 +55,9 @@ export function toSchedule(row: ScheduleRow): Schedule {
     consecutiveFailures: row.consecutiveFailures,
     pausedReason: row.pausedReason,
     createdAt: row.createdAt,
-    updatedAt: row.updatedAt
+    updatedAt: row.updatedAt,
+    watermarkUs: row.watermarkUs,
+    missedSlots: row.missedSlots
   }
 }
 
@@ -65,9 +71,17 @@ function json(value: object): Prisma.InputJsonValue {
  * same checks as a new export (dataset, the user's accounts and tags, row filters), dated as its
  * next run would be. Returns the request to save: its row filters as the check normalised them.
  */
-export async function checkScheduleDefinition(db: Db, limits: Pick<Config, 'EXPORT_MAX_RANGE_DAYS'>, userId: string, s: { request: ScheduleRequest, range: ScheduleRange, cadence: Cadence }, now: Date): Promise<ScheduleRequest> {
-  const errors: FieldError[] = [...cadenceErrors(s.cadence, now)]
+export async function checkScheduleDefinition(db: Db, limits: Pick<Config, 'EXPORT_MAX_RANGE_DAYS'> & Partial<Pick<Config, 'SCHEDULES_MIN_INTERVAL_MINUTES'>>, userId: string, s: { request: ScheduleRequest, range: ScheduleRange, cadence: Cadence }, now: Date): Promise<ScheduleRequest> {
+  const errors: FieldError[] = [...cadenceErrors(s.cadence, now, limits.SCHEDULES_MIN_INTERVAL_MINUTES)]
   const dataset = findDataset(s.request.dataset_id)
+  if (isIncrementalRange(s.range)) {
+    // Load windows, not dates: EXPORT_MAX_RANGE_DAYS does not apply (each run takes what was loaded since the last).
+    if (dataset && !dataset.incrementalColumn) {
+      errors.push({ field: 'range', message: `${dataset.title} is aggregated and has no load time: "since_last_run" is only for row-level datasets (choose a date range)` })
+    }
+    if (errors.length) throw new ValidationError(errors)
+    return checkSavedRequest(db, userId, s, now)
+  }
   const days = maxRangeDays(s.range)
   if (dataset?.time_grain === 'monthly' && days !== null && !['previous_month', 'month_to_date', 'year_to_date'].includes(s.range as string)) {
     errors.push({ field: 'range', message: `${dataset.title} has one row per month: choose previous_month, month_to_date, year_to_date or all_dates` })
@@ -76,6 +90,10 @@ export async function checkScheduleDefinition(db: Db, limits: Pick<Config, 'EXPO
     errors.push({ field: 'range', message: `Exports cover at most ${limits.EXPORT_MAX_RANGE_DAYS} days; this range can cover ${days ?? 'all'} days` })
   }
   if (errors.length) throw new ValidationError(errors)
+  return checkSavedRequest(db, userId, s, now)
+}
+
+async function checkSavedRequest(db: Db, userId: string, s: { request: ScheduleRequest, range: ScheduleRange, cadence: Cadence }, now: Date): Promise<ScheduleRequest> {
   // The saved request with the dates of a run: the export schema's own rules (including any across
   // fields) and createExport's checks, so a schedule cannot hold a request an export would refuse.
   const parsed = CreateExportSchema.safeParse({ ...s.request, ...resolveRange(s.range, now, s.cadence.time_zone) })
@@ -151,7 +169,9 @@ export async function updateSchedule(db: Db, limits: ScheduleLimits, userId: str
     ...(patch.channels !== undefined && { channels: channelsValue(patch.channels) }),
     ...(!enabled && { nextRunAt: null }),
     ...(enabled && (resumed || patch.cadence !== undefined) && { nextRunAt: nextRunAfter(cadence, now) }),
-    ...(resumed && { consecutiveFailures: 0, pausedReason: null })
+    ...(resumed && { consecutiveFailures: 0, pausedReason: null }),
+    // Another dataset's load times say nothing about this one's: its next run is a first run.
+    ...(request.dataset_id !== current.request.dataset_id && { watermarkUs: null })
   }
   const { count } = await db.schedule.updateMany({ where: { id: current.id, userId }, data: data as Prisma.ScheduleUpdateManyMutationInput })
   if (!count) throw NOT_FOUND()
@@ -197,7 +217,22 @@ export async function toScheduleDTOs(db: Db, schedules: Schedule[]): Promise<Sch
       last_run: run ? { job_id: run.jobId, status: run.status, at: run.at.toISOString() } : null,
       consecutive_failures: s.consecutiveFailures,
       created_at: s.createdAt.toISOString(),
-      updated_at: s.updatedAt.toISOString()
+      updated_at: s.updatedAt.toISOString(),
+      watermark: isIncrementalRange(s.range) && s.watermarkUs !== null ? usToIso(s.watermarkUs) : null,
+      missed_slots: s.missedSlots
     }
   })
+}
+
+/**
+ * Sets an incremental schedule's watermark: its next run exports the rows loaded after it (null:
+ * the next run is a first run, with the range's `initial`). A run under way keeps its window, and
+ * its completion leaves the reset watermark alone (it moves the watermark only from its own start).
+ */
+export async function resetWatermark(db: Db, userId: string, id: unknown, watermark: string | null): Promise<Schedule> {
+  const current = await findUserSchedule(db, userId, id)
+  if (!current) throw NOT_FOUND()
+  if (!isIncrementalRange(current.range)) throw new ValidationError([{ field: 'range', message: 'Only a schedule whose range is "since_last_run" has a watermark' }])
+  await db.schedule.updateMany({ where: { id: current.id, userId }, data: { watermarkUs: watermark === null ? null : isoToUs(watermark) } })
+  return (await findUserSchedule(db, userId, current.id))!
 }

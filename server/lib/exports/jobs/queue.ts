@@ -2,6 +2,7 @@ import type { Db } from '#server/lib/db/client'
 import { Prisma, type Job as JobRow } from '#server/generated/prisma/client'
 import type { ExportError, ExportProgress, ExportResult } from '#shared/types/exports'
 import type { JobStatus } from '#shared/types/jobs'
+import { advanceWatermark } from './incremental'
 import { JOB_COLUMNS, json, QUEUED_PROGRESS, toExportJob, type ExportJob } from './record'
 
 /**
@@ -141,7 +142,22 @@ export async function reportProgress(db: Db, claim: Claim, progress: ExportProgr
 
 const RELEASED = { lockedBy: null, lockedUntil: null, claimId: null } as const
 
+/**
+ * Records the run's file. An incremental schedule's run also moves the schedule's watermark, in the
+ * same transaction: the watermark moves if and only if the run completed.
+ */
 export async function completeJob(db: Db, job: ClaimedJob, result: Partial<ExportResult>, progress: ExportProgress): Promise<boolean> {
+  const { incremental } = job.metadata
+  if (!incremental || !job.scheduleId) return recordCompletion(db, job, result, progress)
+  const scheduleId = job.scheduleId
+  return db.$transaction(async (tx) => {
+    const completed = await recordCompletion(tx, job, result, progress)
+    if (completed) await advanceWatermark(tx, scheduleId, incremental)
+    return completed
+  })
+}
+
+async function recordCompletion(db: Db | Prisma.TransactionClient, job: ClaimedJob, result: Partial<ExportResult>, progress: ExportProgress): Promise<boolean> {
   const { count } = await db.job.updateMany({
     where: held(claimOf(job)),
     data: {
@@ -164,6 +180,18 @@ export async function failJob(db: Db, claim: Claim, error: ExportError, retryAt?
     data: retryAt
       ? { status: 'pending', runAt: retryAt, error: json(error), progress: json(QUEUED_PROGRESS), ...RELEASED }
       : { status: 'failed', error: json(error), completedAt: new Date(), ...RELEASED }
+  })
+  return count === 1
+}
+
+/**
+ * Puts a claimed job back in the queue until `runAt` without counting the claim as an attempt: an
+ * incremental run that found another run of its schedule under way waits for it.
+ */
+export async function deferJob(db: Db, claim: Claim, runAt: Date): Promise<boolean> {
+  const { count } = await db.job.updateMany({
+    where: held(claim),
+    data: { status: 'pending', runAt, attempts: { decrement: 1 }, progress: json(QUEUED_PROGRESS), ...RELEASED }
   })
   return count === 1
 }

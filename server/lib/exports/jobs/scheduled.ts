@@ -83,3 +83,8 @@ export async function scheduleOfJob(db: Db, jobId: string): Promise<string | nul
   const row = await db.job.findUnique({ where: { id: jobId }, select: { scheduleId: true } })
   return row?.scheduleId ?? null
 }
+
+/** Whether one of the schedule's runs is running now (claimed by a worker, not finished). */
+export async function hasRunningRun(db: Db | Prisma.TransactionClient, scheduleId: string): Promise<boolean> {
+  return (await db.job.count({ where: { scheduleId, status: 'running' } })) > 0
+}

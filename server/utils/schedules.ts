@@ -1,5 +1,6 @@
 import { findExport } from '../lib/exports/jobs/history'
 import { scheduleOfJob } from '../lib/exports/jobs/scheduled'
+import { feedBackfills, type FeedPass } from '../lib/schedules/backfill'
 import { runDueSchedules, settleSchedule, type PausedSchedule } from '../lib/schedules/scheduler'
 
 /**
@@ -10,13 +11,26 @@ import { runDueSchedules, settleSchedule, type PausedSchedule } from '../lib/sch
 export async function runSchedulerPass(now = new Date()) {
   const { db, config } = await useAppContext()
   const pass = await runDueSchedules(db, { now, limits: config, log: line => console.warn(`[outport:schedules] ${line}`) })
+  await announce(pass)
+  const fed = await feedSchedulesBackfills()
+  return { created: pass.created.length + fed.created, failed: pass.failed.length + fed.failed, paused: pass.paused.length + fed.paused, skipped: pass.skipped }
+}
+
+/** Starts the backfill runs there is room for (after a pass, a new backfill, a finished run) and announces those that could not start. */
+export async function feedSchedulesBackfills() {
+  const { db, config } = await useAppContext()
+  const pass = await feedBackfills(db, config)
+  await announce(pass)
+  return { created: pass.created.length, failed: pass.failed.length, paused: pass.paused.length }
+}
+
+async function announce(pass: Pick<FeedPass, 'failed' | 'paused'>) {
   // Every channel, as for a run the worker finished.
   const notifications = await useNotifications()
   for (const job of pass.failed) notifications.jobFinished(job.id)
   for (const paused of pass.paused) {
     notifications.schedulePaused(paused, pass.failed.findLast(j => j.scheduleId === paused.schedule.id)?.error?.message ?? null)
   }
-  return { created: pass.created.length, failed: pass.failed.length, paused: pass.paused.length }
 }
 
 /** After a job ended (the worker's onFinished): a schedule's run updates its failure count. */
@@ -26,6 +40,8 @@ export async function settleScheduledRun(jobId: string): Promise<void> {
   if (!scheduleId) return
   const paused = await settleSchedule(db, scheduleId, config.SCHEDULES_DISABLE_AFTER_FAILURES)
   if (paused) await announcePause(paused, jobId)
+  // A backfill's next slot starts as soon as its previous run ends, not at the next pass.
+  await feedSchedulesBackfills()
 }
 
 export async function announcePause(paused: PausedSchedule, jobId: string): Promise<void> {

@@ -15,6 +15,9 @@ export const AUDIT_ACTIONS = {
   'webhook.created': 'Webhook added',
   'webhook.deleted': 'Webhook removed',
   'notifications.updated': 'Notification settings changed',
+  'schedule.watermark_reset': 'Schedule watermark reset',
+  'schedule.backfill_created': 'Schedule backfill started',
+  'schedule.backfill_cancelled': 'Schedule backfill cancelled',
   'session.signed_in': 'Signed in',
   'session.sign_in_failed': 'Sign-in failed',
   'session.signed_out': 'Signed out'

@@ -72,7 +72,9 @@ export const EXPORT_JOB = {
   schedule_id: null,
   scheduled_for: null,
   schedule_run: null,
-  deleted_at: null
+  deleted_at: null,
+  data_as_of: null,
+  incremental_from: null
 }
 
 /** The answer to deleting the completed export above: the file is gone, the job stays. */
@@ -120,7 +122,23 @@ export const SCHEDULE = {
   last_run: { job_id: JOB_ID, status: 'completed', at: '2026-11-30T08:00:00.000Z' },
   consecutive_failures: 0,
   created_at: '2026-11-01T10:00:00.000Z',
-  updated_at: '2026-11-01T10:00:00.000Z'
+  updated_at: '2026-11-01T10:00:00.000Z',
+  watermark: null,
+  missed_slots: 0
+}
+
+export const BACKFILL_ID = 'a9b8c7d6-e5f4-4a3b-8c2d-1e0f9a8b7c6d'
+
+export const BACKFILL = {
+  backfill_id: BACKFILL_ID,
+  start: '2026-11-01T00:00:00.000Z',
+  end: '2026-11-29T00:00:00.000Z',
+  slots: 4,
+  done: 2,
+  failed: 0,
+  pending: 2,
+  cancelled_at: null,
+  created_at: '2026-12-01T09:00:00.000Z'
 }
 
 export const API_TOKEN = {

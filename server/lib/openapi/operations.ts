@@ -10,7 +10,7 @@ import {
   CreatedWebhookSchema, CreateWebhookSchema, NotificationChannelsSchema, NotificationSettingsSchema, UpdateNotificationSettingsSchema,
   WebhookDeliveryListSchema, WebhookDeliverySchema, WebhookEndpointListSchema
 } from '#shared/types/notifications'
-import { CreateScheduleSchema, ScheduleListSchema, ScheduleSchema, UpdateScheduleSchema } from '#shared/types/schedules'
+import { BackfillCreatedSchema, BackfillListSchema, CreateBackfillSchema, CreateScheduleSchema, ResetScheduleSchema, ScheduleListSchema, ScheduleSchema, UpdateScheduleSchema } from '#shared/types/schedules'
 import { TelegramLinkSchema, TelegramStatusSchema, TelegramUnlinkedSchema, TelegramUpdateSchema } from '#shared/types/telegram'
 import { ApiTokenListSchema, CreateApiTokenSchema, CreatedApiTokenSchema, RevokedApiTokenSchema, type TokenScope } from '#shared/types/tokens'
 import * as examples from './examples'
@@ -80,6 +80,7 @@ export type TagName = typeof TAGS[number]['name']
 
 const exportId = z.object({ id: z.guid().meta({ description: 'The export\'s `job_id`', example: examples.JOB_ID }) })
 const scheduleId = z.object({ id: z.guid().meta({ description: 'The schedule\'s `id`', example: examples.SCHEDULE_ID }) })
+const backfillId = scheduleId.extend({ backfill_id: z.guid().meta({ description: 'The backfill\'s `backfill_id`', example: examples.BACKFILL_ID }) })
 const tokenId = z.object({ id: z.guid().meta({ description: 'The token\'s `id`', example: examples.TOKEN_ID }) })
 const webhookId = z.object({ id: z.guid().meta({ description: 'The endpoint\'s `id`', example: examples.WEBHOOK_ID }) })
 
@@ -323,6 +324,48 @@ export const OPERATIONS = {
       409: 'The schedule was run a moment ago by another request; try again',
       429: 'The caller has EXPORT_MAX_ACTIVE_PER_USER exports pending or running'
     }
+  },
+  'POST /api/analytics/schedules/{id}/reset': {
+    summary: 'Reset an incremental schedule\'s watermark',
+    description: 'For a schedule whose range is `since_last_run`: its next run exports the rows loaded after `watermark` (null: the next run is a first run, with the range\'s `initial`). A run under way keeps its window and then leaves the reset watermark alone. Audited (`schedule.watermark_reset`).',
+    tag: 'Schedules',
+    auth: 'user',
+    scope: 'schedules:write',
+    params: scheduleId,
+    body: { schema: ResetScheduleSchema, example: { watermark: '2026-12-01T00:00:00Z' } },
+    responses: { 200: { description: 'The schedule with its new watermark', schema: ScheduleSchema, example: { ...examples.SCHEDULE, range: { type: 'since_last_run', initial: 'all' }, watermark: '2026-12-01T00:00:00.000000Z' } } },
+    errors: { 400: 'Invalid input (`data.errors`), or the schedule is not incremental', 404: 'No such schedule of the caller\'s' }
+  },
+  'POST /api/analytics/schedules/{id}/backfill': {
+    summary: 'Backfill a schedule',
+    description: 'One run for each slot of the schedule\'s cadence in [start, end), each with the range it would have had at its slot (in the cadence\'s time zone, daylight saving days included). A slot that already has a run (the cadence\'s, or an earlier backfill\'s) is not added again. The runs start one at a time, behind the caller\'s own exports and within EXPORT_MAX_ACTIVE_PER_USER. Audited (`schedule.backfill_created`).',
+    tag: 'Schedules',
+    auth: 'user',
+    scope: 'schedules:write',
+    params: scheduleId,
+    body: { schema: CreateBackfillSchema, example: { start: '2026-11-01T00:00:00Z', end: '2026-11-29T00:00:00Z' } },
+    responses: { 202: { description: 'Accepted: the slots are queued', schema: BackfillCreatedSchema, example: { backfill_id: examples.BACKFILL_ID, slots: 4 } } },
+    errors: { 400: 'Invalid input (`data.errors`): end not after start or in the future, more than SCHEDULES_BACKFILL_MAX_SLOTS slots, or an incremental schedule (reset its watermark instead)', 404: 'No such schedule of the caller\'s' }
+  },
+  'GET /api/analytics/schedules/{id}/backfills': {
+    summary: 'List a schedule\'s backfills',
+    description: 'Newest first, each with its runs counted: done, failed (or cancelled), pending (waiting or running).',
+    tag: 'Schedules',
+    auth: 'user',
+    scope: 'exports:read',
+    params: scheduleId,
+    responses: { 200: { description: 'The backfills', schema: BackfillListSchema, example: { backfills: [examples.BACKFILL] } } },
+    errors: { 404: 'No such schedule of the caller\'s' }
+  },
+  'DELETE /api/analytics/schedules/{id}/backfills/{backfill_id}': {
+    summary: 'Cancel a backfill',
+    description: 'Cancels the runs that have not started (slots still waiting, runs queued); runs under way finish. Audited (`schedule.backfill_cancelled`).',
+    tag: 'Schedules',
+    auth: 'user',
+    scope: 'schedules:write',
+    params: backfillId,
+    responses: { 200: { description: 'How many runs were cancelled', schema: z.object({ cancelled: z.int().min(0) }), example: { cancelled: 2 } } },
+    errors: { 404: 'No such backfill of the caller\'s schedule' }
   },
   'GET /api/telegram/status': {
     summary: 'Telegram status',

@@ -239,7 +239,7 @@ describe('Telegram notifier', () => {
     expect(await notifier().notify(row.id)).toBe('sent')
     expect(fake.messages()[0]!.text).toContain('Schedule: “Weekly”\nCatch-up run: 2 earlier runs were skipped while the server was down')
 
-    const schedule = { id: '00000000-0000-4000-8000-000000000001', userId, name: 'Weekly', enabled: false, request: { dataset_id: TRANSACTIONS, format: 'csv' as const }, range: 'previous_week' as const, cadence: { frequency: 'weekly' as const, weekday: 1, time: '08:00', time_zone: 'Europe/London' }, channels: null, nextRunAt: null, consecutiveFailures: 5, pausedReason: 'Paused after 5 failed runs in a row', createdAt: new Date(), updatedAt: new Date() }
+    const schedule = { id: '00000000-0000-4000-8000-000000000001', userId, name: 'Weekly', enabled: false, request: { dataset_id: TRANSACTIONS, format: 'csv' as const }, range: 'previous_week' as const, cadence: { frequency: 'weekly' as const, weekday: 1, time: '08:00', time_zone: 'Europe/London' }, channels: null, nextRunAt: null, consecutiveFailures: 5, pausedReason: 'Paused after 5 failed runs in a row', createdAt: new Date(), updatedAt: new Date(), watermarkUs: null, missedSlots: 0 }
     const n = notifier()
     n.notifySchedulePaused({ schedule, failures: 5 }, 'Accounts gone.')
     await n.close()

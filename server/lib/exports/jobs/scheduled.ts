@@ -88,3 +88,58 @@ export async function scheduleOfJob(db: Db, jobId: string): Promise<string | nul
 export async function hasRunningRun(db: Db | Prisma.TransactionClient, scheduleId: string): Promise<boolean> {
   return (await db.job.count({ where: { scheduleId, status: 'running' } })) > 0
 }
+
+/**
+ * Whether a backfill run of the user's may start now: it queues behind the user's own exports (none
+ * of their one-off exports waiting), one at a time (none of their backfill runs waiting or
+ * running), and within EXPORT_MAX_ACTIVE_PER_USER. Under lockUserSubmissions, so a new export and a
+ * backfill run cannot both take the last place.
+ */
+export async function backfillMayStart(tx: Prisma.TransactionClient, userId: string, maxActive: number): Promise<boolean> {
+  const [row] = await tx.$queryRaw<Array<{ active: number, waiting: number, backfilling: number }>>`
+    SELECT count(*)::int AS active,
+      (count(*) FILTER (WHERE status = 'pending' AND schedule_id IS NULL))::int AS waiting,
+      (count(*) FILTER (WHERE EXISTS (SELECT 1 FROM backfill_slots s WHERE s.job_id = jobs.id)))::int AS backfilling
+    FROM jobs WHERE user_id = ${userId}::uuid AND status IN ('pending', 'running')`
+  return row!.active < maxActive && row!.waiting === 0 && row!.backfilling === 0
+}
+
+/** Cancels the jobs among these that have not started; returns how many. */
+export async function cancelPendingJobs(tx: Prisma.TransactionClient, jobIds: string[]): Promise<number> {
+  if (!jobIds.length) return 0
+  const { count } = await tx.job.updateMany({
+    where: { id: { in: jobIds }, status: 'pending' },
+    data: { status: 'cancelled', completedAt: new Date(), updatedAt: new Date() }
+  })
+  return count
+}
+
+export interface BackfillRow {
+  id: string
+  start_at: Date
+  end_at: Date
+  slot_count: number
+  cancelled_at: Date | null
+  created_at: Date
+  done: number
+  failed: number
+  pending: number
+}
+
+/**
+ * A schedule's backfills with their runs counted: done (completed; deleted since, with a file),
+ * failed (failed, cancelled, or deleted without a file) and pending (not started, waiting, running).
+ */
+export async function backfillProgress(db: Db, userId: string, scheduleId: string): Promise<BackfillRow[]> {
+  return db.$queryRaw<BackfillRow[]>`
+    SELECT b.id, b.start_at, b.end_at, b.slot_count, b.cancelled_at, b.created_at,
+      (count(*) FILTER (WHERE j.status IN ('completed', 'expired') OR (j.status = 'deleted' AND j.metadata ? 's3_key')))::int AS done,
+      (count(*) FILTER (WHERE j.status IN ('failed', 'cancelled') OR (j.status = 'deleted' AND NOT j.metadata ? 's3_key')))::int AS failed,
+      (count(*) FILTER (WHERE s.slot IS NOT NULL AND (s.job_id IS NULL OR j.status IN ('pending', 'running'))))::int AS pending
+    FROM schedule_backfills b
+    LEFT JOIN backfill_slots s ON s.backfill_id = b.id
+    LEFT JOIN jobs j ON j.id = s.job_id
+    WHERE b.schedule_id = ${scheduleId}::uuid AND b.user_id = ${userId}::uuid
+    GROUP BY b.id
+    ORDER BY b.created_at DESC, b.id`
+}

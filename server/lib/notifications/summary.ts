@@ -1,5 +1,6 @@
 import type { ScheduleRunInfo } from '#shared/types/exports'
 import { formatLabel } from '#shared/types/formats'
+import { formatCount } from '#shared/utils/format'
 import { isUuid } from '#shared/utils/uuid'
 import type { Db } from '../db/client'
 import { signedDownloadUrl } from '../exports/download-token'
@@ -20,6 +21,8 @@ export interface JobNews {
   /** Set for a schedule's run: its name when the run was created (null: an unnamed schedule). */
   schedule: ScheduleRunInfo | null
   rowCount: number
+  /** The rows as every channel words them: a count, or for an incremental run without any, NO_NEW_ROWS. */
+  rowsText: string
   sizeBytes: number
   /** The signed app link (valid for the file's life); null for failures or without a signing key. */
   downloadUrl: string | null
@@ -27,6 +30,9 @@ export interface JobNews {
   reason: string | null
   retryUrl: string
 }
+
+/** An incremental run that found nothing loaded since the last one (its file has the header only). */
+export const NO_NEW_ROWS = 'no new rows since the last run'
 
 export interface NewsOptions { appUrl: string, downloadKey: Buffer | null, retentionHours: number }
 
@@ -49,6 +55,7 @@ export async function jobNews(db: Db, job: ExportJob, opts: NewsOptions): Promis
     tagNames: new Map(tags.map(t => [t.id, t.name])),
     schedule: metadata.schedule ?? null,
     rowCount: metadata.row_count ?? 0,
+    rowsText: metadata.incremental && !metadata.row_count ? NO_NEW_ROWS : formatCount(metadata.row_count ?? 0, 'en-US'),
     sizeBytes: metadata.file_size_bytes ?? 0,
     downloadUrl: expiresAt && opts.downloadKey ? signedDownloadUrl(opts.appUrl, opts.downloadKey, job.id, expiresAt) : null,
     expiresAt,

@@ -24,6 +24,8 @@ export interface ExportSummary {
 
 export interface CompletedExport extends ExportSummary {
   rowCount: number
+  /** The rows in words when not just a count ("no new rows since the last run"). */
+  rowsText?: string
   sizeBytes: number
   downloadUrl: string
   /** When the download link (and the file) stop working. */
@@ -45,7 +47,7 @@ export function completedMessage(m: CompletedExport): string {
     `✅ <b>Export ready: ${escapeHtml(m.datasetTitle)}</b>`,
     ...summaryLines(m),
     // Sizes as the app shows them; the reader's locale is unknown, so English digits.
-    `Rows: ${formatCount(m.rowCount, 'en-US')}`,
+    `Rows: ${m.rowsText ?? formatCount(m.rowCount, 'en-US')}`,
     `Size: ${formatBytes(m.sizeBytes, 'en-US')}`,
     '',
     `<a href="${escapeHtml(m.downloadUrl)}">Download</a> (available until ${formatUtc(m.expiresAt)})`

@@ -59,6 +59,7 @@ describe('export emails', () => {
     tagNames: new Map(),
     schedule: { name: 'Nightly "<img src=x>"', trigger: 'cadence', missed_slots: 2 },
     rowCount: 1234,
+    rowsText: '1,234',
     sizeBytes: 2048,
     downloadUrl: 'https://outport.example/exports/a/download?token=1.abc&x=<y>',
     expiresAt: new Date('2026-12-01T10:00:00Z'),
@@ -115,7 +116,7 @@ describe('Slack messages', () => {
     const { slackMessage, checkSlackUrl } = await import('#server/lib/notifications/channels/slack')
     const job = { id: 'j', metadata: { format: 'csv', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] } } } as unknown as ExportJob
     const long = 'T'.repeat(300)
-    const m = slackMessage({ type: 'export.failed', userId: 'u', news: { job, outcome: 'failed', datasetTitle: long, formatLabel: 'CSV', accountNames: new Map(), tagNames: new Map(), schedule: null, rowCount: 0, sizeBytes: 0, downloadUrl: null, expiresAt: null, reason: 'a < b & c > d', retryUrl: 'https://outport.example/r' } })
+    const m = slackMessage({ type: 'export.failed', userId: 'u', news: { job, outcome: 'failed', datasetTitle: long, formatLabel: 'CSV', accountNames: new Map(), tagNames: new Map(), schedule: null, rowCount: 0, rowsText: '0', sizeBytes: 0, downloadUrl: null, expiresAt: null, reason: 'a < b & c > d', retryUrl: 'https://outport.example/r' } })
     expect(m.blocks[0]).toMatchObject({ type: 'header', text: { type: 'plain_text' } })
     expect((m.blocks[0]!.text as { text: string }).text).toHaveLength(150)
     expect(JSON.stringify(m.blocks[1])).toContain('a &lt; b &amp; c &gt; d')

@@ -218,7 +218,7 @@ describe('schedules engine (PostgreSQL, injected clock)', () => {
     expect((await listUserExports(db, bob, { limit: 10, schedule_id: schedule.id }))!.jobs).toEqual([])
   })
 
-  it('limits and validation: per-user count, cron faster than hourly, range vs dataset, another user\'s tags', async () => {
+  it('limits and validation: per-user count, cron faster than every 5 minutes, range vs dataset, another user\'s tags', async () => {
     const small = { ...LIMITS, SCHEDULES_MAX_PER_USER: 2 }
     await createSchedule(db, small, alice, body())
     await createSchedule(db, small, alice, body())
@@ -226,7 +226,7 @@ describe('schedules engine (PostgreSQL, injected clock)', () => {
     expect(tooMany).toBeInstanceOf(ValidationError)
     expect(tooMany.message).toMatch(/limit is 2/)
     const fieldsOf = async (b: ReturnType<typeof body>, limits = LIMITS) => ((await createSchedule(db, limits, bob, b).catch(e => e)) as ValidationError).errors?.map(e => e.field)
-    expect(await fieldsOf(body({ cadence: { cron: '*/15 * * * *', time_zone: 'UTC' } }))).toEqual(['cadence.cron'])
+    expect(await fieldsOf(body({ cadence: { cron: '*/2 * * * *', time_zone: 'UTC' } }))).toEqual(['cadence.cron'])
     expect(await fieldsOf(body({ dataset_id: MONTHLY, range: 'previous_day' }))).toEqual(['range'])
     expect(await fieldsOf(body({ range: 'all_dates' }), { ...LIMITS, EXPORT_MAX_RANGE_DAYS: 31 })).toEqual(['range'])
     const alicesTag = await db.tag.create({ data: { userId: alice, name: 'Groceries' } })

@@ -2,7 +2,7 @@ import type { Config } from '../config'
 import type { Db } from '../db/client'
 import { isUuid } from '#shared/utils/uuid'
 import { isIncrementalRange, type BackfillDTO, type CreateBackfill } from '#shared/types/schedules'
-import { backfillMayStart, backfillProgress, cancelPendingJobs } from '../exports/jobs/scheduled'
+import { backfillMayStart, backfillProgress, cancelPendingJobs, slotsWithoutRun } from '../exports/jobs/scheduled'
 import type { ExportJob } from '../exports/jobs/record'
 import { lockUserSubmissions } from '../exports/jobs/submit'
 import { RequestError, ValidationError } from '../validation'
@@ -14,7 +14,7 @@ import { findUserSchedule, NOT_FOUND, toSchedule } from './store'
  * Backfills: a schedule run for its past slots, each with the range it would have had at its slot.
  * The slots wait in backfill_slots, keyed (schedule, slot) so overlapping backfills add each slot
  * once, and one that already ran (the cadence, an earlier backfill) is not added at all. The
- * feeder turns them into jobs one at a time per user, behind the user's own exports and within
+ * feeder makes each one a job, one at a time per user, behind the user's own exports and within
  * their active limit (backfillMayStart), so a backfill of 400 slots never blocks the user's exports.
  */
 
@@ -35,14 +35,12 @@ export async function createBackfill(db: Db, limits: BackfillLimits, userId: str
   }
   return db.$transaction(async (tx) => {
     const backfill = await tx.scheduleBackfill.create({ data: { scheduleId: schedule.id, userId, startAt: start, endAt: end, slotCount: 0 } })
-    const added = slots.length
-      ? await tx.$executeRaw`
-          INSERT INTO backfill_slots (schedule_id, slot, backfill_id, user_id)
-          SELECT ${schedule.id}::uuid, slot, ${backfill.id}::uuid, ${userId}::uuid
-          FROM unnest(${slots}::timestamptz[]) AS slot
-          WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE schedule_id = ${schedule.id}::uuid AND scheduled_for = slot)
-          ON CONFLICT (schedule_id, slot) DO NOTHING`
-      : 0
+    // A slot whose run the cadence creates meanwhile is dropped by the feeder (createRun finds it taken).
+    const open = await slotsWithoutRun(tx, schedule.id, slots)
+    const { count: added } = await tx.backfillSlot.createMany({
+      data: open.map(slot => ({ scheduleId: schedule.id, slot, backfillId: backfill.id, userId })),
+      skipDuplicates: true
+    })
     await tx.scheduleBackfill.update({ where: { id: backfill.id }, data: { slotCount: added } })
     return { backfillId: backfill.id, slots: added }
   })
@@ -56,7 +54,7 @@ export interface FeedPass {
 }
 
 /**
- * Turns waiting backfill slots into jobs where their users have room: at most one backfill run per
+ * Makes waiting backfill slots jobs where their users have room: at most one backfill run per
  * user at a time. Called by the scheduler's pass, after a backfill is created, and when a run ends.
  */
 export async function feedBackfills(db: Db, limits: Pick<Config, 'EXPORT_MAX_ACTIVE_PER_USER' | 'EXPORT_MAX_RANGE_DAYS' | 'SCHEDULES_DISABLE_AFTER_FAILURES'>): Promise<FeedPass> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { cadenceErrors, cronPattern, dueSlot, nextRuns } from '#server/lib/schedules/cadence'
+import { cadenceErrors, cronPattern, dueSlot, nextRuns, slotsBetween } from '#server/lib/schedules/cadence'
 import { CadenceSchema, CreateScheduleSchema, describeCadence, type Cadence } from '#shared/types/schedules'
 
 const iso = (dates: Date[]) => dates.map(d => d.toISOString())
@@ -49,10 +49,27 @@ describe('next runs (clock-controlled: instants in, instants out)', () => {
 
 describe('cadence checks', () => {
   const now = at('2026-06-01T00:00:00Z')
-  it('refuses a cron faster than hourly, accepts hourly', () => {
-    expect(cadenceErrors({ cron: '*/30 * * * *', time_zone: 'UTC' }, now)).toEqual([{ field: 'cadence.cron', message: expect.stringMatching(/more than once an hour/) }])
-    expect(cadenceErrors({ cron: '0,10 8 * * *', time_zone: 'UTC' }, now)).toHaveLength(1)
-    expect(cadenceErrors({ cron: '0 * * * *', time_zone: 'UTC' }, now)).toEqual([])
+  it('refuses a cron faster than the minimum interval (default 5 minutes), accepts one at it', () => {
+    expect(cadenceErrors({ cron: '*/2 * * * *', time_zone: 'UTC' }, now)).toEqual([{ field: 'cadence.cron', message: expect.stringMatching(/more often than every 5 minutes/) }])
+    // Fast only at one hour of the day.
+    expect(cadenceErrors({ cron: '0,3 8 * * *', time_zone: 'UTC' }, now)).toHaveLength(1)
+    expect(cadenceErrors({ cron: '*/5 * * * *', time_zone: 'UTC' }, now)).toEqual([])
+    expect(cadenceErrors({ cron: '*/30 * * * *', time_zone: 'UTC' }, now, 60)).toEqual([{ field: 'cadence.cron', message: expect.stringMatching(/every 60 minutes/) }])
+    expect(cadenceErrors({ frequency: 'minutes', every: 10, time_zone: 'UTC' }, now, 15)).toEqual([{ field: 'cadence.every', message: expect.stringMatching(/every 15 minutes/) }])
+    expect(cadenceErrors({ frequency: 'minutes', every: 15, time_zone: 'UTC' }, now, 15)).toEqual([])
+  })
+  it('minute cadences run on the minutes divisible by their step, in local time, through both copies of a repeated hour', () => {
+    expect(cronPattern({ frequency: 'minutes', every: 15, time_zone: 'UTC' })).toBe('*/15 * * * *')
+    expect(iso(nextRuns({ frequency: 'minutes', every: 15, time_zone: 'Asia/Kolkata' }, at('2026-06-01T00:01:00Z'), 2))).toEqual(['2026-06-01T00:15:00.000Z', '2026-06-01T00:30:00.000Z'])
+    // New York, 1 November: 01:00-02:00 happens twice; a 30-minute cadence runs in both (real time, every 30 minutes).
+    expect(iso(nextRuns({ frequency: 'minutes', every: 30, time_zone: 'America/New_York' }, at('2026-11-01T05:00:00Z'), 4)))
+      .toEqual(['2026-11-01T05:30:00.000Z', '2026-11-01T06:00:00.000Z', '2026-11-01T06:30:00.000Z', '2026-11-01T07:00:00.000Z'])
+  })
+  it('slotsBetween: the slots in [start, end), or null past the maximum', () => {
+    const daily = { frequency: 'daily' as const, time: '08:00', time_zone: 'UTC' }
+    expect(iso(slotsBetween(daily, at('2026-06-01T08:00:00Z'), at('2026-06-03T08:00:00Z'), 10)!)).toEqual(['2026-06-01T08:00:00.000Z', '2026-06-02T08:00:00.000Z'])
+    expect(slotsBetween(daily, at('2026-06-01T00:00:00Z'), at('2026-06-04T00:00:00Z'), 2)).toBeNull()
+    expect(slotsBetween(daily, at('2026-06-01T00:00:00Z'), at('2026-06-04T00:00:00Z'), 3)).toHaveLength(3)
   })
   it('refuses an unparsable cron and one that never runs', () => {
     expect(cadenceErrors({ cron: '61 * * * *', time_zone: 'UTC' }, now)[0]).toMatchObject({ field: 'cadence.cron', message: expect.stringMatching(/^Invalid cron/) })

@@ -143,3 +143,11 @@ export async function backfillProgress(db: Db, userId: string, scheduleId: strin
     GROUP BY b.id
     ORDER BY b.created_at DESC, b.id`
 }
+
+/** Of these slots of the schedule, the ones that have no run yet. */
+export async function slotsWithoutRun(db: Db | Prisma.TransactionClient, scheduleId: string, slots: Date[]): Promise<Date[]> {
+  if (!slots.length) return []
+  const taken = await db.job.findMany({ where: { scheduleId, scheduledFor: { in: slots } }, select: { scheduledFor: true } })
+  const ran = new Set(taken.map(j => j.scheduledFor!.getTime()))
+  return slots.filter(slot => !ran.has(slot.getTime()))
+}

@@ -151,12 +151,12 @@ export const CadenceSchema = z.strictObject({
   : c.frequency === 'minutes'
     ? { frequency: 'minutes', every: c.every!, time_zone: c.time_zone }
     : {
-      frequency: c.frequency as SimpleCadence['frequency'],
-      time: c.time!,
-      ...(c.weekday !== undefined && { weekday: c.weekday }),
-      ...(c.day_of_month !== undefined && { day_of_month: c.day_of_month }),
-      time_zone: c.time_zone
-    })
+        frequency: c.frequency as SimpleCadence['frequency'],
+        time: c.time!,
+        ...(c.weekday !== undefined && { weekday: c.weekday }),
+        ...(c.day_of_month !== undefined && { day_of_month: c.day_of_month }),
+        time_zone: c.time_zone
+      })
 
 /**
  * A schedule's own choice of notification channels: `true` announces every run's outcome on that

@@ -76,12 +76,87 @@ describe('schedules API (shared server)', () => {
     expect((await api(path, { token: bob.token })).status).toBe(404)
     expect((await send('PATCH', path, bob.token, { enabled: false })).status).toBe(404)
     expect((await send('POST', `${path}/run`, bob.token)).status).toBe(404)
+    expect((await send('POST', `${path}/reset`, bob.token, { watermark: null })).status).toBe(404)
+    expect((await send('POST', `${path}/backfill`, bob.token, { start: '2026-11-01T00:00:00Z', end: '2026-11-02T00:00:00Z' })).status).toBe(404)
+    expect((await api(`${path}/backfills`, { token: bob.token })).status).toBe(404)
+    expect((await send('DELETE', `${path}/backfills/00000000-0000-4000-8000-000000000000`, bob.token)).status).toBe(404)
     expect((await send('DELETE', path, bob.token)).status).toBe(404)
     const bobs = await (await api('/api/analytics/schedules', { token: bob.token })).json() as { schedules: ScheduleDTO[] }
     expect(bobs.schedules.map(s => s.id)).not.toContain(schedule.id)
     expect((await api(path, { token: alice.token })).status).toBe(200)
     await send('DELETE', path, alice.token)
   })
+
+  it('incremental: only new rows (data_as_of, incremental_from, the watermark); reset (audited); aggregated datasets and backfills refuse it (400)', async () => {
+    const created = await postJson('/api/analytics/schedules', { ...SCHEDULE, range: { type: 'since_last_run', initial: 'all' }, cadence: { frequency: 'minutes', every: 15, time_zone: 'UTC' }, account_ids: alice.account_ids.slice(0, 1) }, { token: alice.token })
+    expect(created.status).toBe(201)
+    const schedule = await created.json() as ScheduleDTO
+    expect(schedule).toMatchObject({ watermark: null, missed_slots: 0, cadence: { frequency: 'minutes', every: 15 } })
+    const path = `/api/analytics/schedules/${schedule.id}`
+    const runOnce = async () => waitForExport(alice.token, (await (await send('POST', `${path}/run`, alice.token)).json()).job_id)
+    const first = await runOnce()
+    expect(first).toMatchObject({ status: 'completed', incremental_from: null, data_as_of: expect.stringMatching(/Z$/) })
+    expect(first.row_count).toBeGreaterThan(0)
+    expect((await (await api(path, { token: alice.token })).json()).watermark).toBe(first.data_as_of)
+    // The warehouse has not been loaded since: header only.
+    const second = await runOnce()
+    expect(second).toMatchObject({ status: 'completed', row_count: 0, incremental_from: first.data_as_of, data_as_of: first.data_as_of })
+
+    const reset = await send('POST', `${path}/reset`, alice.token, { watermark: null })
+    expect(reset.status).toBe(200)
+    expect((await reset.json()).watermark).toBeNull()
+    expect((await send('POST', `${path}/reset`, alice.token, { watermark: 'yesterday' })).status).toBe(400)
+    const third = await runOnce()
+    expect(third.row_count).toBe(first.row_count)
+    const events = (await (await api('/api/audit?limit=100', { token: alice.token })).json()).events as Array<{ action: string, object_id: string }>
+    expect(events.some(e => e.action === 'schedule.watermark_reset' && e.object_id === schedule.id)).toBe(true)
+
+    const backfill = await send('POST', `${path}/backfill`, alice.token, { start: '2026-11-01T00:00:00Z', end: '2026-11-02T00:00:00Z' })
+    expect(backfill.status).toBe(400)
+    expect((await backfill.json()).data.errors[0].field).toBe('range')
+    const aggregated = await postJson('/api/analytics/schedules', { ...SCHEDULE, dataset_id: MONTHLY, range: { type: 'since_last_run', initial: 'all' } }, { token: alice.token })
+    expect(aggregated.status).toBe(400)
+    expect((await aggregated.json()).data.errors).toEqual([{ field: 'range', message: expect.stringMatching(/aggregated/) }])
+    await send('DELETE', path, alice.token)
+  })
+
+  it('backfill: 202 with its slots, each run with the range of its slot; listed with counts; a repeat adds nothing; cancel; too many slots (400)', async () => {
+    const schedule = await (await postJson('/api/analytics/schedules', { ...SCHEDULE, range: 'previous_day', cadence: { frequency: 'daily', time: '06:00', time_zone: 'Europe/London' } }, { token: alice.token })).json() as ScheduleDTO
+    const path = `/api/analytics/schedules/${schedule.id}`
+    const window = { start: '2026-10-24T00:00:00Z', end: '2026-10-27T00:00:00Z' }
+    const created = await send('POST', `${path}/backfill`, alice.token, window)
+    expect(created.status).toBe(202)
+    const { backfill_id: backfillId, slots } = await created.json()
+    expect(slots).toBe(3)
+    // 06:00 London: BST until 25 October, then GMT.
+    const runs = await waitForRuns(schedule.id, 3)
+    expect(runs.map(r => [r.scheduled_for, r.filters.start_date, r.schedule_run.trigger])).toEqual([
+      ['2026-10-24T05:00:00.000Z', '2026-10-23', 'backfill'],
+      ['2026-10-25T06:00:00.000Z', '2026-10-24', 'backfill'],
+      ['2026-10-26T06:00:00.000Z', '2026-10-25', 'backfill']
+    ])
+    const list = await (await api(`${path}/backfills`, { token: alice.token })).json()
+    expect(list.backfills).toEqual([expect.objectContaining({ backfill_id: backfillId, slots: 3, done: 3, failed: 0, pending: 0 })])
+    expect(await (await send('POST', `${path}/backfill`, alice.token, window)).json()).toMatchObject({ slots: 0 })
+    const cancel = await send('DELETE', `${path}/backfills/${backfillId}`, alice.token)
+    expect(cancel.status).toBe(200)
+    expect(await cancel.json()).toEqual({ cancelled: 0 })
+    const tooMany = await send('POST', `${path}/backfill`, alice.token, { start: '2024-01-01T00:00:00Z', end: '2026-01-01T00:00:00Z' })
+    expect(tooMany.status).toBe(400)
+    expect((await tooMany.json()).data.errors[0].message).toMatch(/more than 400 slots/)
+    await send('DELETE', path, alice.token)
+  })
+
+  async function waitForRuns(scheduleId: string, count: number) {
+    for (let i = 0; i < 600; i++) {
+      const { exports } = await (await api(`/api/analytics/exports?schedule_id=${scheduleId}&limit=100`, { token: alice.token })).json()
+      if (exports.length === count && exports.every((e: { status: string }) => e.status === 'completed')) {
+        return (exports as Array<{ scheduled_for: string, filters: { start_date: string }, schedule_run: { trigger: string } }>).sort((a, b) => a.scheduled_for.localeCompare(b.scheduled_for))
+      }
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    throw new Error(`schedule ${scheduleId}: ${count} completed runs did not appear`)
+  }
 
   it('deleted accounts: each run fails with FILTERS_GONE; after SCHEDULES_DISABLE_AFTER_FAILURES (5) in a row the schedule pauses itself', async () => {
     const env = inject('env')
@@ -156,7 +231,7 @@ describe('schedules API (shared server)', () => {
     }
     expect(await fields({ ...SCHEDULE, cadence: { frequency: 'weekly', time: '08:00', time_zone: 'UTC' } })).toEqual(['cadence.weekday'])
     expect(await fields({ ...SCHEDULE, cadence: { frequency: 'daily', time: '08:00', time_zone: 'Europe/Atlantis' } })).toEqual(['cadence.time_zone'])
-    expect(await fields({ ...SCHEDULE, cadence: { cron: '*/5 * * * *', time_zone: 'UTC' } })).toEqual(['cadence.cron'])
+    expect(await fields({ ...SCHEDULE, cadence: { cron: '*/2 * * * *', time_zone: 'UTC' } })).toEqual(['cadence.cron'])
     expect(await fields({ ...SCHEDULE, dataset_id: MONTHLY, range: { last_n_days: 10 } })).toEqual(['range'])
     expect(await fields({ ...SCHEDULE, range: { last_n_days: 0 } })).toEqual(['range.last_n_days'])
     expect(await fields({ ...SCHEDULE, start_date: '2026-01-01' })).toEqual(['start_date'])

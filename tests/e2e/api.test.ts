@@ -175,9 +175,11 @@ describe('datasets', () => {
     const { datasets } = await res.json()
     expect(datasets.map((d: { name: string }) => d.name)).toEqual(['fct_transactions', 'fct_daily_spending_by_tag', 'fct_monthly_trends'])
     for (const dataset of datasets) {
-      expect(Object.keys(dataset).sort()).toEqual(['columns', 'description', 'id', 'name', 'time_grain', 'title'])
+      expect(Object.keys(dataset).sort()).toEqual(['columns', 'description', 'id', 'incremental', 'name', 'time_grain', 'title'])
       expect(dataset.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
       expect(['daily', 'monthly']).toContain(dataset.time_grain)
+      // Only the row-level dataset has a load time for incremental schedules.
+      expect(dataset.incremental).toBe(dataset.name === 'fct_transactions')
       for (const column of dataset.columns) {
         expect(Object.keys(column).sort()).toEqual(['description', 'name', 'type'])
       }

@@ -6,11 +6,15 @@
  */
 
 const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?Z$/
+// BigInt() rather than literals: the server bundle's esbuild target predates them.
+const ZERO = BigInt(0)
+const THOUSAND = BigInt(1000)
+const ROUND_DOWN = BigInt(999)
 
 /** "2026-12-06T14:05:00.123456Z" from microseconds since the epoch. */
 export function usToIso(us: bigint): string {
-  const ms = us >= 0n ? us / 1000n : -((-us + 999n) / 1000n)
-  const micros = us - ms * 1000n
+  const ms = us >= ZERO ? us / THOUSAND : -((-us + ROUND_DOWN) / THOUSAND)
+  const micros = us - ms * THOUSAND
   return new Date(Number(ms)).toISOString().replace('Z', `${micros.toString().padStart(3, '0')}Z`)
 }
 
@@ -20,5 +24,5 @@ export function isoToUs(iso: string): bigint {
   const ms = match ? Date.parse(`${match[1]}Z`) : Number.NaN
   if (!match || Number.isNaN(ms)) throw new RangeError(`Not an ISO 8601 UTC instant: ${iso}`)
   const fraction = (match[2] ?? '').slice(0, 6).padEnd(6, '0')
-  return BigInt(ms) * 1000n + BigInt(fraction)
+  return BigInt(ms) * THOUSAND + BigInt(fraction)
 }

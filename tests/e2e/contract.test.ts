@@ -78,7 +78,9 @@ describe('the API contract', () => {
     const resource = path.startsWith('/api/analytics/schedules')
       ? 'schedule'
       : path.startsWith('/api/webhooks') ? 'webhook' : path.startsWith('/api/tokens') ? 'token' : 'job'
-    return path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? (name === 'id' ? ids[resource]! : ids.delivery!)))
+    // A watermark is reset on an incremental schedule; a backfill is the fixture schedule's.
+    const id = path.endsWith('/reset') ? ids.incremental! : ids[resource]!
+    return path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? (name === 'id' ? id : name === 'backfill_id' ? ids.backfill! : ids.delivery!)))
   }
 
   async function call({ method, path, query, auth = 'alice', body, contentType = 'application/json' }: Call) {
@@ -142,16 +144,21 @@ describe('the API contract', () => {
 
   /** A fresh resource of alice's, for the operations that end one. */
   async function fresh(path: string): Promise<Record<string, string>> {
+    if (path.startsWith('/api/analytics/schedules/{id}/backfills/')) {
+      const id = (await create('POST /api/analytics/schedules')).id as string
+      return { id, backfill_id: (await create('POST /api/analytics/schedules/{id}/backfill', { id })).backfill_id as string }
+    }
     if (path.startsWith('/api/analytics/schedules')) return { id: (await create('POST /api/analytics/schedules')).id as string }
     if (path.startsWith('/api/webhooks')) return { id: (await create('POST /api/webhooks')).id as string }
     if (path.startsWith('/api/tokens')) return { id: (await create('POST /api/tokens')).id as string }
     return { id: (await create('POST /api/analytics/exports')).job_id as string }
   }
 
-  async function create(key: string): Promise<Json> {
+  async function create(key: string, params: Record<string, string> = {}, over: object = {}): Promise<Json> {
     const [method, path] = key.split(' ') as [string, string]
     const op = document.paths[path]![method.toLowerCase()]!
-    const res = await call({ method, path, body: JSON.stringify(real(op.requestBody!.content['application/json']!.example)) })
+    const example = real(op.requestBody!.content['application/json']!.example) as object
+    const res = await call({ method, path: fill(path, params), body: JSON.stringify({ ...example, ...over }) })
     expect(res.status, `${key}: ${res.text}`).toBeLessThan(300)
     return res.json()
   }
@@ -170,6 +177,8 @@ describe('the API contract', () => {
     ids.job = job.job_id as string
     await http.waitForExport(alice.token, ids.job)
     ids.schedule = (await create('POST /api/analytics/schedules')).id as string
+    ids.incremental = (await create('POST /api/analytics/schedules', {}, { range: { type: 'since_last_run', initial: 'all' } })).id as string
+    ids.backfill = (await create('POST /api/analytics/schedules/{id}/backfill', { id: ids.schedule })).backfill_id as string
     ids.webhook = (await create('POST /api/webhooks')).id as string
     ids.token = (await create('POST /api/tokens')).id as string
     const ping = await call({ method: 'POST', path: `/api/webhooks/${ids.webhook}/test` })

@@ -197,8 +197,8 @@ describe('schedules in the browser', () => {
     expect(await mine.getByTestId('backfill-schedule').count()).toBe(0)
     expect(await mine.getByTestId('schedule-watermark').textContent()).toBe('Nothing exported yet')
     await mine.getByTestId('run-now').click()
-    await expect.poll(() => mine.getByTestId('last-run-status').textContent(), { timeout: 30_000 }).toBe('completed')
-    await expect.poll(() => mine.getByTestId('schedule-watermark').textContent()).toMatch(/^Exported up to \d{1,2} [A-Z][a-z]{2} \d{2}:\d{2}$/)
+    // The backfill's runs were completed already: the card follows the new run until it is.
+    await expect.poll(() => mine.getByTestId('schedule-watermark').textContent(), { timeout: 30_000 }).toMatch(/^Exported up to \d{1,2} [A-Z][a-z]{2} \d{2}:\d{2}$/)
     await expectAccessible(page, 'incremental schedule card')
     await page.setViewportSize({ width: 390, height: 844 })
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)

@@ -125,7 +125,7 @@ export function useExportJob(jobId: Ref<string | null | undefined>) {
 
   onMounted(() => follow(jobId.value))
   watch(jobId, follow)
-  watch(live, on => on ? poller?.pause() : poller?.resume())
+  watch(live, (on: boolean) => on ? poller?.pause() : poller?.resume())
   onScopeDispose(() => poller?.stop())
 
   return { job, error, isFinal, live, refresh: () => poller?.refresh() }
@@ -167,7 +167,7 @@ export function useExportJobs(jobs: Ref<ExportJobDTO[]>, { intervalMs = POLL_MS 
     if (isFinalStatus(next.status)) poller.refresh()
     else replace(next)
   })
-  watch(live, (on) => {
+  watch(live, (on: boolean) => {
     for (const poller of pollers.values()) {
       if (on) poller.pause()
       else poller.resume()

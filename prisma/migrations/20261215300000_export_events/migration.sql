@@ -17,13 +17,22 @@ CREATE TABLE "job_change_counters" (
 
 ALTER TABLE "job_change_counters" ADD CONSTRAINT "job_change_counters_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
+-- The notice carries the row as this change left it (without the request's idempotency data), so
+-- each event shows its own change even when the next one commits before the listener reads it;
+-- a row too large for a notice (8000 bytes: filters with many values) is announced by its ids
+-- alone and read by the listener.
 CREATE FUNCTION outport_job_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  head TEXT;
+  body TEXT;
 BEGIN
   INSERT INTO job_change_counters AS c (user_id, last_seq) VALUES (NEW.user_id, 1)
     ON CONFLICT (user_id) DO UPDATE SET last_seq = c.last_seq + 1
     RETURNING c.last_seq INTO NEW.change_seq;
-  -- Delivered at commit, dropped on rollback. Small and fixed-size: the listener reads the row.
-  PERFORM pg_notify('outport_export_changes', NEW.user_id::text || ' ' || NEW.id::text || ' ' || NEW.change_seq::text);
+  head := NEW.user_id::text || ' ' || NEW.id::text || ' ' || NEW.change_seq::text;
+  body := (to_jsonb(NEW) - 'idempotency_key' - 'request_hash')::text;
+  -- Delivered at commit, dropped on rollback.
+  PERFORM pg_notify('outport_export_changes', CASE WHEN octet_length(body) < 7800 THEN head || ' ' || body ELSE head END);
   RETURN NEW;
 END
 $$;

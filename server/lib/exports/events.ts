@@ -10,8 +10,9 @@ import type { ExportJob } from './jobs/record'
  * database's change notifications out to that process's open streams.
  *
  * - One LISTEN connection per process (opened with the first stream), not one per stream, and no
- *   polling: a change costs one primary-key read per process that has a stream of its user, and
- *   its DTO is serialised once for all of them.
+ *   polling: the notice carries the changed row, so each event shows its own change (a job
+ *   created and claimed in the same millisecond gives two events) and costs no read; its DTO is
+ *   serialised once for all the process's streams of that user.
  * - Event ids are the user's change numbers (jobs.change_seq, set by a trigger from a per-user
  *   counter whose lock orders the user's commits). Event N means "every change up to N is
  *   reflected", so resuming after N replays from PostgreSQL the jobs whose change_seq > N, each as
@@ -177,8 +178,10 @@ export class ExportEventHub {
     if (!notice) return
     const set = this.streams.get(notice.userId)
     if (!set?.size) return
-    // Read at once, written in the order PostgreSQL announced the commits.
-    const change = currentChange(this.db, notice.jobId).then(
+    // The change as the notice carries it (or, too large for a notice, the row read at once),
+    // written in the order PostgreSQL announced the commits.
+    const read = notice.job ? Promise.resolve({ seq: notice.seq, job: notice.job }) : currentChange(this.db, notice.jobId)
+    const change = read.then(
       found => found && found.job.userId === notice.userId ? { change: found, data: this.serialise(found) } : null
     )
     change.catch(() => {})

@@ -14,7 +14,7 @@ export default defineEventHandler(async (event) => {
     ? { kind: 'token', id: event.context.apiTokenId as string }
     : { kind: 'session', id: (await getUserSession(event)).secure!.sessionId as string }
 
-  const hub = await useExportEvents()
+  const hub = await useExportEventHub()
   await hub.ready().catch((error: Error) => {
     useRequestLog(event).warn(`export events: cannot listen for changes: ${error.message}`)
     throw createError({ statusCode: 503, message: 'Live status is unavailable right now: poll GET /api/analytics/exports/{id}' })

@@ -1,23 +1,46 @@
 import type { Db } from '#server/lib/db/client'
-import type { Job as JobRow, Prisma } from '#server/generated/prisma/client'
+import { Prisma, type Job as JobRow } from '#server/generated/prisma/client'
 import { JOB_COLUMNS, toExportJob, type ExportJob } from './record'
 
 /**
  * The change feed of export jobs behind GET /api/analytics/exports/events. The numbering is the
  * database's (migration 20261215300000_export_events): every change of a job that its DTO shows
  * takes the next value of its user's counter into `change_seq` and is announced on
- * CHANGES_CHANNEL at commit, so these reads never number anything themselves.
+ * CHANGES_CHANNEL at commit, with the row as that change left it; these reads never number
+ * anything themselves.
  */
 export const CHANGES_CHANNEL = 'outport_export_changes'
 
 /** A job as of one of its changes: `seq` is the user's counter at its latest change. */
 export interface JobChange { seq: number, job: ExportJob }
 
-/** A notification's payload: `<user id> <job id> <seq>`. Null for anything else. */
-export function parseChangeNotice(payload: string | undefined): { userId: string, jobId: string, seq: number } | null {
-  const [userId, jobId, seq] = (payload ?? '').split(' ')
-  if (!userId || !jobId || !seq || !/^\d+$/.test(seq)) return null
-  return { userId, jobId, seq: Number(seq) }
+export interface ChangeNotice {
+  userId: string
+  jobId: string
+  seq: number
+  /** The job as this change left it; null when the row was too large for a notice (read it). */
+  job: ExportJob | null
+}
+
+// A timestamptz as to_jsonb() writes it: the only strings of the row that are not text columns.
+const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d:\d\d$/
+const FIELDS = Object.values(Prisma.JobScalarFieldEnum).map(field => [field, field.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`)] as const)
+
+/** A notification's payload: `<user id> <job id> <seq>[ <row as JSON>]`. Null for anything else. */
+export function parseChangeNotice(payload: string | undefined): ChangeNotice | null {
+  const match = /^(\S+) (\S+) (\d+)(?: (.*))?$/s.exec(payload ?? '')
+  if (!match) return null
+  const [, userId, jobId, seq, body] = match as unknown as [string, string, string, string, string | undefined]
+  let job: ExportJob | null = null
+  if (body) {
+    const columns = JSON.parse(body) as Record<string, unknown>
+    const row = Object.fromEntries(FIELDS.map(([field, column]) => {
+      const value = columns[column] ?? null
+      return [field, typeof value === 'string' && TIMESTAMP.test(value) ? new Date(value) : value]
+    }))
+    job = toExportJob(row as unknown as JobRow)
+  }
+  return { userId, jobId, seq: Number(seq), job }
 }
 
 type ChangeRow = JobRow & { seq: string }

@@ -9,7 +9,7 @@ let hub: Promise<ExportEventHub> | undefined
 let created: ExportEventHub | undefined
 
 /** This process's export event hub (its LISTEN connection opens with the first stream). */
-export function useExportEvents(): Promise<ExportEventHub> {
+export function useExportEventHub(): Promise<ExportEventHub> {
   hub ??= (async () => {
     const { db, config } = await useAppContext()
     created = new ExportEventHub(db, {
@@ -31,6 +31,6 @@ export function useExportEvents(): Promise<ExportEventHub> {
 }
 
 /** Ends this process's streams (at shutdown: their clients reconnect elsewhere). */
-export async function stopExportEvents(): Promise<void> {
+export async function stopExportEventHub(): Promise<void> {
   await created?.stop()
 }

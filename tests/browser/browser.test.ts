@@ -253,11 +253,11 @@ describe('live export status', () => {
     const { jobId, reads } = await followHeld(false)
     // The stream is open once the first pushed change shows; from then on nothing is polled.
     await progress(jobId, 12)
-    await expect.poll(() => page.getByTestId('export-status').textContent()).toContain('12%')
+    await expect.poll(() => page.getByTestId('export-status').textContent(), { timeout: 10_000 }).toContain('12%')
     const polled = reads.length
     for (const percent of [37, 64]) {
       await progress(jobId, percent)
-      await expect.poll(() => page.getByTestId('export-status').textContent()).toContain(`${percent}%`)
+      await expect.poll(() => page.getByTestId('export-status').textContent(), { timeout: 10_000 }).toContain(`${percent}%`)
       // Longer than the polling interval (1 s): a poller would have read the job meanwhile.
       await page.waitForTimeout(2500)
     }

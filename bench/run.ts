@@ -17,7 +17,6 @@ import { loadConfig } from '../server/lib/config'
 import { createDb } from '../server/lib/db/client'
 import { seedDemo, type DemoOutput } from '../server/lib/demo-seed'
 import { copyStatement, exportQuery, projectionFor } from '../server/lib/exports/run'
-import { S3RVER_CREDENTIALS } from '../server/lib/local/s3rver'
 import { createStorage, UNSIGNED_PARTS, type Storage } from '../server/lib/storage/s3'
 import { DATASETS } from '../server/lib/warehouse/datasets'
 import { openWarehouse } from '../server/lib/warehouse/duckdb'
@@ -33,7 +32,7 @@ import { startServer, type ServerHandle } from '../tests/helpers/server'
 import { meterCpu, postgresPids } from './cpu'
 import { openLoopPolling } from './open-loop'
 import { gitCommit, median, percentile, printTable, record } from './report'
-import { benchEnvironment } from './environment'
+import { benchEnvironment, benchServerEnv } from './environment'
 
 const quick = process.argv.includes('--quick')
 // BENCH_SIZES=1000000,5000000 measures only those sizes (the formats' cases at 1M and 5M).
@@ -351,19 +350,7 @@ async function datasetsPage(demo: DemoOutput, server: ServerHandle) {
 
 async function main() {
   const { database, s3 } = await benchEnvironment(DIR, BUCKET)
-  const env: Record<string, string> = {
-    DATABASE_URL: database.url,
-    S3_EXPORTS_BUCKET: BUCKET,
-    S3_ENDPOINT: s3.endpoint,
-    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
-    NUXT_SESSION_PASSWORD: 'bench-session-password-that-is-long-enough-0123456789',
-    EXPORT_WORK_DIR: join(DIR, 'work'),
-    METRICS_TOKEN: 'bench-metrics-token',
-    ...(process.env.DUCKDB_MEMORY_LIMIT && { DUCKDB_MEMORY_LIMIT: process.env.DUCKDB_MEMORY_LIMIT }),
-    ...(process.env.DUCKDB_THREADS && { DUCKDB_THREADS: process.env.DUCKDB_THREADS }),
-    ...(process.env.EXPORT_THREAD_NICE && { EXPORT_THREAD_NICE: process.env.EXPORT_THREAD_NICE })
-  }
+  const env = benchServerEnv({ database, s3 }, DIR, BUCKET)
   const config = loadConfig({ ...env, WAREHOUSE_PATH: 'unused' })
   const floorClient = createStorage(config).client
   floorClient.middlewareStack.remove(UNSIGNED_PARTS)

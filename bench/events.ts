@@ -18,7 +18,6 @@
  * 1,000 streams need 1,000 descriptors on each side (`ulimit -n`). BENCH_DIR, DUCKDB_*,
  * EXPORT_THREAD_NICE and EXPORT_WORKER_CONCURRENCY pass through as for `npm run bench`.
  */
-import http from 'node:http'
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
@@ -28,54 +27,25 @@ import pg from 'pg'
 import { createDb } from '../server/lib/db/client'
 import { seedDemo, type DemoOutput } from '../server/lib/demo-seed'
 import { DATASETS } from '../server/lib/warehouse/datasets'
-import type { ExportJobDTO } from '../shared/types/exports'
 import type { TestDatabase } from '../tests/helpers/database'
 import { client } from '../tests/helpers/http'
 import { startServer, type ServerHandle } from '../tests/helpers/server'
 import { meterCpu, postgresPids } from './cpu'
 import { benchEnvironment, benchServerEnv } from './environment'
 import { gitCommit, percentile, printTable, record } from './report'
+import { openStream, type Stream } from './streams'
 
 const CASES = new Set(process.argv.slice(2).filter(a => !a.startsWith('-')).length ? process.argv.slice(2) : ['latency', 'streams', 'export'])
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 const BUCKET = 'outport-bench-events'
 const DIR = process.env.BENCH_DIR ? join(process.env.BENCH_DIR, 'events') : join(process.cwd(), '.data', 'bench-events')
 const TRANSACTIONS = DATASETS[0]!
-const EVENTS_PATH = '/api/analytics/exports/events'
 const rowsLabel = (n: number) => n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`
 
 interface Bench { database: TestDatabase, env: Record<string, string>, s3Pid: number }
 
 function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
-}
-
-/** One open stream: every `export` event's DTO with its arrival time; `opened` once the first bytes came. */
-interface Stream { events: Array<{ at: number, job: ExportJobDTO }>, opened: Promise<void>, close: () => void }
-
-function openStream(baseUrl: string, token: string, query = ''): Stream {
-  const events: Stream['events'] = []
-  let req: http.ClientRequest
-  const opened = new Promise<void>((resolve, reject) => {
-    req = http.get(`${baseUrl}${EVENTS_PATH}${query}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, agent: false }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`events: ${res.statusCode}`))
-      res.setEncoding('utf8')
-      let buffer = ''
-      res.on('data', (chunk: string) => {
-        resolve()
-        buffer += chunk
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (data && /^event: export$/m.test(block)) events.push({ at: performance.now(), job: JSON.parse(data) as ExportJobDTO })
-        }
-      })
-      res.on('error', () => {})
-    })
-    req.on('error', reject)
-  })
-  return { events, opened, close: () => req.destroy() }
 }
 
 async function withServer<T>(bench: Bench, name: string, users: number, transactions: number, run: (demo: DemoOutput, server: ServerHandle) => Promise<T>): Promise<T> {

@@ -288,4 +288,4 @@ export const ExportEventsQuerySchema = z.strictObject({
 })
 
 /** The `Last-Event-ID` a client resumes with: the id of the last event it received. */
-export const LastEventIdSchema = z.string().regex(/^\d{1,15}$/, 'Must be the id of an event this stream sent').transform(Number)
+export const LastEventIdSchema = z.string().regex(/^\d{1,18}$/, 'Must be the id of an event this stream sent')

@@ -1,35 +1,32 @@
 -- Live export status (GET /api/analytics/exports/events, server/lib/exports/events.ts). Every
--- change of a job that its DTO shows takes the next value of its user's counter and announces
--- itself on the channel outport_export_changes. The counter's row stays locked until the change
--- commits, so one user's changes commit in counter order: a stream that saw event N and resumes
--- with Last-Event-ID N gets every job whose change_seq > N, and no later commit can bring a
--- smaller number.
-ALTER TABLE "jobs" ADD COLUMN "change_seq" BIGINT NOT NULL DEFAULT 0;
+-- change of a job that its DTO shows takes the next number of one sequence (the job's changes are
+-- numbered in order: its row lock orders them) and records its transaction's id, and is announced
+-- on the channel outport_export_changes at commit with the row as it left it and the xmin of the
+-- snapshot its statement runs under. A change that commits after an event was sent was still in
+-- progress (or not begun) when that event's statement took its snapshot, so its transaction id is
+-- at least that xmin: a stream that resumes from an event replays the user's jobs whose
+-- change_xid >= its xmin and misses nothing. No lock is held for the numbering, so transactions
+-- that change several users' jobs cannot deadlock on it.
+ALTER TABLE "jobs" ADD COLUMN "change_seq" BIGINT NOT NULL DEFAULT 0,
+ADD COLUMN "change_xid" BIGINT NOT NULL DEFAULT 0;
 
-CREATE INDEX "jobs_user_id_change_seq_idx" ON "jobs"("user_id", "change_seq");
+CREATE INDEX "jobs_user_id_change_xid_idx" ON "jobs"("user_id", "change_xid");
 
-CREATE TABLE "job_change_counters" (
-    "user_id" UUID NOT NULL,
-    "last_seq" BIGINT NOT NULL DEFAULT 0,
+CREATE SEQUENCE job_change_seq;
 
-    CONSTRAINT "job_change_counters_pkey" PRIMARY KEY ("user_id")
-);
-
-ALTER TABLE "job_change_counters" ADD CONSTRAINT "job_change_counters_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE CASCADE;
-
--- The notice carries the row as this change left it (without the request's idempotency data), so
--- each event shows its own change even when the next one commits before the listener reads it;
--- a row too large for a notice (8000 bytes: filters with many values) is announced by its ids
--- alone and read by the listener.
+-- The notice: `<user id> <job id> <seq> <xmin> <row as JSON>` (the row without the request's
+-- idempotency data), so each event shows its own change even when the next one commits before the
+-- listener reads it; a row too large for a notice (8000 bytes: filters with many values) is
+-- announced without its JSON and read by the listener.
 CREATE FUNCTION outport_job_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
+  horizon BIGINT := pg_snapshot_xmin(pg_current_snapshot())::text::bigint;
   head TEXT;
   body TEXT;
 BEGIN
-  INSERT INTO job_change_counters AS c (user_id, last_seq) VALUES (NEW.user_id, 1)
-    ON CONFLICT (user_id) DO UPDATE SET last_seq = c.last_seq + 1
-    RETURNING c.last_seq INTO NEW.change_seq;
-  head := NEW.user_id::text || ' ' || NEW.id::text || ' ' || NEW.change_seq::text;
+  NEW.change_xid := pg_current_xact_id()::text::bigint;
+  NEW.change_seq := nextval('job_change_seq');
+  head := NEW.user_id::text || ' ' || NEW.id::text || ' ' || NEW.change_seq::text || ' ' || horizon::text;
   body := (to_jsonb(NEW) - 'idempotency_key' - 'request_hash')::text;
   -- Delivered at commit, dropped on rollback.
   PERFORM pg_notify('outport_export_changes', CASE WHEN octet_length(body) < 7800 THEN head || ' ' || body ELSE head END);

@@ -2,7 +2,7 @@ import pg from 'pg'
 import type { Db } from '../db/client'
 import type { LogFn } from '../log'
 import type { ExportJobDTO } from '#shared/types/exports'
-import { CHANGES_CHANNEL, changesSince, currentChange, latestChange, parseChangeNotice, type JobChange } from './jobs/changes'
+import { CHANGES_CHANNEL, changesSince, currentChange, currentHorizon, parseChangeNotice, type JobChange } from './jobs/changes'
 import type { ExportJob } from './jobs/record'
 
 /**
@@ -13,12 +13,13 @@ import type { ExportJob } from './jobs/record'
  *   polling: the notice carries the changed row, so each event shows its own change (a job
  *   created and claimed in the same millisecond gives two events) and costs no read; its DTO is
  *   serialised once for all the process's streams of that user.
- * - Event ids are the user's change numbers (jobs.change_seq, set by a trigger from a per-user
- *   counter whose lock orders the user's commits). Event N means "every change up to N is
- *   reflected", so resuming after N replays from PostgreSQL the jobs whose change_seq > N, each as
- *   it is now: nothing is missed, and a job changed many times meanwhile comes once. Timestamps
- *   (updated_at + id) could not promise that: a transaction that commits later may carry an
- *   earlier updated_at.
+ * - An event's id is a cursor, the horizon of its change: the xmin of the snapshot the change ran
+ *   under (jobs/changes.ts). Whatever commits after the event was sent has change_xid >= it, so
+ *   resuming from it replays from PostgreSQL the user's jobs changed at or after it, each as it
+ *   is now: nothing is missed (some events come again: a client keeps each job's newest state,
+ *   and a job's changes carry increasing numbers). Unlike a per-user counter, this needs no lock
+ *   held to commit, so transactions that change several users' jobs cannot deadlock on it; unlike
+ *   timestamps (updated_at + id), a transaction that commits late cannot hide behind an early one.
  * - A stream's credential (session or API token) is checked every `authCheckMs` for all streams in
  *   one query per kind; a signed-out session or a revoked token ends its streams.
  * - A comment line every `heartbeatMs` keeps proxies from closing an idle stream.
@@ -41,8 +42,8 @@ export interface OpenStream {
   /** Only this job's events (already checked to be the user's). */
   jobId: string | null
   credential: StreamCredential
-  /** The client's Last-Event-ID; null for a fresh stream. */
-  after: number | null
+  /** The client's Last-Event-ID (a cursor this hub sent); null for a fresh stream. */
+  after: string | null
   sink: StreamSink
 }
 
@@ -60,12 +61,10 @@ export interface ExportEventHubOptions {
 }
 
 interface Stream extends OpenStream {
-  /** Every change up to here is reflected in what was written (or skipped as not this stream's). */
-  last: number
-  /** Per job, the change number of the state last written: older notices of it are redundant. */
+  /** Per job, the number of the change last written: a notice of an older one is redundant. */
   written: Map<string, number>
   /** Notices held while the stream replays; null once it is live. */
-  held: Array<{ seq: number, change: Promise<Prepared | null> }> | null
+  held: Array<{ seq: number, horizon: string, change: Promise<Prepared | null> }> | null
   closed: boolean
 }
 
@@ -104,7 +103,7 @@ export class ExportEventHub {
   async open(open: OpenStream): Promise<() => void> {
     if (this.stopped) throw new Error('the server is shutting down')
     await this.connect()
-    const stream: Stream = { ...open, last: 0, written: new Map(), held: [], closed: false }
+    const stream: Stream = { ...open, written: new Map(), held: [], closed: false }
     let set = this.streams.get(open.userId)
     if (!set) this.streams.set(open.userId, set = new Set())
     set.add(stream)
@@ -119,27 +118,28 @@ export class ExportEventHub {
     return close
   }
 
-  private async replay(stream: Stream, after: number | null) {
-    // Listening already: a change that commits from here on is held until the replay is written.
-    const latest = await latestChange(this.db, stream.userId)
+  private async replay(stream: Stream, after: string | null) {
+    // Listening already: a change that commits from here on is held until the replay is written,
+    // and has change_xid >= this horizon.
+    const horizon = await currentHorizon(this.db)
     if (after === null && stream.jobId) {
       const now = await currentChange(this.db, stream.jobId)
-      if (now) await this.write(stream, now.seq, { change: now, data: this.serialise(now) })
-      stream.last = Math.max(stream.last, now?.seq ?? 0)
-    } else if (after === null) {
-      stream.last = latest
-    } else {
-      // An id from before a restore (or another database) must not silence the numbers to come.
-      stream.last = Math.min(after, latest)
-      for (;;) {
-        const page = await changesSince(this.db, stream.userId, stream.last, stream.jobId, REPLAY_PAGE)
-        for (const change of page) await this.write(stream, change.seq, { change, data: this.serialise(change) })
+      if (now) await this.write(stream, horizon, { change: now, data: this.serialise(now) })
+    } else if (after !== null) {
+      // Each replayed event carries the cursor resumed from, so a stream cut off mid-replay
+      // replays it all again.
+      for (let afterSeq = 0; ;) {
+        const page = await changesSince(this.db, stream.userId, after, stream.jobId, afterSeq, REPLAY_PAGE)
+        for (const change of page) await this.write(stream, after, { change, data: this.serialise(change) })
+        afterSeq = page.at(-1)?.seq ?? afterSeq
         if (page.length < REPLAY_PAGE || stream.closed) break
       }
     }
+    // The cursor of what was written so far, for a client that gets no event before it leaves.
+    if (!stream.closed) stream.sink.write(`id: ${horizon}\n\n`)
     // Live only once nothing is held: a notice that comes meanwhile joins the queue being drained.
     for (let notice = stream.held?.shift(); notice; notice = stream.held?.shift()) {
-      await this.deliverTo(stream, notice.seq, await notice.change)
+      await this.deliverTo(stream, notice.seq, notice.horizon, await notice.change)
     }
     stream.held = null
   }
@@ -148,29 +148,25 @@ export class ExportEventHub {
     return this.opts.toDTO(change.job).then(dto => JSON.stringify(dto))
   }
 
-  /** Writes the job's state as event `id` (the notice's number, never ahead of an unsent change). */
-  private async write(stream: Stream, id: number, prepared: Prepared) {
+  /** Writes the job's state as an event whose id is the cursor `id`. */
+  private async write(stream: Stream, id: string, prepared: Prepared) {
     if (stream.closed) return
     const data = await prepared.data
     if (stream.closed) return
     stream.sink.write(`id: ${id}\nevent: ${EVENT_NAME}\ndata: ${data}\n\n`)
-    stream.written.set(prepared.change.job.id, prepared.change.seq)
-    stream.last = Math.max(stream.last, id)
+    const { job, seq } = prepared.change
+    stream.written.set(job.id, Math.max(seq, stream.written.get(job.id) ?? 0))
     if (stream.sink.pending() > this.opts.maxPendingBytes) {
       this.opts.log('an export event stream fell behind; closed so that it resumes from its last event', { user_id: stream.userId })
       this.close(stream)
     }
   }
 
-  private async deliverTo(stream: Stream, seq: number, prepared: Prepared | null) {
-    if (stream.closed || seq <= stream.last) return
-    const job = prepared?.change.job
-    const redundant = job && seq <= (stream.written.get(job.id) ?? 0)
-    if (!prepared || redundant || (stream.jobId && job!.id !== stream.jobId)) {
-      stream.last = seq
-      return
-    }
-    await this.write(stream, seq, prepared)
+  private async deliverTo(stream: Stream, seq: number, horizon: string, prepared: Prepared | null) {
+    if (stream.closed || !prepared) return
+    const { job } = prepared.change
+    if ((stream.jobId && job.id !== stream.jobId) || seq <= (stream.written.get(job.id) ?? 0)) return
+    await this.write(stream, horizon, prepared)
   }
 
   private onNotice(payload: string | undefined) {
@@ -185,10 +181,10 @@ export class ExportEventHub {
       found => found && found.job.userId === notice.userId ? { change: found, data: this.serialise(found) } : null
     )
     change.catch(() => {})
-    for (const stream of set) stream.held?.push({ seq: notice.seq, change })
+    for (const stream of set) stream.held?.push({ seq: notice.seq, horizon: notice.horizon, change })
     this.delivery = this.delivery.then(async () => {
       const prepared = await change
-      for (const stream of set) if (!stream.held) await this.deliverTo(stream, notice.seq, prepared)
+      for (const stream of set) if (!stream.held) await this.deliverTo(stream, notice.seq, notice.horizon, prepared)
     }).catch((error: Error) => {
       // The streams cannot know what they missed: they end and resume from their last event.
       this.opts.log(`export events: could not read job ${notice.jobId}: ${error.message}`, { job_id: notice.jobId })

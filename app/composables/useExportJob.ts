@@ -12,6 +12,9 @@ interface JobPoller {
   refresh: () => void
   /** Stops for good: no more reads, and an answer still on its way is dropped. */
   stop: () => void
+  /** No timed reads while the job's changes are pushed (refresh() still reads); resume() reads at once. */
+  pause: () => void
+  resume: () => void
 }
 
 /**
@@ -32,11 +35,12 @@ function pollExportJob(
     let failures = 0
     let generation = 0
     let final = false
+    let paused = false
     const timer = useTimeoutFn(poll, () => delay, { immediate: false })
 
-    function schedule(ms: number) {
+    function schedule(ms: number, force = false) {
       timer.stop()
-      if (!scope.active || document.visibilityState === 'hidden') return
+      if (!scope.active || document.visibilityState === 'hidden' || (paused && !force)) return
       delay = ms
       timer.start()
     }
@@ -67,8 +71,16 @@ function pollExportJob(
     })
     schedule(delayMs)
     return {
-      refresh: () => schedule(0),
-      stop: () => scope.stop()
+      refresh: () => schedule(0, true),
+      stop: () => scope.stop(),
+      pause: () => {
+        paused = true
+        timer.stop()
+      },
+      resume: () => {
+        paused = false
+        if (!final) schedule(0)
+      }
     }
   })!
 }
@@ -99,13 +111,24 @@ export function useExportJob(jobId: Ref<string | null | undefined>) {
         error.value = e
       }
     })
+    if (live.value) poller.pause()
   }
+
+  // Pushed while the stream is open; polled while it is not. A final state is read once more:
+  // events carry no download URL.
+  const { live } = useExportEvents(() => jobId.value ?? null, (next) => {
+    if (next.job_id !== jobId.value) return
+    if (isFinalStatus(next.status)) return poller?.refresh()
+    job.value = next
+    error.value = null
+  })
 
   onMounted(() => follow(jobId.value))
   watch(jobId, follow)
+  watch(live, (on: boolean) => on ? poller?.pause() : poller?.resume())
   onScopeDispose(() => poller?.stop())
 
-  return { job, error, isFinal, refresh: () => poller?.refresh() }
+  return { job, error, isFinal, live, refresh: () => poller?.refresh() }
 }
 
 /**
@@ -130,9 +153,26 @@ export function useExportJobs(jobs: Ref<ExportJobDTO[]>, { intervalMs = POLL_MS 
       pollers.delete(id)
     }
     for (const id of active) {
-      if (!pollers.has(id)) pollers.set(id, pollExportJob(id, { job: replace }, { intervalMs, delayMs: intervalMs }))
+      if (pollers.has(id)) continue
+      const poller = pollExportJob(id, { job: replace }, { intervalMs, delayMs: intervalMs })
+      if (live.value) poller.pause()
+      pollers.set(id, poller)
     }
   }
+
+  // One stream for the whole list; its rows are polled only while it is not open.
+  const { live } = useExportEvents(() => undefined, (next) => {
+    const poller = pollers.get(next.job_id)
+    if (!poller) return
+    if (isFinalStatus(next.status)) poller.refresh()
+    else replace(next)
+  })
+  watch(live, (on: boolean) => {
+    for (const poller of pollers.values()) {
+      if (on) poller.pause()
+      else poller.resume()
+    }
+  })
 
   onMounted(() => {
     mounted = true

@@ -78,6 +78,11 @@ export const ConfigSchema = z.object({
   // On SIGTERM, how long running exports may finish before they are handed back to the queue.
   EXPORT_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(20),
   EXPORT_MAX_ACTIVE_PER_USER: positiveInt.default(3),
+  // Live export status (GET /api/analytics/exports/events): a comment line this often keeps idle
+  // streams open through proxies; a stream's session or API token is rechecked this often, so
+  // signing out or revoking ends its streams within it.
+  EXPORT_EVENTS_HEARTBEAT_SECONDS: positiveInt.max(3600).default(15),
+  EXPORT_EVENTS_AUTH_CHECK_SECONDS: positiveInt.max(60).default(30),
   // Pending jobs across all users; beyond it new exports are refused (503) to protect the service.
   EXPORT_MAX_QUEUE_DEPTH: positiveInt.default(1000),
   // Longest start_date..end_date span accepted; unset means no limit.

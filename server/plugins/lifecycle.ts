@@ -22,10 +22,14 @@ const RETRY_START_MS = 5000
 export default defineNitroPlugin((nitroApp) => {
   const shutdown = new AbortController()
   const started = start(shutdown.signal)
+  // Nitro's graceful shutdown waits for every response to finish before the close hook runs, and
+  // an event stream never finishes by itself: end them on the signal (clients resume elsewhere).
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stopExportEventHub())
   nitroApp.hooks.hook('close', async () => {
     shutdown.abort()
     await started
     const context = await useAppContext().catch(() => undefined)
+    await stopExportEventHub()
     await useExportWorker()?.stop((context?.config.EXPORT_SHUTDOWN_GRACE_SECONDS ?? 20) * 1000)
     await stopNotifications()
     await stopTelegram()

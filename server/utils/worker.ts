@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { isMainThread } from 'node:worker_threads'
 import { ExportWorker } from '../lib/exports/worker'
 import { logFn } from '../lib/log'
@@ -33,6 +34,8 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
       // Only where HTTP is served by the process's main thread (the built server): under `nuxi dev`
       // the server runs on a worker thread, which the main thread's id would not protect.
       threadNice: isMainThread ? config.EXPORT_THREAD_NICE : 0,
+      // DuckDB's default is a thread per core.
+      duckdbThreads: config.DUCKDB_THREADS ?? availableParallelism(),
       metrics: useMetrics().worker,
       // Every notification channel, each once per job; none of them can change the job.
       onFinished: async (jobId) => {

@@ -298,3 +298,11 @@ export const ListExportsQuerySchema = z.strictObject({
 })
 
 export type ListExportsQuery = z.output<typeof ListExportsQuerySchema>
+
+/** GET /api/analytics/exports/events: every export of the caller's, or only `job_id`. */
+export const ExportEventsQuerySchema = z.strictObject({
+  job_id: id.transform(v => v.toLowerCase()).optional()
+})
+
+/** The `Last-Event-ID` a client resumes with: the id of the last event it received. */
+export const LastEventIdSchema = z.string().regex(/^\d{1,18}$/, 'Must be the id of an event this stream sent')

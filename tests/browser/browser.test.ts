@@ -226,3 +226,55 @@ describe('export dialog', () => {
     expect(await withDb(async db => (await db.query('SELECT status FROM jobs WHERE id = $1', [jobId])).rows[0].status)).toBe('cancelled')
   })
 })
+
+describe('live export status', () => {
+  /** The dialog on a held job (queued an hour ahead) and every status read of it the page makes. */
+  async function followHeld(block: boolean) {
+    await freshPage()
+    if (block) await page.route('**/api/analytics/exports/events**', route => route.abort())
+    await signIn(page, baseUrl, alice.email, alice.password)
+    const jobId = await insertQueuedJob(alice.user_id)
+    const reads: string[] = []
+    page.on('request', (request) => {
+      if (request.method() === 'GET' && new URL(request.url()).pathname === `/api/analytics/exports/${jobId}`) reads.push(request.url())
+    })
+    const stream = block ? undefined : page.waitForResponse(res => res.url().includes(`/api/analytics/exports/events?job_id=${jobId}`))
+    await visit(page, `${baseUrl}/analytics/datasets?export=${TRANSACTIONS.id}&job=${jobId}`)
+    await expect.poll(() => page.getByTestId('export-phase').textContent()).toMatch(/Queued/)
+    if (stream) expect((await stream).headers()['content-type']).toMatch(/^text\/event-stream/)
+    return { jobId, reads }
+  }
+
+  const progress = (jobId: string, percent: number) => withDb(db => db.query(`UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()), progress = $2, updated_at = now() WHERE id = $1`,
+    [jobId, JSON.stringify({ phase: 'querying', percent, rows: percent * 100, bytes_uploaded: null })]))
+  const release = (jobId: string) => withDb(db => db.query(`UPDATE jobs SET status = 'pending', run_at = now() WHERE id = $1`, [jobId]).then(() => db.query('SELECT pg_notify(\'outport_jobs\', \'test\')')))
+
+  it('the dialog follows its export from the event stream, without polling, to completion', async () => {
+    const { jobId, reads } = await followHeld(false)
+    // The stream is open once the first pushed change shows; from then on nothing is polled.
+    await progress(jobId, 12)
+    await expect.poll(() => page.getByTestId('export-status').textContent(), { timeout: 10_000 }).toContain('12%')
+    const polled = reads.length
+    for (const percent of [37, 64]) {
+      await progress(jobId, percent)
+      await expect.poll(() => page.getByTestId('export-status').textContent(), { timeout: 10_000 }).toContain(`${percent}%`)
+      // Longer than the polling interval (1 s): a poller would have read the job meanwhile.
+      await page.waitForTimeout(2500)
+    }
+    expect(reads.length).toBe(polled)
+    await expectAccessible(page, 'export dialog following its stream')
+    await release(jobId)
+    await page.locator('[data-testid="export-status"][data-status="completed"]').waitFor({ timeout: 30_000 })
+    // Completed: read once for its download link.
+    expect(await page.getByTestId('download').getAttribute('href')).toBe(`/api/analytics/exports/${jobId}/download`)
+  })
+
+  it('the dialog still finishes by polling when the event stream is blocked', async () => {
+    const { jobId, reads } = await followHeld(true)
+    await progress(jobId, 42)
+    await expect.poll(() => page.getByTestId('export-status').textContent(), { timeout: 10_000 }).toContain('42%')
+    await release(jobId)
+    await page.locator('[data-testid="export-status"][data-status="completed"]').waitFor({ timeout: 30_000 })
+    expect(reads.length).toBeGreaterThan(2)
+  })
+})

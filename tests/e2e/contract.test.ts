@@ -96,8 +96,22 @@ describe('the API contract', () => {
       body,
       ...(user && (session ? { cookie: cookies[auth as 'alice' | 'bob'] } : { token: user.token }))
     })
-    const text = await res.text()
+    const text = res.headers.get('content-type')?.startsWith('text/event-stream') ? await firstEvent(res) : await res.text()
     return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) as Json }
+  }
+
+  /** An event stream never ends by itself: its first block (up to a blank line), then the client leaves. */
+  async function firstEvent(res: Response): Promise<string> {
+    const reader = res.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    while (!text.includes('\n\n')) {
+      const { done, value } = await reader.read()
+      if (done) break
+      text += decoder.decode(value, { stream: true })
+    }
+    await reader.cancel()
+    return text
   }
 
   /** The answer is one the document lists for the operation, and its body matches the listed schema. */

@@ -109,4 +109,21 @@ describe('ExportWorker cancellation', () => {
     ])
     expect(late.activeJobIds).toEqual([])
   })
+
+  it('divides DuckDB\'s threads among the exports running at once, and gives them back after', async () => {
+    await ctx.db.job.deleteMany({ where: { status: 'pending' } })
+    await ctx.warehouse.setThreads(2)
+    expect(await ctx.warehouse.currentThreads()).toBe(2)
+    const balanced = new ExportWorker(ctx, { concurrency: 2, duckdbThreads: 2, workDir: join(dir, 'work'), maxAttempts: 1 })
+    await balanced.start()
+    try {
+      const jobs = await Promise.all([createExportJob(ctx.db, user!.user_id, metadata(0)), createExportJob(ctx.db, user!.user_id, metadata(0))])
+      await waitFor('both exports to run', async () => balanced.activeJobIds.length === 2, 30_000, 5)
+      await waitFor('DuckDB to run on one thread', async () => await ctx.warehouse.currentThreads() === 1, 5000, 10)
+      await waitFor('both exports to complete', async () => (await ctx.db.job.count({ where: { id: { in: jobs.map(j => j.id) }, status: 'completed' } })) === 2, 60_000)
+      await waitFor('DuckDB to have both threads again', async () => await ctx.warehouse.currentThreads() === 2, 5000, 10)
+    } finally {
+      await balanced.stop(1000)
+    }
+  })
 })

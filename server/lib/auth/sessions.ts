@@ -45,3 +45,14 @@ export async function endAllSessions(db: Db, userId: string): Promise<number> {
   })
   return count
 }
+
+/** Which of the given sessions are still live: one query for every open event stream's session. */
+export async function liveSessionIds(db: Db, sessionIds: string[]): Promise<Set<string>> {
+  const { rows } = await db.pool.query<{ id: string }>({
+    name: 'outport_live_sessions',
+    text: `SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
+      WHERE s.id = ANY($1::uuid[]) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.disabled_at IS NULL`,
+    values: [sessionIds.filter(id => isUuid(id))]
+  })
+  return new Set(rows.map(r => r.id))
+}

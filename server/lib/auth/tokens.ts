@@ -120,3 +120,15 @@ export async function findUserByToken(db: Db, token: string) {
   }
   return { id: row.id, email: row.email, displayName: row.display_name, tokenId: row.token_id, scopes: knownScopes(row.scopes) }
 }
+
+/** Which of the given tokens (by id) still authenticate: one query for every open event stream's token. */
+export async function liveTokenIds(db: Db, tokenIds: string[]): Promise<Set<string>> {
+  const { rows } = await db.pool.query<{ id: string }>({
+    name: 'outport_live_tokens',
+    text: `SELECT t.id FROM api_tokens t JOIN users u ON u.id = t.user_id
+      WHERE t.id = ANY($1::uuid[]) AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
+        AND u.disabled_at IS NULL`,
+    values: [tokenIds.filter(id => isUuid(id))]
+  })
+  return new Set(rows.map(r => r.id))
+}

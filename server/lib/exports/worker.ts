@@ -47,6 +47,13 @@ export interface WorkerOptions {
   threadNice?: number
   /** How long an incremental run waits when another run of its schedule is under way. */
   deferMs?: number
+  /**
+   * DuckDB threads of the process (DUCKDB_THREADS, else the cores). While n exports run, DuckDB
+   * gets max(1, ⌊threads ÷ n⌋) of them: one instance's threads serve every query on it, and two
+   * COPYs each split over all the cores (each plus the thread that waits on it) ran slower
+   * together than one after the other, and held more memory. Undefined or with one slot: unchanged.
+   */
+  duckdbThreads?: number
 }
 
 interface Running { job: ClaimedJob, controller: AbortController, done: Promise<void> }
@@ -69,6 +76,9 @@ export class ExportWorker {
   private claiming?: Promise<void>
   private claimAgain = false
   private readonly opts: Required<WorkerOptions>
+  /** The DuckDB thread count last asked for (see WorkerOptions.duckdbThreads). */
+  private threadsSet?: number
+  private balancing: Promise<void> = Promise.resolve()
 
   constructor(private readonly ctx: AppContext, options: WorkerOptions) {
     this.opts = {
@@ -82,6 +92,7 @@ export class ExportWorker {
       uploader: inlineUploader,
       threadNice: 0,
       deferMs: 2_000,
+      duckdbThreads: 0,
       ...options,
       metrics: options.metrics ?? { claimed: () => {}, completed: () => {}, failed: () => {} }
     }
@@ -152,13 +163,28 @@ export class ExportWorker {
     const controller = new AbortController()
     const entry: Running = { job, controller, done: Promise.resolve() }
     this.running.set(job.claimId, entry)
+    this.balanceThreads()
     entry.done = this.run(job, controller).catch((error: Error) => {
       // The database stayed unreachable through every retry: the lease lapses and another
       // worker (or this one) runs the job again.
       this.opts.log(`job ${job.id}: could not record the outcome (${error.message}); it will be retried after its lease`, { job_id: job.id, user_id: job.userId })
     }).finally(() => {
       this.running.delete(job.claimId)
+      this.balanceThreads()
       this.poke()
+    })
+  }
+
+  /** DuckDB's threads divided among the exports running now (WorkerOptions.duckdbThreads). */
+  private balanceThreads() {
+    const total = this.opts.duckdbThreads
+    if (!total || this.opts.concurrency < 2) return
+    const threads = Math.max(1, Math.floor(total / Math.max(1, this.running.size)))
+    if (threads === this.threadsSet) return
+    this.threadsSet = threads
+    // In order: the last one asked for is the one that stays.
+    this.balancing = this.balancing.then(() => this.ctx.warehouse.setThreads(threads)).catch((error: Error) => {
+      this.opts.log(`could not set DuckDB's threads to ${threads}: ${error.message}`)
     })
   }
 
@@ -361,6 +387,7 @@ export class ExportWorker {
       })
     }
     await this.opts.uploader.close()
+    await this.balancing
   }
 }
 

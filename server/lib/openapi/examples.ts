@@ -231,3 +231,20 @@ export const NOT_FOUND = {
   statusMessage: 'Not Found',
   message: 'Export not found'
 }
+
+/** Two events of GET /api/analytics/exports/events, and a heartbeat between them. */
+export const EXPORT_EVENTS = [
+  'retry: 3000',
+  '',
+  'id: 41',
+  'event: export',
+  `data: ${JSON.stringify({ ...EXPORT_JOB, status: 'running', completed_at: null, download_url: null, expires_at: null, file_expires_at: null })}`,
+  '',
+  ': heartbeat',
+  '',
+  'id: 42',
+  'event: export',
+  `data: ${JSON.stringify({ ...EXPORT_JOB, download_url: null, expires_at: null })}`,
+  '',
+  ''
+].join('\n')

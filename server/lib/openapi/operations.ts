@@ -3,7 +3,7 @@ import { ApiErrorSchema, NamedItemListSchema, OkSchema } from '#shared/types/api
 import { AuditEventListSchema, ListAuditQuerySchema } from '#shared/types/audit'
 import { LoginSchema, LogoutAllSchema, UserResponseSchema } from '#shared/types/auth'
 import { DatasetCoverageListSchema, DatasetListSchema } from '#shared/types/datasets'
-import { CreateExportSchema, ExportCreatedSchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '#shared/types/exports'
+import { CreateExportSchema, ExportCreatedSchema, ExportEventsQuerySchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '#shared/types/exports'
 import { formatTable, FormatTableSchema } from '#shared/types/format-table'
 import { LivenessSchema, ReadinessSchema } from '#shared/types/health'
 import {
@@ -218,6 +218,23 @@ export const OPERATIONS = {
     scope: 'exports:read',
     query: ListExportsQuerySchema,
     responses: { 200: { description: 'A page of exports', schema: ExportListSchema, example: { exports: [examples.EXPORT_JOB], next_cursor: null } } }
+  },
+  'GET /api/analytics/exports/events': {
+    summary: 'Follow exports live',
+    description: [
+      'Server-Sent Events (`text/event-stream`): an `export` event for every change of one of the caller\'s exports (created, each progress write, each status change), its `data` the export as `GET /api/analytics/exports/{id}` shows it but without `download_url` and `expires_at` (read the export once it is completed), a `: heartbeat` comment every EXPORT_EVENTS_HEARTBEAT_SECONDS.',
+      'Each event\'s `id` is a cursor: send the last one back as `Last-Event-ID` (EventSource does) and the stream starts with every export changed since (and perhaps some you saw: keep each export\'s newest state), each as it is now, so nothing is missed. Without it, a stream of one export (`job_id`) starts with that export as it is; a stream of all of them with the next change.',
+      'The stream ends when the session is signed out or the token revoked (within EXPORT_EVENTS_AUTH_CHECK_SECONDS) and when the server restarts; reconnect with `Last-Event-ID`, and poll the export meanwhile.'
+    ].join('\n\n'),
+    tag: 'Exports',
+    auth: 'user',
+    scope: 'exports:read',
+    query: ExportEventsQuerySchema,
+    headers: z.object({
+      'last-event-id': z.string().regex(/^\d{1,18}$/).optional().meta({ description: 'The id of the last event received: resume after it' })
+    }),
+    responses: { 200: { description: 'The stream (open until the client leaves)', contentType: 'text/event-stream', schema: z.string(), example: examples.EXPORT_EVENTS } },
+    errors: { 404: 'No such export of the caller\'s (`job_id`)', 503: 'The database is unavailable, or this server cannot listen for changes right now: poll instead' }
   },
   'GET /api/analytics/exports/{id}': {
     summary: 'Get an export',

@@ -29,6 +29,8 @@ export class WarehouseReader {
   /** Spill folders of this reader's instances (current and discarded), removed on close(). */
   private readonly spillDirs = new Set<string>()
   private cleaned?: Promise<unknown>
+  /** DuckDB threads set by setThreads(): applied to the open instance and to any opened later. */
+  private threads?: number
 
   constructor(readonly path: string, private readonly options: WarehouseReaderOptions = {}) {}
 
@@ -53,7 +55,8 @@ export class WarehouseReader {
   }
 
   private async open(): Promise<DuckDBInstance> {
-    const { spillRoot, ...options } = this.options
+    const { spillRoot, ...configured } = this.options
+    const options = { ...configured, ...(this.threads !== undefined && { threads: this.threads }) }
     if (!spillRoot) return openWarehouse(this.path, options)
     await (this.cleaned ??= removeStaleSpillDirs(spillRoot, this.spillDirs))
     const tempDirectory = join(spillRoot, `${process.pid}-${randomUUID().slice(0, 8)}`)
@@ -73,6 +76,37 @@ export class WarehouseReader {
     try {
       const reader = await connection.runAndReadAll('SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT AS bytes FROM duckdb_memory()')
       return Number(reader.getRows()[0]?.[0] ?? 0)
+    } finally {
+      connection.closeSync()
+    }
+  }
+
+  /**
+   * Sets how many threads DuckDB runs queries on, now and in instances opened later. DuckDB's
+   * threads are the instance's, shared by every query on it: the export worker lowers them while
+   * several exports run, so that each query is not split over more threads than there are cores.
+   */
+  async setThreads(threads: number): Promise<void> {
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`)
+    this.threads = threads
+    const instance = this.instance
+    if (!instance) return
+    const connection = await instance.connect()
+    try {
+      await connection.run(`SET threads = ${threads}`)
+    } finally {
+      connection.closeSync()
+    }
+  }
+
+  /** DuckDB's current thread count, or undefined while no instance is open. */
+  async currentThreads(): Promise<number | undefined> {
+    const instance = this.instance
+    if (!instance) return undefined
+    const connection = await instance.connect()
+    try {
+      const reader = await connection.runAndReadAll('SELECT current_setting(\'threads\')::INTEGER')
+      return Number(reader.getRows()[0]?.[0])
     } finally {
       connection.closeSync()
     }

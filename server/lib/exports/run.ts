@@ -1,10 +1,12 @@
 import { mkdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import type { DuckDBConnection } from '@duckdb/node-api'
-import { resolveExportOptions, type CsvDelimiter, type ExportMetadata, type ExportOptions, type ExportProgress, type ExportResult } from '#shared/types/exports'
+import { PART_FILL, partLimits, resolveExportOptions, type CsvDelimiter, type ExportManifest, type ExportMetadata, type ExportOptions, type ExportPartRecord, type ExportProgress, type ExportResult } from '#shared/types/exports'
+import { exportPartFilename } from '#shared/utils/filename'
 import { EXPORT_FORMATS, fileContentType, fileExtension, PARQUET_CODECS, type Compression, type ExportFormat } from '#shared/types/formats'
 import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader'
-import { deleteObject, UploadFencedError, type Storage } from '../storage/s3'
+import { deleteObject, UploadFencedError, uploadStream, type Storage } from '../storage/s3'
 import { inlineUploader, UploadThreadExited, type Uploader } from '../storage/uploader'
 import { findDataset, type Dataset } from '../warehouse/datasets'
 import { buildDatasetQuery, outputColumns, QueryBuilderError, queryParams, type ProjectionOptions, type QueryParams } from '../warehouse/query'
@@ -26,6 +28,12 @@ export interface ExportRunOptions {
   fence?: () => Promise<boolean>
   /** Where the upload runs (default: on this thread). */
   uploader?: Uploader
+  /**
+   * A multi-part export: the bytes of this run's part files on the work disk, reported each time a
+   * part's file is complete (the most they hold: files only grow while written, then go). For tests
+   * and benchmarks holding the disk bound.
+   */
+  onWorkBytes?: (bytes: number) => void
 }
 
 // Overall percent: the query fills the first half of the bar, the upload the second.
@@ -41,6 +49,19 @@ const QUERY_SHARE = 50
  */
 export function exportKey(userId: string, jobId: string, format: ExportFormat, compression: Compression = 'none', claimId?: string | null): string {
   return `${exportPrefix(userId, jobId)}${claimId ? `/${claimId}` : ''}.${fileExtension(format, compression)}`
+}
+
+/**
+ * A multi-part export's object `name` (`part-0001.csv.gz`, `manifest.json`): inside the attempt's
+ * own folder, exports/{user_id}/{job_id}/{claim_id}/, for the same reasons as exportKey.
+ */
+export function exportPartKey(userId: string, jobId: string, claimId: string | null | undefined, name: string): string {
+  return `${exportPrefix(userId, jobId)}/${claimId ? `${claimId}/` : ''}${name}`
+}
+
+/** Every object a finished run recorded: the file, or a multi-part export's parts and manifest. */
+export function resultKeys(metadata: Pick<ExportMetadata, 's3_key' | 'parts'>): string[] {
+  return [...(metadata.s3_key ? [metadata.s3_key] : []), ...(metadata.parts ?? []).map(part => part.key)]
 }
 
 /** What every object of one job's key starts with (job ids are UUIDs: no other job's shares it). */
@@ -120,6 +141,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
 
   const format = metadata.format
   const options = resolveExportOptions(metadata)
+  if (partLimits(metadata)) return runPartedExport(job, opts, { dataset, sql, params, options })
   const tempPath = join(opts.workDir, `${job.id}${job.claimId ? `.${job.claimId}` : ''}.${fileExtension(format, options.compression)}`)
   const prefix = filePrefix(options)
   // The work directory may have been removed under a long-running worker (tmp cleaners).
@@ -155,9 +177,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
       contentType: fileContentType(format, options.compression),
       signal,
       fence: opts.fence,
-      // 8 MiB × 3 in flight keeps s3rver and S3 busy while bounding the buffers to ~24 MiB.
-      partSize: 8 * 1024 * 1024,
-      queueSize: 3,
+      ...UPLOAD_PARTS,
       onProgress: (bytes) => {
         uploadedBytes = bytes
         if (totalBytes !== null) reportUpload()
@@ -178,16 +198,173 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
     }
     // The writer's own failure, unless it only stopped because the upload had failed.
     if (written.status === 'rejected' && !uploadFailed.signal.aborted) throw written.reason
-    if (uploaded.status === 'rejected') {
-      if (uploaded.reason instanceof UploadFencedError) throw new ExportCancelled()
-      if (uploaded.reason instanceof UploadThreadExited) throw temporaryFailure(uploaded.reason)
-      throw storageFailure(uploaded.reason)
-    }
+    if (uploaded.status === 'rejected') throw uploadFailure(uploaded.reason)
     opts.onProgress({ phase: 'finalizing', percent: 99, rows: rowCount, bytes_uploaded: uploaded.value.size })
     return { s3_key: key, row_count: rowCount, file_size_bytes: uploaded.value.size, checksum_sha256: uploaded.value.sha256 }
   } finally {
     await rm(tempPath, { force: true })
   }
+}
+
+/** An upload's failure as the export's: lost ownership is a cancel, a crashed thread is retried. */
+function uploadFailure(error: unknown): Error {
+  if (error instanceof UploadFencedError) return new ExportCancelled()
+  if (error instanceof UploadThreadExited) return temporaryFailure(error)
+  return storageFailure(error)
+}
+
+// 8 MiB × 3 in flight keeps s3rver and S3 busy while bounding the buffers to ~24 MiB.
+const UPLOAD_PARTS = { partSize: 8 * 1024 * 1024, queueSize: 3 } as const
+
+/** The first try at a part split by size alone, rewritten at the size its bytes per row give. */
+const FIRST_PART_ROWS = 100_000
+
+interface PartedRun { dataset: Dataset, sql: string, params: QueryParams, options: ExportOptions }
+
+interface WrittenPart { path: string, rows: number, bytes: number }
+
+/**
+ * A multi-part export (max_part_mb / max_part_rows). Each part is its own COPY (or workbook) of the
+ * next rows, `LIMIT n OFFSET k` over the export's query on one connection, so every part is a
+ * complete file from the format's own writer (header, BOM, compression, Parquet footer), and the
+ * rows never pass through JS. The order is stable between the slices: the dataset's total order
+ * where the query sorts, else the read-only warehouse's insertion order (DuckDB preserves it).
+ * While part k+1 is written, part k uploads; part k+2 waits for that upload (which removes its
+ * file), so the work disk holds at most two parts. A part split by size is aimed at PART_FILL of
+ * the limit from the last part's bytes per row and rewritten with fewer rows if it came out over.
+ * The manifest is uploaded last, once every part is committed: a set without it is not complete,
+ * and whatever this run committed is removed when it does not finish.
+ */
+async function runPartedExport(job: ExportJobInput, opts: ExportRunOptions, run: PartedRun): Promise<ExportResult> {
+  const { metadata } = job
+  const { dataset, sql, params, options } = run
+  const format = metadata.format
+  const limits = partLimits(metadata)!
+  const maxRows = Math.min(limits.rows ?? Number.MAX_SAFE_INTEGER, EXPORT_FORMATS[format].maxRows ?? Number.MAX_SAFE_INTEGER)
+  const extension = fileExtension(format, options.compression)
+  const contentType = fileContentType(format, options.compression)
+  const prefix = filePrefix(options)
+  const base = join(opts.workDir, `${job.id}${job.claimId ? `.${job.claimId}` : ''}`)
+  await mkdir(opts.workDir, { recursive: true })
+  const uploadFailed = new AbortController()
+  const signal = AbortSignal.any([opts.signal, uploadFailed.signal])
+  let uploadError: unknown
+  const parts: ExportPartRecord[] = []
+  const committed: string[] = []
+  const onDisk = new Set<string>()
+  let uploadedBytes = 0
+  let rowsWritten = 0
+
+  const writePart = async (connection: DuckDBConnection, path: string, offset: number, rows: number, onRows: (n: number) => void): Promise<WrittenPart> => {
+    await rm(path, { force: true })
+    onDisk.add(path)
+    const slice = `SELECT * FROM (${sql}) AS export_rows LIMIT ${rows} OFFSET ${offset}`
+    const count = EXPORT_FORMATS[format].writer === 'xlsx'
+      ? await writeXlsx(connection, slice, outputColumns(dataset, projectionFor(metadata)), path, { sheetName: dataset.name, signal, params, onRows })
+      : Number((await connection.runAndReadAll(copyStatement(slice, path, format, options), params.values, params.types)).getRowObjectsJson()[0]!.Count)
+    return { path, rows: count, bytes: (await stat(path)).size + (prefix?.length ?? 0) }
+  }
+  const removeFile = async (path: string) => {
+    await rm(path, { force: true })
+    onDisk.delete(path)
+  }
+  const upload = (part: WrittenPart, index: number): Promise<void> => {
+    const key = exportPartKey(job.userId, job.id, job.claimId, `part-${String(index).padStart(4, '0')}.${extension}`)
+    const before = uploadedBytes
+    return (opts.uploader ?? inlineUploader).upload(opts.storage, key, { path: part.path, finished: Promise.resolve(), prefix }, {
+      contentType,
+      signal,
+      fence: opts.fence,
+      ...UPLOAD_PARTS,
+      onProgress: (bytes) => {
+        uploadedBytes = before + bytes
+      }
+    }).then((result) => {
+      committed.push(key)
+      parts.push({ key, filename: exportPartFilename(metadata, index), rows: part.rows, bytes: result.size, checksum_sha256: result.sha256 })
+      uploadedBytes = before + result.size
+    }).finally(() => removeFile(part.path))
+  }
+
+  let uploading: Promise<void> | undefined
+  try {
+    await onWarehouse(opts, signal, async ({ connection, rows: progressRows }) => {
+      const target = (limits.bytes ?? 0) * PART_FILL
+      // Rows that make a part of the target size, at this part's bytes per row.
+      const fitting = (part: WrittenPart) => Math.min(maxRows, Math.max(1, Math.floor(part.rows * target / Math.max(1, part.bytes))))
+      let rowsPerPart = limits.bytes ? Math.min(maxRows, FIRST_PART_ROWS) : maxRows
+      for (let index = 1; ; index++) {
+        const path = `${base}.part-${index}.${extension}`
+        const offset = rowsWritten
+        const write = () => writePart(connection, path, offset, rowsPerPart, n => progressRows(offset + n))
+        let part = await write()
+        if (limits.bytes) {
+          if (index === 1 && part.rows === rowsPerPart && rowsPerPart < maxRows && part.bytes < target / 2) {
+            rowsPerPart = fitting(part)
+            part = await write()
+          }
+          while (part.bytes > limits.bytes && part.rows > 1) {
+            rowsPerPart = Math.min(fitting(part), part.rows - 1)
+            part = await write()
+          }
+        }
+        // The rows ended exactly at the previous part.
+        if (part.rows === 0 && index > 1) {
+          await removeFile(path)
+          break
+        }
+        rowsWritten += part.rows
+        progressRows(rowsWritten)
+        opts.onWorkBytes?.(await workBytes(onDisk))
+        // The previous part's upload ends (and its file goes) before this one's starts.
+        await uploading
+        uploading = upload(part, index)
+        uploading.catch((error: unknown) => {
+          uploadError = error
+          uploadFailed.abort()
+        })
+        if (part.rows < rowsPerPart) break
+        if (limits.bytes) rowsPerPart = fitting(part)
+      }
+      return rowsWritten
+    }, metadata.expected_rows ?? null)
+    await uploading
+    const manifest: ExportManifest = {
+      job_id: job.id,
+      dataset: metadata.dataset_name,
+      format,
+      compression: options.compression,
+      created_at: new Date().toISOString(),
+      row_count: rowsWritten,
+      bytes: parts.reduce((sum, part) => sum + part.bytes, 0),
+      parts: parts.map(({ key: _key, ...part }) => part)
+    }
+    const manifestKey = exportPartKey(job.userId, job.id, job.claimId, 'manifest.json')
+    const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)
+    const written = await uploadStream(opts.storage, manifestKey, Readable.from([body]), { contentType: 'application/json', signal: opts.signal, fence: opts.fence })
+      .catch((error: unknown) => {
+        throw opts.signal.aborted ? new ExportCancelled() : uploadFailure(error)
+      })
+    committed.push(manifestKey)
+    if (opts.signal.aborted) throw new ExportCancelled()
+    opts.onProgress({ phase: 'finalizing', percent: 99, rows: rowsWritten, bytes_uploaded: manifest.bytes })
+    return { s3_key: manifestKey, row_count: rowsWritten, file_size_bytes: manifest.bytes, checksum_sha256: written.sha256, parts }
+  } catch (error) {
+    // Not finished: nothing will record this run's objects, so they go now (the orphan sweep
+    // catches what a failed delete leaves).
+    await uploading?.catch(() => {})
+    await Promise.all(committed.map(key => deleteObject(opts.storage, key).catch(() => {})))
+    if (opts.signal.aborted) throw new ExportCancelled()
+    if (uploadError !== undefined) throw uploadFailure(uploadError)
+    throw error
+  } finally {
+    await Promise.all([...onDisk].map(removeFile))
+  }
+}
+
+async function workBytes(paths: Iterable<string>): Promise<number> {
+  const sizes = await Promise.all([...paths].map(path => stat(path).then(info => info.size, () => 0)))
+  return sizes.reduce((sum, size) => sum + size, 0)
 }
 
 interface WarehouseWork {

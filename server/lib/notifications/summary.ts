@@ -21,6 +21,8 @@ export interface JobNews {
   schedule: ScheduleRunInfo | null
   rowCount: number
   sizeBytes: number
+  /** A multi-part export's number of parts (null: one file); messages say "12 parts, 2.9 GB". */
+  partCount?: number | null
   /** The signed app link (valid for the file's life); null for failures or without a signing key. */
   downloadUrl: string | null
   expiresAt: Date | null
@@ -50,6 +52,7 @@ export async function jobNews(db: Db, job: ExportJob, opts: NewsOptions): Promis
     schedule: metadata.schedule ?? null,
     rowCount: metadata.row_count ?? 0,
     sizeBytes: metadata.file_size_bytes ?? 0,
+    partCount: metadata.parts?.length ?? null,
     downloadUrl: expiresAt && opts.downloadKey ? signedDownloadUrl(opts.appUrl, opts.downloadKey, job.id, expiresAt) : null,
     expiresAt,
     reason: completed ? null : job.error?.message ?? 'Unknown error.',

@@ -216,8 +216,8 @@ function uploadFailure(error: unknown): Error {
 // 8 MiB × 3 in flight keeps s3rver and S3 busy while bounding the buffers to ~24 MiB.
 const UPLOAD_PARTS = { partSize: 8 * 1024 * 1024, queueSize: 3 } as const
 
-/** The first try at a part split by size alone, rewritten at the size its bytes per row give. */
-const FIRST_PART_ROWS = 100_000
+/** The first try at a part split by size alone (at most this many rows wasted), rewritten at the size its bytes per row give. */
+const FIRST_PART_ROWS = 10_000
 
 interface PartedRun { dataset: Dataset, sql: string, params: QueryParams, options: ExportOptions }
 

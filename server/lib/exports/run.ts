@@ -256,8 +256,6 @@ async function runPartedExport(job: ExportJobInput, opts: ExportRunOptions, run:
   let rowsWritten = 0
 
   const writePart = async (connection: DuckDBConnection, path: string, offset: number, rows: number, onRows: (n: number) => void): Promise<WrittenPart> => {
-    await rm(path, { force: true })
-    onDisk.add(path)
     const slice = `SELECT * FROM (${sql}) AS export_rows LIMIT ${rows} OFFSET ${offset}`
     const count = EXPORT_FORMATS[format].writer === 'xlsx'
       ? await writeXlsx(connection, slice, outputColumns(dataset, projectionFor(metadata)), path, { sheetName: dataset.name, signal, params, onRows })
@@ -268,25 +266,69 @@ async function runPartedExport(job: ExportJobInput, opts: ExportRunOptions, run:
     await rm(path, { force: true })
     onDisk.delete(path)
   }
-  const upload = (part: WrittenPart, index: number): Promise<void> => {
+  /**
+   * Writes a part while uploading it (the tail, as for one file). Its upload commits only once the
+   * part is kept: a part that came out the wrong size is dropped, its upload aborted before any
+   * commit (the commit waits for the decision in the fence).
+   */
+  const writeAndUpload = async (connection: DuckDBConnection, index: number, offset: number, rows: number, onRows: (n: number) => void) => {
+    const path = `${base}.part-${index}.${extension}`
+    await rm(path, { force: true })
+    onDisk.add(path)
     const key = exportPartKey(job.userId, job.id, job.claimId, `part-${String(index).padStart(4, '0')}.${extension}`)
+    let decide = (_keep: boolean) => {}
+    const decided = new Promise<boolean>((resolve) => {
+      decide = resolve
+    })
+    const dropped = new AbortController()
+    let writerFailed = false
+    const writing = writePart(connection, path, offset, rows, onRows)
+    writing.catch(() => {
+      writerFailed = true
+    })
     const before = uploadedBytes
-    return (opts.uploader ?? inlineUploader).upload(opts.storage, key, { path: part.path, finished: Promise.resolve(), prefix }, {
+    const upload = (opts.uploader ?? inlineUploader).upload(opts.storage, key, { path, finished: writing, prefix }, {
       contentType,
-      signal,
-      fence: opts.fence,
+      signal: AbortSignal.any([signal, dropped.signal]),
+      fence: async () => await decided && (opts.fence ? await opts.fence() : true),
       ...UPLOAD_PARTS,
       onProgress: (bytes) => {
         uploadedBytes = before + bytes
       }
-    }).then((result) => {
-      committed.push(key)
-      parts.push({ key, filename: exportPartFilename(metadata, index), rows: part.rows, bytes: result.size, checksum_sha256: result.sha256 })
-      uploadedBytes = before + result.size
-    }).finally(() => removeFile(part.path))
+    })
+    // An upload that fails stops the writer (unless the writer failed first, or the part was dropped).
+    const uploaded = upload.catch((error: unknown) => {
+      if (dropped.signal.aborted) return null
+      // The first failure is the run's: the others are uploads it stopped.
+      if (!writerFailed && uploadError === undefined) {
+        uploadError = error
+        uploadFailed.abort()
+      }
+      throw error
+    })
+    uploaded.catch(() => {})
+    const part = await writing.catch(async (error: unknown) => {
+      await uploaded.catch(() => {})
+      throw error
+    })
+    return {
+      part,
+      key,
+      keep: () => {
+        decide(true)
+        return uploaded
+      },
+      drop: async () => {
+        dropped.abort()
+        decide(false)
+        await uploaded.catch(() => {})
+        await removeFile(path)
+      }
+    }
   }
 
-  let uploading: Promise<void> | undefined
+  // Each part's upload, by index, settled once its object is committed and its file removed.
+  const uploads: Array<Promise<void>> = []
   try {
     await onWarehouse(opts, signal, async ({ connection, rows: progressRows }) => {
       const target = (limits.bytes ?? 0) * PART_FILL
@@ -294,41 +336,45 @@ async function runPartedExport(job: ExportJobInput, opts: ExportRunOptions, run:
       const fitting = (part: WrittenPart) => Math.min(maxRows, Math.max(1, Math.floor(part.rows * target / Math.max(1, part.bytes))))
       let rowsPerPart = limits.bytes ? Math.min(maxRows, FIRST_PART_ROWS) : maxRows
       for (let index = 1; ; index++) {
-        const path = `${base}.part-${index}.${extension}`
+        // At most two parts on the work disk: the one before this may still be uploading, the one
+        // before that must be gone.
+        await uploads[index - 3]
+        signal.throwIfAborted()
         const offset = rowsWritten
-        const write = () => writePart(connection, path, offset, rowsPerPart, n => progressRows(offset + n))
-        let part = await write()
+        const write = () => writeAndUpload(connection, index, offset, rowsPerPart, n => progressRows(offset + n))
+        let attempt = await write()
         if (limits.bytes) {
-          if (index === 1 && part.rows === rowsPerPart && rowsPerPart < maxRows && part.bytes < target / 2) {
-            rowsPerPart = fitting(part)
-            part = await write()
+          if (index === 1 && attempt.part.rows === rowsPerPart && rowsPerPart < maxRows && attempt.part.bytes < target / 2) {
+            rowsPerPart = fitting(attempt.part)
+            await attempt.drop()
+            attempt = await write()
           }
-          while (part.bytes > limits.bytes && part.rows > 1) {
-            rowsPerPart = Math.min(fitting(part), part.rows - 1)
-            part = await write()
+          while (attempt.part.bytes > limits.bytes && attempt.part.rows > 1) {
+            rowsPerPart = Math.min(fitting(attempt.part), attempt.part.rows - 1)
+            await attempt.drop()
+            attempt = await write()
           }
         }
+        const { part, key } = attempt
         // The rows ended exactly at the previous part.
         if (part.rows === 0 && index > 1) {
-          await removeFile(path)
+          await attempt.drop()
           break
         }
         rowsWritten += part.rows
         progressRows(rowsWritten)
         opts.onWorkBytes?.(await workBytes(onDisk))
-        // The previous part's upload ends (and its file goes) before this one's starts.
-        await uploading
-        uploading = upload(part, index)
-        uploading.catch((error: unknown) => {
-          uploadError = error
-          uploadFailed.abort()
-        })
+        uploads[index - 1] = attempt.keep().then((result) => {
+          committed.push(key)
+          parts[index - 1] = { key, filename: exportPartFilename(metadata, index), rows: part.rows, bytes: result!.size, checksum_sha256: result!.sha256 }
+        }).finally(() => removeFile(part.path))
+        uploads[index - 1]!.catch(() => {})
         if (part.rows < rowsPerPart) break
         if (limits.bytes) rowsPerPart = fitting(part)
       }
       return rowsWritten
     }, metadata.expected_rows ?? null)
-    await uploading
+    await Promise.all(uploads)
     const manifest: ExportManifest = {
       job_id: job.id,
       dataset: metadata.dataset_name,
@@ -352,7 +398,7 @@ async function runPartedExport(job: ExportJobInput, opts: ExportRunOptions, run:
   } catch (error) {
     // Not finished: nothing will record this run's objects, so they go now (the orphan sweep
     // catches what a failed delete leaves).
-    await uploading?.catch(() => {})
+    await Promise.allSettled(uploads)
     await Promise.all(committed.map(key => deleteObject(opts.storage, key).catch(() => {})))
     if (opts.signal.aborted) throw new ExportCancelled()
     if (uploadError !== undefined) throw uploadFailure(uploadError)

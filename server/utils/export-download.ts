@@ -5,9 +5,8 @@ import { mintPartLinks } from '../lib/exports/dto'
 import { exportZip, isMultiPart, zipFilename } from '../lib/exports/zip'
 import { contentDisposition, type Storage } from '../lib/storage/s3'
 
-/** `?part=N` of a download: absent, a part's 1-based index, or invalid. */
-export function requestedPart(event: H3Event, job: ExportJob): number | null | 'invalid' {
-  const { part } = getQuery(event)
+/** `?part=N` of a download: absent, a part's 1-based index, or invalid (or the export is one file). */
+export function requestedPart(part: unknown, job: ExportJob): number | null | 'invalid' {
   if (part === undefined) return null
   const index = typeof part === 'string' && /^\d{1,6}$/.test(part) ? Number(part) : Number.NaN
   return index >= 1 && index <= (job.metadata.parts?.length ?? 0) ? index : 'invalid'

@@ -335,6 +335,11 @@ export const ListExportsQuerySchema = z.strictObject({
 
 export type ListExportsQuery = z.output<typeof ListExportsQuerySchema>
 
+/** `GET …/exports/{id}/download`'s query: `part` (1-based) of a multi-part export redirects to that part. */
+export const DownloadQuerySchema = z.strictObject({
+  part: z.string().regex(/^\d{1,6}$/, 'A part number, 1-based').optional().meta({ description: 'A multi-part export\'s part, 1-based: redirects to it instead of sending the ZIP' })
+})
+
 /** A job's part sizes (bytes, rows), or null when it is one file. */
 export function partLimits(v: { max_part_mb?: number | null, max_part_rows?: number | null }): { bytes: number | null, rows: number | null } | null {
   if (!v.max_part_mb && !v.max_part_rows) return null

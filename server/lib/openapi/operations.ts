@@ -3,7 +3,7 @@ import { ApiErrorSchema, NamedItemListSchema, OkSchema } from '#shared/types/api
 import { AuditEventListSchema, ListAuditQuerySchema } from '#shared/types/audit'
 import { LoginSchema, LogoutAllSchema, UserResponseSchema } from '#shared/types/auth'
 import { DatasetCoverageListSchema, DatasetListSchema } from '#shared/types/datasets'
-import { CreateExportSchema, ExportCreatedSchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '#shared/types/exports'
+import { CreateExportSchema, DownloadQuerySchema, ExportCreatedSchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '#shared/types/exports'
 import { formatTable, FormatTableSchema } from '#shared/types/format-table'
 import { LivenessSchema, ReadinessSchema } from '#shared/types/health'
 import {
@@ -91,9 +91,6 @@ const redirect = (description: string): ResponseDoc => ({
 })
 
 // A multi-part export's download (issue 27).
-const PartQuerySchema = z.object({
-  part: z.string().regex(/^\d+$/).optional().meta({ description: 'A multi-part export\'s part, 1-based: redirects to it instead of sending the ZIP' })
-})
 const ZIP_RESPONSE: ResponseDoc = {
   description: 'A multi-part export without `part`: a ZIP of every part, then the manifest',
   contentType: 'application/zip',
@@ -245,9 +242,9 @@ export const OPERATIONS = {
     auth: 'user',
     scope: 'exports:read',
     params: exportId,
-    query: PartQuerySchema,
+    query: DownloadQuerySchema,
     responses: { 200: ZIP_RESPONSE, 302: redirect('To the file, or to part N') },
-    errors: { 400: '`part` is not a part number of this export', 404: 'No such export of the caller\'s', 409: 'Not completed (yet)', 410: 'Expired: the file was removed (EXPORT_RETENTION_HOURS)' }
+    errors: { 400: 'An unknown query parameter, or `part` is not a part number of this export (or the export is one file)', 404: 'No such export of the caller\'s', 409: 'Not completed (yet)', 410: 'Expired: the file was removed (EXPORT_RETENTION_HOURS)' }
   },
   'POST /api/analytics/exports/{id}/cancel': {
     summary: 'Cancel an export',
@@ -555,7 +552,7 @@ export const OPERATIONS = {
     tag: 'Exports',
     auth: 'downloadToken',
     params: exportId,
-    query: z.object({ token: z.string().meta({ description: 'The signed token from the link' }), ...PartQuerySchema.shape }),
+    query: z.object({ token: z.string().meta({ description: 'The signed token from the link' }), ...DownloadQuerySchema.shape }),
     responses: { 200: ZIP_RESPONSE, 302: redirect('To the file, or to part N') },
     errors: { 403: 'A tampered token, or another job\'s', 404: '`part` is not a part number of this export', 410: 'The link or the export expired, or the file is gone' },
     errorContentType: 'text/html'

@@ -15,7 +15,7 @@ export default defineEventHandler(async (event) => {
     return sendRedirect(event, outcome.redirect, 302)
   }
   if ('parts' in outcome) {
-    const part = requestedPart(event, outcome.parts)
+    const part = requestedPart(getQuery(event).part, outcome.parts)
     if (part !== 'invalid') {
       await audit(event, 'export.downloaded', { userId: outcome.userId, objectId: outcome.jobId, details: { via: 'link', ...(part !== null && { part }) } })
       return sendPartedDownload(event, context.storage, context.config, outcome.parts, part)

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readdir, writeFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createDb } from '#server/lib/db/client'
+import { downloadTokenKey, signedDownloadUrl } from '#server/lib/exports/download-token'
 import { createExportJob } from '#server/lib/exports/jobs/submit'
 import { S3RVER_CREDENTIALS } from '#server/lib/local/s3rver'
 import { DATASETS } from '#server/lib/warehouse/datasets'
@@ -139,6 +140,15 @@ describe('fault injection', () => {
     const listing = execFileSync('unzip', ['-l', zipPath], { encoding: 'utf8' })
     for (const name of ['fct_transactions_all_dates_part-0001.csv.gz', 'fct_transactions_all_dates_part-0002.csv.gz', 'fct_transactions_all_dates_manifest.json']) expect(listing).toContain(name)
     expect(execFileSync('unzip', ['-t', zipPath], { encoding: 'utf8' })).toMatch(/No errors detected/)
+    // The signed link that messages carry answers the same: the ZIP, or a part.
+    const link = signedDownloadUrl(suite.url, downloadTokenKey(suite.env.NUXT_SESSION_PASSWORD!), jobId, new Date(Date.now() + 3600_000))
+    const signedZip = await fetch(link, { redirect: 'manual' })
+    expect(signedZip.status).toBe(200)
+    expect(Buffer.from(await signedZip.arrayBuffer()).equals(await readFile(zipPath))).toBe(true)
+    const signedPart = await fetch(`${link}&part=1`, { redirect: 'manual' })
+    expect(signedPart.status).toBe(302)
+    expect(createHash('sha256').update(Buffer.from(await (await fetch(signedPart.headers.get('location')!)).arrayBuffer())).digest('hex')).toBe(done.parts![0]!.checksum_sha256)
+    expect((await fetch(`${link}&part=9`, { redirect: 'manual' })).status).toBe(404)
     await stopAll()
   })
 

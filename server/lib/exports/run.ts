@@ -229,9 +229,11 @@ interface WrittenPart { path: string, rows: number, bytes: number }
  * complete file from the format's own writer (header, BOM, compression, Parquet footer), and the
  * rows never pass through JS. The order is stable between the slices: the dataset's total order
  * where the query sorts, else the read-only warehouse's insertion order (DuckDB preserves it).
- * While part k+1 is written, part k uploads; part k+2 waits for that upload (which removes its
- * file), so the work disk holds at most two parts. A part split by size is aimed at PART_FILL of
- * the limit from the last part's bytes per row and rewritten with fewer rows if it came out over.
+ * Each part uploads while it is written, and part k+1 is written while part k's upload ends; part
+ * k+2 waits for that upload (which removes its file), so the work disk holds at most two parts. A
+ * part split by size is aimed at PART_FILL of the limit from the last part's bytes per row and
+ * rewritten with fewer rows if it came out over. Progress is the rows written against the count
+ * taken when the export was created.
  * The manifest is uploaded last, once every part is committed: a set without it is not complete,
  * and whatever this run committed is removed when it does not finish.
  */
@@ -252,7 +254,6 @@ async function runPartedExport(job: ExportJobInput, opts: ExportRunOptions, run:
   const parts: ExportPartRecord[] = []
   const committed: string[] = []
   const onDisk = new Set<string>()
-  let uploadedBytes = 0
   let rowsWritten = 0
 
   const writePart = async (connection: DuckDBConnection, path: string, offset: number, rows: number, onRows: (n: number) => void): Promise<WrittenPart> => {
@@ -286,15 +287,11 @@ async function runPartedExport(job: ExportJobInput, opts: ExportRunOptions, run:
     writing.catch(() => {
       writerFailed = true
     })
-    const before = uploadedBytes
     const upload = (opts.uploader ?? inlineUploader).upload(opts.storage, key, { path, finished: writing, prefix }, {
       contentType,
       signal: AbortSignal.any([signal, dropped.signal]),
       fence: async () => await decided && (opts.fence ? await opts.fence() : true),
-      ...UPLOAD_PARTS,
-      onProgress: (bytes) => {
-        uploadedBytes = before + bytes
-      }
+      ...UPLOAD_PARTS
     })
     // An upload that fails stops the writer (unless the writer failed first, or the part was dropped).
     const uploaded = upload.catch((error: unknown) => {

@@ -23,6 +23,7 @@ import { buildWarehouse, planDemo } from '#server/lib/warehouse/demo'
 import { WarehouseReader } from '#server/lib/warehouse/reader'
 import { resolveExportOptions, type CsvOptions, type ExportManifest, type ExportMetadata, type ExportResult } from '#shared/types/exports'
 import { fileExtension, type Compression, type ExportFormat, type ParquetCompression } from '#shared/types/formats'
+import type { RowFilter } from '#shared/types/row-filters'
 import { readParquetRows } from '../helpers/readers'
 import { freePort } from '../helpers/server'
 
@@ -72,6 +73,7 @@ interface Choices {
   parquet_compression?: ParquetCompression
   max_part_rows?: number
   max_part_mb?: number
+  row_filters?: RowFilter[]
 }
 
 async function getObject(key: string): Promise<Buffer> {
@@ -86,12 +88,12 @@ async function keysUnder(prefix: string): Promise<string[]> {
 }
 
 function metadataFor(format: ExportFormat, choices: Choices): ExportMetadata {
-  const { max_part_rows, max_part_mb, ...file } = choices
+  const { max_part_rows, max_part_mb, row_filters, ...file } = choices
   return {
     dataset_id: TX.id,
     dataset_name: TX.name,
     format,
-    filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] },
+    filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [], ...(row_filters && { row_filters }) },
     ...resolveExportOptions({ format, ...file }),
     ...(max_part_rows && { max_part_rows }),
     ...(max_part_mb && { max_part_mb })
@@ -198,7 +200,10 @@ describe('parts re-joined equal the single file', () => {
     ['jsonl', {}],
     ['parquet', { parquet_compression: 'snappy' }],
     ['parquet', {}],
-    ['xlsx', {}]
+    ['xlsx', {}],
+    // Sliced on the transactions table (a condition on it), and on the output (one on a joined column).
+    ['csv', { row_filters: [{ column: 'amount', op: 'lt', value: 0 }] }],
+    ['jsonl', { row_filters: [{ column: 'account_name', op: 'contains', value: 'a' }] }]
   ]
 
   it.each(cases)('%s %j', async (format, choices) => {

@@ -9,7 +9,7 @@ import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader
 import { deleteObject, UploadFencedError, uploadStream, type Storage } from '../storage/s3'
 import { inlineUploader, UploadThreadExited, type Uploader } from '../storage/uploader'
 import { findDataset, type Dataset } from '../warehouse/datasets'
-import { buildDatasetQuery, outputColumns, QueryBuilderError, queryParams, type ProjectionOptions, type QueryParams } from '../warehouse/query'
+import { buildDatasetQuery, outputColumns, QueryBuilderError, queryParams, tableSlice, type ProjectionOptions, type QueryParams } from '../warehouse/query'
 import { bomPrefix } from './bom'
 import { writeXlsx } from './xlsx'
 import { ExportCancelled, ExportFailure, storageFailure, temporaryFailure } from './errors'
@@ -85,6 +85,16 @@ export function exportQuery(dataset: Dataset, userId: string, metadata: ExportMe
   return invalidFiltersAsFailure(() => buildDatasetQuery(dataset, userId, metadata.filters, projectionFor(metadata)))
 }
 
+/** One part's rows of the export (`LIMIT rows OFFSET offset` in the export's order), as SQL. */
+export function exportSliceQuery(dataset: Dataset, userId: string, metadata: ExportMetadata, offset: number, rows: number): string {
+  // Sliced on the transactions table where the dataset allows: the rows before the slice are then
+  // skipped by a scan of that table, not computed (joins, lists) and dropped.
+  if (tableSlice(dataset, metadata.filters, projectionFor(metadata))) {
+    return invalidFiltersAsFailure(() => buildDatasetQuery(dataset, userId, metadata.filters, { ...projectionFor(metadata), slice: { offset, rows } }))
+  }
+  return `SELECT * FROM (${exportQuery(dataset, userId, metadata)}) AS export_rows LIMIT ${rows} OFFSET ${offset}`
+}
+
 /** The values exportQuery's row filters are bound to. */
 export function exportParams(dataset: Dataset, metadata: ExportMetadata): QueryParams {
   return invalidFiltersAsFailure(() => queryParams(dataset, metadata.filters))
@@ -141,7 +151,7 @@ export async function runExport(job: ExportJobInput, opts: ExportRunOptions): Pr
 
   const format = metadata.format
   const options = resolveExportOptions(metadata)
-  if (partLimits(metadata)) return runPartedExport(job, opts, { dataset, sql, params, options })
+  if (partLimits(metadata)) return runPartedExport(job, opts, { dataset, params, options })
   const tempPath = join(opts.workDir, `${job.id}${job.claimId ? `.${job.claimId}` : ''}.${fileExtension(format, options.compression)}`)
   const prefix = filePrefix(options)
   // The work directory may have been removed under a long-running worker (tmp cleaners).
@@ -219,13 +229,13 @@ const UPLOAD_PARTS = { partSize: 8 * 1024 * 1024, queueSize: 3 } as const
 /** The first try at a part split by size alone (at most this many rows wasted), rewritten at the size its bytes per row give. */
 const FIRST_PART_ROWS = 10_000
 
-interface PartedRun { dataset: Dataset, sql: string, params: QueryParams, options: ExportOptions }
+interface PartedRun { dataset: Dataset, params: QueryParams, options: ExportOptions }
 
 interface WrittenPart { path: string, rows: number, bytes: number }
 
 /**
  * A multi-part export (max_part_mb / max_part_rows). Each part is its own COPY (or workbook) of the
- * next rows, `LIMIT n OFFSET k` over the export's query on one connection, so every part is a
+ * next rows, `LIMIT n OFFSET k` in the export's order on one connection (exportSliceQuery), so every part is a
  * complete file from the format's own writer (header, BOM, compression, Parquet footer), and the
  * rows never pass through JS. The order is stable between the slices: the dataset's total order
  * where the query sorts, else the read-only warehouse's insertion order (DuckDB preserves it).
@@ -239,7 +249,7 @@ interface WrittenPart { path: string, rows: number, bytes: number }
  */
 async function runPartedExport(job: ExportJobInput, opts: ExportRunOptions, run: PartedRun): Promise<ExportResult> {
   const { metadata } = job
-  const { dataset, sql, params, options } = run
+  const { dataset, params, options } = run
   const format = metadata.format
   const limits = partLimits(metadata)!
   const maxRows = Math.min(limits.rows ?? Number.MAX_SAFE_INTEGER, EXPORT_FORMATS[format].maxRows ?? Number.MAX_SAFE_INTEGER)
@@ -257,7 +267,7 @@ async function runPartedExport(job: ExportJobInput, opts: ExportRunOptions, run:
   let rowsWritten = 0
 
   const writePart = async (connection: DuckDBConnection, path: string, offset: number, rows: number, onRows: (n: number) => void): Promise<WrittenPart> => {
-    const slice = `SELECT * FROM (${sql}) AS export_rows LIMIT ${rows} OFFSET ${offset}`
+    const slice = exportSliceQuery(dataset, job.userId, metadata, offset, rows)
     const count = EXPORT_FORMATS[format].writer === 'xlsx'
       ? await writeXlsx(connection, slice, outputColumns(dataset, projectionFor(metadata)), path, { sheetName: dataset.name, signal, params, onRows })
       : Number((await connection.runAndReadAll(copyStatement(slice, path, format, options), params.values, params.types)).getRowObjectsJson()[0]!.Count)

@@ -30,11 +30,15 @@ export interface ExportRequestState {
   limit: number | undefined
   csv: CsvOptions
   conditions: ConditionDraft[]
+  /** Split into parts (empty: one file). */
+  max_part_mb: number | undefined
+  max_part_rows: number | undefined
 }
 
 const FIELD_LABELS: Record<string, string> = {
   format: 'Format', start_date: 'Start date', end_date: 'End date', account_ids: 'Accounts', tag_ids: 'Tags',
-  compression: 'Compression', parquet_compression: 'Compression', columns: 'Columns', limit: 'Row limit', csv: 'CSV options'
+  compression: 'Compression', parquet_compression: 'Compression', columns: 'Columns', limit: 'Row limit', csv: 'CSV options',
+  max_part_mb: 'Part size', max_part_rows: 'Rows per workbook'
 }
 
 /** The condition as the API takes it, or null while a value it needs is still empty. */
@@ -81,7 +85,9 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     columns: [...allColumns],
     limit: undefined,
     csv: { ...DEFAULT_CSV_OPTIONS },
-    conditions: []
+    conditions: [],
+    max_part_mb: undefined,
+    max_part_rows: undefined
   })
   const columnTypes = new Map(dataset.columns.map(c => [c.name, c.type]))
 
@@ -110,6 +116,9 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     if (state.limit !== undefined) body.limit = state.limit
     if (state.format === 'csv' && (Object.keys(DEFAULT_CSV_OPTIONS) as (keyof CsvOptions)[]).some(k => state.csv[k] !== DEFAULT_CSV_OPTIONS[k])) body.csv = { ...state.csv }
     if (conditions.value.length) body.row_filters = conditions.value.map((c: CompleteCondition) => c.filter)
+    if (state.max_part_mb !== undefined) body.max_part_mb = state.max_part_mb
+    // Rows per part only where the dialog offers them (a format with a row cap: Excel).
+    if (state.max_part_rows !== undefined && EXPORT_FORMATS[state.format].maxRows !== null) body.max_part_rows = state.max_part_rows
     return body
   })
 
@@ -126,8 +135,9 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     return state.limit === undefined ? preview.value.row_count : Math.min(preview.value.row_count, state.limit)
   })
   const maxRows = computed(() => EXPORT_FORMATS[state.format].maxRows)
-  const tooManyRows = computed(() => maxRows.value !== null && (expectedRows.value ?? 0) > maxRows.value)
-  const tooManyRowsMessage = computed(() => `${EXPORT_FORMATS[state.format].label} holds at most ${formatCount(maxRows.value ?? 0)} rows; this export has ${formatCount(expectedRows.value ?? 0)}. Narrow the dates or filters, set a row limit, or choose CSV.`)
+  // Split into workbooks by rows, each fits a sheet.
+  const tooManyRows = computed(() => maxRows.value !== null && (expectedRows.value ?? 0) > maxRows.value && request.value.max_part_rows === undefined)
+  const tooManyRowsMessage = computed(() => `${EXPORT_FORMATS[state.format].label} holds at most ${formatCount(maxRows.value ?? 0)} rows; this export has ${formatCount(expectedRows.value ?? 0)}. Set rows per workbook to split it, narrow the dates or filters, set a row limit, or choose CSV.`)
 
   /**
    * The form field a server error belongs to: "account_ids.0" to the accounts, "csv.delimiter" to
@@ -154,7 +164,7 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     const errors: FormError[] = []
     const parsed = CreateExportSchema.safeParse(request.value)
     if (!parsed.success) errors.push(...parsed.error.issues.filter(issue => issue.path[0] !== 'row_filters').map(issue => ({ name: String(issue.path[0] ?? 'format'), message: issue.message })))
-    if (tooManyRows.value) errors.push({ name: 'format', message: `${EXPORT_FORMATS[state.format].label} holds at most ${formatCount(maxRows.value ?? 0)} rows` })
+    if (tooManyRows.value) errors.push({ name: 'format', message: `${EXPORT_FORMATS[state.format].label} holds at most ${formatCount(maxRows.value ?? 0)} rows; set rows per workbook to split it` })
     const complete = new Set(conditions.value.map((c: CompleteCondition) => c.index))
     state.conditions.forEach((_, index) => {
       if (!complete.has(index)) errors.push({ name: conditionField(index), message: 'Enter a value, or remove the condition' })

@@ -80,6 +80,11 @@ export interface ExportMetadata {
   limit?: number | null
   csv?: CsvOptions | null
   parquet_compression?: ParquetCompression | null
+  /** Split into parts of at most this many MiB / rows (either or both); absent = one file. */
+  max_part_mb?: number | null
+  max_part_rows?: number | null
+  /** A multi-part export's parts, in order (its `s3_key` is then the manifest's). */
+  parts?: ExportPartRecord[]
   /** Rows counted when the job was created (Excel exports only): their progress runs against it. */
   expected_rows?: number
   s3_key?: string
@@ -117,8 +122,43 @@ export const ScheduleRunInfoSchema = z.object({
 
 export type ScheduleRunInfo = z.infer<typeof ScheduleRunInfoSchema>
 
-/** What a finished run adds to the metadata. */
-export type ExportResult = Required<Pick<ExportMetadata, 's3_key' | 'row_count' | 'file_size_bytes' | 'checksum_sha256'>>
+/** What a finished run adds to the metadata (`parts` only for a multi-part export). */
+export type ExportResult = Required<Pick<ExportMetadata, 's3_key' | 'row_count' | 'file_size_bytes' | 'checksum_sha256'>> & Pick<ExportMetadata, 'parts'>
+
+/** Part sizes a request may ask for (issue 27): MiB per part, rows per part. */
+export const PART_LIMITS = { minMb: 8, maxMb: 5000, minRows: 10_000, maxRows: 100_000_000 } as const
+
+/** One part of a multi-part export as the job records it (`key`: its S3 object). */
+export interface ExportPartRecord {
+  key: string
+  filename: string
+  rows: number
+  bytes: number
+  checksum_sha256: string
+}
+
+/** The manifest written last beside a multi-part export's parts (the set is complete once it exists). */
+export interface ExportManifest {
+  job_id: string
+  dataset: string
+  format: ExportFormat
+  compression: Compression
+  created_at: string
+  row_count: number
+  bytes: number
+  parts: Array<Omit<ExportPartRecord, 'key'>>
+}
+
+export const ExportPartSchema = z.object({
+  index: z.int().min(1).meta({ description: '1-based, as in the file name and `?part=N`' }),
+  filename: z.string(),
+  rows: z.int().min(0),
+  bytes: z.int().min(0),
+  checksum_sha256: z.string(),
+  download_url: z.url().nullable().meta({ description: 'A presigned URL minted for this read, while completed' })
+}).meta({ id: 'ExportPart' })
+
+export type ExportPartDTO = z.infer<typeof ExportPartSchema>
 
 const timestamp = z.iso.datetime()
 
@@ -153,7 +193,11 @@ export const ExportJobSchema = z.object({
   schedule_run: ScheduleRunInfoSchema.nullable(),
   deleted_at: timestamp.nullable().meta({ description: 'When the user deleted the export (status `deleted`)' }),
   data_as_of: timestamp.nullable().meta({ description: 'An incremental schedule\'s run: the latest load time (`loaded_at`) it covers, read from the warehouse when the run started; null otherwise or before it starts' }),
-  incremental_from: timestamp.nullable().meta({ description: 'An incremental schedule\'s run: the watermark it started from (rows loaded strictly after it); null for the first run, or when not incremental' })
+  incremental_from: timestamp.nullable().meta({ description: 'An incremental schedule\'s run: the watermark it started from (rows loaded strictly after it); null for the first run, or when not incremental' }),
+  max_part_mb: z.int().nullable().meta({ description: 'The requested largest part in MiB (null: not split by size)' }),
+  max_part_rows: z.int().nullable().meta({ description: 'The requested most rows a part (null: not split by rows)' }),
+  parts: z.array(ExportPartSchema).nullable().meta({ description: 'A multi-part export\'s parts in order, with fresh links while completed; null for a single file' }),
+  manifest_url: z.url().nullable().meta({ description: 'A presigned URL of a multi-part export\'s manifest (written last), while completed' })
 }).meta({ id: 'ExportJob' })
 
 export type ExportJobDTO = z.infer<typeof ExportJobSchema>
@@ -183,7 +227,8 @@ export const ExportPreviewSchema = z.object({
     bucket: z.string().meta({ description: 'The first day of the bucket, YYYY-MM-DD' }),
     rows: z.int().min(0)
   })).meta({ description: 'Rows per bucket of the dataset\'s date column, for the same filters, conditions and limit: every bucket of the range (the request\'s dates, else the first and last with rows), empty ones with 0' }),
-  histogram_grain: z.enum(HISTOGRAM_GRAINS).meta({ description: 'The bucket size: the finest that gives at most 60 buckets' })
+  histogram_grain: z.enum(HISTOGRAM_GRAINS).meta({ description: 'The bucket size: the finest that gives at most 60 buckets' }),
+  estimated_parts: z.int().min(1).meta({ description: 'How many files the export will be: 1 unless max_part_mb or max_part_rows splits it (from estimated_bytes and row_count)' })
 })
 
 const id = z.guid('Must be a UUID')
@@ -197,6 +242,9 @@ const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'Must be a date as YYYY-
 // described by the same schema in responses.
 const ids = (what: string) => z.array(id).max(MAX_FILTER_IDS, `At most ${MAX_FILTER_IDS} ${what}`)
   .overwrite(values => [...new Set(values.map(v => v.toLowerCase()))])
+
+const PART_MB_MESSAGE = `A whole number of MiB from ${PART_LIMITS.minMb} to ${PART_LIMITS.maxMb.toLocaleString('en-US')}`
+const PART_ROWS_MESSAGE = `A whole number of rows from ${PART_LIMITS.minRows.toLocaleString('en-US')} to ${PART_LIMITS.maxRows.toLocaleString('en-US')}`
 
 const CsvOptionsSchema = z.strictObject({
   delimiter: z.enum(CSV_DELIMITERS, `Must be one of: ${CSV_DELIMITERS.map(d => JSON.stringify(d)).join(', ')}`).optional(),
@@ -220,7 +268,9 @@ export const CreateExportSchema = z.strictObject({
   limit: z.number(LIMIT_MESSAGE).int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE).max(MAX_EXPORT_LIMIT, LIMIT_MESSAGE).nullish(),
   csv: CsvOptionsSchema.nullish(),
   // Whether each condition fits its column is checked by the engine, which has the manifest.
-  row_filters: RowFiltersSchema.nullish()
+  row_filters: RowFiltersSchema.nullish(),
+  max_part_mb: z.number(PART_MB_MESSAGE).int(PART_MB_MESSAGE).min(PART_LIMITS.minMb, PART_MB_MESSAGE).max(PART_LIMITS.maxMb, PART_MB_MESSAGE).nullish(),
+  max_part_rows: z.number(PART_ROWS_MESSAGE).int(PART_ROWS_MESSAGE).min(PART_LIMITS.minRows, PART_ROWS_MESSAGE).max(PART_LIMITS.maxRows, PART_ROWS_MESSAGE).nullish()
 }).superRefine((v, ctx) => {
   if (v.start_date && v.end_date && v.start_date > v.end_date) {
     ctx.addIssue({ code: 'custom', path: ['end_date'], message: 'The end date must be on or after the start date' })
@@ -236,6 +286,9 @@ export const CreateExportSchema = z.strictObject({
   }
   if (v.csv && v.format !== 'csv') {
     ctx.addIssue({ code: 'custom', path: ['csv'], message: 'Only for the csv format' })
+  }
+  if (info.maxRows !== null && v.max_part_rows && v.max_part_rows > info.maxRows) {
+    ctx.addIssue({ code: 'custom', path: ['max_part_rows'], message: `${info.label} holds at most ${info.maxRows.toLocaleString('en-US')} rows a sheet after the header` })
   }
   if (v.columns) {
     const seen = new Set<string>()
@@ -306,3 +359,28 @@ export const ExportEventsQuerySchema = z.strictObject({
 
 /** The `Last-Event-ID` a client resumes with: the id of the last event it received. */
 export const LastEventIdSchema = z.string().regex(/^\d{1,18}$/, 'Must be the id of an event this stream sent')
+
+/** `GET …/exports/{id}/download`'s query: `part` (1-based) of a multi-part export redirects to that part. */
+export const DownloadQuerySchema = z.strictObject({
+  part: z.string().regex(/^\d{1,6}$/, 'A part number, 1-based').optional().meta({ description: 'A multi-part export\'s part, 1-based: redirects to it instead of sending the ZIP' })
+})
+
+/** A job's part sizes (bytes, rows), or null when it is one file. */
+export function partLimits(v: { max_part_mb?: number | null, max_part_rows?: number | null }): { bytes: number | null, rows: number | null } | null {
+  if (!v.max_part_mb && !v.max_part_rows) return null
+  return { bytes: v.max_part_mb ? v.max_part_mb * 1024 * 1024 : null, rows: v.max_part_rows ?? null }
+}
+
+/**
+ * How full a part split by size is aimed to be: the writer cannot cut a file mid-row, so it aims
+ * below the limit and rewrites a part that came out over it (see runExport).
+ */
+export const PART_FILL = 0.95
+
+/** How many files an export of this many rows and bytes becomes (the preview's estimate). */
+export function estimatePartCount(rows: number, bytes: number, limits: ReturnType<typeof partLimits>): number {
+  if (!limits) return 1
+  const byRows = limits.rows ? Math.ceil(rows / limits.rows) : 1
+  const byBytes = limits.bytes ? Math.ceil(bytes / (limits.bytes * PART_FILL)) : 1
+  return Math.max(1, byRows, byBytes)
+}

@@ -134,7 +134,7 @@ export type WebhookDeliveryDTO = z.infer<typeof WebhookDeliverySchema>
 export const WebhookDeliveryListSchema = z.array(WebhookDeliverySchema)
 
 /** `data` of export.* events: the export as the API shows it, without the presigned URL, plus the signed app link. */
-export type WebhookExportData = Omit<ExportJobDTO, 'download_url' | 'expires_at' | 'queue_position' | 'progress'> & {
+export type WebhookExportData = Omit<ExportJobDTO, 'download_url' | 'expires_at' | 'queue_position' | 'progress' | 'manifest_url'> & {
   download_link: string | null
   download_link_expires_at: string | null
   schedule_name: string | null

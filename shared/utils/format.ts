@@ -44,3 +44,8 @@ export function filtersSummary(filters: SummaryFilters, lookup?: FilterNames): s
   if (filters.tag_ids.length) parts.push(names(filters.tag_ids, lookup?.tags ?? new Map(), 'tag'))
   return parts.join(' · ')
 }
+
+/** An export's size as messages show it: "2.9 GB", or "12 parts, 2.9 GB" for one in parts. */
+export function formatExportSize(bytes: number, parts: number | null | undefined, locale?: string): string {
+  return parts ? `${formatCount(parts, locale)} part${parts === 1 ? '' : 's'}, ${formatBytes(bytes, locale)}` : formatBytes(bytes, locale)
+}

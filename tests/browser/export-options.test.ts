@@ -2,7 +2,7 @@ import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { DATASETS } from '#server/lib/warehouse/datasets'
-import { expectAccessible, launchBrowser, screenshot, signIn } from '../helpers/browser'
+import { expectAccessible, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
 
 /**
  * The export dialog's choices: formats, compression, columns, row limit, CSV options, the live
@@ -550,5 +550,85 @@ describe('live preview (the server\'s preview route)', () => {
 
     await page.getByLabel('Row limit').fill('1000')
     await expect.poll(() => message.count()).toBe(0)
+  })
+})
+
+describe('exports in parts', () => {
+  it('splits by MB (and rows per workbook for Excel) by keyboard, shows the estimated parts, and fits a phone', async () => {
+    await openDialog({ width: 390, height: 844 }, 'light', p => p.route(PREVIEW_URL, async (route) => {
+      const body = route.request().postDataJSON()
+      const res = await route.fetch()
+      // The preview's own answer, with the estimate this request would give on a big warehouse.
+      const parts = body.max_part_mb ? 12 : body.max_part_rows ? 3 : 1
+      await route.fulfill({ response: res, json: { ...(await res.json()), row_count: 2_000_000, estimated_bytes: 3_000_000_000, estimated_parts: parts } })
+    }))
+    const mb = page.getByLabel('Split into parts of … MB')
+    await mb.focus()
+    await page.keyboard.type('256')
+    const estimate = page.getByTestId('estimated-parts')
+    await expect.poll(() => estimate.textContent(), { timeout: 10_000 }).toContain('≈ 12 parts')
+    await expect.poll(() => page.getByTestId('preview-summary').textContent()).toContain('in 12 parts')
+    expect(await page.getByLabel('Rows per workbook').count()).toBe(0)
+    const overflow = await page.evaluate(() => [...document.querySelectorAll('[role="dialog"] *')]
+      .filter(el => el.getBoundingClientRect().right > window.innerWidth + 0.5 && !el.closest('[data-testid="preview-table"] table'))
+      .map(el => el.outerHTML.slice(0, 80)))
+    expect(overflow).toEqual([])
+    await page.getByTestId('parts').scrollIntoViewIfNeeded()
+    await screenshot(page, '40-phone-dialog-parts')
+    await expectAccessible(page, 'dialog at phone width, split into parts')
+
+    // Excel over one sheet: refused until rows per workbook are set.
+    await radio('Excel').click()
+    await page.getByTestId('excel-limit').waitFor()
+    expect(await page.getByTestId('excel-limit').textContent()).toContain('Set rows per workbook')
+    await mb.fill('')
+    const rows = page.getByLabel('Rows per workbook')
+    await rows.focus()
+    await page.keyboard.type('1000000')
+    await expect.poll(() => page.getByTestId('excel-limit').count()).toBe(0)
+    await expect.poll(() => estimate.textContent(), { timeout: 10_000 }).toContain('≈ 3 parts')
+    await expectAccessible(page, 'dialog, Excel in workbooks')
+    const sent = await interceptCreate()
+    await page.getByTestId('start-export').click()
+    expect((await sent()).postDataJSON()).toEqual({ dataset_id: TRANSACTIONS.id, format: 'xlsx', max_part_rows: 1_000_000 })
+  })
+
+  it('a finished multi-part export lists its parts with sizes and links, and downloads all as a ZIP', async () => {
+    // A completed job as the worker records one (its objects are not needed to show it).
+    const folder = `exports/${alice.user_id}/00000000-0000-4000-8000-00000000f027`
+    const parts = [1, 2, 3].map(i => ({ key: `${folder}/part-000${i}.csv.gz`, filename: `${TRANSACTIONS.name}_all_dates_part-000${i}.csv.gz`, rows: i === 3 ? 1_234 : 10_000, bytes: i === 3 ? 250_000 : 2_097_152, checksum_sha256: String(i).repeat(64) }))
+    const jobId = await withDb(async db => (await db.query(`INSERT INTO jobs (user_id, type, status, metadata, progress, run_at, updated_at, started_at, completed_at, attempts)
+      VALUES ($1, 'EXPORT', 'completed', $2, '{"phase":"finalizing","percent":100,"rows":21234,"bytes_uploaded":4444304}', now(), now(), now(), now(), 1) RETURNING id`,
+    [alice.user_id, JSON.stringify({
+      dataset_id: TRANSACTIONS.id, dataset_name: TRANSACTIONS.name, format: 'csv', compression: 'gzip', max_part_rows: 10_000,
+      filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] },
+      s3_key: `${folder}/manifest.json`, row_count: 21_234, file_size_bytes: 4_444_304, checksum_sha256: 'f'.repeat(64), parts
+    })])).rows[0].id as string)
+    queued.push(jobId)
+    context = await browser.newContext({ viewport: { width: 390, height: 844 } })
+    page = await context.newPage()
+    await signIn(page, baseUrl, alice.email, alice.password)
+    await visit(page, `${baseUrl}/analytics/datasets?export=${TRANSACTIONS.id}&job=${jobId}`)
+    await page.locator('[data-testid="export-status"][data-status="completed"]').waitFor({ timeout: 30_000 })
+    expect(await page.getByTestId('export-summary').textContent()).toContain('3 parts, 4.24 MB')
+    const download = page.getByTestId('download')
+    expect(await download.textContent()).toContain('Download all (.zip)')
+    expect(await download.getAttribute('href')).toBe(`/api/analytics/exports/${jobId}/download`)
+    const items = page.getByTestId('export-part')
+    expect(await items.count()).toBe(3)
+    expect(await items.nth(0).textContent()).toContain(`${TRANSACTIONS.name}_all_dates_part-0001.csv.gz`)
+    expect(await items.nth(0).textContent()).toContain('10,000 rows · 2 MB')
+    expect(await items.nth(2).getByRole('link', { name: 'Download part 3' }).getAttribute('href')).toBe(`/api/analytics/exports/${jobId}/download?part=3`)
+    expect(await page.getByTestId('curl').textContent()).toContain(`-o "${TRANSACTIONS.name}_all_dates.zip"`)
+    // Keyboard: the links are reachable in order after Download all.
+    await download.focus()
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Download part 1')
+    const overflow = await page.evaluate(() => [...document.querySelectorAll('[role="dialog"] *')]
+      .filter(el => el.getBoundingClientRect().right > window.innerWidth + 0.5)
+      .map(el => el.outerHTML.slice(0, 80)))
+    expect(overflow).toEqual([])
+    await screenshot(page, '41-phone-dialog-parts-completed')
+    await expectAccessible(page, 'a finished multi-part export at phone width')
   })
 })

@@ -1,9 +1,11 @@
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readdir } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createDb } from '#server/lib/db/client'
+import { downloadTokenKey, signedDownloadUrl } from '#server/lib/exports/download-token'
 import { createExportJob } from '#server/lib/exports/jobs/submit'
 import { S3RVER_CREDENTIALS } from '#server/lib/local/s3rver'
 import { DATASETS } from '#server/lib/warehouse/datasets'
@@ -90,6 +92,63 @@ describe('fault injection', () => {
     const body = await (await s3.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: key }))).Body!.transformToByteArray()
     expect(createHash('sha256').update(body).digest('hex')).toBe(done.checksum_sha256)
     expect((await readdir(second.workDir)).filter(f => f !== 'duckdb-spill')).toEqual([])
+    await stopAll()
+  })
+
+  it('a multi-part export whose worker is SIGKILLed after its first part: the retry makes one complete set, the ZIP and ?part=N download it', async () => {
+    suite.proxy.uploadBytesPerSecond = 1_000_000
+    const first = await startWorker('parts-killed')
+    const jobId = await http.createExport(alice.token, { ...bigExport, compression: 'gzip', max_part_rows: 10_000 })
+    const folder = new RegExp(`^exports/${alice.user_id}/${jobId}/([0-9a-f-]{36})/`)
+    const killedPart = await waitFor('the first part to be stored', async () => (await objectKeys(suite.environment)).find(k => folder.test(k) && k.endsWith('/part-0001.csv.gz')), 30_000, 20)
+    first.process.kill('SIGKILL')
+    await new Promise(resolve => first.process.once('exit', resolve))
+    suite.proxy.cutAll()
+    suite.proxy.uploadBytesPerSecond = 0
+    // No manifest: the killed attempt's set is not complete, and nothing lists it.
+    expect((await objectKeys(suite.environment)).filter(k => folder.test(k) && k.endsWith('manifest.json'))).toEqual([])
+    expect((await http.getExport(alice.token, jobId)).parts).toBeNull()
+
+    await startWorker('parts-rescuer')
+    const done = await http.waitForExport(alice.token, jobId, 60_000)
+    expect(done).toMatchObject({ status: 'completed', attempts: 2, row_count: 20_000, max_part_rows: 10_000, download_url: null })
+    expect(done.parts!.map(p => [p.index, p.rows])).toEqual([[1, 10_000], [2, 10_000]])
+    // One set: the retry's parts and manifest; the killed attempt's part is gone.
+    const manifestKey = await recordedKey(suite.environment, jobId)
+    const claim = folder.exec(manifestKey)![1]
+    expect(killedPart).not.toContain(claim)
+    expect((await objectKeys(suite.environment)).filter(k => folder.test(k)).sort())
+      .toEqual([`${claim}/manifest.json`, `${claim}/part-0001.csv.gz`, `${claim}/part-0002.csv.gz`].map(k => `exports/${alice.user_id}/${jobId}/${k}`))
+    const manifest = await (await fetch(done.manifest_url!)).arrayBuffer()
+    expect(createHash('sha256').update(Buffer.from(manifest)).digest('hex')).toBe(done.checksum_sha256)
+
+    // ?part=N redirects to that part; a part it does not have is a 400 naming `part`.
+    const part2 = await http.api(`/api/analytics/exports/${jobId}/download?part=2`, { token: alice.token })
+    expect(part2.status).toBe(302)
+    const bytes = Buffer.from(await (await fetch(part2.headers.get('location')!)).arrayBuffer())
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(done.parts![1]!.checksum_sha256)
+    const bad = await http.api(`/api/analytics/exports/${jobId}/download?part=3`, { token: alice.token })
+    expect(bad.status).toBe(400)
+    expect((await bad.json()).data.errors[0].field).toBe('part')
+    // Without `part`: one ZIP of both parts and the manifest, which Info-ZIP's unzip checks.
+    const zip = await http.api(`/api/analytics/exports/${jobId}/download`, { token: alice.token })
+    expect(zip.status).toBe(200)
+    expect(zip.headers.get('content-type')).toBe('application/zip')
+    expect(zip.headers.get('content-disposition')).toBe('attachment; filename="fct_transactions_all_dates.zip"')
+    const zipPath = join(suite.environment.dir, `${jobId}.zip`)
+    await writeFile(zipPath, Buffer.from(await zip.arrayBuffer()))
+    const listing = execFileSync('unzip', ['-l', zipPath], { encoding: 'utf8' })
+    for (const name of ['fct_transactions_all_dates_part-0001.csv.gz', 'fct_transactions_all_dates_part-0002.csv.gz', 'fct_transactions_all_dates_manifest.json']) expect(listing).toContain(name)
+    expect(execFileSync('unzip', ['-t', zipPath], { encoding: 'utf8' })).toMatch(/No errors detected/)
+    // The signed link that messages carry answers the same: the ZIP, or a part.
+    const link = signedDownloadUrl(suite.url, downloadTokenKey(suite.env.NUXT_SESSION_PASSWORD!), jobId, new Date(Date.now() + 3600_000))
+    const signedZip = await fetch(link, { redirect: 'manual' })
+    expect(signedZip.status).toBe(200)
+    expect(Buffer.from(await signedZip.arrayBuffer()).equals(await readFile(zipPath))).toBe(true)
+    const signedPart = await fetch(`${link}&part=1`, { redirect: 'manual' })
+    expect(signedPart.status).toBe(302)
+    expect(createHash('sha256').update(Buffer.from(await (await fetch(signedPart.headers.get('location')!)).arrayBuffer())).digest('hex')).toBe(done.parts![0]!.checksum_sha256)
+    expect((await fetch(`${link}&part=9`, { redirect: 'manual' })).status).toBe(404)
     await stopAll()
   })
 

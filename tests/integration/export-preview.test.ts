@@ -5,6 +5,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '#server/lib/config'
 import type { Db } from '#server/lib/db/client'
+import { createExport } from '#server/lib/exports/create'
 import { previewExport, PREVIEW_ROWS } from '#server/lib/exports/preview'
 import { runExport } from '#server/lib/exports/run'
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '#server/lib/local/s3rver'
@@ -220,5 +221,36 @@ describe('the histogram', () => {
       WHERE user_id = '${small!.user_id}' AND transaction_date BETWEEN DATE '2025-01-01' AND DATE '2025-12-31' AND amount < 0 GROUP BY 1 ORDER BY 1`)
     expect(weekly.histogram.filter(b => b.rows > 0)).toEqual(direct.map(d => ({ bucket: d.bucket, rows: Number(d.n) })))
     connection.closeSync()
+  })
+})
+
+describe('exports in parts', () => {
+  it('estimates the number of parts the export will be in', async () => {
+    const rowsSplit = await preview(large!.user_id, { dataset_id: TX.id, format: 'csv', max_part_rows: 10_000 })
+    expect(rowsSplit.row_count).toBe(60_000)
+    expect(rowsSplit.estimated_parts).toBe(6)
+    expect((await preview(large!.user_id, { dataset_id: TX.id, format: 'csv' })).estimated_parts).toBe(1)
+    // By size: against the parts a real export writes, within one.
+    const body: CreateExportInput = { dataset_id: TX.id, format: 'json', max_part_mb: 8 }
+    const estimate = await preview(large!.user_id, body)
+    const request = CreateExportSchema.parse(body)
+    const metadata: ExportMetadata = {
+      dataset_id: TX.id, dataset_name: TX.name, format: 'json', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] },
+      compression: 'none', columns: null, limit: null, csv: null, parquet_compression: null, max_part_mb: request.max_part_mb
+    }
+    const real = await runExport({ id: `00000000-0000-4000-8000-${String(++jobSeq).padStart(12, '0')}`, userId: large!.user_id, metadata }, { warehouse, storage, workDir: join(dir, 'work'), signal: new AbortController().signal, onProgress: () => {} })
+    expect(real.parts!.length).toBeGreaterThan(1)
+    expect(Math.abs(estimate.estimated_parts - real.parts!.length)).toBeLessThanOrEqual(1)
+  })
+
+  it('an Excel export over one sheet is refused with a message naming max_part_rows, and accepted with it', async () => {
+    // A warehouse whose count says two million rows (a real one that big is too slow for a test).
+    const counted = { connect: async () => ({ runAndReadAll: async () => ({ getRowObjectsJson: () => [{ n: 2_000_000 }] }), closeSync: () => {} }) } as unknown as WarehouseReader
+    const create = (body: CreateExportInput) => createExport({ db: NO_DB, warehouse: counted }, LIMITS, small!.user_id, CreateExportSchema.parse(body))
+    const refused = await create({ dataset_id: TX.id, format: 'xlsx' }).catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(ValidationError)
+    expect((refused as ValidationError).errors).toEqual([{ field: 'format', message: expect.stringContaining('Set max_part_rows (at most 1,048,575) to get several workbooks') }])
+    // With rows per workbook the check passes; it then reaches the queue (no database here).
+    await expect(create({ dataset_id: TX.id, format: 'xlsx', max_part_rows: 1_000_000 })).rejects.toThrow('the database is not needed here')
   })
 })

@@ -11,7 +11,7 @@ import { claimJobs, completeJob } from '#server/lib/exports/jobs/queue'
 import type { ExportJob } from '#server/lib/exports/jobs/record'
 import { createExportJob } from '#server/lib/exports/jobs/submit'
 import { sweepOrphans } from '#server/lib/exports/orphans'
-import { exportKey } from '#server/lib/exports/run'
+import { exportKey, exportPartKey } from '#server/lib/exports/run'
 import { ExportWorker } from '#server/lib/exports/worker'
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '#server/lib/local/s3rver'
 import { Metrics } from '#server/lib/metrics'
@@ -121,6 +121,22 @@ describe('export objects that outlive their job', () => {
       await put(loser)
       await deleteExport(ctx.db, storage, userId(), job.id)
       expect(await keysOf(job)).toEqual([])
+    })
+
+    it('the sweep keeps a completed multi-part export\'s parts and manifest, and deletes another attempt\'s parts', async () => {
+      const row = await ctx.db.job.create({ data: { userId: userId(), type: 'EXPORT', status: 'completed', runAt: new Date(), metadata: metadata(MONTHLY) as object } })
+      const part = (claim: string, name: string) => exportPartKey(userId(), row.id, claim, name)
+      const won = '12121212-1212-4212-8212-121212121212'
+      const parts = ['part-0001.csv', 'part-0002.csv'].map(name => ({ key: part(won, name), filename: name, rows: 1, bytes: 8, checksum_sha256: 'x' }))
+      await ctx.db.job.update({ where: { id: row.id }, data: { metadata: { ...metadata(MONTHLY), s3_key: part(won, 'manifest.json'), parts } as object } })
+      const kept = [...parts.map(p => p.key), part(won, 'manifest.json')]
+      // What a killed attempt left: a part, no manifest.
+      const orphan = part('34343434-3434-4434-8434-343434343434', 'part-0001.csv')
+      for (const key of [...kept, orphan]) await put(key)
+      expect(await sweepOrphans(ctx.db, storage, { now: new Date(Date.now() + 2 * 3600_000) })).toEqual({ found: 1, deleted: 1 })
+      expect(await keysOf(row)).toEqual([...kept].sort())
+      await deleteExport(ctx.db, storage, userId(), row.id)
+      expect(await keysOf(row)).toEqual([])
     })
 
     it('the sweep deletes objects older than an hour that no live job owns, counting them, and nothing else', async () => {

@@ -115,6 +115,37 @@ describe('retention', () => {
     await expect(deleteExport(db, storage, userId, 'nope')).rejects.toMatchObject({ statusCode: 404 })
   })
 
+  /** A completed multi-part export: three parts and the manifest under the attempt's folder. */
+  async function completedPartedExport(): Promise<{ id: string, keys: string[] }> {
+    const job = await createExportJob(db, userId, { ...metadata, max_part_rows: 10_000 })
+    const [claimed] = await claimJobs(db, 'w', 1, 60_000)
+    const folder = `exports/${userId}/${job.id}/${claimed!.claimId}`
+    const parts = [1, 2, 3].map(i => ({ key: `${folder}/part-000${i}.csv`, filename: `fct_monthly_trends_all_dates_part-000${i}.csv`, rows: 1, bytes: 8, checksum_sha256: 'x'.repeat(64) }))
+    const manifest = `${folder}/manifest.json`
+    for (const key of [...parts.map(p => p.key), manifest]) await storage.client.send(new PutObjectCommand({ Bucket: storage.bucket, Key: key, Body: 'a,b\n1,2\n' }))
+    await completeJob(db, claimed!, { s3_key: manifest, row_count: 3, file_size_bytes: 24, parts }, { phase: 'finalizing', percent: 100, rows: 3, bytes_uploaded: 24 })
+    return { id: job.id, keys: [...parts.map(p => p.key), manifest] }
+  }
+
+  it('a multi-part export: its DTO lists the parts with fresh links, and retention removes every part and the manifest', async () => {
+    const { id, keys } = await completedPartedExport()
+    const dto = await toExportDTO(toExportJob(await db.job.findUniqueOrThrow({ where: { id } })), storage, { EXPORT_URL_TTL_SECONDS: 3600, EXPORT_RETENTION_HOURS: 24 })
+    expect(dto.download_url).toBeNull()
+    expect(dto.max_part_rows).toBe(10_000)
+    expect(dto.manifest_url).toContain('manifest.json')
+    expect(dto.parts?.map(p => [p.index, p.filename])).toEqual([1, 2, 3].map(i => [i, `fct_monthly_trends_all_dates_part-000${i}.csv`]))
+    for (const part of dto.parts!) expect(await fetch(part.download_url!).then(r => r.text())).toBe('a,b\n1,2\n')
+    const { expired } = await expireExports(db, storage, { retentionHours: 24, now: new Date(Date.now() + 25 * 3600_000) })
+    expect(expired).toContain(id)
+    for (const key of keys) expect(await exists(key)).toBe(false)
+  })
+
+  it('deleting a multi-part export removes every part and the manifest', async () => {
+    const { id, keys } = await completedPartedExport()
+    await deleteExport(db, storage, userId, id)
+    for (const key of keys) expect(await exists(key)).toBe(false)
+  })
+
   it('removes work files older than the limit, including stale spill files, and keeps fresh ones', async () => {
     const work = join(dir, 'work')
     await mkdir(join(work, 'duckdb-spill'), { recursive: true })

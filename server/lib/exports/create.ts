@@ -6,7 +6,7 @@ import { findDataset, type Dataset } from '../warehouse/datasets'
 import { buildCountQuery, queryParams } from '../warehouse/query'
 import { WarehouseMissingError, type WarehouseReader } from '../warehouse/reader'
 import type { FieldError } from '#shared/types/api'
-import { resolveExportOptions, type CreateExportSchema, type ExportMetadata } from '#shared/types/exports'
+import { partLimits, resolveExportOptions, type CreateExportSchema, type ExportMetadata } from '#shared/types/exports'
 import { EXPORT_FORMATS } from '#shared/types/formats'
 import { checkRowFilters } from '#shared/types/row-filters'
 import type { z } from 'zod'
@@ -41,12 +41,14 @@ export async function createExport(
   const { dataset, metadata } = await checkExportRequest(deps.db, limits, userId, request)
 
   const { maxRows } = EXPORT_FORMATS[metadata.format]
-  if (maxRows !== null) {
+  // Counted for a multi-part export too: its progress runs against the count (each part is its own query).
+  if (maxRows !== null || partLimits(metadata)) {
     const rows = await withConnection(deps.warehouse, connection => countRows(connection, dataset, userId, metadata))
-    if (rows > maxRows) {
+    // Split by rows, each workbook is one sheet (the schema holds max_part_rows within a sheet).
+    if (maxRows !== null && rows > maxRows && !metadata.max_part_rows) {
       throw new ValidationError([{
         field: 'format',
-        message: `This export has ${rows.toLocaleString('en-US')} rows; ${EXPORT_FORMATS[metadata.format].label} holds at most ${(maxRows + 1).toLocaleString('en-US')} rows a sheet (${maxRows.toLocaleString('en-US')} after the header). Choose CSV or Parquet, narrow the filters, or set a limit.`
+        message: `This export has ${rows.toLocaleString('en-US')} rows; ${EXPORT_FORMATS[metadata.format].label} holds at most ${(maxRows + 1).toLocaleString('en-US')} rows a sheet (${maxRows.toLocaleString('en-US')} after the header). Set max_part_rows (at most ${maxRows.toLocaleString('en-US')}) to get several workbooks, choose CSV or Parquet, narrow the filters, or set a limit.`
       }])
     }
     metadata.expected_rows = rows
@@ -112,7 +114,9 @@ export async function checkExportRequest(
     columns: options.columns,
     limit: options.limit,
     csv: options.csv,
-    parquet_compression: options.parquet_compression
+    parquet_compression: options.parquet_compression,
+    ...(request.max_part_mb && { max_part_mb: request.max_part_mb }),
+    ...(request.max_part_rows && { max_part_rows: request.max_part_rows })
   }
   return { dataset, metadata }
 }

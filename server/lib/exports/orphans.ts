@@ -5,7 +5,7 @@ import { deleteObject, listObjects, type Storage } from '../storage/s3'
 import { isUuid } from '#shared/utils/uuid'
 import { liveJobsAmong } from './jobs/housekeeping'
 import type { ExportJob } from './jobs/record'
-import { exportPrefix } from './run'
+import { exportPrefix, resultKeys } from './run'
 
 /** The root every export's key starts with (exports/{user_id}/{job_id}…, see exportKey). */
 const EXPORTS_ROOT = 'exports/'
@@ -17,19 +17,20 @@ const KEY_IDS = /^exports\/([0-9a-f-]{36})\/([0-9a-f-]{36})[./]/
  * record names: an attempt whose upload committed after its job was cancelled or deleted, or whose
  * worker died before it could record it.
  */
-export async function removeExportObjects(storage: Storage, job: Pick<ExportJob, 'userId' | 'id' | 'metadata'>, keep?: string): Promise<void> {
-  const keys = new Set(job.metadata.s3_key ? [job.metadata.s3_key] : [])
+export async function removeExportObjects(storage: Storage, job: Pick<ExportJob, 'userId' | 'id' | 'metadata'>, keep: readonly string[] = []): Promise<void> {
+  const keys = new Set(resultKeys(job.metadata))
   for await (const page of listObjects(storage, exportPrefix(job.userId, job.id))) {
     for (const object of page) keys.add(object.key)
   }
-  keys.delete(keep ?? '')
+  for (const key of keep) keys.delete(key)
   for (const key of keys) await deleteObject(storage, key)
 }
 
 /** Whether a live job (pending, running or completed) still needs the object at `key`. */
 function owns(job: ExportJob, key: string): boolean {
-  // Completed: only its recorded file. Pending or running: any attempt's, one may be committing now.
-  if (job.status === 'completed') return key === job.metadata.s3_key
+  // Completed: only its recorded file (or parts and manifest). Pending or running: any attempt's,
+  // one may be committing now.
+  if (job.status === 'completed') return resultKeys(job.metadata).includes(key)
   return key.startsWith(exportPrefix(job.userId, job.id))
 }
 

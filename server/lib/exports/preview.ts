@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
-import { resolveExportOptions, type ExportMetadata } from '#shared/types/exports'
+import { estimatePartCount, partLimits, resolveExportOptions, type ExportMetadata } from '#shared/types/exports'
 import { EXPORT_FORMATS, fileExtension } from '#shared/types/formats'
 import type { Dataset } from '../warehouse/datasets'
 import { buildDatasetQuery, buildDayCountQuery, outputColumns, queryParams, type OutputColumn, type QueryParams } from '../warehouse/query'
@@ -36,6 +36,8 @@ export interface ExportPreview {
   estimated_bytes: number
   histogram: Histogram['buckets']
   histogram_grain: Histogram['grain']
+  /** How many files the export will be (1 unless it is split into parts). */
+  estimated_parts: number
 }
 
 export interface PreviewDeps extends ExportDeps {
@@ -69,7 +71,10 @@ export async function previewExport(deps: PreviewDeps, limits: CreateExportLimit
       const rows = await previewRows(connection, `SELECT * FROM ${SAMPLE_TABLE}`, metadata)
       const estimatedBytes = await estimateBytes(connection, deps.workDir, dataset, `SELECT * FROM ${SAMPLE_TABLE}`, columns, metadata, rowCount, sampleRows)
       const shape = await rowsByDate(connection, dataset, userId, metadata, params)
-      return { columns, rows, row_count: rowCount, estimated_bytes: estimatedBytes, histogram: shape.buckets, histogram_grain: shape.grain }
+      return {
+        columns, rows, row_count: rowCount, estimated_bytes: estimatedBytes, histogram: shape.buckets, histogram_grain: shape.grain,
+        estimated_parts: estimatePartCount(rowCount, estimatedBytes, partLimits(metadata))
+      }
     } finally {
       await connection.run(`DROP TABLE IF EXISTS ${SAMPLE_TABLE}`)
     }

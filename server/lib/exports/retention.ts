@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Db } from '../db/client'
 import { deleteObject, type Storage } from '../storage/s3'
 import { completedBefore, markExpired } from './jobs/housekeeping'
+import { resultKeys } from './run'
 
 /** When a completed export's file is due to be removed: the end of its retention. */
 export function retentionEnd(completedAt: Date, retentionHours: number): Date {
@@ -32,12 +33,13 @@ export async function expireExports(db: Db, storage: Storage, opts: RetentionOpt
     const jobs = await completedBefore(db, cutoff, { skip: failed, limit: opts.batchSize ?? 200 })
     if (!jobs.length) break
     for (const job of jobs) {
-      const key = job.metadata.s3_key
+      // A multi-part export's parts first, its manifest (the set's marker) last.
+      const keys = resultKeys(job.metadata).reverse()
       try {
-        if (key) await deleteObject(storage, key)
+        for (const key of keys) await deleteObject(storage, key)
       } catch (error) {
         failed.push(job.id)
-        opts.log?.(`retention: could not delete ${key}: ${(error as Error).message}`)
+        opts.log?.(`retention: could not delete ${keys.join(', ')}: ${(error as Error).message}`)
         continue
       }
       if (await markExpired(db, job.id)) expired.push(job.id)

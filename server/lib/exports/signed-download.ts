@@ -4,9 +4,13 @@ import { objectExists } from '../storage/s3'
 import { downloadTokenKey, verifyDownloadToken } from './download-token'
 import { mintDownloadLink } from './dto'
 import { findExport } from './jobs/history'
+import type { ExportJob } from './jobs/record'
+import { isMultiPart } from './zip'
 
 export type SignedDownload
   = | { redirect: string, userId: string, jobId: string }
+    /** A multi-part export: the route sends its ZIP, or one part (`?part=N`). */
+    | { parts: ExportJob, userId: string, jobId: string }
     | { status: number, title: string, text: string }
 
 /**
@@ -36,6 +40,7 @@ export async function resolveSignedDownload(ctx: Pick<AppContext, 'db' | 'storag
     return { status: 503, title: 'The download is unavailable right now', text: 'The file storage could not be reached. Please try again in a few minutes.' }
   }
   if (!exists) return gone
+  if (isMultiPart(job)) return { parts: job, userId: job.userId, jobId: job.id }
   const link = await mintDownloadLink(storage, job, config.EXPORT_URL_TTL_SECONDS)
   return link ? { redirect: link.url, userId: job.userId, jobId: job.id } : gone
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import pg from 'pg'
-import type { ExportProgress } from '#shared/types/exports'
+import type { ExportProgress, ExportResult } from '#shared/types/exports'
 import { backoffMs } from '../backoff'
 import type { AppContext } from '../context'
 import type { LogFn } from '../log'
@@ -21,7 +21,7 @@ import {
 import { removeExportObjects } from './orphans'
 import { lowerOtherThreads } from './priority'
 import { removeStaleWorkFiles } from './retention'
-import { runExport } from './run'
+import { resultKeys, runExport } from './run'
 
 export interface WorkerOptions {
   concurrency: number
@@ -256,10 +256,10 @@ export class ExportWorker {
           this.opts.log(`job ${job.id} completed: ${result.row_count} rows, ${result.file_size_bytes} bytes`, {
             ...fields, level: 'info', format, rows: result.row_count, bytes: result.file_size_bytes, duration_ms: Math.round(seconds() * 1000)
           })
-          if (job.attempts > 1) await this.removeEarlierAttempts(job, result.s3_key)
+          if (job.attempts > 1) await this.removeEarlierAttempts(job, resultKeys(result))
           await this.finished(job.id)
         } else {
-          await this.discardObject(job, result.s3_key)
+          await this.discardObject(job, result)
         }
         return
       }
@@ -300,11 +300,11 @@ export class ExportWorker {
    * finishing: its object is this attempt's own and nothing will ever point at it, unless the
    * completion went through after all and only its answer was lost.
    */
-  private async discardObject(job: ClaimedJob, key: string) {
+  private async discardObject(job: ClaimedJob, result: ExportResult) {
     const { db, storage } = this.ctx
     try {
-      if (await persistently(() => completedWith(db, job.id, key))) return
-      await deleteObject(storage, key)
+      if (await persistently(() => completedWith(db, job.id, result.s3_key))) return
+      for (const key of resultKeys(result)) await deleteObject(storage, key)
     } catch (error) {
       // The orphan sweep (exports:orphans) removes it later.
       this.opts.log(`job ${job.id}: could not delete the object of a run that lost its job: ${(error as Error).message}`, { job_id: job.id, user_id: job.userId })
@@ -316,8 +316,8 @@ export class ExportWorker {
    * landed, or mid-upload on a store that keeps what it received) go now rather than at the hourly
    * orphan sweep, so the job has exactly one object.
    */
-  private async removeEarlierAttempts(job: ClaimedJob, key: string) {
-    await removeExportObjects(this.ctx.storage, job, key).catch((error: Error) => {
+  private async removeEarlierAttempts(job: ClaimedJob, keys: string[]) {
+    await removeExportObjects(this.ctx.storage, job, keys).catch((error: Error) => {
       this.opts.log(`job ${job.id}: could not delete earlier attempts' objects (the orphan sweep will): ${error.message}`, { job_id: job.id, user_id: job.userId })
     })
   }

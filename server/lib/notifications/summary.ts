@@ -24,6 +24,8 @@ export interface JobNews {
   /** The rows as every channel words them: a count, or for an incremental run without any, NO_NEW_ROWS. */
   rowsText: string
   sizeBytes: number
+  /** A multi-part export's number of parts (null: one file); messages say "12 parts, 2.9 GB". */
+  partCount?: number | null
   /** The signed app link (valid for the file's life); null for failures or without a signing key. */
   downloadUrl: string | null
   expiresAt: Date | null
@@ -57,6 +59,7 @@ export async function jobNews(db: Db, job: ExportJob, opts: NewsOptions): Promis
     rowCount: metadata.row_count ?? 0,
     rowsText: metadata.incremental && !metadata.row_count ? NO_NEW_ROWS : formatCount(metadata.row_count ?? 0, 'en-US'),
     sizeBytes: metadata.file_size_bytes ?? 0,
+    partCount: metadata.parts?.length ?? null,
     downloadUrl: expiresAt && opts.downloadKey ? signedDownloadUrl(opts.appUrl, opts.downloadKey, job.id, expiresAt) : null,
     expiresAt,
     reason: completed ? null : job.error?.message ?? 'Unknown error.',

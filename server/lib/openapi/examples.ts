@@ -74,7 +74,11 @@ export const EXPORT_JOB = {
   schedule_run: null,
   deleted_at: null,
   data_as_of: null,
-  incremental_from: null
+  incremental_from: null,
+  max_part_mb: null,
+  max_part_rows: null,
+  parts: null,
+  manifest_url: null
 }
 
 /** The answer to deleting the completed export above: the file is gone, the job stays. */
@@ -93,7 +97,8 @@ export const PREVIEW = {
   row_count: 1843,
   estimated_bytes: 20480,
   histogram: [{ bucket: '2026-01-01', rows: 640 }, { bucket: '2026-02-01', rows: 581 }, { bucket: '2026-03-01', rows: 622 }],
-  histogram_grain: 'month'
+  histogram_grain: 'month',
+  estimated_parts: 1
 }
 
 export const CREATE_SCHEDULE = {

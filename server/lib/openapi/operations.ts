@@ -3,7 +3,7 @@ import { ApiErrorSchema, NamedItemListSchema, OkSchema } from '#shared/types/api
 import { AuditEventListSchema, ListAuditQuerySchema } from '#shared/types/audit'
 import { LoginSchema, LogoutAllSchema, UserResponseSchema } from '#shared/types/auth'
 import { DatasetCoverageListSchema, DatasetListSchema } from '#shared/types/datasets'
-import { CreateExportSchema, ExportCreatedSchema, ExportEventsQuerySchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '#shared/types/exports'
+import { CreateExportSchema, DownloadQuerySchema, ExportCreatedSchema, ExportEventsQuerySchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '#shared/types/exports'
 import { formatTable, FormatTableSchema } from '#shared/types/format-table'
 import { LivenessSchema, ReadinessSchema } from '#shared/types/health'
 import {
@@ -90,6 +90,13 @@ const redirect = (description: string): ResponseDoc => ({
   description,
   headers: z.object({ location: z.url().meta({ description: 'A presigned S3 URL, fresh for this request' }) })
 })
+
+// A multi-part export's download (issue 27).
+const ZIP_RESPONSE: ResponseDoc = {
+  description: 'A multi-part export without `part`: a ZIP of every part, then the manifest',
+  contentType: 'application/zip',
+  schema: z.string().meta({ format: 'binary' })
+}
 
 export const OPERATIONS = {
   'POST /api/auth/login': {
@@ -248,13 +255,14 @@ export const OPERATIONS = {
   },
   'GET /api/analytics/exports/{id}/download': {
     summary: 'Download an export',
-    description: 'Redirects to a fresh presigned URL of the file.',
+    description: 'Redirects to a fresh presigned URL of the file. A multi-part export (`parts` not null) answers with one ZIP of every part and the manifest, streamed (stored entries, ZIP64 past 4 GiB), or with `?part=N` redirects to that part.',
     tag: 'Exports',
     auth: 'user',
     scope: 'exports:read',
     params: exportId,
-    responses: { 302: redirect('To the file') },
-    errors: { 404: 'No such export of the caller\'s', 409: 'Not completed (yet)', 410: 'Expired: the file was removed (EXPORT_RETENTION_HOURS)' }
+    query: DownloadQuerySchema,
+    responses: { 200: ZIP_RESPONSE, 302: redirect('To the file, or to part N') },
+    errors: { 400: 'An unknown query parameter, or `part` is not a part number of this export (or the export is one file)', 404: 'No such export of the caller\'s', 409: 'Not completed (yet)', 410: 'Expired: the file was removed (EXPORT_RETENTION_HOURS)' }
   },
   'POST /api/analytics/exports/{id}/cancel': {
     summary: 'Cancel an export',
@@ -600,13 +608,13 @@ export const OPERATIONS = {
   },
   'GET /exports/{id}/download': {
     summary: 'Signed download link',
-    description: 'The link in Telegram messages; needs no session. Failures are small HTML pages, for people arriving from a chat.',
+    description: 'The link in Telegram messages, emails and webhooks; needs no session. Failures are small HTML pages, for people arriving from a chat. A multi-part export answers as the API\'s download does: the ZIP, or `?part=N`.',
     tag: 'Exports',
     auth: 'downloadToken',
     params: exportId,
-    query: z.object({ token: z.string().meta({ description: 'The signed token from the link' }) }),
-    responses: { 302: redirect('To the file') },
-    errors: { 403: 'A tampered token, or another job\'s', 410: 'The link or the export expired, or the file is gone' },
+    query: z.object({ token: z.string().meta({ description: 'The signed token from the link' }), ...DownloadQuerySchema.shape }),
+    responses: { 200: ZIP_RESPONSE, 302: redirect('To the file, or to part N') },
+    errors: { 403: 'A tampered token, or another job\'s', 404: '`part` is not a part number of this export', 410: 'The link or the export expired, or the file is gone' },
     errorContentType: 'text/html'
   }
 } satisfies Record<`${'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'} /${string}`, OperationDoc>

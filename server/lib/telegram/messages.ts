@@ -1,6 +1,6 @@
 import type { ExportFilters, ScheduleRunInfo } from '#shared/types/exports'
 import { formatLabel, type Compression, type ExportFormat } from '#shared/types/formats'
-import { formatBytes, formatCount } from '#shared/utils/format'
+import { formatCount, formatExportSize } from '#shared/utils/format'
 import { escapeHtml } from '../html'
 
 /**
@@ -27,6 +27,8 @@ export interface CompletedExport extends ExportSummary {
   /** The rows in words when not just a count ("no new rows since the last run"). */
   rowsText?: string
   sizeBytes: number
+  /** A multi-part export's number of parts. */
+  partCount?: number | null
   downloadUrl: string
   /** When the download link (and the file) stop working. */
   expiresAt: Date
@@ -48,7 +50,7 @@ export function completedMessage(m: CompletedExport): string {
     ...summaryLines(m),
     // Sizes as the app shows them; the reader's locale is unknown, so English digits.
     `Rows: ${m.rowsText ?? formatCount(m.rowCount, 'en-US')}`,
-    `Size: ${formatBytes(m.sizeBytes, 'en-US')}`,
+    `Size: ${formatExportSize(m.sizeBytes, m.partCount, 'en-US')}`,
     '',
     `<a href="${escapeHtml(m.downloadUrl)}">Download</a> (available until ${formatUtc(m.expiresAt)})`
   ].join('\n')

@@ -57,6 +57,12 @@ export interface ProjectionOptions {
    * those alone (a LIMIT above them still lets DuckDB compute whole row groups first).
    */
   sampleRows?: number | null
+  /**
+   * One part of an export in parts: these rows of the transactions table, in its natural order,
+   * for a dataset of one row per transaction whose conditions are on that table and that neither
+   * sorts nor limits (`tableSlice()` says when); the joins then run for those rows alone.
+   */
+  slice?: { offset: number, rows: number } | null
 }
 
 export interface OutputColumn {
@@ -87,13 +93,22 @@ export function buildDatasetQuery(dataset: Dataset, userId: string, filters: Dat
   // left out of the projection can still order them.
   const sorted = dataset.sortAlways || limit !== undefined
   const rows = rowConditions(dataset, filters)
+  const slice = options.slice && tableSlice(dataset, filters, options) ? options.slice : undefined
   return [
-    scopedTables(dataset, userId, filters, limit, sample),
+    scopedTables(dataset, userId, filters, limit, sample, slice),
     `SELECT ${projection(columns, options)} FROM (${dataset.sql}\n) AS dataset`,
     ...(rows.onOutput.length ? [`WHERE ${rows.onOutput.join(' AND ')}`] : []),
     ...(sorted ? [`ORDER BY ${dataset.order.map(c => `dataset."${c}"`).join(', ')}`] : []),
     ...(limit !== undefined ? [`LIMIT ${limit}`] : [])
   ].join('\n')
+}
+
+/**
+ * Whether a part of an export can be sliced on the transactions table (see `slice`): one output row
+ * per transaction, conditions on the table, no sort and no limit (whose rows are chosen by sorting).
+ */
+export function tableSlice(dataset: Dataset, filters: DatasetFilters = {}, options: ProjectionOptions = {}): boolean {
+  return !dataset.sortAlways && parseLimit(options.limit) === undefined && rowConditions(dataset, filters).onTable
 }
 
 /** `SELECT count(*) AS n`: the rows the same filters give, without a limit. */
@@ -119,7 +134,7 @@ export function buildDayCountQuery(dataset: Dataset, userId: string, filters: Da
  * dataset of one row per transaction takes its first rows here, on the table, in its natural
  * order (the outer query sorts and limits again: the same rows).
  */
-function scopedTables(dataset: Dataset, userId: string, filters: DatasetFilters, limit?: number, sample?: number): string {
+function scopedTables(dataset: Dataset, userId: string, filters: DatasetFilters, limit?: number, sample?: number, slice?: { offset: number, rows: number }): string {
   const user = uuidLiteral(parseUuid(userId, 'user_id'))
   const f = parseFilters(filters)
 
@@ -138,6 +153,7 @@ function scopedTables(dataset: Dataset, userId: string, filters: DatasetFilters,
   let firstRows = ''
   if (rows.onTable && limit !== undefined) firstRows = ` ORDER BY ${dataset.order.map(c => `"${c}"`).join(', ')} LIMIT ${Math.min(limit, sample ?? limit)}`
   else if (rows.onTable && sample !== undefined) firstRows = ` LIMIT ${sample}`
+  else if (slice) firstRows = ` LIMIT ${parseCount(slice.rows, 'slice.rows')} OFFSET ${parseCount(slice.offset, 'slice.offset')}`
 
   const tagConditions = [`user_id = ${user}`]
   if (f.tagIds.length && dataset.tagFilter === 'rows') tagConditions.push(`tag_id IN (${f.tagIds.map(uuidLiteral).join(', ')})`)
@@ -259,6 +275,12 @@ function selectColumns(dataset: Dataset, names: readonly string[] | null | undef
   if (unknown.length) throw new QueryBuilderError('columns', `unknown column ${unknown.map(n => JSON.stringify(String(n).slice(0, 40))).join(', ')}`)
   if (new Set(names).size !== names.length) throw new QueryBuilderError('columns', 'repeated column')
   return names.map(n => byName.get(n)!)
+}
+
+/** A slice's row count or offset: a whole number, 0 or more (spliced into SQL only once checked). */
+function parseCount(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new QueryBuilderError(field, 'must be a whole number, 0 or more')
+  return value
 }
 
 function parseLimit(value: unknown, field = 'limit'): number | undefined {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DATASETS, findDataset, type Dataset } from '#server/lib/warehouse/datasets'
 import { openWarehouse, queryRows } from '#server/lib/warehouse/duckdb'
 import { createBaseTables } from '#server/lib/warehouse/schema'
-import { buildCountQuery, buildDatasetQuery, queryParams, QueryBuilderError, type DatasetFilters } from '#server/lib/warehouse/query'
+import { buildCountQuery, buildDatasetQuery, queryParams, QueryBuilderError, tableSlice, type DatasetFilters } from '#server/lib/warehouse/query'
 import type { RowFilter } from '#shared/types/row-filters'
 import {
   ACC_A1, ACC_A2, ACC_B1, openTinyWarehouse, TAG_B, TAG_GROCERIES, TAG_RENT, TAG_SALARY,
@@ -610,5 +610,31 @@ describe('row filters', () => {
     expectFieldError(() => buildDatasetQuery(DAILY, USER_A, { row_filters: [{ column: 'transaction_count', op: 'eq', value: 1.5 }] }), 'row_filters[0].value')
     // A whole number on a DECIMAL column has no decimals to check; 1,000 characters are allowed.
     expect(() => buildDatasetQuery(TX, USER_A, { row_filters: [{ column: 'amount', op: 'eq', value: 7 }, { column: 'merchant', op: 'eq', value: 'x'.repeat(1000) }] })).not.toThrow()
+  })
+})
+
+describe('slices of an export in parts', () => {
+  it('slices on the transactions table: consecutive slices are the whole result in order, each row once', async () => {
+    const all = await txIds(USER_A)
+    expect(all.length).toBeGreaterThan(2)
+    expect(tableSlice(TX)).toBe(true)
+    const sliced = []
+    for (let offset = 0; offset < all.length + 2; offset += 2) {
+      const sql = buildDatasetQuery(TX, USER_A, {}, { slice: { offset, rows: 2 } })
+      expect(sql).toContain(`LIMIT 2 OFFSET ${offset}),`)
+      sliced.push(...(await queryRows<Record<string, unknown>>(wh.connection, sql)).map(r => r.transaction_id))
+    }
+    expect(sliced).toEqual(all)
+  })
+
+  it('not where the dataset sorts or aggregates, or a limit or an output condition chooses the rows', () => {
+    expect(tableSlice(MONTHLY)).toBe(false)
+    expect(tableSlice(DAILY)).toBe(false)
+    expect(tableSlice(TX, {}, { limit: 10 })).toBe(false)
+    expect(tableSlice(TX, { row_filters: [{ column: 'account_name', op: 'eq', value: 'x' }] })).toBe(false)
+    expect(tableSlice(TX, { row_filters: [{ column: 'amount', op: 'lt', value: 0 }] })).toBe(true)
+    // Without a table slice the builder ignores `slice` (the runner slices the output instead).
+    expect(buildDatasetQuery(MONTHLY, USER_A, {}, { slice: { offset: 0, rows: 1 } })).not.toContain('OFFSET')
+    expectFieldError(() => buildDatasetQuery(TX, USER_A, {}, { slice: { offset: -1, rows: 2 } }), 'slice.offset')
   })
 })

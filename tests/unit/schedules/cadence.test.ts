@@ -91,6 +91,9 @@ describe('cadence checks', () => {
     expect(CreateScheduleSchema.safeParse({ ...base, start_date: '2026-01-01' }).error?.issues[0]).toMatchObject({ code: 'unrecognized_keys' })
     expect(CreateScheduleSchema.safeParse({ ...base, range: { last_n_days: 367 } }).success).toBe(false)
     expect(CreateScheduleSchema.parse({ ...base, range: { last_n_days: 366 } }).range).toEqual({ last_n_days: 366 })
+    // Parts, as on an export (issue 27).
+    expect(CreateScheduleSchema.parse({ ...base, max_part_mb: 256, max_part_rows: 10_000 })).toMatchObject({ max_part_mb: 256, max_part_rows: 10_000 })
+    expect(CreateScheduleSchema.safeParse({ ...base, max_part_mb: 4 }).error?.issues[0]?.path).toEqual(['max_part_mb'])
   })
 })
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { requestHash } from '#server/lib/exports/jobs/submit'
 import { fieldErrors } from '#server/lib/validation'
-import { CreateExportSchema, resolveExportOptions, type ExportMetadata } from '#shared/types/exports'
+import { CreateExportSchema, estimatePartCount, partLimits, resolveExportOptions, type ExportMetadata } from '#shared/types/exports'
 import { EXPORT_FORMATS, EXPORT_FORMAT_IDS, fileContentType, fileExtension, formatLabel } from '#shared/types/formats'
 
 const DATASET = '054f17bf-1dbb-43ed-98c3-b4858093d7fc'
@@ -99,5 +99,28 @@ describe('the format registry', () => {
     expect(formatLabel('xlsx')).toBe('Excel')
     expect(formatLabel('csv', 'gzip')).toBe('CSV (gzip)')
     expect(formatLabel('parquet')).toBe('Parquet')
+  })
+})
+
+describe('CreateExportSchema: parts', () => {
+  it('takes max_part_mb from 8 to 5,000 and max_part_rows from 10,000, naming the field otherwise', () => {
+    expect(fields({ format: 'csv', max_part_mb: 8, max_part_rows: 10_000 })).toEqual([])
+    expect(fields({ format: 'parquet', max_part_mb: 5000 })).toEqual([])
+    expect(fields({ format: 'csv', max_part_mb: 7 })).toEqual(['max_part_mb'])
+    expect(fields({ format: 'csv', max_part_mb: 5001 })).toEqual(['max_part_mb'])
+    expect(fields({ format: 'csv', max_part_mb: 8.5 })).toEqual(['max_part_mb'])
+    expect(fields({ format: 'csv', max_part_rows: 9_999 })).toEqual(['max_part_rows'])
+  })
+
+  it('holds Excel\'s rows per workbook within one sheet', () => {
+    expect(fields({ format: 'xlsx', max_part_rows: 1_048_575 })).toEqual([])
+    expect(fields({ format: 'xlsx', max_part_rows: 1_048_576 })).toEqual(['max_part_rows'])
+  })
+
+  it('estimates the number of parts from the rows and the bytes, whichever needs more', () => {
+    expect(estimatePartCount(35_000, 1000, partLimits({ max_part_rows: 10_000 }))).toBe(4)
+    expect(estimatePartCount(10, 3 * 1024 * 1024 * 1024, partLimits({ max_part_mb: 1024 }))).toBe(4)
+    expect(estimatePartCount(10, 100, partLimits({}))).toBe(1)
+    expect(estimatePartCount(0, 0, partLimits({ max_part_mb: 8 }))).toBe(1)
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { exportFilename } from '#shared/utils/filename'
+import { exportFilename, exportManifestFilename, exportPartFilename, exportZipFilename } from '#shared/utils/filename'
 
 describe('exportFilename', () => {
   it('is <dataset>_<start>_to_<end>.<ext> for a range', () => {
@@ -25,5 +25,18 @@ describe('exportFilename', () => {
     expect(exportFilename({ dataset_name: 'd', format: 'jsonl', compression: 'zstd', filters })).toBe('d_2025-01-01_to_2025-01-31.jsonl.zst')
     expect(exportFilename({ dataset_name: 'd', format: 'json', compression: 'none', filters })).toBe('d_2025-01-01_to_2025-01-31.json')
     expect(exportFilename({ dataset_name: 'd', format: 'xlsx', filters })).toBe('d_2025-01-01_to_2025-01-31.xlsx')
+  })
+})
+
+describe('a multi-part export\'s names', () => {
+  const metadata = { dataset_name: 'd', format: 'csv', compression: 'gzip', filters: { start_date: '2025-01-01', end_date: '2025-01-31' } } as const
+  it('numbers parts from 1 with four digits, more only past 9,999', () => {
+    expect(exportPartFilename(metadata, 1)).toBe('d_2025-01-01_to_2025-01-31_part-0001.csv.gz')
+    expect(exportPartFilename(metadata, 9999)).toBe('d_2025-01-01_to_2025-01-31_part-9999.csv.gz')
+    expect(exportPartFilename(metadata, 10_000)).toBe('d_2025-01-01_to_2025-01-31_part-10000.csv.gz')
+  })
+  it('names the manifest and the ZIP after the same stem', () => {
+    expect(exportManifestFilename(metadata)).toBe('d_2025-01-01_to_2025-01-31_manifest.json')
+    expect(exportZipFilename({ ...metadata, filters: { start_date: null, end_date: null } })).toBe('d_all_dates.zip')
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { filtersSummary, formatBytes, formatCount, formatDuration, type FilterNames } from '#shared/utils/format'
+import { filtersSummary, formatBytes, formatCount, formatDuration, formatExportSize, type FilterNames } from '#shared/utils/format'
 
 describe('formatBytes', () => {
   it.each([
@@ -76,5 +76,12 @@ describe('filtersSummary', () => {
   it('says unknown for ids it cannot name', () => {
     expect(filtersSummary({ ...none, account_ids: ['gone'], tag_ids: ['t1'] }, lookup)).toBe('All dates · unknown account · Groceries')
     expect(filtersSummary({ ...none, tag_ids: ['t1'] })).toBe('All dates · unknown tag')
+  })
+})
+
+describe('formatExportSize', () => {
+  it('says how many parts a multi-part export has, before its total size', () => {
+    expect(formatExportSize(Math.round(2.9 * 1024 ** 3), 12, 'en-US')).toBe('12 parts, 2.9 GB')
+    expect(formatExportSize(2048, null, 'en-US')).toBe('2 KB')
   })
 })

@@ -114,6 +114,8 @@ describe('Telegram messages', () => {
     expect(text(0, 0)).toContain('\nRows: 0\nSize: 0 B\n')
     expect(text(5_000_000, 574 * 1024 * 1024)).toContain('\nRows: 5,000,000\nSize: 574 MB\n')
     expect(text(1234, 1.5 * 1024 * 1024)).toContain('\nRows: 1,234\nSize: 1.5 MB\n')
+    // A multi-part export: how many parts, then their total.
+    expect(completedMessage({ ...summary, rowCount: 10, sizeBytes: Math.round(2.9 * 1024 ** 3), partCount: 12, downloadUrl: 'https://o/', expiresAt: new Date(0) })).toContain('\nSize: 12 parts, 2.9 GB\n')
   })
 
   it('escapes exactly the characters HTML parse mode needs', () => {

@@ -1,7 +1,7 @@
 import { createTransport, type Mail as Transporter } from 'nodemailer'
 import type { SchedulePausedData } from '#shared/types/notifications'
 import { describeCadence } from '#shared/types/schedules'
-import { formatBytes } from '#shared/utils/format'
+import { formatExportSize } from '#shared/utils/format'
 import type { Db } from '#server/lib/db/client'
 import { escapeHtml } from '#server/lib/html'
 import { settingsUrl } from '#server/lib/links'
@@ -53,7 +53,7 @@ function facts(n: JobNews): Array<[string, string]> {
     ['Accounts', names([...n.accountNames.values()])],
     ['Tags', names([...n.tagNames.values()])],
     ...(n.outcome === 'completed'
-      ? [['Rows', n.rowsText], ['Size', formatBytes(n.sizeBytes, 'en-US')]] as Array<[string, string]>
+      ? [['Rows', n.rowsText], ['Size', formatExportSize(n.sizeBytes, n.partCount, 'en-US')]] as Array<[string, string]>
       : [['Reason', n.reason ?? '']] as Array<[string, string]>)
   ]
 }

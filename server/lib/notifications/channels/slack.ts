@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { SLACK_HOSTS } from '#shared/types/notifications'
 import { describeCadence } from '#shared/types/schedules'
-import { formatBytes } from '#shared/utils/format'
+import { formatExportSize } from '#shared/utils/format'
 import { backoffMs } from '#server/lib/backoff'
 import type { Db } from '#server/lib/db/client'
 import type { LogFn } from '#server/lib/log'
@@ -45,12 +45,12 @@ export function slackMessage(event: NotificationEvent): SlackMessage {
         ...(n.schedule ? [field('Schedule', n.schedule.name ?? '(unnamed schedule)')] : []),
         field('Format', n.formatLabel),
         ...(done
-          ? [field('Rows', n.rowsText), field('Size', formatBytes(n.sizeBytes, 'en-US'))]
+          ? [field('Rows', n.rowsText), field('Size', formatExportSize(n.sizeBytes, n.partCount, 'en-US'))]
           : [field('Reason', n.reason ?? 'Unknown error.')])
       ]
       const link = done ? n.downloadUrl : n.retryUrl
       return {
-        text: done ? `${title} (${formatBytes(n.sizeBytes, 'en-US')})` : `${title}: ${n.reason ?? 'Unknown error.'}`,
+        text: done ? `${title} (${formatExportSize(n.sizeBytes, n.partCount, 'en-US')})` : `${title}: ${n.reason ?? 'Unknown error.'}`,
         blocks: [
           { type: 'header', text: plain(`${done ? '✅' : '❌'} ${title}`, 150) },
           { type: 'section', fields },

@@ -105,7 +105,7 @@ function message(event: NotificationEvent): string {
   switch (event.type) {
     case 'export.completed': {
       const { news } = event
-      return completedMessage({ ...summary(news), rowCount: news.rowCount, rowsText: news.rowsText, sizeBytes: news.sizeBytes, downloadUrl: news.downloadUrl!, expiresAt: news.expiresAt! })
+      return completedMessage({ ...summary(news), rowCount: news.rowCount, rowsText: news.rowsText, sizeBytes: news.sizeBytes, partCount: news.partCount, downloadUrl: news.downloadUrl!, expiresAt: news.expiresAt! })
     }
     case 'export.failed':
       return failedMessage({ ...summary(event.news), reason: event.news.reason ?? 'Unknown error.', retryUrl: event.news.retryUrl })

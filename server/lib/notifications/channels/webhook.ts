@@ -58,6 +58,9 @@ export function exportData(news: JobNews, config: Config): WebhookExportData {
   delete dto.expires_at
   delete dto.queue_position
   delete dto.progress
+  // A multi-part export's manifest is a presigned URL too; its parts' links are null here, and the
+  // signed link takes `&part=N`.
+  delete dto.manifest_url
   return {
     ...dto as WebhookExportData,
     download_link: news.downloadUrl,

@@ -3,6 +3,7 @@ import { COMPRESSION_IDS, EXPORT_FORMATS, ExportFormatSchema, PARQUET_COMPRESSIO
 import { ExportErrorCodeSchema } from './errors'
 import { JOB_STATUS_IDS, JobStatusSchema, type JobStatus } from './jobs'
 import { RowFilterSchema, RowFiltersSchema, type RowFilter } from './row-filters'
+import { DestinationIdsSchema, ExportDeliverySchema } from './destinations'
 
 /** Export requests, job metadata and the status DTO, shared by the API, the worker and the app (snake_case, as in the PRD). */
 
@@ -88,6 +89,8 @@ export interface ExportMetadata {
   checksum_sha256?: string
   /** Set on a schedule's run (the schedule's id is the job's `schedule_id` column). */
   schedule?: ScheduleRunInfo
+  /** The destinations asked for (their deliveries are rows of `export_deliveries`); absent = none. */
+  destination_ids?: string[]
 }
 
 /** How a scheduled run came about, kept on the job so its messages can say so. */
@@ -136,7 +139,8 @@ export const ExportJobSchema = z.object({
   schedule_id: z.guid().nullable().meta({ description: 'The schedule this run came from (null for a one-off export, or once the schedule is deleted)' }),
   scheduled_for: timestamp.nullable().meta({ description: 'The slot a scheduled run was for' }),
   schedule_run: ScheduleRunInfoSchema.nullable(),
-  deleted_at: timestamp.nullable().meta({ description: 'When the user deleted the export (status `deleted`)' })
+  deleted_at: timestamp.nullable().meta({ description: 'When the user deleted the export (status `deleted`)' }),
+  deliveries: z.array(ExportDeliverySchema).meta({ description: 'One per destination asked for, once the file is written (empty before and without destinations)' })
 }).meta({ id: 'ExportJob' })
 
 export type ExportJobDTO = z.infer<typeof ExportJobSchema>
@@ -203,7 +207,9 @@ export const CreateExportSchema = z.strictObject({
   limit: z.number(LIMIT_MESSAGE).int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE).max(MAX_EXPORT_LIMIT, LIMIT_MESSAGE).nullish(),
   csv: CsvOptionsSchema.nullish(),
   // Whether each condition fits its column is checked by the engine, which has the manifest.
-  row_filters: RowFiltersSchema.nullish()
+  row_filters: RowFiltersSchema.nullish(),
+  // Ownership is checked by the engine (another user's id is a 404 naming the field).
+  destination_ids: DestinationIdsSchema.nullish()
 }).superRefine((v, ctx) => {
   if (v.start_date && v.end_date && v.start_date > v.end_date) {
     ctx.addIssue({ code: 'custom', path: ['end_date'], message: 'The end date must be on or after the start date' })

@@ -2,6 +2,7 @@ import type { Config } from '../config'
 import { presignDownload, type Storage } from '../storage/s3'
 import { exportFilename } from '#shared/utils/filename'
 import { resolveExportOptions, type ExportJobDTO } from '#shared/types/exports'
+import type { ExportDeliveryDTO } from '#shared/types/destinations'
 import { fileContentType } from '#shared/types/formats'
 import type { ExportJob } from './jobs/record'
 import { retentionEnd } from './retention'
@@ -28,15 +29,15 @@ export function fileExpiresAt(job: ExportJob, retentionHours: number): Date | nu
 export type DtoConfig = Pick<Config, 'EXPORT_URL_TTL_SECONDS' | 'EXPORT_RETENTION_HOURS'>
 
 /** The job as the API shows it, with a download URL minted for this read. */
-export async function toExportDTO(job: ExportJob, storage: Storage, config: DtoConfig, queuePosition: number | null = null): Promise<ExportJobDTO> {
-  return exportDTO(job, await mintDownloadLink(storage, job, config.EXPORT_URL_TTL_SECONDS), config, queuePosition)
+export async function toExportDTO(job: ExportJob, storage: Storage, config: DtoConfig, queuePosition: number | null = null, deliveries: ExportDeliveryDTO[] = []): Promise<ExportJobDTO> {
+  return exportDTO(job, await mintDownloadLink(storage, job, config.EXPORT_URL_TTL_SECONDS), config, queuePosition, deliveries)
 }
 
 /**
  * The job as the API shows it, given its download link. Separate from minting so notifications
  * (webhooks) can show the same fields without a presigned URL that would outlive its minutes.
  */
-export function exportDTO(job: ExportJob, link: DownloadLink | null, config: Pick<DtoConfig, 'EXPORT_RETENTION_HOURS'>, queuePosition: number | null = null): ExportJobDTO {
+export function exportDTO(job: ExportJob, link: DownloadLink | null, config: Pick<DtoConfig, 'EXPORT_RETENTION_HOURS'>, queuePosition: number | null = null, deliveries: ExportDeliveryDTO[] = []): ExportJobDTO {
   const { metadata } = job
   const options = resolveExportOptions(metadata)
   return {
@@ -67,6 +68,7 @@ export function exportDTO(job: ExportJob, link: DownloadLink | null, config: Pic
     schedule_id: job.scheduleId,
     scheduled_for: job.scheduledFor?.toISOString() ?? null,
     schedule_run: metadata.schedule ?? null,
-    deleted_at: job.deletedAt?.toISOString() ?? null
+    deleted_at: job.deletedAt?.toISOString() ?? null,
+    deliveries
   }
 }

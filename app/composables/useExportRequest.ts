@@ -30,11 +30,14 @@ export interface ExportRequestState {
   limit: number | undefined
   csv: CsvOptions
   conditions: ConditionDraft[]
+  /** The user's destinations that also get the file (none: download only). */
+  destination_ids: string[]
 }
 
 const FIELD_LABELS: Record<string, string> = {
   format: 'Format', start_date: 'Start date', end_date: 'End date', account_ids: 'Accounts', tag_ids: 'Tags',
-  compression: 'Compression', parquet_compression: 'Compression', columns: 'Columns', limit: 'Row limit', csv: 'CSV options'
+  compression: 'Compression', parquet_compression: 'Compression', columns: 'Columns', limit: 'Row limit', csv: 'CSV options',
+  destination_ids: 'Destinations'
 }
 
 /** The condition as the API takes it, or null while a value it needs is still empty. */
@@ -81,7 +84,8 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     columns: [...allColumns],
     limit: undefined,
     csv: { ...DEFAULT_CSV_OPTIONS },
-    conditions: []
+    conditions: [],
+    destination_ids: []
   })
   const columnTypes = new Map(dataset.columns.map(c => [c.name, c.type]))
 
@@ -110,6 +114,7 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     if (state.limit !== undefined) body.limit = state.limit
     if (state.format === 'csv' && (Object.keys(DEFAULT_CSV_OPTIONS) as (keyof CsvOptions)[]).some(k => state.csv[k] !== DEFAULT_CSV_OPTIONS[k])) body.csv = { ...state.csv }
     if (conditions.value.length) body.row_filters = conditions.value.map((c: CompleteCondition) => c.filter)
+    if (state.destination_ids.length) body.destination_ids = [...state.destination_ids]
     return body
   })
 

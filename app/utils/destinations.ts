@@ -5,15 +5,18 @@ import { DEFAULT_PATH_TEMPLATE } from '#shared/types/destinations'
  * What the user picks first on the Destinations page: the API's three types, with S3 split in two
  * (AWS itself, or another store through its S3 interface, which needs an endpoint).
  */
-export const DESTINATION_KINDS = {
-  s3: { type: 's3', label: 'Amazon S3', description: 'A bucket in your AWS account: access keys, or a role Outport assumes', icon: 'i-lucide-cloud' },
-  s3_compatible: { type: 's3', label: 'S3-compatible', description: 'Cloudflare R2, MinIO, Google Cloud Storage (HMAC keys) and others', icon: 'i-lucide-server' },
-  azure_blob: { type: 'azure_blob', label: 'Azure Blob Storage', description: 'A container: SAS token or account key', icon: 'i-lucide-cloud-cog' },
-  sftp: { type: 'sftp', label: 'SFTP', description: 'A server you or a vendor run: private key or password, host key pinned', icon: 'i-lucide-terminal' }
-} as const satisfies Record<string, { type: DestinationType, label: string, description: string, icon: string }>
-
-export type DestinationKind = keyof typeof DESTINATION_KINDS
+export type DestinationKind = 's3' | 's3_compatible' | 'azure_blob' | 'sftp'
+const DESTINATION_KINDS: Record<DestinationKind, { type: DestinationType, label: string, description: string }> = {
+  s3: { type: 's3', label: 'Amazon S3', description: 'A bucket in your AWS account: access keys, or a role Outport assumes' },
+  s3_compatible: { type: 's3', label: 'S3-compatible', description: 'Cloudflare R2, MinIO, Google Cloud Storage (HMAC keys) and others' },
+  azure_blob: { type: 'azure_blob', label: 'Azure Blob Storage', description: 'A container: SAS token or account key' },
+  sftp: { type: 'sftp', label: 'SFTP', description: 'A server you or a vendor run: private key or password, host key pinned' }
+}
 export const DESTINATION_KIND_IDS = Object.keys(DESTINATION_KINDS) as DestinationKind[]
+
+export function kindInfo(kind: DestinationKind) {
+  return DESTINATION_KINDS[kind]
+}
 
 /** A test's step ids (DESTINATION_TEST_STEPS) in words. */
 export const TEST_STEP_LABELS: Record<string, string> = {
@@ -36,7 +39,7 @@ export function destinationKind(d: DestinationDTO): DestinationKind {
 
 /** Where a destination points, in one line: what the picker and the cards show under its name. */
 export function destinationSummary(d: DestinationDTO): string {
-  const label = DESTINATION_KINDS[destinationKind(d)].label
+  const label = kindInfo(destinationKind(d)).label
   if (d.type === 's3') return `${label} · s3://${d.config.bucket}${d.config.endpoint ? ` at ${hostOf(d.config.endpoint)}` : ` (${d.config.region})`}`
   if (d.type === 'azure_blob') return `${label} · ${d.config.account_url.replace(/\/+$/, '')}/${d.config.container}`
   return `${label} · sftp://${d.config.username}@${d.config.host}${d.config.port === 22 ? '' : `:${d.config.port}`}`
@@ -152,7 +155,7 @@ export function usesRole(d: Pick<DestinationDraft, 'kind' | 's3_auth'>): boolean
 /** POST /api/destinations (and /test): the whole destination. Empty credential fields are left out, so the API names them as missing. */
 export function createDestinationBody(d: DestinationDraft): CreateDestinationInput {
   const credentials = Object.fromEntries(Object.entries(draftCredentials(d)).filter(([, v]) => v !== ''))
-  return { name: d.name.trim(), type: DESTINATION_KINDS[d.kind].type, config: draftConfig(d), credentials } as CreateDestinationInput
+  return { name: d.name.trim(), type: kindInfo(d.kind).type, config: draftConfig(d), credentials } as CreateDestinationInput
 }
 
 /**

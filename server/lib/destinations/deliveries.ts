@@ -125,6 +125,7 @@ export class DestinationDeliverer {
   private readonly opts: Required<Omit<DelivererOptions, 'metrics' | 'onJobSettled'>> & Pick<DelivererOptions, 'metrics' | 'onJobSettled'>
   private readonly inFlight = new Set<Promise<void>>()
   private timer?: NodeJS.Timeout
+  private sweepTimer?: NodeJS.Timeout
   private ticking?: Promise<void>
   private stopped = false
 
@@ -136,7 +137,18 @@ export class DestinationDeliverer {
     if (this.timer || this.stopped) return
     this.timer = setInterval(() => this.wake(), this.opts.pollMs)
     this.timer.unref()
+    // Jobs whose process died between completing them and making their deliveries.
+    const sweep = () => void createDeliveries(this.opts.db, { lookbackMs: 24 * 3600_000 })
+      .then(made => made && this.wake(), (error: Error) => this.opts.log(`destination deliveries sweep: ${error.message}`))
+    this.sweepTimer = setInterval(sweep, 60_000)
+    this.sweepTimer.unref()
+    sweep()
     this.wake()
+  }
+
+  /** A job completed here: its deliveries are made and started now rather than at the next sweep. */
+  async jobCompleted(jobId: string): Promise<void> {
+    if (await createDeliveries(this.opts.db, { jobId })) this.wake()
   }
 
   /** Looks for due deliveries now (a job just completed). */
@@ -151,6 +163,7 @@ export class DestinationDeliverer {
   async stop(): Promise<void> {
     this.stopped = true
     clearInterval(this.timer)
+    clearInterval(this.sweepTimer)
     await this.ticking
     await Promise.allSettled([...this.inFlight])
   }

@@ -15,6 +15,12 @@ export const AUDIT_ACTIONS = {
   'webhook.created': 'Webhook added',
   'webhook.deleted': 'Webhook removed',
   'notifications.updated': 'Notification settings changed',
+  'destination.created': 'Destination added',
+  'destination.updated': 'Destination changed',
+  'destination.deleted': 'Destination removed',
+  'destination.tested': 'Destination tested',
+  'export.delivered': 'Export delivered to a destination',
+  'export.delivery_failed': 'Export delivery failed',
   'session.signed_in': 'Signed in',
   'session.sign_in_failed': 'Sign-in failed',
   'session.signed_out': 'Signed out'

@@ -21,7 +21,7 @@ export const MAX_DESTINATIONS_PER_EXPORT = 3
 
 /** What a path template may name; each is filled per run (dates are the run's completion, UTC). */
 export const TEMPLATE_PLACEHOLDERS = {
-  dataset: 'The dataset\'s id',
+  dataset: 'The dataset\'s name (e.g. transactions)',
   format: 'The export format (csv, parquet, …)',
   job_id: 'The export\'s job id',
   schedule: 'The schedule\'s name as a slug, or `manual`',

@@ -10,6 +10,7 @@ import { resolveExportOptions, type CreateExportSchema, type ExportMetadata } fr
 import { EXPORT_FORMATS } from '#shared/types/formats'
 import { checkRowFilters } from '#shared/types/row-filters'
 import type { z } from 'zod'
+import { foreignDestinationIds } from '../destinations/store'
 import { IdempotencyConflictError, JobLimitError, submitExportJob } from './jobs/submit'
 import type { ExportJob } from './jobs/record'
 
@@ -75,7 +76,7 @@ export async function createExport(
  * same checks on their saved request.
  */
 export async function checkExportRequest(
-  db: Pick<Db, 'account' | 'tag'>,
+  db: Pick<Db, 'account' | 'tag' | 'destination'>,
   limits: Pick<Config, 'EXPORT_MAX_RANGE_DAYS'>,
   userId: string,
   request: CreateExportRequest
@@ -101,6 +102,12 @@ export async function checkExportRequest(
     ...(foreign.tags.length ? [{ field: 'tag_ids', message: `Not your tags: ${foreign.tags.join(', ')}` }] : [])
   ]
   if (errors.length) throw new ValidationError(errors)
+  const destinationIds = request.destination_ids ?? []
+  const strangers = await foreignDestinationIds(db, userId, destinationIds)
+  if (strangers.length) {
+    const message = `Not found: ${strangers.join(', ')}`
+    throw new RequestError(404, `destination_ids: ${message}`, { data: { errors: [{ field: 'destination_ids', message }] } })
+  }
 
   const options = resolveExportOptions(request)
   const metadata: ExportMetadata = {
@@ -112,7 +119,8 @@ export async function checkExportRequest(
     columns: options.columns,
     limit: options.limit,
     csv: options.csv,
-    parquet_compression: options.parquet_compression
+    parquet_compression: options.parquet_compression,
+    ...(destinationIds.length ? { destination_ids: destinationIds } : {})
   }
   return { dataset, metadata }
 }

@@ -7,6 +7,8 @@ import type { ExportJob } from '../exports/jobs/record'
 import { retentionEnd } from '../exports/retention'
 import { retryUrl } from '../links'
 import { findDataset } from '../warehouse/datasets'
+import { deliveriesOfJob } from '../destinations/deliveries'
+import type { ExportDeliveryDTO } from '#shared/types/destinations'
 
 /** What every channel says about a finished export, gathered once (names looked up, links signed). */
 export interface JobNews {
@@ -26,6 +28,13 @@ export interface JobNews {
   expiresAt: Date | null
   reason: string | null
   retryUrl: string
+  /** Where the file was delivered, or why a delivery failed (announced once every delivery settled). */
+  deliveries: ExportDeliveryDTO[]
+}
+
+/** One line per delivery: "Delivered to s3://bucket/key" or "Delivery to Vendor SFTP failed: …". */
+export function deliveryLines(deliveries: ExportDeliveryDTO[]): string[] {
+  return deliveries.map(d => d.status === 'delivered' ? `Delivered to ${d.location}` : `Delivery to ${d.name} ${d.status === 'failed' ? `failed: ${d.error ?? 'unknown error'}` : 'is still under way'}`)
 }
 
 export interface NewsOptions { appUrl: string, downloadKey: Buffer | null, retentionHours: number }
@@ -53,6 +62,7 @@ export async function jobNews(db: Db, job: ExportJob, opts: NewsOptions): Promis
     downloadUrl: expiresAt && opts.downloadKey ? signedDownloadUrl(opts.appUrl, opts.downloadKey, job.id, expiresAt) : null,
     expiresAt,
     reason: completed ? null : job.error?.message ?? 'Unknown error.',
-    retryUrl: retryUrl(opts.appUrl, metadata.dataset_id, job.id)
+    retryUrl: retryUrl(opts.appUrl, metadata.dataset_id, job.id),
+    deliveries: completed ? await deliveriesOfJob(db, job) : []
   }
 }

@@ -23,6 +23,8 @@ export interface ExportSummary {
 }
 
 export interface CompletedExport extends ExportSummary {
+  /** Where the file was delivered, or why a delivery failed: one line each. */
+  deliveries?: string[]
   rowCount: number
   sizeBytes: number
   downloadUrl: string
@@ -47,6 +49,7 @@ export function completedMessage(m: CompletedExport): string {
     // Sizes as the app shows them; the reader's locale is unknown, so English digits.
     `Rows: ${formatCount(m.rowCount, 'en-US')}`,
     `Size: ${formatBytes(m.sizeBytes, 'en-US')}`,
+    ...(m.deliveries ?? []).map(escapeHtml),
     '',
     `<a href="${escapeHtml(m.downloadUrl)}">Download</a> (available until ${formatUtc(m.expiresAt)})`
   ].join('\n')

@@ -51,11 +51,17 @@ export async function markDeleted(db: Db, userId: string, jobId: string): Promis
  * The same once-per-job claim for another channel: inserts (job, channel) into job_notifications
  * if the job is final and nobody has, and returns the job to whoever won.
  */
+/**
+ * A completed job with deliveries still pending or under way is announced once they settle (the
+ * message says where the file went), by the deliverer's onJobSettled or a later sweep.
+ */
+const DELIVERIES_SETTLED = `NOT EXISTS (SELECT 1 FROM export_deliveries d WHERE d.job_id = j.id AND d.status IN ('pending', 'delivering'))`
+
 export async function claimChannelNotification(db: Db, jobId: string, channel: NotificationChannel): Promise<ExportJob | null> {
   if (!isUuid(jobId)) return null
   const { rows } = await db.pool.query<{ job_id: string }>(
     `INSERT INTO job_notifications (job_id, channel)
-     SELECT id, $2 FROM jobs WHERE id = $1 AND status IN ('completed', 'failed')
+     SELECT id, $2 FROM jobs j WHERE id = $1 AND status IN ('completed', 'failed') AND ${DELIVERIES_SETTLED}
      ON CONFLICT DO NOTHING
      RETURNING job_id`,
     [jobId.toLowerCase(), channel]
@@ -78,7 +84,7 @@ export async function deleteClaimsBefore(db: Db, cutoff: Date, limit: number): P
 export async function unclaimedJobIds(db: Db, channel: NotificationChannel, since: Date, limit: number): Promise<string[]> {
   const { rows } = await db.pool.query<{ id: string }>(
     `SELECT id FROM jobs j
-     WHERE status IN ('completed', 'failed') AND completed_at >= $1
+     WHERE status IN ('completed', 'failed') AND completed_at >= $1 AND ${DELIVERIES_SETTLED}
        AND NOT EXISTS (SELECT 1 FROM job_notifications n WHERE n.job_id = j.id AND n.channel = $2)
      ORDER BY completed_at LIMIT $3`,
     [since, channel, limit]

@@ -208,6 +208,7 @@ describe('Destinations', () => {
       const s3Compatible = page.getByRole('radio', { name: /^S3-compatible/ })
       await page.getByRole('radio', { name: /^Amazon S3/ }).focus()
       await page.keyboard.press('ArrowDown')
+      await page.keyboard.press('Space')
       await expect.poll(() => s3Compatible.getAttribute('aria-checked')).toBe('true')
       await type('destination-name', 'Phone bucket')
       await type('destination-bucket', 'no-such-bucket')

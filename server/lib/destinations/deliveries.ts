@@ -153,7 +153,8 @@ export class DestinationDeliverer {
 
   /** Looks for due deliveries now (a job just completed). */
   wake(): void {
-    if (this.stopped || this.ticking) return
+    // Not before start(): tests drive tick() themselves.
+    if (this.stopped || !this.timer || this.ticking) return
     this.ticking = this.fill().catch((error: Error) => this.opts.log(`destination deliveries: ${error.message}`)).finally(() => {
       this.ticking = undefined
     })

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Db } from '#server/lib/db/client'
-import type { Destination, Prisma } from '#server/generated/prisma/client'
+import { Prisma, type Destination } from '#server/generated/prisma/client'
 import type { Config } from '#server/lib/config'
 import { seal, secretsKey, unseal } from '#server/lib/secrets'
 import { RequestError, ValidationError, fieldErrors } from '#server/lib/validation'
@@ -157,7 +157,7 @@ export async function updateDestination(db: Db, userId: string, id: unknown, bod
     Object.assign(data, sealCredentials(destinationsKey(config), type, patch.credentials))
     changed.push('credentials')
   }
-  if (patch.config || patch.credentials) data.lastTest = { set: null } as unknown as Prisma.NullableJsonNullValueInput
+  if (patch.config || patch.credentials) data.lastTest = Prisma.DbNull
   const updated = await db.destination.update({ where: { id: row.id }, data })
   return { dto: toDestinationDTO(updated), changed }
 }

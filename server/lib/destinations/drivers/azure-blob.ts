@@ -25,7 +25,7 @@ async function container(config: AzureBlobConfig, credentials: AzureBlobCredenti
 function reason(error: unknown, what: string): string {
   if (error instanceof RestError) {
     const code = (error.code ?? (error.details as { errorCode?: string } | undefined)?.errorCode) || ''
-    if (code === 'AuthenticationFailed' || code === 'InvalidAuthenticationInfo') return 'The credentials were refused (the account key or SAS token is wrong or expired)'
+    if (authProblem(error)) return 'The credentials were refused (the account key or SAS token is wrong or expired)'
     if (code === 'ContainerNotFound' || (error.statusCode === 404 && !code)) return `The container ${what} does not exist (404)`
     if (error.statusCode === 403) return `Access denied (403${code ? `, ${code}` : ''}): these credentials may not do this in ${what}`
     if (error.statusCode && error.statusCode >= 300 && error.statusCode < 400) return `The account URL answered with a redirect (${error.statusCode})`
@@ -34,10 +34,11 @@ function reason(error: unknown, what: string): string {
   return (error as Error).message
 }
 
+/** The signature or token was refused (Azure says AuthenticationFailed; azurite, AuthorizationFailure with the same words). */
 function authProblem(error: unknown): boolean {
   if (!(error instanceof RestError)) return false
   const code = error.code ?? (error.details as { errorCode?: string } | undefined)?.errorCode
-  return code === 'AuthenticationFailed' || code === 'InvalidAuthenticationInfo'
+  return code === 'AuthenticationFailed' || code === 'InvalidAuthenticationInfo' || (code === 'AuthorizationFailure' && /failed to authenticate/i.test(error.message))
 }
 
 function location(config: AzureBlobConfig, blob: string): string {

@@ -263,7 +263,7 @@ describe('Destinations', () => {
     try {
       // Without destinations: a pointer to Settings instead of a picker.
       await signIn(page, suite.url, other.email, other.password)
-      await page.getByRole('button', { name: 'Export Monthly Trends' }).click()
+      await page.getByRole('button', { name: 'Export Transactions' }).click()
       await page.getByTestId('destination-picker-empty').waitFor()
       expect(await page.getByTestId('destination-picker').count()).toBe(0)
       expect(await page.getByRole('link', { name: 'Add a destination in Settings' }).getAttribute('href')).toBe('/settings/destinations')
@@ -271,7 +271,7 @@ describe('Destinations', () => {
 
       await signIn(page, suite.url, owner.email, owner.password)
       const target = (await listed(owner.token)).destinations.find(d => d.type === 's3')!
-      await page.getByRole('button', { name: 'Export Monthly Trends' }).click()
+      await page.getByRole('button', { name: 'Export Transactions' }).click()
       const picker = page.getByTestId('destination-picker')
       await picker.waitFor()
       await picker.getByRole('checkbox', { name: new RegExp(target.name.replace(/[()]/g, '\\$&')) }).check()
@@ -295,7 +295,7 @@ describe('Destinations', () => {
       const delivered = page.locator('[data-testid="export-status"] [data-testid="delivery"][data-status="delivered"]')
       await delivered.waitFor({ timeout: 60_000 })
       const location = (await delivered.getByTestId('delivery-location').textContent())!.trim()
-      expect(location).toMatch(new RegExp(`^s3://${BUCKET}/outport/manual/\\d{4}-\\d{2}-\\d{2}/fct_monthly_trends.*\\.csv$`))
+      expect(location).toMatch(new RegExp(`^s3://${BUCKET}/outport/manual/\\d{4}-\\d{2}-\\d{2}/fct_transactions.*\\.csv$`))
       await screenshot(page, '76-dialog-delivered')
       await expectAccessible(page, 'export dialog: completed and delivered')
 

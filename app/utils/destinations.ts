@@ -152,10 +152,9 @@ export function usesRole(d: Pick<DestinationDraft, 'kind' | 's3_auth'>): boolean
   return d.kind === 's3' && d.s3_auth === 'role_arn'
 }
 
-/** POST /api/destinations (and /test): the whole destination. Empty credential fields are left out, so the API names them as missing. */
+/** POST /api/destinations (and /test): the whole destination. An empty secret is sent empty, so the API names it on its own field. */
 export function createDestinationBody(d: DestinationDraft): CreateDestinationInput {
-  const credentials = Object.fromEntries(Object.entries(draftCredentials(d)).filter(([, v]) => v !== ''))
-  return { name: d.name.trim(), type: kindInfo(d.kind).type, config: draftConfig(d), credentials } as CreateDestinationInput
+  return { name: d.name.trim(), type: kindInfo(d.kind).type, config: draftConfig(d), credentials: draftCredentials(d) } as CreateDestinationInput
 }
 
 /**
@@ -164,7 +163,7 @@ export function createDestinationBody(d: DestinationDraft): CreateDestinationInp
  */
 export function updateDestinationBody(d: DestinationDraft, saved: DestinationDTO): UpdateDestinationInput {
   const { name, config, credentials } = createDestinationBody(d)
-  const changed = Object.keys(credentials).length > 0 || draftCredentialKind(d) !== saved.credentials.kind
+  const changed = Object.values(credentials).some(v => v !== '') || draftCredentialKind(d) !== saved.credentials.kind
   return (changed ? { name, config, credentials } : { name, config }) as UpdateDestinationInput
 }
 

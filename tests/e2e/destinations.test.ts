@@ -24,7 +24,7 @@ describe('destinations over HTTP', () => {
   let sshd: SshdHandle
   const suite = useServerSuite({
     name: 'destinations',
-    env: { WEBHOOK_ALLOW_HOSTS: '127.0.0.1', DESTINATIONS_MAX_PER_USER: '3', DESTINATION_RETRY_BASE_MS: '200' }
+    env: { WEBHOOK_ALLOW_HOSTS: '127.0.0.1', DESTINATIONS_MAX_PER_USER: '3', DESTINATION_RETRY_BASE_MS: '200', METRICS_TOKEN: 'destinations-metrics' }
   })
   const answers: string[] = []
   let http: ReturnType<typeof client>
@@ -163,6 +163,12 @@ describe('destinations over HTTP', () => {
     const events = (await send('GET', '/api/audit?limit=100', alice.token)).json().events as Array<{ action: string, object_id: string }>
     expect(events.filter(e => e.object_id === job.job_id).map(e => e.action)).toContain('export.delivered')
     expect(events.map(e => e.action)).toEqual(expect.arrayContaining(['destination.created', 'destination.updated', 'destination.tested']))
+
+    const metrics = await (await http.api('/metrics', { headers: { authorization: 'Bearer destinations-metrics' } })).text()
+    expect(Number(/^outport_destination_deliveries_total\{type="s3",outcome="delivered"\} (\d+)/m.exec(metrics)?.[1])).toBe(2)
+    expect(Number(/^outport_destination_deliveries_total\{type="sftp",outcome="delivered"\} (\d+)/m.exec(metrics)?.[1])).toBe(1)
+    expect(Number(/^outport_destination_bytes_total\{type="s3"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0)
+    expect(metrics).toMatch(/^outport_destination_delivery_duration_seconds_count\{type="s3",outcome="delivered"\} 2$/m)
 
     // Deleting the destination takes it out of the schedule.
     expect((await send('DELETE', `/api/destinations/${s3!.id}`, alice.token)).status).toBe(204)

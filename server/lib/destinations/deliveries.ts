@@ -7,7 +7,10 @@ import type { LogFn } from '#server/lib/log'
 import type { Metrics } from '#server/lib/metrics'
 import { recordAuditEvent } from '#server/lib/audit'
 import { backoffMs } from '#server/lib/backoff'
-import { toExportJob, type ExportJob } from '#server/lib/exports/jobs/record'
+import { isActiveStatus } from '#shared/types/jobs'
+import { claimDueDeliveries, createDeliveryRows, failDeliveriesOfGoneFiles, type ClaimedDelivery } from '#server/lib/exports/jobs/deliveries'
+import { findExport } from '#server/lib/exports/jobs/history'
+import type { ExportJob } from '#server/lib/exports/jobs/record'
 import { fileContentType } from '#shared/types/formats'
 import { DESTINATION_CONFIG_SCHEMAS, type DeliveryStatus, type DestinationType, type ExportDeliveryDTO } from '#shared/types/destinations'
 import type { ExportDelivery } from '#server/generated/prisma/client'
@@ -34,27 +37,8 @@ export function driverDeps(opts: { allowHosts: readonly string[], timeoutMs?: nu
 /** Between attempts: base·2^(attempt−1), ±20%. */
 const JITTER = [0.8, 1.2] as const
 
-/**
- * Makes the delivery rows of completed jobs that asked for destinations and have none yet: one job
- * (`jobId`), or every job completed in the last `lookbackMs` (the sweep). Destinations deleted
- * since the export was asked for are skipped. Returns how many rows were made.
- */
-export async function createDeliveries(db: Db, scope: { jobId: string } | { lookbackMs: number }): Promise<number> {
-  const byJob = 'jobId' in scope
-  const { rowCount } = await db.pool.query(
-    `INSERT INTO export_deliveries (job_id, destination_id, position, name, type, status)
-     SELECT j.id, d.id, ids.ord::int, d.name, d.type, 'pending'
-     FROM jobs j
-     CROSS JOIN LATERAL jsonb_array_elements_text(j.metadata->'destination_ids') WITH ORDINALITY AS ids(id, ord)
-     JOIN destinations d ON d.id::text = ids.id AND d.user_id = j.user_id
-     WHERE j.status = 'completed' AND jsonb_typeof(j.metadata->'destination_ids') = 'array'
-       AND ${byJob ? 'j.id = $1::uuid' : 'j.completed_at >= now() - make_interval(secs => $1::double precision / 1000)'}
-       AND NOT EXISTS (SELECT 1 FROM export_deliveries x WHERE x.job_id = j.id)
-     ON CONFLICT (job_id, position) DO NOTHING`,
-    [byJob ? scope.jobId : scope.lookbackMs]
-  )
-  return rowCount ?? 0
-}
+/** Makes the delivery rows of completed jobs that asked for destinations (see createDeliveryRows). */
+export const createDeliveries = createDeliveryRows
 
 export function toDeliveryDTO(row: ExportDelivery): ExportDeliveryDTO {
   return {
@@ -80,7 +64,7 @@ export async function deliveriesByJob(db: Db, jobs: ExportJob[]): Promise<Map<st
   if (!asked.length) return result
   const rows = await db.exportDelivery.findMany({ where: { jobId: { in: asked.map(j => j.id) } }, orderBy: [{ jobId: 'asc' }, { position: 'asc' }] })
   for (const row of rows) result.set(row.jobId, [...result.get(row.jobId) ?? [], toDeliveryDTO(row)])
-  const waiting = asked.filter(j => !result.has(j.id) && (j.status === 'pending' || j.status === 'running' || j.status === 'completed'))
+  const waiting = asked.filter(j => !result.has(j.id) && (isActiveStatus(j.status) || j.status === 'completed'))
   if (waiting.length) {
     const ids = [...new Set(waiting.flatMap(j => j.metadata.destination_ids!))]
     const destinations = new Map((await db.destination.findMany({ where: { id: { in: ids } }, select: { id: true, name: true, type: true, userId: true } })).map(d => [d.id, d]))
@@ -119,7 +103,7 @@ export interface DelivererOptions {
   timeoutMs?: number
 }
 
-interface Claimed { id: string, job_id: string, destination_id: string | null, attempts: number, claim_id: string, type: string, name: string }
+type Claimed = ClaimedDelivery
 
 export class DestinationDeliverer {
   private readonly opts: Required<Omit<DelivererOptions, 'metrics' | 'onJobSettled'>> & Pick<DelivererOptions, 'metrics' | 'onJobSettled'>
@@ -191,32 +175,11 @@ export class DestinationDeliverer {
 
   /** Deliveries whose job lost its file (expired, deleted) before they went out: failed, settling the job. */
   private async failOrphans(): Promise<void> {
-    const { rows } = await this.opts.db.pool.query<{ job_id: string }>(
-      `UPDATE export_deliveries d SET status = 'failed', error = 'The export''s file was removed before it could be delivered', lease_until = NULL
-       FROM jobs j WHERE j.id = d.job_id AND d.status IN ('pending', 'delivering') AND j.status IN ('expired', 'deleted')
-         AND (d.status = 'pending' OR d.lease_until <= now())
-       RETURNING d.job_id`
-    )
-    for (const jobId of new Set(rows.map(r => r.job_id))) await this.settled(jobId)
+    for (const jobId of await failDeliveriesOfGoneFiles(this.opts.db)) await this.settled(jobId)
   }
 
-  private async claim(limit: number): Promise<Claimed[]> {
-    const { rows } = await this.opts.db.pool.query<Claimed>(
-      `WITH due AS (
-         SELECT d.id FROM export_deliveries d JOIN jobs j ON j.id = d.job_id
-         WHERE j.status = 'completed'
-           AND ((d.status = 'pending' AND d.next_attempt_at <= now()) OR (d.status = 'delivering' AND d.lease_until <= now()))
-         ORDER BY d.next_attempt_at, d.id
-         LIMIT $1 FOR UPDATE OF d SKIP LOCKED
-       )
-       UPDATE export_deliveries d
-       SET status = 'delivering', attempts = d.attempts + 1, claim_id = gen_random_uuid(),
-           lease_until = now() + make_interval(secs => $2::double precision / 1000)
-       FROM due WHERE d.id = due.id
-       RETURNING d.id, d.job_id, d.destination_id, d.attempts, d.claim_id, d.type, d.name`,
-      [limit, this.opts.leaseMs]
-    )
-    return rows
+  private claim(limit: number): Promise<Claimed[]> {
+    return claimDueDeliveries(this.opts.db, limit, this.opts.leaseMs)
   }
 
   private async attempt(row: Claimed): Promise<void> {
@@ -228,7 +191,7 @@ export class DestinationDeliverer {
     }, leaseMs / 3)
     renew.unref()
     let outcome: { ok: true, location: string, bytes: number } | { ok: false, error: string }
-    const job = await db.job.findUnique({ where: { id: row.job_id } }).then(r => r && toExportJob(r))
+    const job = await findExport(db, row.job_id)
     try {
       outcome = { ok: true, ...await this.deliver(row, job) }
     } catch (error) {

@@ -13,6 +13,8 @@ import { testDestination } from '#server/lib/destinations/test'
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '#server/lib/local/s3rver'
 import { Readable } from 'node:stream'
 import { createStorage, uploadStream, type Storage } from '#server/lib/storage/s3'
+import { claimChannelNotification, unclaimedJobIds } from '#server/lib/exports/jobs/housekeeping'
+import { deliveryLines, jobNews } from '#server/lib/notifications/summary'
 import { CreateDestinationSchema, type CreateDestinationInput } from '#shared/types/destinations'
 import { startAzurite, type AzuriteHandle } from '../../helpers/azurite'
 import { createTestDatabase, type TestDatabase } from '../../helpers/database'
@@ -237,6 +239,22 @@ describe('destinations', () => {
       const missing = await testDestination(db, userId, CreateDestinationSchema.parse(azureInput('no-such-container')), { allowHosts: ['127.0.0.1'] })
       expect(missing.steps.map(s => [s.step, s.ok])).toEqual([['credentials', true], ['container', false]])
       expect(missing.steps[1]!.message).toBe('The container no-such-container does not exist (404)')
+    })
+
+    it('holds the job\'s notifications until its deliveries settle, then says where the file went', async () => {
+      const d = await destination(azureInput())
+      const { job } = await completedJob([d.id], 1000)
+      const settled: string[] = []
+      const loop = deliverer({ onJobSettled: id => settled.push(id) })
+      await loop.jobCompleted(job.id)
+      expect(await claimChannelNotification(db, job.id, 'email')).toBeNull()
+      expect(await unclaimedJobIds(db, 'email', new Date(0), 1000)).not.toContain(job.id)
+      await loop.tick()
+      expect(settled).toEqual([job.id])
+      const claimed = await claimChannelNotification(db, job.id, 'email')
+      expect(claimed?.id).toBe(job.id)
+      const news = await jobNews(db, claimed!, { appUrl: 'http://outport.test', downloadKey: null, retentionHours: 24 })
+      expect(deliveryLines(news.deliveries)).toEqual([`Delivered to ${azurite.accountUrl}/reports/outport/${job.id}/transactions_2026-11-01_to_2026-11-30.csv`])
     })
 
     it('delivers a file byte for byte as a block blob', async () => {

@@ -69,6 +69,8 @@ export const ConfigSchema = z.object({
   DESTINATIONS_MAX_PER_USER: positiveInt.max(1000).default(10),
   DESTINATION_MAX_ATTEMPTS: positiveInt.max(30).default(6),
   DESTINATION_RETRY_BASE_MS: positiveInt.default(60_000),
+  // Tests one user may run per minute (each connects out), then 429 with Retry-After.
+  DESTINATION_TESTS_PER_MINUTE: positiveInt.default(10),
   // The AWS identity Outport calls AssumeRole as, shown in the trust policy users paste.
   DESTINATIONS_AWS_PRINCIPAL_ARN: optionalString,
   EXPORT_WORKER_CONCURRENCY: positiveInt.max(64).default(2),

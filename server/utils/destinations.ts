@@ -1,8 +1,17 @@
 import { DestinationDeliverer } from '../lib/destinations/deliveries'
 import { destinationsKey } from '../lib/destinations/store'
+import { DestinationTestLimit } from '../lib/destinations/test'
 import { logFn } from '../lib/log'
 
 let deliverer: DestinationDeliverer | undefined
+let testLimit: DestinationTestLimit | undefined
+
+/** The per-user limit on destination tests (DESTINATION_TESTS_PER_MINUTE). */
+export async function useDestinationTestLimit(): Promise<DestinationTestLimit> {
+  const { db, config } = await useAppContext()
+  testLimit ??= new DestinationTestLimit(db, config.DESTINATION_TESTS_PER_MINUTE)
+  return testLimit
+}
 
 /**
  * This process's delivery loop to destinations (roles all and worker), once started; undefined on

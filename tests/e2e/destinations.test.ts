@@ -24,7 +24,7 @@ describe('destinations over HTTP', () => {
   let sshd: SshdHandle
   const suite = useServerSuite({
     name: 'destinations',
-    env: { WEBHOOK_ALLOW_HOSTS: '127.0.0.1', DESTINATIONS_MAX_PER_USER: '3', DESTINATION_RETRY_BASE_MS: '200', METRICS_TOKEN: 'destinations-metrics' }
+    env: { WEBHOOK_ALLOW_HOSTS: '127.0.0.1', DESTINATIONS_MAX_PER_USER: '3', DESTINATION_RETRY_BASE_MS: '200', DESTINATION_TESTS_PER_MINUTE: '3', METRICS_TOKEN: 'destinations-metrics' }
   })
   const answers: string[] = []
   let http: ReturnType<typeof client>
@@ -143,6 +143,11 @@ describe('destinations over HTTP', () => {
     expect(file.length).toBe(job.file_size_bytes)
     expect((await theirObject(job.deliveries[0]!.location!)).equals(file)).toBe(true)
     expect((await readFile(`${sshd.root}/${job.job_id}-${DATASETS[0]!.name}_all_dates.csv`)).equals(file)).toBe(true)
+    // DESTINATION_TESTS_PER_MINUTE (3): two were run above.
+    expect((await send('POST', `/api/destinations/${sftp.id}/test`, alice.token)).json().ok).toBe(true)
+    const limited = await http.api(`/api/destinations/${sftp.id}/test`, { method: 'POST', token: alice.token })
+    expect(limited.status).toBe(429)
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
     // At most DESTINATIONS_MAX_PER_USER.
     expect((await send('POST', '/api/destinations', alice.token, s3Body('Third'))).status).toBe(201)
     expect((await send('POST', '/api/destinations', alice.token, s3Body('Fourth'))).status).toBe(409)

@@ -1,4 +1,7 @@
+import type { RateLimiterPostgres } from 'rate-limiter-flexible'
 import type { Db } from '#server/lib/db/client'
+import { postgresLimiter, takePoint } from '#server/lib/rate-limit'
+import { RequestError } from '#server/lib/validation'
 import { DESTINATION_CONFIG_SCHEMAS, type DestinationTestResultDTO, type DestinationType } from '#shared/types/destinations'
 import { driverDeps } from './deliveries'
 import { DRIVERS } from './drivers'
@@ -24,4 +27,20 @@ export async function testDestination(
     if (!TestSteps.stopped(error)) throw error
   }
   return { ok: steps.ok, steps: steps.steps, host_key_sha256: steps.hostKeySha256, tested_at: new Date().toISOString() }
+}
+
+/**
+ * Each test connects out to a host the user chose: DESTINATION_TESTS_PER_MINUTE per user, counted in
+ * PostgreSQL across processes (the table the webhook test pings use, under its own key prefix).
+ */
+export class DestinationTestLimit {
+  private readonly limiter: RateLimiterPostgres
+
+  constructor(db: Db, perMinute: number) {
+    this.limiter = postgresLimiter(db, { tableName: 'webhook_send_rate_limits', keyPrefix: 'destination-test', points: perMinute, durationSeconds: 60 })
+  }
+
+  async take(userId: string): Promise<void> {
+    await takePoint(this.limiter, userId, seconds => new RequestError(429, `Too many destination tests; try again in ${seconds} s`, { retryAfterSeconds: seconds }))
+  }
 }

@@ -422,7 +422,8 @@ export const OPERATIONS = {
     auth: 'user',
     scope: 'destinations:write',
     body: { schema: CreateDestinationSchema, example: examples.CREATE_DESTINATION },
-    responses: { 200: { description: 'Each step\'s outcome, in order', schema: DestinationTestResultSchema, example: examples.DESTINATION_TEST } }
+    responses: { 200: { description: 'Each step\'s outcome, in order', schema: DestinationTestResultSchema, example: examples.DESTINATION_TEST } },
+    errors: { 429: 'The caller ran more than DESTINATION_TESTS_PER_MINUTE tests in a minute; Retry-After says when to try again' }
   },
   'GET /api/destinations/{id}': {
     summary: 'Get a destination',
@@ -464,7 +465,8 @@ export const OPERATIONS = {
     responses: { 200: { description: 'Each step\'s outcome, in order', schema: DestinationTestResultSchema, example: examples.DESTINATION_TEST } },
     errors: {
       404: 'No such destination of the caller\'s',
-      409: 'The saved credentials cannot be read (DESTINATIONS_KEY changed): enter them again'
+      409: 'The saved credentials cannot be read (DESTINATIONS_KEY changed): enter them again',
+      429: 'The caller ran more than DESTINATION_TESTS_PER_MINUTE tests in a minute; Retry-After says when to try again'
     }
   },
   'GET /api/webhooks': {

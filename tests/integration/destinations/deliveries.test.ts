@@ -147,6 +147,14 @@ describe('destinations', () => {
       expect(missing.steps[1]!.message).toBe('The bucket no-such-bucket does not exist (404)')
     })
 
+    it('reaches a named endpoint at the address it checked', async () => {
+      const named = CreateDestinationSchema.parse(s3Input('their-bucket', sigv4.endpoint.replace('127.0.0.1', 'localhost')))
+      expect((await testDestination(db, userId, named, { allowHosts: ['localhost'] })).ok).toBe(true)
+      // Not allowed: even over https, localhost resolves to loopback.
+      const https = CreateDestinationSchema.parse(s3Input('their-bucket', sigv4.endpoint.replace('http://127.0.0.1', 'https://localhost')))
+      expect((await testDestination(db, userId, https, { allowHosts: [] })).steps[0]!.message).toMatch(/^The endpoint resolves to a private or reserved address \((127\.0\.0\.1|::1)\)$/)
+    })
+
     it('refuses a loopback endpoint unless allowed, as webhooks do', async () => {
       const result = await testDestination(db, userId, CreateDestinationSchema.parse(s3Input()), { allowHosts: [] })
       expect(result.steps).toEqual([expect.objectContaining({ step: 'credentials', ok: false, message: 'The endpoint must use https' })])

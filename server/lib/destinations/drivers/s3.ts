@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import { Agent as HttpAgent } from 'node:http'
+import { Agent as HttpsAgent } from 'node:https'
+import type { LookupFunction } from 'node:net'
 import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts'
@@ -15,8 +18,15 @@ import { DestinationError, vetEndpoint, type Driver, type DriverDeps, type TestS
  */
 
 async function client(config: S3Config, credentials: S3Credentials, deps: DriverDeps): Promise<S3Client> {
-  // Checked at every use: a name accepted yesterday may point at 127.0.0.1 today.
-  if (config.endpoint) await vetEndpoint(config.endpoint, deps, 'endpoint')
+  // Checked at every use: a name accepted yesterday may point at 127.0.0.1 today. The connection
+  // then goes to the checked address, so DNS cannot change between the check and the connect.
+  const vetted = config.endpoint ? await vetEndpoint(config.endpoint, deps, 'endpoint') : null
+  const lookup: LookupFunction | undefined = vetted
+    ? (_hostname, options, callback) => {
+        if (options.all) (callback as (error: null, addresses: Array<{ address: string, family: number }>) => void)(null, vetted.addresses)
+        else callback(null, vetted.address, vetted.family)
+      }
+    : undefined
   return new S3Client({
     region: config.region,
     endpoint: config.endpoint ?? undefined,
@@ -24,7 +34,11 @@ async function client(config: S3Config, credentials: S3Credentials, deps: Driver
     credentials: await resolveCredentials(config, credentials, deps),
     // Retries are the delivery queue's, with backoff; a test answers at once.
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: 10_000, socketTimeout: deps.timeoutMs },
+    requestHandler: {
+      connectionTimeout: 10_000,
+      socketTimeout: deps.timeoutMs,
+      ...(lookup && { httpAgent: new HttpAgent({ keepAlive: true, lookup }), httpsAgent: new HttpsAgent({ keepAlive: true, lookup }) })
+    },
     // S3-compatible stores may store aws-chunked framing verbatim (see server/lib/storage/s3.ts).
     ...(config.endpoint ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } as const : {})
   })

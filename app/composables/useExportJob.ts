@@ -1,9 +1,16 @@
 import { useEventListener, useTimeoutFn } from '@vueuse/core'
 import type { ExportJobDTO } from '#shared/types/exports'
-import { isActiveStatus, isFinalStatus } from '#shared/types/jobs'
+import { isFinalStatus } from '#shared/types/jobs'
 
 const POLL_MS = 1000
 const MAX_BACKOFF_MS = 15_000
+/** A finished job's deliveries take seconds, or minutes between retries: asked about less often. */
+const DELIVERY_POLL_MS = 5000
+
+/** Nothing more will change: the job is final and none of its deliveries is still under way. */
+function settled(job: ExportJobDTO): boolean {
+  return isFinalStatus(job.status) && !job.deliveries.some(d => d.status === 'pending' || d.status === 'delivering')
+}
 
 export interface ExportJobError { statusCode?: number, message: string }
 
@@ -18,7 +25,8 @@ interface JobPoller {
 }
 
 /**
- * Polls one export job until it is final: every `intervalMs` while it is pending or running,
+ * Polls one export job until it is settled: every `intervalMs` while it is pending or running
+ * (every few seconds once final while a delivery to a destination is still under way),
  * backing off on errors, giving up on 404 or 401 (asking again will not help), pausing while the
  * tab is hidden and reading at once when it is shown again. Browser only.
  */
@@ -52,9 +60,9 @@ function pollExportJob(
         const next = await $fetch<ExportJobDTO>(`/api/analytics/exports/${id}`)
         if (!scope.active || current !== generation) return
         failures = 0
-        final = isFinalStatus(next.status)
+        final = settled(next)
         on.job(next)
-        if (!final) schedule(intervalMs)
+        if (!final) schedule(isFinalStatus(next.status) ? Math.max(intervalMs, DELIVERY_POLL_MS) : intervalMs)
       } catch (e) {
         if (!scope.active || current !== generation) return
         const statusCode = apiErrorStatus(e)
@@ -132,7 +140,7 @@ export function useExportJob(jobId: Ref<string | null | undefined>) {
 }
 
 /**
- * Keeps the pending and running jobs of a list fresh until they are final, each polled as
+ * Keeps the pending and running jobs of a list (and finished ones still delivering) fresh until they are settled, each polled as
  * `useExportJob` polls one (first after `intervalMs`: the list was just read). A fresh job
  * replaces its row; rows that leave the list are no longer followed.
  */
@@ -146,7 +154,7 @@ export function useExportJobs(jobs: Ref<ExportJobDTO[]>, { intervalMs = POLL_MS 
 
   function sync() {
     if (!mounted) return
-    const active = new Set<string>(jobs.value.filter((j: ExportJobDTO) => isActiveStatus(j.status)).map((j: ExportJobDTO) => j.job_id))
+    const active = new Set<string>(jobs.value.filter((j: ExportJobDTO) => !settled(j)).map((j: ExportJobDTO) => j.job_id))
     for (const [id, poller] of pollers) {
       if (active.has(id)) continue
       poller.stop()

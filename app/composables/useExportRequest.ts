@@ -33,12 +33,14 @@ export interface ExportRequestState {
   /** Split into parts (empty: one file). */
   max_part_mb: number | undefined
   max_part_rows: number | undefined
+  /** The user's destinations that also get the file (none: download only). */
+  destination_ids: string[]
 }
 
 const FIELD_LABELS: Record<string, string> = {
   format: 'Format', start_date: 'Start date', end_date: 'End date', account_ids: 'Accounts', tag_ids: 'Tags',
   compression: 'Compression', parquet_compression: 'Compression', columns: 'Columns', limit: 'Row limit', csv: 'CSV options',
-  max_part_mb: 'Part size', max_part_rows: 'Rows per workbook'
+  max_part_mb: 'Part size', max_part_rows: 'Rows per workbook', destination_ids: 'Destinations'
 }
 
 /** The condition as the API takes it, or null while a value it needs is still empty. */
@@ -87,7 +89,8 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     csv: { ...DEFAULT_CSV_OPTIONS },
     conditions: [],
     max_part_mb: undefined,
-    max_part_rows: undefined
+    max_part_rows: undefined,
+    destination_ids: []
   })
   const columnTypes = new Map(dataset.columns.map(c => [c.name, c.type]))
 
@@ -119,6 +122,7 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     if (state.max_part_mb !== undefined) body.max_part_mb = state.max_part_mb
     // Rows per part only where the dialog offers them (a format with a row cap: Excel).
     if (state.max_part_rows !== undefined && EXPORT_FORMATS[state.format].maxRows !== null) body.max_part_rows = state.max_part_rows
+    if (state.destination_ids.length) body.destination_ids = [...state.destination_ids]
     return body
   })
 

@@ -22,6 +22,8 @@ export interface ScheduleDraft {
   /** 'settings': the user's notification settings decide; 'custom': the channels below. */
   notify: 'settings' | 'custom'
   channels: Record<ChannelKey, boolean>
+  /** The destinations each run is delivered to (none: download only). */
+  destinationIds: string[]
 }
 
 /** The browser's time zone: where the user most likely wants "08:00" to mean 08:00. */
@@ -31,11 +33,11 @@ export function browserTimeZone(): string {
 
 export function newDraft(): ScheduleDraft {
   return { name: '', range: 'previous_week', lastNDays: 30, initialStartDate: '', frequency: 'weekly', every: 15, time: '08:00', weekday: 1, dayOfMonth: '1', cron: '0 8 * * 1', timeZone: browserTimeZone(),
-    notify: 'settings', channels: allChannels(() => true) }
+    notify: 'settings', channels: allChannels(() => true), destinationIds: [] }
 }
 
-export function toDraft(s: Pick<ScheduleDTO, 'name' | 'range' | 'cadence'> & Partial<Pick<ScheduleDTO, 'channels'>>): ScheduleDraft {
-  const draft = { ...newDraft(), name: s.name ?? '', timeZone: s.cadence.time_zone }
+export function toDraft(s: Pick<ScheduleDTO, 'name' | 'range' | 'cadence'> & Partial<Pick<ScheduleDTO, 'channels' | 'request'>>): ScheduleDraft {
+  const draft = { ...newDraft(), name: s.name ?? '', timeZone: s.cadence.time_zone, destinationIds: [...s.request?.destination_ids ?? []] }
   if (s.channels) {
     // A channel the API's choice leaves out follows the settings; the form can only show on or off.
     draft.notify = 'custom'
@@ -57,7 +59,7 @@ export function toDraft(s: Pick<ScheduleDTO, 'name' | 'range' | 'cadence'> & Par
 }
 
 /** What the schedule form sets, as the API names it. */
-export interface ScheduleSettings { name: string | null, range: ScheduleRange, cadence: Cadence, channels: ScheduleChannels | null }
+export interface ScheduleSettings { name: string | null, range: ScheduleRange, cadence: Cadence, channels: ScheduleChannels | null, destination_ids: string[] }
 
 /** The API's range, cadence, name and notification channels from the form. */
 export function fromDraft(d: ScheduleDraft): ScheduleSettings {
@@ -74,7 +76,7 @@ export function fromDraft(d: ScheduleDraft): ScheduleSettings {
   else if (d.frequency === 'monthly') cadence = { frequency: 'monthly', time: d.time, day_of_month: d.dayOfMonth === 'last' ? 'last' : Number(d.dayOfMonth), time_zone }
   else cadence = { frequency: 'daily', time: d.time, time_zone }
   const channels = d.notify === 'custom' ? { ...d.channels } : null
-  return { name: d.name.trim() || null, range, cadence, channels }
+  return { name: d.name.trim() || null, range, cadence, channels, destination_ids: [...d.destinationIds] }
 }
 
 /** The API's field errors for the form: `cadence.time` → the form's `time`, and so on. */
@@ -85,6 +87,7 @@ export function draftField(apiField: string): string {
     'cadence.weekday': 'weekday', 'cadence.day_of_month': 'dayOfMonth', 'cadence.time_zone': 'timeZone', 'name': 'name',
     'channels': 'notify', 'channels.telegram': 'notify', 'channels.email': 'notify', 'channels.webhooks': 'notify'
   }
+  if (apiField === 'destination_ids' || apiField.startsWith('destination_ids.')) return 'destinationIds'
   return map[apiField] ?? ''
 }
 

@@ -27,6 +27,9 @@ export const ConfigSchema = z.object({
   // A storage connection that moves no bytes for this long is given up (and the export retried),
   // so a hung S3 endpoint cannot hold a worker slot forever.
   S3_IDLE_TIMEOUT_SECONDS: positiveInt.max(3600).default(60),
+  // Server-side encryption asked for on every write to Outport's bucket (destinations take their own).
+  S3_SSE: z.enum(['AES256', 'aws:kms']).optional(),
+  S3_SSE_KMS_KEY_ID: optionalString,
   APP_URL: z.url().default('http://localhost:3000'),
   NUXT_SESSION_PASSWORD: z.string().min(32, 'must be at least 32 characters').optional(),
   // Telegram stays off while the token is unset. NUXT_SESSION_PASSWORD also keys the download links
@@ -59,6 +62,17 @@ export const ConfigSchema = z.object({
   WEBHOOK_MANUAL_SENDS_PER_MINUTE: positiveInt.default(10),
   // Deliveries (sent, given up or still pending) older than this are deleted by the retention task.
   WEBHOOK_DELIVERY_RETENTION_DAYS: positiveInt.max(36500).default(30),
+  // Destinations (server/lib/destinations): credentials sealed with DESTINATIONS_KEY (else a key
+  // derived from NUXT_SESSION_PASSWORD); deliveries retried from DESTINATION_RETRY_BASE_MS, doubling,
+  // up to DESTINATION_MAX_ATTEMPTS. Endpoints and SFTP hosts follow WEBHOOK_ALLOW_HOSTS.
+  DESTINATIONS_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  DESTINATIONS_MAX_PER_USER: positiveInt.max(1000).default(10),
+  DESTINATION_MAX_ATTEMPTS: positiveInt.max(30).default(6),
+  DESTINATION_RETRY_BASE_MS: positiveInt.default(60_000),
+  // Tests one user may run per minute (each connects out), then 429 with Retry-After.
+  DESTINATION_TESTS_PER_MINUTE: positiveInt.default(10),
+  // The AWS identity Outport calls AssumeRole as, shown in the trust policy users paste.
+  DESTINATIONS_AWS_PRINCIPAL_ARN: optionalString,
   EXPORT_WORKER_CONCURRENCY: positiveInt.max(64).default(2),
   EXPORT_URL_TTL_SECONDS: positiveInt.max(7 * 24 * 3600).default(3600),
   EXPORT_RETENTION_HOURS: positiveInt.default(24),

@@ -69,6 +69,9 @@ export class Metrics {
   private readonly notifications: Counter<'channel' | 'outcome'>
   private readonly http: Histogram<'route' | 'method' | 'status'>
   private readonly auditFailures: Counter<'action'>
+  private readonly deliveries: Counter<'type' | 'outcome'>
+  private readonly deliveryBytes: Counter<'type'>
+  private readonly deliveryDuration: Histogram<'type' | 'outcome'>
 
   constructor(private readonly sources: MetricsSources = {}) {
     const registers = [this.registry]
@@ -141,6 +144,21 @@ export class Metrics {
       registers
     })
 
+    this.deliveries = new Counter({
+      name: 'outport_destination_deliveries_total',
+      help: 'Delivery attempts to destinations by type (s3, azure_blob, sftp) and outcome (delivered, retry, failed).',
+      labelNames: ['type', 'outcome'],
+      registers
+    })
+    this.deliveryBytes = new Counter({ name: 'outport_destination_bytes_total', help: 'Bytes delivered to destinations, by type.', labelNames: ['type'], registers })
+    this.deliveryDuration = new Histogram({
+      name: 'outport_destination_delivery_duration_seconds',
+      help: 'How long a delivery attempt took, by type and outcome.',
+      labelNames: ['type', 'outcome'],
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+      registers
+    })
+
     const loop = this.loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
     loop.enable()
     new Gauge({
@@ -208,6 +226,13 @@ export class Metrics {
   /** An audit event could not be written; `action` is one of the few names in shared/types/audit.ts. */
   auditWriteFailed(action: string): void {
     this.auditFailures.inc({ action })
+  }
+
+  /** One delivery attempt to a destination: its outcome, duration and (delivered) bytes. */
+  delivery(type: string, outcome: 'delivered' | 'retry' | 'failed', seconds: number, bytes = 0): void {
+    this.deliveries.inc({ type, outcome })
+    this.deliveryDuration.observe({ type, outcome }, seconds)
+    if (outcome === 'delivered') this.deliveryBytes.inc({ type }, bytes)
   }
 
   /** The exposition text, gauges read now. */

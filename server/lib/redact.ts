@@ -43,7 +43,13 @@ const RULES: ReadonlyArray<[RegExp, string]> = [
   // Webhook signing secrets (Standard Webhooks' whsec_ + base64).
   [/\bwhsec_[A-Za-z0-9+/=]{8,}/g, `whsec_${REDACTED}`],
   // The sealed session cookie (nuxt-auth-utils' name), in a Cookie or Set-Cookie header.
-  [/(nuxt-session=)[^;\s"',\\]+/g, `$1${REDACTED}`]
+  [/(nuxt-session=)[^;\s"',\\]+/g, `$1${REDACTED}`],
+  // Destination credentials: a private key's PEM body, and the credential fields of a request body
+  // or an object printed as JSON (server/lib/destinations).
+  [/(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----)/g, `$1${REDACTED}$2`],
+  [/((?:\\?")(?:secret_access_key|account_key|sas_token|private_key|passphrase|password)\\?"\s*:\s*\\?")(?:[^"\\]|\\(?!"))*/g, `$1${REDACTED}`],
+  // A bare SAS token's signature (inside a URL the query rule below takes it).
+  [new RegExp(String.raw`((?:^|[?&\s])sig=)${VALUE}`, 'g'), `$1${REDACTED}`]
 ]
 
 // The user-info of an http(s) URL (`user@` or `user:password@`): before the host, no `/`, `?` or `#`.

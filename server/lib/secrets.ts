@@ -6,8 +6,8 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
  * secret under its own label, so a database dump alone reveals none of them.
  */
 
-export function secretsKey(secret: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, 'outport', 'user-secrets/v1', 32))
+export function secretsKey(secret: string, label = 'user-secrets/v1'): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'outport', label, 32))
 }
 
 export function seal(key: Buffer, plaintext: string): string {

@@ -10,7 +10,8 @@ const RETRY_START_MS = 5000
  * (roles all and worker) → a first retention sweep (a server that was down for a day must not
  * wait for the next scheduled one) → a first scheduler pass (schedules that came due meanwhile) →
  * Telegram (updates for all and web, the notification sweep for all and worker) → notifications
- * (the webhook delivery loop and the email/webhook sweep, all and worker). Starting at boot rather
+ * (the webhook delivery loop and the email/webhook sweep, all and worker). The destination delivery
+ * loop starts just before the worker and stops just after it (queued deliveries wait in PostgreSQL). Starting at boot rather
  * than on the first request surfaces configuration errors at
  * once; a database that is still booting is waited for.
  *
@@ -31,6 +32,7 @@ export default defineNitroPlugin((nitroApp) => {
     const context = await useAppContext().catch(() => undefined)
     await stopExportEventHub()
     await useExportWorker()?.stop((context?.config.EXPORT_SHUTDOWN_GRACE_SECONDS ?? 20) * 1000)
+    await stopDestinations()
     await stopNotifications()
     await stopTelegram()
     await context?.close()
@@ -40,6 +42,8 @@ export default defineNitroPlugin((nitroApp) => {
 async function start(signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     try {
+      // Before the worker, so a job it completes at once finds the delivery loop.
+      await startDestinations()
       await startExportWorker()
       break
     } catch (error) {

@@ -1,5 +1,6 @@
 import { liveSessionIds } from '../lib/auth/sessions'
 import { liveTokenIds } from '../lib/auth/tokens'
+import { deliveriesOfJob } from '../lib/destinations/deliveries'
 import { exportDTO } from '../lib/exports/dto'
 import { ExportEventHub } from '../lib/exports/events'
 import { queuePosition } from '../lib/exports/jobs/history'
@@ -16,7 +17,10 @@ export function useExportEventHub(): Promise<ExportEventHub> {
       databaseUrl: config.DATABASE_URL,
       // No presigned URL: it would be minted for every event and outlive none of them usefully;
       // a client reads the job (GET /api/analytics/exports/{id}) once it is completed.
-      toDTO: async job => exportDTO(job, null, config, await queuePosition(db, job)),
+      toDTO: async (job) => {
+        const [position, deliveries] = await Promise.all([queuePosition(db, job), deliveriesOfJob(db, job)])
+        return exportDTO(job, null, config, position, deliveries)
+      },
       liveCredentials: (kind, ids) => kind === 'session' ? liveSessionIds(db, ids) : liveTokenIds(db, ids),
       heartbeatMs: config.EXPORT_EVENTS_HEARTBEAT_SECONDS * 1000,
       authCheckMs: config.EXPORT_EVENTS_AUTH_CHECK_SECONDS * 1000,

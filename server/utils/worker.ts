@@ -39,7 +39,9 @@ export function startExportWorker(): Promise<ExportWorker | undefined> {
       metrics: useMetrics().worker,
       // Every notification channel, each once per job; none of them can change the job.
       onFinished: async (jobId) => {
-        (await useNotifications()).jobFinished(jobId)
+        // Deliveries first: a job with destinations is announced once they settle.
+        await useDestinationDeliverer()?.jobCompleted(jobId).catch((error: Error) => console.warn(`[outport:destinations] job ${jobId}: ${error.message}`))
+        ;(await useNotifications()).jobFinished(jobId)
         // A schedule's run: count it towards (or reset) the schedule's failures in a row.
         await settleScheduledRun(jobId).catch((error: Error) => console.warn(`[outport:schedules] job ${jobId}: ${error.message}`))
       }

@@ -18,6 +18,12 @@ export const AUDIT_ACTIONS = {
   'schedule.watermark_reset': 'Schedule watermark reset',
   'schedule.backfill_created': 'Schedule backfill started',
   'schedule.backfill_cancelled': 'Schedule backfill cancelled',
+  'destination.created': 'Destination added',
+  'destination.updated': 'Destination changed',
+  'destination.deleted': 'Destination removed',
+  'destination.tested': 'Destination tested',
+  'export.delivered': 'Export delivered to a destination',
+  'export.delivery_failed': 'Export delivery failed',
   'session.signed_in': 'Signed in',
   'session.sign_in_failed': 'Sign-in failed',
   'session.signed_out': 'Signed out'

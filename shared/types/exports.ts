@@ -3,6 +3,7 @@ import { COMPRESSION_IDS, EXPORT_FORMATS, ExportFormatSchema, PARQUET_COMPRESSIO
 import { ExportErrorCodeSchema } from './errors'
 import { JOB_STATUS_IDS, JobStatusSchema, type JobStatus } from './jobs'
 import { RowFilterSchema, RowFiltersSchema, type RowFilter } from './row-filters'
+import { DestinationIdsSchema, ExportDeliverySchema } from './destinations'
 
 /** Export requests, job metadata and the status DTO, shared by the API, the worker and the app (snake_case, as in the PRD). */
 
@@ -93,6 +94,8 @@ export interface ExportMetadata {
   checksum_sha256?: string
   /** Set on a schedule's run (the schedule's id is the job's `schedule_id` column). */
   schedule?: ScheduleRunInfo
+  /** The destinations asked for (their deliveries are rows of `export_deliveries`); absent = none. */
+  destination_ids?: string[]
   /** An incremental schedule's run ("only new rows since the last run"). */
   incremental?: IncrementalRun
 }
@@ -197,7 +200,8 @@ export const ExportJobSchema = z.object({
   max_part_mb: z.int().nullable().meta({ description: 'The requested largest part in MiB (null: not split by size)' }),
   max_part_rows: z.int().nullable().meta({ description: 'The requested most rows a part (null: not split by rows)' }),
   parts: z.array(ExportPartSchema).nullable().meta({ description: 'A multi-part export\'s parts in order, with fresh links while completed; null for a single file' }),
-  manifest_url: z.url().nullable().meta({ description: 'A presigned URL of a multi-part export\'s manifest (written last), while completed' })
+  manifest_url: z.url().nullable().meta({ description: 'A presigned URL of a multi-part export\'s manifest (written last), while completed' }),
+  deliveries: z.array(ExportDeliverySchema).meta({ description: 'One per destination asked for, once the file is written (empty before and without destinations)' })
 }).meta({ id: 'ExportJob' })
 
 export type ExportJobDTO = z.infer<typeof ExportJobSchema>
@@ -270,7 +274,9 @@ export const CreateExportSchema = z.strictObject({
   // Whether each condition fits its column is checked by the engine, which has the manifest.
   row_filters: RowFiltersSchema.nullish(),
   max_part_mb: z.number(PART_MB_MESSAGE).int(PART_MB_MESSAGE).min(PART_LIMITS.minMb, PART_MB_MESSAGE).max(PART_LIMITS.maxMb, PART_MB_MESSAGE).nullish(),
-  max_part_rows: z.number(PART_ROWS_MESSAGE).int(PART_ROWS_MESSAGE).min(PART_LIMITS.minRows, PART_ROWS_MESSAGE).max(PART_LIMITS.maxRows, PART_ROWS_MESSAGE).nullish()
+  max_part_rows: z.number(PART_ROWS_MESSAGE).int(PART_ROWS_MESSAGE).min(PART_LIMITS.minRows, PART_ROWS_MESSAGE).max(PART_LIMITS.maxRows, PART_ROWS_MESSAGE).nullish(),
+  // Ownership is checked by the engine (another user's id is a 404 naming the field).
+  destination_ids: DestinationIdsSchema.nullish()
 }).superRefine((v, ctx) => {
   if (v.start_date && v.end_date && v.start_date > v.end_date) {
     ctx.addIssue({ code: 'custom', path: ['end_date'], message: 'The end date must be on or after the start date' })

@@ -22,6 +22,7 @@ const CREATES: Record<string, string> = {
   'POST /api/analytics/exports': 'jobs',
   'POST /api/analytics/schedules': 'schedules',
   'POST /api/webhooks': 'webhook_endpoints',
+  'POST /api/destinations': 'destinations',
   'POST /api/tokens': 'api_tokens'
 }
 
@@ -64,7 +65,7 @@ describe('the API contract', () => {
   function real(value: unknown): unknown {
     const swaps: Array<[string, string]> = [
       [examples.ACCOUNT_ID, alice.account_ids[0]!], [examples.TAG_ID, alice.tag_ids[0]!],
-      [examples.JOB_ID, ids.job!], [examples.SCHEDULE_ID, ids.schedule!], [examples.WEBHOOK_ID, ids.webhook!],
+      [examples.JOB_ID, ids.job!], [examples.SCHEDULE_ID, ids.schedule!], [examples.WEBHOOK_ID, ids.webhook!], [examples.DESTINATION_ID, ids.destination!],
       [examples.TOKEN_ID, ids.token!], [examples.DELIVERY_ID, ids.delivery!], ['hooks.example.com', '127.0.0.1'],
       ...Object.entries(login).map(([field, text]) => [text, alice[field as keyof typeof login]] as [string, string])
     ]
@@ -77,7 +78,7 @@ describe('the API contract', () => {
   function fill(path: string, params: Record<string, string> = {}): string {
     const resource = path.startsWith('/api/analytics/schedules')
       ? 'schedule'
-      : path.startsWith('/api/webhooks') ? 'webhook' : path.startsWith('/api/tokens') ? 'token' : 'job'
+      : path.startsWith('/api/webhooks') ? 'webhook' : path.startsWith('/api/tokens') ? 'token' : path.startsWith('/api/destinations') ? 'destination' : 'job'
     // A watermark is reset on an incremental schedule; a backfill is the fixture schedule's.
     const id = path.endsWith('/reset') ? ids.incremental! : ids[resource]!
     return path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? (name === 'id' ? id : name === 'backfill_id' ? ids.backfill! : ids.delivery!)))
@@ -165,6 +166,7 @@ describe('the API contract', () => {
     if (path.startsWith('/api/analytics/schedules')) return { id: (await create('POST /api/analytics/schedules')).id as string }
     if (path.startsWith('/api/webhooks')) return { id: (await create('POST /api/webhooks')).id as string }
     if (path.startsWith('/api/tokens')) return { id: (await create('POST /api/tokens')).id as string }
+    if (path.startsWith('/api/destinations')) return { id: (await create('POST /api/destinations')).id as string }
     return { id: (await create('POST /api/analytics/exports')).job_id as string }
   }
 
@@ -195,6 +197,7 @@ describe('the API contract', () => {
     ids.backfill = (await create('POST /api/analytics/schedules/{id}/backfill', { id: ids.schedule })).backfill_id as string
     ids.webhook = (await create('POST /api/webhooks')).id as string
     ids.token = (await create('POST /api/tokens')).id as string
+    ids.destination = (await create('POST /api/destinations')).id as string
     const ping = await call({ method: 'POST', path: `/api/webhooks/${ids.webhook}/test` })
     ids.delivery = ping.json().id as string
   })

@@ -46,7 +46,7 @@ describe('migrations', () => {
   it('matches schema.prisma exactly: tables, columns, types, defaults, enums, indexes, foreign keys', async () => {
     const actual = await databaseShape(db.url)
     const expected = schemaShape()
-    expect(Object.keys(expected.tables).sort()).toEqual(['accounts', 'api_tokens', 'audit_events', 'backfill_slots', 'job_notifications', 'jobs', 'login_rate_limits', 'notification_settings', 'schedule_backfills', 'schedules', 'sessions', 'tags', 'telegram_link_codes', 'users', 'webhook_deliveries', 'webhook_endpoints', 'webhook_send_rate_limits'])
+    expect(Object.keys(expected.tables).sort()).toEqual(['accounts', 'api_tokens', 'audit_events', 'backfill_slots', 'destinations', 'export_deliveries', 'job_notifications', 'jobs', 'login_rate_limits', 'notification_settings', 'schedule_backfills', 'schedules', 'sessions', 'tags', 'telegram_link_codes', 'users', 'webhook_deliveries', 'webhook_endpoints', 'webhook_send_rate_limits'])
     expect(actual).toEqual(expected)
   })
 

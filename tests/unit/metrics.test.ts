@@ -18,6 +18,9 @@ describe('metrics', () => {
     const families = parsePrometheus(await m.scrape())
     expect([...families.keys()].sort()).toEqual([
       'outport_audit_write_failures_total',
+      'outport_destination_bytes_total',
+      'outport_destination_deliveries_total',
+      'outport_destination_delivery_duration_seconds',
       'outport_duckdb_memory_bytes',
       'outport_event_loop_delay_seconds',
       'outport_export_bytes_total',

@@ -11,6 +11,18 @@ const API_TOKEN = `otp_${'Ab3_-'.repeat(8)}xyz`
 const COOKIE = 'Fe26.2*1*3c1a9f*Zm9vYmFy*YmF6cXV4*1767225600000*9b2c*c2VhbGVk~2'
 
 describe('redact', () => {
+  it('removes destination credentials: JSON fields (also escaped inside a JSON line), PEM keys, SAS signatures', () => {
+    const body = JSON.stringify({ credentials: { access_key_id: 'AKIAEXAMPLE', secret_access_key: 'wJalr/XUtn+FEMI', account_key: 'a2V5==', password: 'p"w' } })
+    const once = redact(body)
+    expect(once).toContain('"access_key_id":"AKIAEXAMPLE"')
+    for (const secret of ['wJalr/XUtn+FEMI', 'a2V5==', 'p\\"w']) expect(once).not.toContain(secret)
+    const nested = redact(JSON.stringify({ msg: body }))
+    expect(nested).not.toContain('wJalr')
+    const pem = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH PRIVATE KEY-----'
+    expect(redact(`key: ${pem}`)).toBe(`key: -----BEGIN OPENSSH PRIVATE KEY-----${REDACTED}-----END OPENSSH PRIVATE KEY-----`)
+    expect(redact('sas sv=2024-01-01&se=2027-01-01&sig=abc%2Fdef')).toBe(`sas sv=2024-01-01&se=2027-01-01&sig=${REDACTED}`)
+  })
+
   it('removes the bot token from a Bot API URL, as telegraf reports a non-JSON answer', () => {
     const line = `[outport:telegram] Telegram webhook not set (invalid json response body at https://api.telegram.org/bot${BOT_TOKEN}/setWebhook reason: Unexpected token '<')`
     const out = redact(line)

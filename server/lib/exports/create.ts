@@ -10,6 +10,7 @@ import { partLimits, resolveExportOptions, type CreateExportSchema, type ExportM
 import { EXPORT_FORMATS } from '#shared/types/formats'
 import { checkRowFilters } from '#shared/types/row-filters'
 import type { z } from 'zod'
+import { foreignDestinationIds } from '../destinations/store'
 import { IdempotencyConflictError, JobLimitError, submitExportJob } from './jobs/submit'
 import type { ExportJob } from './jobs/record'
 
@@ -77,7 +78,7 @@ export async function createExport(
  * same checks on their saved request.
  */
 export async function checkExportRequest(
-  db: Pick<Db, 'account' | 'tag'>,
+  db: Pick<Db, 'account' | 'tag' | 'destination'>,
   limits: Pick<Config, 'EXPORT_MAX_RANGE_DAYS'>,
   userId: string,
   request: CreateExportRequest
@@ -103,6 +104,12 @@ export async function checkExportRequest(
     ...(foreign.tags.length ? [{ field: 'tag_ids', message: `Not your tags: ${foreign.tags.join(', ')}` }] : [])
   ]
   if (errors.length) throw new ValidationError(errors)
+  const destinationIds = request.destination_ids ?? []
+  const strangers = await foreignDestinationIds(db, userId, destinationIds)
+  if (strangers.length) {
+    const message = `Not found: ${strangers.join(', ')}`
+    throw new RequestError(404, `destination_ids: ${message}`, { data: { errors: [{ field: 'destination_ids', message }] } })
+  }
 
   const options = resolveExportOptions(request)
   const metadata: ExportMetadata = {
@@ -116,7 +123,8 @@ export async function checkExportRequest(
     csv: options.csv,
     parquet_compression: options.parquet_compression,
     ...(request.max_part_mb && { max_part_mb: request.max_part_mb }),
-    ...(request.max_part_rows && { max_part_rows: request.max_part_rows })
+    ...(request.max_part_rows && { max_part_rows: request.max_part_rows }),
+    ...(destinationIds.length ? { destination_ids: destinationIds } : {})
   }
   return { dataset, metadata }
 }

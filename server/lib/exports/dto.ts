@@ -2,6 +2,7 @@ import type { Config } from '../config'
 import { presignDownload, type Storage } from '../storage/s3'
 import { exportFilename, exportManifestFilename } from '#shared/utils/filename'
 import { resolveExportOptions, type ExportJobDTO } from '#shared/types/exports'
+import type { ExportDeliveryDTO } from '#shared/types/destinations'
 import { fileContentType } from '#shared/types/formats'
 import type { ExportJob } from './jobs/record'
 import { retentionEnd } from './retention'
@@ -42,16 +43,16 @@ export function fileExpiresAt(job: ExportJob, retentionHours: number): Date | nu
 export type DtoConfig = Pick<Config, 'EXPORT_URL_TTL_SECONDS' | 'EXPORT_RETENTION_HOURS'>
 
 /** The job as the API shows it, with a download URL minted for this read. */
-export async function toExportDTO(job: ExportJob, storage: Storage, config: DtoConfig, queuePosition: number | null = null): Promise<ExportJobDTO> {
+export async function toExportDTO(job: ExportJob, storage: Storage, config: DtoConfig, queuePosition: number | null = null, deliveries: ExportDeliveryDTO[] = []): Promise<ExportJobDTO> {
   const [link, partLinks] = await Promise.all([mintDownloadLink(storage, job, config.EXPORT_URL_TTL_SECONDS), mintPartLinks(storage, job, config.EXPORT_URL_TTL_SECONDS)])
-  return exportDTO(job, link, config, queuePosition, partLinks)
+  return exportDTO(job, link, config, queuePosition, deliveries, partLinks)
 }
 
 /**
  * The job as the API shows it, given its download link. Separate from minting so notifications
  * (webhooks) can show the same fields without a presigned URL that would outlive its minutes.
  */
-export function exportDTO(job: ExportJob, link: DownloadLink | null, config: Pick<DtoConfig, 'EXPORT_RETENTION_HOURS'>, queuePosition: number | null = null, partLinks: PartLinks | null = null): ExportJobDTO {
+export function exportDTO(job: ExportJob, link: DownloadLink | null, config: Pick<DtoConfig, 'EXPORT_RETENTION_HOURS'>, queuePosition: number | null = null, deliveries: ExportDeliveryDTO[] = [], partLinks: PartLinks | null = null): ExportJobDTO {
   const { metadata } = job
   const options = resolveExportOptions(metadata)
   return {
@@ -88,6 +89,7 @@ export function exportDTO(job: ExportJob, link: DownloadLink | null, config: Pic
     max_part_mb: metadata.max_part_mb ?? null,
     max_part_rows: metadata.max_part_rows ?? null,
     parts: metadata.parts?.map(({ key: _key, ...part }, i) => ({ index: i + 1, ...part, download_url: partLinks?.parts[i] ?? null })) ?? null,
-    manifest_url: partLinks?.manifest ?? null
+    manifest_url: partLinks?.manifest ?? null,
+    deliveries
   }
 }

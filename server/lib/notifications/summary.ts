@@ -8,6 +8,8 @@ import type { ExportJob } from '../exports/jobs/record'
 import { retentionEnd } from '../exports/retention'
 import { retryUrl } from '../links'
 import { findDataset } from '../warehouse/datasets'
+import { deliveriesOfJob } from '../destinations/deliveries'
+import type { ExportDeliveryDTO } from '#shared/types/destinations'
 
 /** What every channel says about a finished export, gathered once (names looked up, links signed). */
 export interface JobNews {
@@ -31,6 +33,17 @@ export interface JobNews {
   expiresAt: Date | null
   reason: string | null
   retryUrl: string
+  /** Where the file was delivered, or why a delivery failed (announced once every delivery settled). */
+  deliveries: ExportDeliveryDTO[]
+}
+
+/** One line per delivery: "Delivered to s3://bucket/key" or "Delivery to Vendor SFTP failed: …". */
+export function deliveryLines(deliveries: ExportDeliveryDTO[]): string[] {
+  return deliveries.map((d) => {
+    if (d.status === 'delivered') return `Delivered to ${d.location}`
+    if (d.status === 'failed') return `Delivery to ${d.name} failed: ${d.error ?? 'unknown error'}`
+    return d.error ? `Delivery to ${d.name} failed, retrying: ${d.error}` : `Delivery to ${d.name} is still under way`
+  })
 }
 
 /** An incremental run that found nothing loaded since the last one (its file has the header only). */
@@ -63,6 +76,7 @@ export async function jobNews(db: Db, job: ExportJob, opts: NewsOptions): Promis
     downloadUrl: expiresAt && opts.downloadKey ? signedDownloadUrl(opts.appUrl, opts.downloadKey, job.id, expiresAt) : null,
     expiresAt,
     reason: completed ? null : job.error?.message ?? 'Unknown error.',
-    retryUrl: retryUrl(opts.appUrl, metadata.dataset_id, job.id)
+    retryUrl: retryUrl(opts.appUrl, metadata.dataset_id, job.id),
+    deliveries: completed ? await deliveriesOfJob(db, job) : []
   }
 }

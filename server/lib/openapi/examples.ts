@@ -78,7 +78,18 @@ export const EXPORT_JOB = {
   max_part_mb: null,
   max_part_rows: null,
   parts: null,
-  manifest_url: null
+  manifest_url: null,
+  deliveries: [{
+    destination_id: 'a7b8c9d0-e1f2-4a3b-8c4d-5e6f7a8b9c0d',
+    name: 'Data lake',
+    type: 's3',
+    status: 'delivered',
+    attempts: 1,
+    location: 's3://acme-data-lake/outport/fct_transactions/2026/11/30/fct_transactions_2026-01-01_to_2026-03-31.csv.gz',
+    error: null,
+    delivered_at: '2026-11-30T12:00:09.000Z',
+    next_attempt_at: null
+  }]
 }
 
 /** The answer to deleting the completed export above: the file is gone, the job stays. */
@@ -253,3 +264,56 @@ export const EXPORT_EVENTS = [
   '',
   ''
 ].join('\n')
+
+export const DESTINATION_ID = 'a7b8c9d0-e1f2-4a3b-8c4d-5e6f7a8b9c0d'
+
+/** Credentials in examples are placeholders: never real keys, never shown back. */
+export const CREATE_DESTINATION = {
+  name: 'Data lake',
+  type: 's3',
+  config: { bucket: 'acme-data-lake', prefix: 'outport/{dataset}/{yyyy}/{mm}/{dd}/{filename}', region: 'eu-west-1', sse: 'aws:kms', kms_key_id: 'alias/data-lake' },
+  credentials: { role_arn: 'arn:aws:iam::123456789012:role/outport-delivery' }
+}
+
+export const DESTINATION_TEST = {
+  ok: true,
+  steps: [
+    { step: 'credentials', ok: true, message: 'Assumed arn:aws:iam::123456789012:role/outport-delivery with your ExternalId', ms: 412 },
+    { step: 'bucket', ok: true, message: 'Bucket acme-data-lake is reachable', ms: 0 },
+    { step: 'write', ok: true, message: 'Wrote s3://acme-data-lake/outport/.outport-test-1f0e5c2a-9b7d-4c3e-8a1f-2d3c4b5a6f70 (encrypted with aws:kms)', ms: 96 },
+    { step: 'delete', ok: true, message: 'Deleted the marker', ms: 41 }
+  ],
+  host_key_sha256: null,
+  tested_at: '2026-11-30T11:00:00.000Z'
+}
+
+export const DESTINATION = {
+  id: DESTINATION_ID,
+  name: 'Data lake',
+  type: 's3',
+  config: { bucket: 'acme-data-lake', prefix: 'outport/{dataset}/{yyyy}/{mm}/{dd}/{filename}', region: 'eu-west-1', endpoint: null, force_path_style: false, sse: 'aws:kms', kms_key_id: 'alias/data-lake' },
+  credentials: { kind: 'role_arn', hint: 'arn:aws:iam::123456789012:role/outport-delivery' },
+  last_test: DESTINATION_TEST,
+  created_at: '2026-11-30T10:55:00.000Z',
+  updated_at: '2026-11-30T10:55:00.000Z'
+}
+
+export const SFTP_DESTINATION = {
+  id: 'b8c9d0e1-f2a3-4b4c-9d5e-6f7a8b9c0d1e',
+  name: 'Vendor drop',
+  type: 'sftp',
+  config: { host: 'sftp.vendor.example', port: 22, path: '/incoming/{schedule}/{filename}', username: 'acme', host_key_sha256: 'SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8' },
+  credentials: { kind: 'private_key', hint: 'OPENSSH key' },
+  last_test: null,
+  created_at: '2026-11-30T10:58:00.000Z',
+  updated_at: '2026-11-30T10:58:00.000Z'
+}
+
+export const DESTINATION_EXTERNAL_ID = {
+  external_id: 'outport-5f1d0c3e9a7b4e2f8c6d1a0b9e8f7a6c',
+  principal_arn: 'arn:aws:iam::210987654321:role/outport-worker',
+  trust_policy: JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::210987654321:role/outport-worker' }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': 'outport-5f1d0c3e9a7b4e2f8c6d1a0b9e8f7a6c' } } }]
+  }, null, 2)
+}

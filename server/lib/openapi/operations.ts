@@ -10,6 +10,9 @@ import {
   CreatedWebhookSchema, CreateWebhookSchema, NotificationChannelsSchema, NotificationSettingsSchema, UpdateNotificationSettingsSchema,
   WebhookDeliveryListSchema, WebhookDeliverySchema, WebhookEndpointListSchema
 } from '#shared/types/notifications'
+import {
+  CreateDestinationSchema, DestinationExternalIdSchema, DestinationListSchema, DestinationSchema, DestinationTestResultSchema, UpdateDestinationSchema
+} from '#shared/types/destinations'
 import { BackfillCreatedSchema, BackfillListSchema, CreateBackfillSchema, CreateScheduleSchema, ResetScheduleSchema, ScheduleListSchema, ScheduleSchema, UpdateScheduleSchema } from '#shared/types/schedules'
 import { TelegramLinkSchema, TelegramStatusSchema, TelegramUnlinkedSchema, TelegramUpdateSchema } from '#shared/types/telegram'
 import { ApiTokenListSchema, CreateApiTokenSchema, CreatedApiTokenSchema, RevokedApiTokenSchema, type TokenScope } from '#shared/types/tokens'
@@ -71,6 +74,7 @@ export const TAGS = [
   { name: 'Notifications', description: 'Which channels announce finished exports: Telegram, email and webhooks' },
   { name: 'Telegram', description: 'Notifications in a Telegram chat' },
   { name: 'Webhooks', description: 'Signed HTTP callbacks (Standard Webhooks) for export and schedule events, and their deliveries' },
+  { name: 'Destinations', description: 'The caller\'s own S3 buckets, Azure containers and SFTP servers that exports are delivered to' },
   { name: 'Tokens', description: 'Personal API tokens for `Authorization: Bearer <token>`; managed from the app\'s session only' },
   { name: 'Audit', description: 'The caller\'s own activity: exports, downloads, tokens, sign-ins' },
   { name: 'Operations', description: 'Health, metrics and this document' }
@@ -82,9 +86,10 @@ const exportId = z.object({ id: z.guid().meta({ description: 'The export\'s `job
 const scheduleId = z.object({ id: z.guid().meta({ description: 'The schedule\'s `id`', example: examples.SCHEDULE_ID }) })
 const backfillId = scheduleId.extend({ backfill_id: z.guid().meta({ description: 'The backfill\'s `backfill_id`', example: examples.BACKFILL_ID }) })
 const tokenId = z.object({ id: z.guid().meta({ description: 'The token\'s `id`', example: examples.TOKEN_ID }) })
+const destinationId = z.object({ id: z.guid().meta({ description: 'The destination\'s `id`', example: examples.DESTINATION_ID }) })
 const webhookId = z.object({ id: z.guid().meta({ description: 'The endpoint\'s `id`', example: examples.WEBHOOK_ID }) })
 
-const NO_DATASET = 'No dataset has this `dataset_id`'
+const NO_DATASET = 'No dataset has this `dataset_id`, or a `destination_ids` entry is not one of the caller\'s destinations (`data.errors` names the field)'
 
 const redirect = (description: string): ResponseDoc => ({
   description,
@@ -448,6 +453,89 @@ export const OPERATIONS = {
     scope: 'webhooks:write',
     body: { schema: UpdateNotificationSettingsSchema, example: { email: { completed: false } } },
     responses: { 200: { description: 'The settings after the change', schema: NotificationSettingsSchema, example: examples.NOTIFICATION_SETTINGS } }
+  },
+  'GET /api/destinations': {
+    summary: 'List destinations',
+    description: 'The caller\'s destinations, oldest first; credentials are never returned (their kind and a hint instead).',
+    tag: 'Destinations',
+    auth: 'user',
+    scope: 'exports:read',
+    responses: { 200: { description: 'The destinations', schema: DestinationListSchema, example: { destinations: [examples.DESTINATION, examples.SFTP_DESTINATION], max_per_user: 10 } } }
+  },
+  'POST /api/destinations': {
+    summary: 'Add a destination',
+    description: 'An S3-compatible bucket, an Azure Blob container or an SFTP server. Credentials are sealed (AES-256-GCM) and never shown again. `prefix`/`path` is a template of {dataset}, {format}, {job_id}, {schedule}, {yyyy}, {mm}, {dd} and {filename}. A custom endpoint or SFTP host must be https (S3, Azure) and public unless WEBHOOK_ALLOW_HOSTS lists it, checked again at every use.',
+    tag: 'Destinations',
+    auth: 'user',
+    scope: 'destinations:write',
+    body: { schema: CreateDestinationSchema, example: examples.CREATE_DESTINATION },
+    responses: { 201: { description: 'Created', schema: DestinationSchema, example: { ...examples.DESTINATION, last_test: null } } },
+    errors: {
+      400: 'Invalid input (`data.errors` names the field: an unknown template placeholder, both or neither kind of credentials, …)',
+      409: 'The caller already has DESTINATIONS_MAX_PER_USER destinations'
+    }
+  },
+  'GET /api/destinations/external-id': {
+    summary: 'Your ExternalId for IAM roles',
+    description: 'The caller\'s own sts:ExternalId (stable, made on first use) and a trust policy to paste into the IAM role an S3 destination names in `role_arn`.',
+    tag: 'Destinations',
+    auth: 'user',
+    scope: 'exports:read',
+    responses: { 200: { description: 'The ExternalId and a trust policy', schema: DestinationExternalIdSchema, example: examples.DESTINATION_EXTERNAL_ID } }
+  },
+  'POST /api/destinations/test': {
+    summary: 'Test a destination before saving it',
+    description: 'The body of POST /api/destinations; runs the same steps as testing a saved one and saves nothing (for SFTP: the server\'s fingerprint to pin, in `host_key_sha256`).',
+    tag: 'Destinations',
+    auth: 'user',
+    scope: 'destinations:write',
+    body: { schema: CreateDestinationSchema, example: examples.CREATE_DESTINATION },
+    responses: { 200: { description: 'Each step\'s outcome, in order', schema: DestinationTestResultSchema, example: examples.DESTINATION_TEST } },
+    errors: { 429: 'The caller ran more than DESTINATION_TESTS_PER_MINUTE tests in a minute; Retry-After says when to try again' }
+  },
+  'GET /api/destinations/{id}': {
+    summary: 'Get a destination',
+    tag: 'Destinations',
+    auth: 'user',
+    scope: 'exports:read',
+    params: destinationId,
+    responses: { 200: { description: 'The destination', schema: DestinationSchema, example: examples.DESTINATION } },
+    errors: { 404: 'No such destination of the caller\'s' }
+  },
+  'PATCH /api/destinations/{id}': {
+    summary: 'Change a destination',
+    description: 'The type cannot change. `config` holds only the fields to change (null clears an optional one), checked whole after the merge; `credentials` replaces the saved ones entirely. A change to config or credentials clears `last_test`.',
+    tag: 'Destinations',
+    auth: 'user',
+    scope: 'destinations:write',
+    params: destinationId,
+    body: { schema: UpdateDestinationSchema, example: { config: { prefix: 'outport/{schedule}/{yyyy}-{mm}-{dd}/{filename}' } } },
+    responses: { 200: { description: 'The destination after the change', schema: DestinationSchema, example: { ...examples.DESTINATION, config: { ...examples.DESTINATION.config, prefix: 'outport/{schedule}/{yyyy}-{mm}-{dd}/{filename}' }, last_test: null } } },
+    errors: { 404: 'No such destination of the caller\'s' }
+  },
+  'DELETE /api/destinations/{id}': {
+    summary: 'Delete a destination',
+    description: 'Schedules stop naming it; past deliveries keep their name and location.',
+    tag: 'Destinations',
+    auth: 'user',
+    scope: 'destinations:write',
+    params: destinationId,
+    responses: { 204: { description: 'Deleted' } },
+    errors: { 404: 'No such destination of the caller\'s' }
+  },
+  'POST /api/destinations/{id}/test': {
+    summary: 'Test a destination',
+    description: 'Reaches the destination step by step (s3: credentials, bucket — 403 and 404 told apart —, write a marker, delete it; azure_blob the same with the container; sftp: connect, host_key, authenticate, directory, write, delete) and records the result as `last_test`. A bucket that allows writes but not deletes passes with a note. An SFTP fingerprint is reported, never saved.',
+    tag: 'Destinations',
+    auth: 'user',
+    scope: 'destinations:write',
+    params: destinationId,
+    responses: { 200: { description: 'Each step\'s outcome, in order', schema: DestinationTestResultSchema, example: examples.DESTINATION_TEST } },
+    errors: {
+      404: 'No such destination of the caller\'s',
+      409: 'The saved credentials cannot be read (DESTINATIONS_KEY changed): enter them again',
+      429: 'The caller ran more than DESTINATION_TESTS_PER_MINUTE tests in a minute; Retry-After says when to try again'
+    }
   },
   'GET /api/webhooks': {
     summary: 'List webhook endpoints',

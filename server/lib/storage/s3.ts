@@ -6,7 +6,7 @@ import { SignatureV4 } from '@smithy/signature-v4'
 import type { Config } from '../config'
 import { tailFile } from './tail'
 
-const STORAGE_SETTINGS = ['S3_EXPORTS_BUCKET', 'AWS_REGION', 'S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'S3_IDLE_TIMEOUT_SECONDS'] as const
+const STORAGE_SETTINGS = ['S3_EXPORTS_BUCKET', 'AWS_REGION', 'S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'S3_IDLE_TIMEOUT_SECONDS', 'S3_SSE', 'S3_SSE_KMS_KEY_ID'] as const
 
 /** What a storage client is made from: plain data, so an upload thread can make its own client. */
 export type StorageConfig = Pick<Config, typeof STORAGE_SETTINGS[number]>
@@ -72,6 +72,12 @@ export function createStorage(config: StorageConfig): Storage {
       applyChecksum: false
     })
   }
+}
+
+/** The server-side encryption headers of a write (x-amz-server-side-encryption and its KMS key), or none. */
+export function sseParams(mode: 'AES256' | 'aws:kms' | null | undefined, kmsKeyId?: string | null): { ServerSideEncryption?: 'AES256' | 'aws:kms', SSEKMSKeyId?: string } {
+  if (!mode) return {}
+  return { ServerSideEncryption: mode, ...(mode === 'aws:kms' && kmsKeyId ? { SSEKMSKeyId: kmsKeyId } : {}) }
 }
 
 function rfc3986(segment: string): string {
@@ -182,7 +188,7 @@ export async function uploadStream(storage: Storage, key: string, source: Readab
   const commits: Commits = { sent: false, settled: [], cut: new AbortController() }
   const upload = new Upload({
     client: committingClient(storage.client, opts, commits),
-    params: { Bucket: storage.bucket, Key: key, Body: body, ContentType: opts.contentType },
+    params: { Bucket: storage.bucket, Key: key, Body: body, ContentType: opts.contentType, ...sseParams(storage.config.S3_SSE, storage.config.S3_SSE_KMS_KEY_ID) },
     partSize: opts.partSize ?? 16 * 1024 * 1024,
     queueSize: opts.queueSize ?? 4,
     leavePartsOnError: false

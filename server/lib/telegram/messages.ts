@@ -23,6 +23,8 @@ export interface ExportSummary {
 }
 
 export interface CompletedExport extends ExportSummary {
+  /** Where the file was delivered, or why a delivery failed: one line each. */
+  deliveries?: string[]
   rowCount: number
   /** The rows in words when not just a count ("no new rows since the last run"). */
   rowsText?: string
@@ -51,6 +53,7 @@ export function completedMessage(m: CompletedExport): string {
     // Sizes as the app shows them; the reader's locale is unknown, so English digits.
     `Rows: ${m.rowsText ?? formatCount(m.rowCount, 'en-US')}`,
     `Size: ${formatExportSize(m.sizeBytes, m.partCount, 'en-US')}`,
+    ...(m.deliveries ?? []).map(escapeHtml),
     '',
     `<a href="${escapeHtml(m.downloadUrl)}">Download</a> (available until ${formatUtc(m.expiresAt)})`
   ].join('\n')

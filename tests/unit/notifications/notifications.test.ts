@@ -64,8 +64,19 @@ describe('export emails', () => {
     downloadUrl: 'https://outport.example/exports/a/download?token=1.abc&x=<y>',
     expiresAt: new Date('2026-12-01T10:00:00Z'),
     reason: null,
-    retryUrl: 'https://outport.example/analytics/datasets'
+    retryUrl: 'https://outport.example/analytics/datasets',
+    deliveries: [
+      { destination_id: null, name: 'Lake', type: 's3', status: 'delivered', attempts: 1, location: 's3://lake/fct/<x>.csv', error: null, delivered_at: '2026-12-01T10:00:00.000Z', next_attempt_at: null },
+      { destination_id: null, name: 'Vendor <sftp>', type: 'sftp', status: 'failed', attempts: 6, location: null, error: 'refused', delivered_at: null, next_attempt_at: null }
+    ]
   }
+
+  it('say where the file went and which delivery failed, escaped', () => {
+    const m = exportEmail(news, 'https://outport.example')
+    expect(m.text).toContain('Destination: Delivered to s3://lake/fct/<x>.csv')
+    expect(m.text).toContain('Destination: Delivery to Vendor <sftp> failed: refused')
+    expect(m.html).toContain('Vendor &lt;sftp&gt;')
+  })
 
   it('escapes every user-supplied value in the HTML part, keeps the text part plain', () => {
     const m = exportEmail(news, 'https://outport.example')
@@ -116,7 +127,7 @@ describe('Slack messages', () => {
     const { slackMessage, checkSlackUrl } = await import('#server/lib/notifications/channels/slack')
     const job = { id: 'j', metadata: { format: 'csv', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] } } } as unknown as ExportJob
     const long = 'T'.repeat(300)
-    const m = slackMessage({ type: 'export.failed', userId: 'u', news: { job, outcome: 'failed', datasetTitle: long, formatLabel: 'CSV', accountNames: new Map(), tagNames: new Map(), schedule: null, rowCount: 0, rowsText: '0', sizeBytes: 0, downloadUrl: null, expiresAt: null, reason: 'a < b & c > d', retryUrl: 'https://outport.example/r' } })
+    const m = slackMessage({ type: 'export.failed', userId: 'u', news: { job, outcome: 'failed', datasetTitle: long, formatLabel: 'CSV', accountNames: new Map(), tagNames: new Map(), schedule: null, rowCount: 0, rowsText: '0', sizeBytes: 0, downloadUrl: null, expiresAt: null, reason: 'a < b & c > d', retryUrl: 'https://outport.example/r', deliveries: [] } })
     expect(m.blocks[0]).toMatchObject({ type: 'header', text: { type: 'plain_text' } })
     expect((m.blocks[0]!.text as { text: string }).text).toHaveLength(150)
     expect(JSON.stringify(m.blocks[1])).toContain('a &lt; b &amp; c &gt; d')

@@ -1,5 +1,6 @@
 import { deleteExport } from '#server/lib/exports/delete'
 import { toExportDTO } from '#server/lib/exports/dto'
+import { deliveriesOfJob } from '#server/lib/destinations/deliveries'
 
 /** Deletes the caller's export: the file leaves S3 now, the job stays as `deleted` (cancelled first if still going). */
 export default defineEventHandler(async (event) => {
@@ -9,5 +10,5 @@ export default defineEventHandler(async (event) => {
   if (cancelled) await audit(event, 'export.cancelled', { objectId: job.id, details: { dataset_id: job.metadata.dataset_id, on_delete: true } })
   await audit(event, 'export.deleted', { objectId: job.id, details: { dataset_id: job.metadata.dataset_id } })
   setHeader(event, 'cache-control', 'no-store')
-  return toExportDTO(job, storage, config)
+  return toExportDTO(job, storage, config, null, await deliveriesOfJob(db, job))
 })

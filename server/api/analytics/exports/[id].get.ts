@@ -1,5 +1,6 @@
 import { toExportDTO } from '#server/lib/exports/dto'
 import { findUserExport, queuePosition } from '#server/lib/exports/jobs/history'
+import { deliveriesOfJob } from '#server/lib/destinations/deliveries'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event, { scope: 'exports:read' })
@@ -11,5 +12,5 @@ export default defineEventHandler(async (event) => {
   // Not audited as a download: a client polling for completion would fill the trail, and a minted
   // URL is not a fetched file. Downloads are audited where they happen: the /download route and
   // the signed link.
-  return toExportDTO(job, storage, config, await queuePosition(db, job))
+  return toExportDTO(job, storage, config, await queuePosition(db, job), await deliveriesOfJob(db, job))
 })

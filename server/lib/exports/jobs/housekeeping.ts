@@ -4,6 +4,7 @@ import { ACTIVE_STATUSES } from '#shared/types/jobs'
 import type { NotificationChannel } from '#shared/types/notifications'
 import { isUuid } from '#shared/utils/uuid'
 import { JOB_COLUMNS, toExportJob, type ExportJob } from './record'
+import { FIRST_DELIVERY_ATTEMPTS_DONE } from './deliveries'
 
 /** What happens to jobs after they finish: retention, orphaned objects and the once-per-job notification. */
 
@@ -51,11 +52,12 @@ export async function markDeleted(db: Db, userId: string, jobId: string): Promis
  * The same once-per-job claim for another channel: inserts (job, channel) into job_notifications
  * if the job is final and nobody has, and returns the job to whoever won.
  */
+
 export async function claimChannelNotification(db: Db, jobId: string, channel: NotificationChannel): Promise<ExportJob | null> {
   if (!isUuid(jobId)) return null
   const { rows } = await db.pool.query<{ job_id: string }>(
     `INSERT INTO job_notifications (job_id, channel)
-     SELECT id, $2 FROM jobs WHERE id = $1 AND status IN ('completed', 'failed')
+     SELECT id, $2 FROM jobs j WHERE id = $1 AND status IN ('completed', 'failed') AND ${FIRST_DELIVERY_ATTEMPTS_DONE}
      ON CONFLICT DO NOTHING
      RETURNING job_id`,
     [jobId.toLowerCase(), channel]
@@ -78,7 +80,7 @@ export async function deleteClaimsBefore(db: Db, cutoff: Date, limit: number): P
 export async function unclaimedJobIds(db: Db, channel: NotificationChannel, since: Date, limit: number): Promise<string[]> {
   const { rows } = await db.pool.query<{ id: string }>(
     `SELECT id FROM jobs j
-     WHERE status IN ('completed', 'failed') AND completed_at >= $1
+     WHERE status IN ('completed', 'failed') AND completed_at >= $1 AND ${FIRST_DELIVERY_ATTEMPTS_DONE}
        AND NOT EXISTS (SELECT 1 FROM job_notifications n WHERE n.job_id = j.id AND n.channel = $2)
      ORDER BY completed_at LIMIT $3`,
     [since, channel, limit]

@@ -8,7 +8,7 @@ import { settingsUrl } from '#server/lib/links'
 import type { LogFn } from '#server/lib/log'
 import { formatUtc } from '#server/lib/telegram/messages'
 import type { AccountChange, Channel, ChannelFactory, NotificationEvent, Outcome } from '../channel'
-import type { JobNews } from '../summary'
+import { deliveryLines, type JobNews } from '../summary'
 
 /** Emails over SMTP (nodemailer; SMTP_URL, STARTTLS when the server offers it) to the account's address. */
 
@@ -54,7 +54,8 @@ function facts(n: JobNews): Array<[string, string]> {
     ['Tags', names([...n.tagNames.values()])],
     ...(n.outcome === 'completed'
       ? [['Rows', n.rowsText], ['Size', formatExportSize(n.sizeBytes, n.partCount, 'en-US')]] as Array<[string, string]>
-      : [['Reason', n.reason ?? '']] as Array<[string, string]>)
+      : [['Reason', n.reason ?? '']] as Array<[string, string]>),
+    ...deliveryLines(n.deliveries).map(line => ['Destination', line] as [string, string])
   ]
 }
 

@@ -10,6 +10,7 @@ import { formatUtc } from '#server/lib/telegram/messages'
 import type { Channel, ChannelFactory, NotificationEvent, Outcome } from '../channel'
 import { checkUrlShape, UnsafeUrlError, type UrlPolicy } from '../webhooks/address'
 import { attemptDelivery } from '../webhooks/deliver'
+import { deliveryLines } from '../summary'
 
 /**
  * Slack, through the incoming-webhook URL the user pasted in their notification settings: a Block
@@ -46,7 +47,8 @@ export function slackMessage(event: NotificationEvent): SlackMessage {
         field('Format', n.formatLabel),
         ...(done
           ? [field('Rows', n.rowsText), field('Size', formatExportSize(n.sizeBytes, n.partCount, 'en-US'))]
-          : [field('Reason', n.reason ?? 'Unknown error.')])
+          : [field('Reason', n.reason ?? 'Unknown error.')]),
+        ...deliveryLines(n.deliveries).map(line => field('Destination', line))
       ]
       const link = done ? n.downloadUrl : n.retryUrl
       return {

@@ -8,7 +8,7 @@ import { withTimeout } from '#server/lib/telegram/bot'
 import { unlinkChat } from '#server/lib/telegram/linking'
 import { accountChangedMessage, completedMessage, failedMessage, schedulePausedMessage, webhookDisabledMessage, type ExportSummary } from '#server/lib/telegram/messages'
 import type { Channel, ChannelFactory, NotificationEvent, Outcome } from '../channel'
-import type { JobNews } from '../summary'
+import { deliveryLines, type JobNews } from '../summary'
 
 /**
  * Telegram messages to the user's linked chat (the bot and the linking live in server/lib/telegram/).
@@ -105,7 +105,7 @@ function message(event: NotificationEvent): string {
   switch (event.type) {
     case 'export.completed': {
       const { news } = event
-      return completedMessage({ ...summary(news), rowCount: news.rowCount, rowsText: news.rowsText, sizeBytes: news.sizeBytes, partCount: news.partCount, downloadUrl: news.downloadUrl!, expiresAt: news.expiresAt! })
+      return completedMessage({ ...summary(news), rowCount: news.rowCount, rowsText: news.rowsText, sizeBytes: news.sizeBytes, partCount: news.partCount, downloadUrl: news.downloadUrl!, expiresAt: news.expiresAt!, deliveries: deliveryLines(news.deliveries) })
     }
     case 'export.failed':
       return failedMessage({ ...summary(event.news), reason: event.news.reason ?? 'Unknown error.', retryUrl: event.news.retryUrl })

@@ -52,7 +52,7 @@ export class WebhookChannel implements Channel {
 
 /** The export DTO without the presigned URL (it would outlive its minutes in a receiver's logs), plus the signed app link. */
 export function exportData(news: JobNews, config: Config): WebhookExportData {
-  const dto: Partial<ExportJobDTO> = exportDTO(news.job, null, config)
+  const dto: Partial<ExportJobDTO> = exportDTO(news.job, null, config, null, news.deliveries)
   // Not for a receiver: a presigned URL (none here anyway), and what only a pending job has.
   delete dto.download_url
   delete dto.expires_at

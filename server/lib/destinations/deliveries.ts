@@ -8,7 +8,7 @@ import type { Metrics } from '#server/lib/metrics'
 import { recordAuditEvent } from '#server/lib/audit'
 import { backoffMs } from '#server/lib/backoff'
 import { isActiveStatus } from '#shared/types/jobs'
-import { claimDueDeliveries, createDeliveryRows, failDeliveriesOfGoneFiles, FIRST_DELIVERY_ATTEMPTS_DONE, type ClaimedDelivery } from '#server/lib/exports/jobs/deliveries'
+import { claimDueDeliveries, createDeliveryRows, failDeliveriesOfGoneFiles, firstDeliveryAttemptsDone, type ClaimedDelivery } from '#server/lib/exports/jobs/deliveries'
 import { findExport } from '#server/lib/exports/jobs/history'
 import type { ExportJob } from '#server/lib/exports/jobs/record'
 import { fileContentType } from '#shared/types/formats'
@@ -265,8 +265,7 @@ export class DestinationDeliverer {
 
   /** Tells the notifications once every delivery of the job has had its first attempt (see FIRST_DELIVERY_ATTEMPTS_DONE). */
   private async settled(jobId: string): Promise<void> {
-    const { rows } = await this.opts.db.pool.query(`SELECT 1 FROM jobs j WHERE j.id = $1 AND ${FIRST_DELIVERY_ATTEMPTS_DONE}`, [jobId])
-    if (rows.length) await this.opts.onJobSettled?.(jobId)
+    if (await firstDeliveryAttemptsDone(this.opts.db, jobId)) await this.opts.onJobSettled?.(jobId)
   }
 
   /** Waits up to `ms` for no delivery to be pending or under way (tests). */

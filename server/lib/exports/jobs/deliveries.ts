@@ -72,3 +72,9 @@ export async function failDeliveriesOfGoneFiles(db: Db): Promise<string[]> {
  */
 export const FIRST_DELIVERY_ATTEMPTS_DONE = `NOT EXISTS (SELECT 1 FROM export_deliveries d WHERE d.job_id = j.id
   AND (d.status = 'pending' AND d.attempts = 0 OR d.status = 'delivering' AND d.attempts = 1))`
+
+/** Whether every delivery of the job has had its first attempt (FIRST_DELIVERY_ATTEMPTS_DONE). */
+export async function firstDeliveryAttemptsDone(db: Db, jobId: string): Promise<boolean> {
+  const { rows } = await db.pool.query(`SELECT 1 FROM jobs j WHERE j.id = $1 AND ${FIRST_DELIVERY_ATTEMPTS_DONE}`, [jobId])
+  return rows.length > 0
+}

@@ -73,6 +73,10 @@ export const ConfigSchema = z.object({
   DESTINATION_TESTS_PER_MINUTE: positiveInt.default(10),
   // The AWS identity Outport calls AssumeRole as, shown in the trust policy users paste.
   DESTINATIONS_AWS_PRINCIPAL_ARN: optionalString,
+  // Where AssumeRole goes for role_arn destinations: unset, AWS STS in the destination's region; an
+  // STS-compatible endpoint, or a local fake in tests. Outport's own keys for the call come from the
+  // standard AWS credential chain (AWS_ACCESS_KEY_ID…, a profile, an instance or task role).
+  DESTINATIONS_STS_ENDPOINT: z.string().url().optional(),
   EXPORT_WORKER_CONCURRENCY: positiveInt.max(64).default(2),
   EXPORT_URL_TTL_SECONDS: positiveInt.max(7 * 24 * 3600).default(3600),
   EXPORT_RETENTION_HOURS: positiveInt.default(24),

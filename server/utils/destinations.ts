@@ -29,6 +29,7 @@ export async function startDestinations(): Promise<void> {
     storage,
     key: destinationsKey(config),
     allowHosts: config.WEBHOOK_ALLOW_HOSTS,
+    stsEndpoint: config.DESTINATIONS_STS_ENDPOINT,
     maxAttempts: config.DESTINATION_MAX_ATTEMPTS,
     retryBaseMs: config.DESTINATION_RETRY_BASE_MS,
     log: logFn(useLog().child({ component: 'destinations' })),

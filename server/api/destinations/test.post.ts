@@ -7,7 +7,7 @@ export default defineEventHandler(async (event) => {
   const body = await readValidatedBody(event, parseWith(CreateDestinationSchema))
   const { db, config } = await useAppContext()
   await (await useDestinationTestLimit()).take(user.id)
-  const result = await testDestination(db, user.id, body, { allowHosts: config.WEBHOOK_ALLOW_HOSTS })
+  const result = await testDestination(db, user.id, body, { allowHosts: config.WEBHOOK_ALLOW_HOSTS, stsEndpoint: config.DESTINATIONS_STS_ENDPOINT })
   await audit(event, 'destination.tested', { details: { name: body.name, type: body.type, saved: false, ok: result.ok } })
   return result
 })

@@ -29,9 +29,12 @@ import { renderPath, templateValues } from './template'
  * `maxAttempts`, and the job stays completed whatever happens here.
  */
 
+/** How this process reaches destinations: the URL rules, DESTINATIONS_STS_ENDPOINT, the idle timeout. */
+export interface DriverOptions { allowHosts: readonly string[], stsEndpoint?: string, timeoutMs?: number }
+
 /** What a driver needs to reach a destination for this user. */
-export function driverDeps(opts: { allowHosts: readonly string[], timeoutMs?: number }, userId: string, externalId: string): DriverDeps {
-  return { allowHosts: opts.allowHosts, externalId, sessionName: `outport-${userId.slice(0, 8)}`, timeoutMs: opts.timeoutMs ?? 30_000 }
+export function driverDeps(opts: DriverOptions, userId: string, externalId: string): DriverDeps {
+  return { allowHosts: opts.allowHosts, externalId, stsEndpoint: opts.stsEndpoint, sessionName: `outport-${userId.slice(0, 8)}`, timeoutMs: opts.timeoutMs ?? 30_000 }
 }
 
 /** Between attempts: base·2^(attempt−1), ±20%. */
@@ -88,6 +91,8 @@ export interface DelivererOptions {
   storage: Storage
   key: Buffer
   allowHosts: readonly string[]
+  /** DESTINATIONS_STS_ENDPOINT */
+  stsEndpoint?: string
   maxAttempts: number
   retryBaseMs: number
   log: LogFn
@@ -106,7 +111,7 @@ export interface DelivererOptions {
 type Claimed = ClaimedDelivery
 
 export class DestinationDeliverer {
-  private readonly opts: Required<Omit<DelivererOptions, 'metrics' | 'onJobSettled'>> & Pick<DelivererOptions, 'metrics' | 'onJobSettled'>
+  private readonly opts: Required<Omit<DelivererOptions, 'metrics' | 'onJobSettled' | 'stsEndpoint'>> & Pick<DelivererOptions, 'metrics' | 'onJobSettled' | 'stsEndpoint'>
   private readonly inFlight = new Set<Promise<void>>()
   private timer?: NodeJS.Timeout
   private sweepTimer?: NodeJS.Timeout

@@ -3,7 +3,7 @@ import type { Db } from '#server/lib/db/client'
 import { postgresLimiter, takePoint } from '#server/lib/rate-limit'
 import { RequestError } from '#server/lib/validation'
 import { DESTINATION_CONFIG_SCHEMAS, type DestinationTestResultDTO, type DestinationType } from '#shared/types/destinations'
-import { driverDeps } from './deliveries'
+import { driverDeps, type DriverOptions } from './deliveries'
 import { DRIVERS } from './drivers'
 import { TestSteps } from './drivers/driver'
 import { externalIdOf } from './store'
@@ -16,7 +16,7 @@ export async function testDestination(
   db: Db,
   userId: string,
   destination: { type: DestinationType, config: unknown, credentials: unknown },
-  opts: { allowHosts: readonly string[], timeoutMs?: number }
+  opts: DriverOptions
 ): Promise<DestinationTestResultDTO> {
   const steps = new TestSteps()
   const config = DESTINATION_CONFIG_SCHEMAS[destination.type].parse(destination.config)

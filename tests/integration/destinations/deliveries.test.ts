@@ -3,12 +3,12 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob'
+import { BlobServiceClient, ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '#server/lib/config'
 import { createDb, type Db } from '#server/lib/db/client'
 import { DestinationDeliverer } from '#server/lib/destinations/deliveries'
-import { createDestination, destinationsKey, findDestination, foreignDestinationIds, openDestination } from '#server/lib/destinations/store'
+import { createDestination, destinationsKey, externalIdDTO, findDestination, foreignDestinationIds, openDestination } from '#server/lib/destinations/store'
 import { testDestination } from '#server/lib/destinations/test'
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '#server/lib/local/s3rver'
 import { Readable } from 'node:stream'
@@ -18,6 +18,7 @@ import { deliveryLines, jobNews } from '#server/lib/notifications/summary'
 import { CreateDestinationSchema, type CreateDestinationInput } from '#shared/types/destinations'
 import { startAzurite, type AzuriteHandle } from '../../helpers/azurite'
 import { createTestDatabase, type TestDatabase } from '../../helpers/database'
+import { startFakeSts, type FakeSts } from '../../helpers/fake-sts'
 import { startFaultProxy, type FaultProxy } from '../../helpers/proxy'
 import { freePort } from '../../helpers/server'
 import { startSigV4Proxy, type SigV4Proxy } from '../../helpers/sigv4-proxy'
@@ -25,12 +26,16 @@ import { startSshd, type SshdHandle } from '../../helpers/sshd'
 
 /**
  * Destinations against real servers: a second s3rver as the user's bucket (behind a proxy that
- * checks SigV4 signatures and records headers), azurite, and OpenSSH's sshd. Each server is started
+ * checks SigV4 signatures and records headers), azurite, and OpenSSH's sshd; role_arn's AssumeRole
+ * goes to a fake STS speaking STS's Query API (the real one is a third party we cannot reach). Each server is started
  * once for the file; jobs are rows whose file is already in Outport's bucket, as the worker leaves them.
  */
 
 const SESSION_PASSWORD = 'x'.repeat(40)
 const USER_KEY = { id: 'USERBUCKETKEY', secret: 'user-bucket-secret-0123456789' }
+/** Outport's own AWS identity, from the standard credential chain (here the environment), that calls AssumeRole. */
+const OUTPORT_KEY = { id: 'AKIAOUTPORTWORKER', secret: 'outport-worker-secret-0123456789' }
+const ROLE_ARN = 'arn:aws:iam::123456789012:role/outport-delivery'
 
 describe('destinations', () => {
   let dir: string
@@ -39,6 +44,8 @@ describe('destinations', () => {
   let outport: S3rverHandle
   let theirs: S3rverHandle
   let sigv4: SigV4Proxy
+  let sts: FakeSts
+  const savedAwsEnv = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY }
   let azurite: AzuriteHandle
   let sshd: SshdHandle
   let storage: Storage
@@ -110,11 +117,15 @@ describe('destinations', () => {
     db = createDb(database.url)
     ;[outport, theirs, azurite, sshd] = await Promise.all([
       startS3rver({ directory: join(dir, 'outport'), port: await freePort(), buckets: ['outport'] }),
-      startS3rver({ directory: join(dir, 'theirs'), port: await freePort(), buckets: ['their-bucket'] }),
+      startS3rver({ directory: join(dir, 'theirs'), port: await freePort(), buckets: ['their-bucket', 'role-bucket'] }),
       startAzurite(),
       startSshd()
     ])
-    sigv4 = await startSigV4Proxy(theirs.port, { [USER_KEY.id]: USER_KEY.secret })
+    sts = await startFakeSts(OUTPORT_KEY.id)
+    // The user's bucket accepts the temporary credentials the fake STS hands out, as S3 would.
+    sigv4 = await startSigV4Proxy(theirs.port, { [USER_KEY.id]: USER_KEY.secret, [sts.issued.accessKeyId]: sts.issued.secretAccessKey })
+    process.env.AWS_ACCESS_KEY_ID = OUTPORT_KEY.id
+    process.env.AWS_SECRET_ACCESS_KEY = OUTPORT_KEY.secret
     storage = createStorage({ ...config, S3_ENDPOINT: outport.endpoint, AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey })
     await new BlobServiceClient(azurite.accountUrl, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)).getContainerClient('reports').create()
     userId = (await db.user.create({ data: { email: 'a@example.com', passwordHash: 'x', displayName: 'A' } })).id
@@ -122,7 +133,11 @@ describe('destinations', () => {
   }, 60_000)
 
   afterAll(async () => {
-    await sigv4?.close()
+    await Promise.all([sigv4?.close(), sts?.close()])
+    for (const [name, value] of [['AWS_ACCESS_KEY_ID', savedAwsEnv.id], ['AWS_SECRET_ACCESS_KEY', savedAwsEnv.secret]] as const) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
     await Promise.all([outport?.stop(), theirs?.stop(), azurite?.stop(), sshd?.stop()])
     await db?.$disconnect()
     await database?.drop()
@@ -228,6 +243,57 @@ describe('destinations', () => {
     })
   })
 
+  describe('s3 with role_arn', () => {
+    const roleInput = (roleArn = ROLE_ARN): CreateDestinationInput => ({
+      ...s3Input('role-bucket'), name: 'Role', credentials: { role_arn: roleArn }
+    })
+
+    it('assumes the role with the ExternalId the user sees, then tests and delivers with the temporary credentials', async () => {
+      const { external_id: externalId } = await externalIdDTO(db, userId, undefined)
+      sts.roles.set(ROLE_ARN, externalId)
+      sts.requests.length = 0
+      const result = await testDestination(db, userId, CreateDestinationSchema.parse(roleInput()), { allowHosts: ['127.0.0.1'], stsEndpoint: sts.endpoint })
+      expect(result.steps.map(s => [s.step, s.ok])).toEqual([['credentials', true], ['bucket', true], ['write', true], ['delete', true]])
+      expect(result.steps[0]!.message).toBe(`Assumed ${ROLE_ARN} with your ExternalId`)
+      expect(sts.requests).toEqual([{
+        callerKeyId: OUTPORT_KEY.id,
+        params: { Action: 'AssumeRole', Version: '2011-06-15', RoleArn: ROLE_ARN, ExternalId: externalId, RoleSessionName: `outport-${userId.slice(0, 8)}`, DurationSeconds: '3600' }
+      }])
+
+      const d = await destination(roleInput())
+      const { job, body } = await completedJob([d.id], 6 * 1024 * 1024)
+      sigv4.requests.length = 0
+      const [delivery] = await deliver(job.id, deliverer({ stsEndpoint: sts.endpoint }))
+      const key = 'drop/manual/transactions/2026/12/07/transactions_2026-11-01_to_2026-11-30.csv'
+      expect(delivery).toMatchObject({ status: 'delivered', attempts: 1, location: `s3://role-bucket/${key}`, error: null })
+      const object = await theirClient().send(new GetObjectCommand({ Bucket: 'role-bucket', Key: key }))
+      expect(Buffer.from(await object.Body!.transformToByteArray()).equals(body)).toBe(true)
+      // Every request to the bucket was signed with the assumed role's keys and carried its session token.
+      expect(sigv4.requests.length).toBeGreaterThan(0)
+      for (const request of sigv4.requests) {
+        expect(request.headers.authorization).toContain(`Credential=${sts.issued.accessKeyId}/`)
+        expect(request.headers['x-amz-security-token']).toBe(sts.issued.sessionToken)
+      }
+      expect(sts.requests.at(-1)!.params.ExternalId).toBe(externalId)
+      await db.destination.delete({ where: { id: d.id } })
+    })
+
+    it('fails the credentials step, and the delivery, clearly when the role\'s trust policy names another ExternalId', async () => {
+      const otherRole = 'arn:aws:iam::123456789012:role/someone-elses'
+      sts.roles.set(otherRole, (await externalIdDTO(db, otherId, undefined)).external_id)
+      const denied = `Could not assume ${otherRole}: User: arn:aws:iam::111122223333:user/${OUTPORT_KEY.id} is not authorized to perform: sts:AssumeRole on resource: ${otherRole}. Check the role's trust policy names Outport and your ExternalId`
+      const result = await testDestination(db, userId, CreateDestinationSchema.parse(roleInput(otherRole)), { allowHosts: ['127.0.0.1'], stsEndpoint: sts.endpoint })
+      expect(result.ok).toBe(false)
+      expect(result.steps).toEqual([expect.objectContaining({ step: 'credentials', ok: false, message: denied })])
+
+      const d = await destination(roleInput(otherRole))
+      const { job } = await completedJob([d.id], 1000)
+      const [delivery] = await deliver(job.id, deliverer({ stsEndpoint: sts.endpoint, maxAttempts: 1 }))
+      expect(delivery).toMatchObject({ status: 'failed', attempts: 1, error: denied })
+      await db.destination.delete({ where: { id: d.id } })
+    })
+  })
+
   it('sends S3_SSE and S3_SSE_KMS_KEY_ID on every write to Outport\'s own bucket', async () => {
     const own = createStorage({ ...config, S3_EXPORTS_BUCKET: 'their-bucket', S3_ENDPOINT: sigv4.endpoint, AWS_ACCESS_KEY_ID: USER_KEY.id, AWS_SECRET_ACCESS_KEY: USER_KEY.secret, S3_SSE: 'aws:kms', S3_SSE_KMS_KEY_ID: 'alias/outport' })
     sigv4.requests.length = 0
@@ -263,6 +329,42 @@ describe('destinations', () => {
       expect(claimed?.id).toBe(job.id)
       const news = await jobNews(db, claimed!, { appUrl: 'http://outport.test', downloadKey: null, retentionHours: 24 })
       expect(deliveryLines(news.deliveries)).toEqual([`Delivered to ${azurite.accountUrl}/reports/outport/${job.id}/transactions_2026-11-01_to_2026-11-30.csv`])
+    })
+
+    /** A container SAS as the Azure portal makes one, signed with the account key. */
+    const sas = (expiresOn: Date) => generateBlobSASQueryParameters({
+      containerName: 'reports', permissions: ContainerSASPermissions.parse('racwdl'), startsOn: new Date(Date.now() - 3600_000), expiresOn
+    }, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)).toString()
+    const sasInput = (token: string): CreateDestinationInput => ({
+      name: 'Blob SAS', type: 'azure_blob',
+      config: { account_url: azurite.accountUrl, container: 'reports', prefix: 'sas/{job_id}' },
+      credentials: { sas_token: token }
+    })
+
+    it('passes the test and delivers byte for byte with a container SAS token', async () => {
+      const token = sas(new Date(Date.now() + 3600_000))
+      const result = await testDestination(db, userId, CreateDestinationSchema.parse(sasInput(`?${token}`)), { allowHosts: ['127.0.0.1'] })
+      expect(result.steps.map(s => [s.step, s.ok])).toEqual([['credentials', true], ['container', true], ['write', true], ['delete', true]])
+      expect(result.steps[0]!.message).toBe('The SAS token was accepted')
+      const d = await destination(sasInput(token))
+      expect(d.credentials.kind).toBe('sas_token')
+      const { job, body } = await completedJob([d.id], 5 * 1024 * 1024)
+      const [delivery] = await deliver(job.id)
+      const name = `sas/${job.id}/transactions_2026-11-01_to_2026-11-30.csv`
+      expect(delivery).toMatchObject({ status: 'delivered', attempts: 1, location: `${azurite.accountUrl}/reports/${name}` })
+      const blob = new BlobServiceClient(azurite.accountUrl, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)).getContainerClient('reports').getBlockBlobClient(name)
+      expect((await blob.downloadToBuffer()).equals(body)).toBe(true)
+      await db.destination.delete({ where: { id: d.id } })
+    })
+
+    it('fails the credentials step for an expired SAS token and one with a forged signature', async () => {
+      const expired = sas(new Date(Date.now() - 60_000))
+      const forged = sas(new Date(Date.now() + 3600_000)).replace(/sig=[^&]+/, `sig=${encodeURIComponent(Buffer.alloc(32, 7).toString('base64'))}`)
+      for (const token of [expired, forged]) {
+        const result = await testDestination(db, userId, CreateDestinationSchema.parse(sasInput(token)), { allowHosts: ['127.0.0.1'] })
+        expect(result.ok).toBe(false)
+        expect(result.steps).toEqual([expect.objectContaining({ step: 'credentials', ok: false, message: 'The credentials were refused (the account key or SAS token is wrong or expired)' })])
+      }
     })
 
     it('delivers a file byte for byte as a block blob', async () => {

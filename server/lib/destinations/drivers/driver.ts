@@ -11,6 +11,8 @@ import { UnsafeUrlError, vetUrl, type UrlPolicy, type Vetted } from '#server/lib
 export interface DriverDeps extends UrlPolicy {
   /** The user's sts:ExternalId (role_arn credentials). */
   externalId: string
+  /** DESTINATIONS_STS_ENDPOINT: where AssumeRole goes instead of AWS STS. */
+  stsEndpoint?: string
   /** AssumeRole's session name: names the user in the destination account's CloudTrail. */
   sessionName: string
   /** A connection that moves nothing for this long fails. */

@@ -46,7 +46,7 @@ async function client(config: S3Config, credentials: S3Credentials, deps: Driver
 
 async function resolveCredentials(config: S3Config, credentials: S3Credentials, deps: DriverDeps) {
   if (!credentials.role_arn) return { accessKeyId: credentials.access_key_id!, secretAccessKey: credentials.secret_access_key! }
-  const sts = new STSClient({ region: config.region === 'auto' ? 'us-east-1' : config.region, maxAttempts: 1, requestHandler: { connectionTimeout: 10_000, socketTimeout: deps.timeoutMs } })
+  const sts = new STSClient({ region: config.region === 'auto' ? 'us-east-1' : config.region, endpoint: deps.stsEndpoint, maxAttempts: 1, requestHandler: { connectionTimeout: 10_000, socketTimeout: deps.timeoutMs } })
   try {
     const { Credentials: c } = await sts.send(new AssumeRoleCommand({ RoleArn: credentials.role_arn, RoleSessionName: deps.sessionName, ExternalId: deps.externalId, DurationSeconds: 3600 }))
     if (!c?.AccessKeyId || !c.SecretAccessKey) throw new DestinationError('AssumeRole returned no credentials')

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { BlobServiceClient, ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '#server/lib/config'
 import { createDb, type Db } from '#server/lib/db/client'
 import { DestinationDeliverer } from '#server/lib/destinations/deliveries'
@@ -45,7 +45,6 @@ describe('destinations', () => {
   let theirs: S3rverHandle
   let sigv4: SigV4Proxy
   let sts: FakeSts
-  const savedAwsEnv = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY }
   let azurite: AzuriteHandle
   let sshd: SshdHandle
   let storage: Storage
@@ -124,8 +123,8 @@ describe('destinations', () => {
     sts = await startFakeSts(OUTPORT_KEY.id)
     // The user's bucket accepts the temporary credentials the fake STS hands out, as S3 would.
     sigv4 = await startSigV4Proxy(theirs.port, { [USER_KEY.id]: USER_KEY.secret, [sts.issued.accessKeyId]: sts.issued.secretAccessKey })
-    process.env.AWS_ACCESS_KEY_ID = OUTPORT_KEY.id
-    process.env.AWS_SECRET_ACCESS_KEY = OUTPORT_KEY.secret
+    vi.stubEnv('AWS_ACCESS_KEY_ID', OUTPORT_KEY.id)
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', OUTPORT_KEY.secret)
     storage = createStorage({ ...config, S3_ENDPOINT: outport.endpoint, AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey })
     await new BlobServiceClient(azurite.accountUrl, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)).getContainerClient('reports').create()
     userId = (await db.user.create({ data: { email: 'a@example.com', passwordHash: 'x', displayName: 'A' } })).id
@@ -134,10 +133,7 @@ describe('destinations', () => {
 
   afterAll(async () => {
     await Promise.all([sigv4?.close(), sts?.close()])
-    for (const [name, value] of [['AWS_ACCESS_KEY_ID', savedAwsEnv.id], ['AWS_SECRET_ACCESS_KEY', savedAwsEnv.secret]] as const) {
-      if (value === undefined) delete process.env[name]
-      else process.env[name] = value
-    }
+    vi.unstubAllEnvs()
     await Promise.all([outport?.stop(), theirs?.stop(), azurite?.stop(), sshd?.stop()])
     await db?.$disconnect()
     await database?.drop()
@@ -244,9 +240,10 @@ describe('destinations', () => {
   })
 
   describe('s3 with role_arn', () => {
-    const roleInput = (roleArn = ROLE_ARN): CreateDestinationInput => ({
-      ...s3Input('role-bucket'), name: 'Role', credentials: { role_arn: roleArn }
-    })
+    const roleInput = (roleArn = ROLE_ARN): CreateDestinationInput => {
+      const { config } = s3Input('role-bucket') as Extract<CreateDestinationInput, { type: 's3' }>
+      return { name: 'Role', type: 's3', config, credentials: { role_arn: roleArn } }
+    }
 
     it('assumes the role with the ExternalId the user sees, then tests and delivers with the temporary credentials', async () => {
       const { external_id: externalId } = await externalIdDTO(db, userId, undefined)

@@ -25,9 +25,9 @@ import { renderPath, templateValues } from './template'
  * completed job with `destination_ids` gets one `export_deliveries` row per destination (made when
  * the worker finishes it, and by the sweep for a process that died first). A delivery is claimed
  * with a lease and a fencing token (claim_id): a process that dies mid-transfer leaves a lapsed
- * lease, and the next claim takes the delivery again. Each attempt streams the object from
- * Outport's bucket (the query never runs again); a failure is retried with backoff up to
- * `maxAttempts`, and the job stays completed whatever happens here.
+ * lease, and the next claim takes the delivery again. Each attempt streams the object (a multi-part
+ * export's parts, then its manifest) from Outport's bucket (the query never runs again); a failure
+ * is retried with backoff up to `maxAttempts`, and the job stays completed whatever happens here.
  */
 
 /** What a driver needs to reach a destination for this user. */

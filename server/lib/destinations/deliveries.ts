@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { GetObjectCommand } from '@aws-sdk/client-s3'
 import type { Db } from '#server/lib/db/client'
 import type { Storage } from '#server/lib/storage/s3'
@@ -12,10 +12,11 @@ import { claimDueDeliveries, createDeliveryRows, failDeliveriesOfGoneFiles, firs
 import { findExport } from '#server/lib/exports/jobs/history'
 import type { ExportJob } from '#server/lib/exports/jobs/record'
 import { fileContentType } from '#shared/types/formats'
+import { exportManifestFilename } from '#shared/utils/filename'
 import { DESTINATION_CONFIG_SCHEMAS, type DeliveryStatus, type DestinationType, type ExportDeliveryDTO } from '#shared/types/destinations'
 import type { ExportDelivery } from '#server/generated/prisma/client'
 import { DRIVERS } from './drivers'
-import { describe, DestinationError, type DriverDeps } from './drivers/driver'
+import { describe, DestinationError, type DriverDeps, type FileSource } from './drivers/driver'
 import { externalIdOf, openDestination } from './store'
 import { renderPath, templateValues } from './template'
 
@@ -24,9 +25,9 @@ import { renderPath, templateValues } from './template'
  * completed job with `destination_ids` gets one `export_deliveries` row per destination (made when
  * the worker finishes it, and by the sweep for a process that died first). A delivery is claimed
  * with a lease and a fencing token (claim_id): a process that dies mid-transfer leaves a lapsed
- * lease, and the next claim takes the delivery again. Each attempt streams the object from
- * Outport's bucket (the query never runs again); a failure is retried with backoff up to
- * `maxAttempts`, and the job stays completed whatever happens here.
+ * lease, and the next claim takes the delivery again. Each attempt streams the object (a multi-part
+ * export's parts, then its manifest) from Outport's bucket (the query never runs again); a failure
+ * is retried with backoff up to `maxAttempts`, and the job stays completed whatever happens here.
  */
 
 /** How this process reaches destinations: the URL rules, DESTINATIONS_STS_ENDPOINT, the idle timeout. */
@@ -222,16 +223,23 @@ export class DestinationDeliverer {
     const driver = DRIVERS[destination.type]
     const config = DESTINATION_CONFIG_SCHEMAS[destination.type].parse(destination.config) as Record<string, unknown>
     const template = (destination.type === 'sftp' ? config.path : config.prefix) as string
-    const path = renderPath(template, templateValues(job, job.completedAt), { absolute: driver.absolutePaths })
+    const values = templateValues(job, job.completedAt)
+    const at = (filename: string) => renderPath(template, { ...values, filename }, { absolute: driver.absolutePaths })
     const { metadata } = job
-    const key = metadata.s3_key!
-    const source = {
-      size: metadata.file_size_bytes ?? 0,
-      contentType: fileContentType(metadata.format, metadata.compression ?? 'none'),
-      open: async () => (await storage.client.send(new GetObjectCommand({ Bucket: storage.bucket, Key: key }))).Body as Readable
-    }
+    const contentType = fileContentType(metadata.format, metadata.compression ?? 'none')
+    const get = (key: string) => storage.client.send(new GetObjectCommand({ Bucket: storage.bucket, Key: key }))
+    const open = async (key: string) => (await get(key)).Body as Readable
     const deps = driverDeps(this.opts, job.userId, destination.type === 's3' ? await externalIdOf(db, job.userId) : '')
-    return driver.deliver(config as never, destination.credentials as never, path, source, deps)
+    const send = (path: string, source: FileSource) => driver.deliver(config as never, destination.credentials as never, path, source, deps)
+    if (!metadata.parts) return send(at(values.filename), { size: metadata.file_size_bytes ?? 0, contentType, open: () => open(metadata.s3_key!) })
+    // Every part, then the manifest: a reader that waits for the manifest never sees an incomplete
+    // set. A retry writes the parts again (same paths), so a part that arrived before is replaced.
+    let bytes = 0
+    for (const part of metadata.parts) bytes += (await send(at(part.filename), { size: part.bytes, contentType, open: () => open(part.key) })).bytes
+    // Small JSON whose size no record holds: read whole, so the driver can check it.
+    const manifest = Buffer.from(await (await get(metadata.s3_key!)).Body!.transformToByteArray())
+    const written = await send(at(exportManifestFilename(metadata)), { size: manifest.length, contentType: 'application/json', open: async () => Readable.from([manifest]) })
+    return { location: written.location, bytes: bytes + written.bytes }
   }
 
   private async record(row: Claimed, job: ExportJob | null, outcome: { ok: true, location: string, bytes: number } | { ok: false, error: string }, seconds: number): Promise<void> {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
@@ -14,6 +14,11 @@ import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '#server/lib/
 import { Readable } from 'node:stream'
 import { createStorage, uploadStream, type Storage } from '#server/lib/storage/s3'
 import { claimChannelNotification, unclaimedJobIds } from '#server/lib/exports/jobs/housekeeping'
+import { runExport } from '#server/lib/exports/run'
+import { DATASETS, type Dataset } from '#server/lib/warehouse/datasets'
+import { buildWarehouse, planDemo } from '#server/lib/warehouse/demo'
+import { WarehouseReader } from '#server/lib/warehouse/reader'
+import { resolveExportOptions, type ExportMetadata, type ExportResult } from '#shared/types/exports'
 import { deliveryLines, jobNews } from '#server/lib/notifications/summary'
 import { CreateDestinationSchema, type CreateDestinationInput } from '#shared/types/destinations'
 import { startAzurite, type AzuriteHandle } from '../../helpers/azurite'
@@ -52,7 +57,9 @@ describe('destinations', () => {
   let otherId: string
   const lines: string[] = []
   const config = loadConfig({
-    DATABASE_URL: 'postgresql://unused', S3_EXPORTS_BUCKET: 'outport', NUXT_SESSION_PASSWORD: SESSION_PASSWORD, WEBHOOK_ALLOW_HOSTS: '127.0.0.1'
+    DATABASE_URL: 'postgresql://unused', S3_EXPORTS_BUCKET: 'outport', NUXT_SESSION_PASSWORD: SESSION_PASSWORD, WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
+    // Every test here saves its destinations for the same user.
+    DESTINATIONS_MAX_PER_USER: '20'
   })
   const key = destinationsKey(config)
 
@@ -408,6 +415,89 @@ describe('destinations', () => {
       const [refused] = await deliver(second.job.id, deliverer({ maxAttempts: 1 }))
       expect(refused).toMatchObject({ status: 'failed', attempts: 1 })
       expect(refused!.error).toContain('does not match the pinned')
+    })
+  })
+
+  describe('multi-part exports', () => {
+    const [TX] = DATASETS as [Dataset]
+    const [demo] = planDemo({ users: 1, transactions: 25_000, seed: 25 })
+    let metadata: ExportMetadata
+    let result: ExportResult
+
+    /** The parts' and the manifest's bytes in Outport's bucket, by file name, manifest last. */
+    async function sourceFiles(): Promise<Array<[string, Buffer]>> {
+      const get = async (key: string) => Buffer.from(await (await storage.client.send(new GetObjectCommand({ Bucket: storage.bucket, Key: key }))).Body!.transformToByteArray())
+      return Promise.all([
+        ...result.parts!.map(async part => [part.filename, await get(part.key)] as [string, Buffer]),
+        get(result.s3_key).then(body => [`${TX.name}_all_dates_manifest.json`, body] as [string, Buffer])
+      ])
+    }
+
+    /** A completed job of that export (its objects shared: deliveries only read them). */
+    async function partedJob(destinationIds: string[]) {
+      return db.job.create({
+        data: { userId, type: 'EXPORT', status: 'completed', completedAt: new Date('2026-12-07T10:00:00Z'), metadata: { ...metadata, ...result, destination_ids: destinationIds } as object }
+      })
+    }
+
+    beforeAll(async () => {
+      await buildWarehouse(join(dir, 'warehouse.duckdb'), [demo!], 25)
+      const warehouse = new WarehouseReader(join(dir, 'warehouse.duckdb'))
+      try {
+        metadata = {
+          dataset_id: TX.id, dataset_name: TX.name, format: 'csv', filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] },
+          ...resolveExportOptions({ format: 'csv' }), max_part_rows: 10_000
+        }
+        result = await runExport({ id: '00000000-0000-4000-8000-000000000025', userId: demo!.user_id, metadata, claimId: null }, {
+          warehouse, storage, workDir: join(dir, 'work'), signal: new AbortController().signal, onProgress: () => {}
+        })
+      } finally {
+        warehouse.close()
+      }
+      expect(result.parts).toHaveLength(3)
+    }, 120_000)
+
+    it('writes every part to S3, then the manifest last, byte for byte', async () => {
+      const input = s3Input()
+      const d = await destination({ ...input, config: { ...input.config, prefix: 'parts/{job_id}/{filename}' } } as CreateDestinationInput)
+      const job = await partedJob([d.id])
+      sigv4.requests.length = 0
+      const [delivery] = await deliver(job.id)
+      const files = await sourceFiles()
+      const manifestKey = `parts/${job.id}/${files.at(-1)![0]}`
+      expect(delivery).toMatchObject({ status: 'delivered', attempts: 1, location: `s3://their-bucket/${manifestKey}`, error: null })
+      for (const [name, body] of files) {
+        const object = await theirClient().send(new GetObjectCommand({ Bucket: 'their-bucket', Key: `parts/${job.id}/${name}` }))
+        expect(Buffer.from(await object.Body!.transformToByteArray()).equals(body)).toBe(true)
+      }
+      // Each file's write (a PUT, or the start of a multipart upload), in the order they reached the bucket.
+      const writes = sigv4.requests.filter(r => (r.method === 'PUT' && !r.path.includes('partNumber')) || (r.method === 'POST' && r.path.includes('?uploads')))
+      const written = writes.map(r => decodeURIComponent(r.path.split('?')[0]!).replace('/their-bucket/', ''))
+      expect(written).toEqual(files.map(([name]) => `parts/${job.id}/${name}`))
+    })
+
+    it('writes no manifest over SFTP until every part arrived; the retry writes them all', async () => {
+      const input = sftpInput()
+      const d = await destination({ ...input, config: { ...input.config, path: `${sshd.root}/parts/{job_id}/{filename}` } } as CreateDestinationInput)
+      const job = await partedJob([d.id])
+      const files = await sourceFiles()
+      const folder = join(sshd.root, 'parts', job.id)
+      // A directory where part 2 goes: its rename fails after part 1 arrived.
+      await mkdir(join(folder, files[1]![0]), { recursive: true })
+      const loop = deliverer()
+      await loop.jobCompleted(job.id)
+      await loop.tick()
+      const failed = await db.exportDelivery.findFirstOrThrow({ where: { jobId: job.id } })
+      expect(failed).toMatchObject({ status: 'pending', attempts: 1 })
+      expect(failed.error).toContain(files[1]![0])
+      expect((await readdir(folder)).sort()).toEqual([files[0]![0], files[1]![0]])
+      await rm(join(folder, files[1]![0]), { recursive: true })
+      await db.exportDelivery.update({ where: { id: failed.id }, data: { nextAttemptAt: new Date() } })
+      await loop.tick()
+      const done = await db.exportDelivery.findFirstOrThrow({ where: { jobId: job.id } })
+      expect(done).toMatchObject({ status: 'delivered', attempts: 2, error: null, location: `sftp://127.0.0.1:${sshd.port}${folder}/${files.at(-1)![0]}` })
+      expect((await readdir(folder)).sort()).toEqual(files.map(([name]) => name).sort())
+      for (const [name, body] of files) expect((await readFile(join(folder, name))).equals(body)).toBe(true)
     })
   })
 

@@ -115,6 +115,10 @@ describe('backfills, minute cadences and skipped slots (PostgreSQL, injected clo
     await createExportJob(db, alice, metadata).then(j => db.job.update({ where: { id: j.id }, data: { status: 'running' } }))
     expect((await feedBackfills(db, LIMITS)).created).toEqual([])
     await db.job.updateMany({ where: { scheduleId: null }, data: { status: 'completed' } })
+    // Paused: its slots wait until it is resumed.
+    await db.schedule.update({ where: { id: schedule.id }, data: { enabled: false } })
+    expect((await feedBackfills(db, LIMITS)).created).toEqual([])
+    await db.schedule.update({ where: { id: schedule.id }, data: { enabled: true } })
     const second = (await feedBackfills(db, LIMITS)).created
     expect(second).toHaveLength(1)
     expect((await listBackfills(db, alice, schedule.id))[0]).toMatchObject({ backfill_id: backfillId, slots: 7, done: 1, failed: 0, pending: 6 })

@@ -66,9 +66,11 @@ export async function feedBackfills(db: Db, limits: Pick<Config, 'EXPORT_MAX_ACT
       const job = await db.$transaction(async (tx) => {
         await lockUserSubmissions(tx, userId)
         if (!await backfillMayStart(tx, userId, limits.EXPORT_MAX_ACTIVE_PER_USER)) return null
+        // A paused schedule's slots wait for it to be resumed, as its cadence does.
         const [slot] = await tx.$queryRaw<Array<{ schedule_id: string, slot: Date }>>`
-          SELECT schedule_id, slot FROM backfill_slots WHERE user_id = ${userId}::uuid AND job_id IS NULL
-          ORDER BY slot, schedule_id LIMIT 1 FOR UPDATE SKIP LOCKED`
+          SELECT b.schedule_id, b.slot FROM backfill_slots b JOIN schedules s ON s.id = b.schedule_id
+          WHERE b.user_id = ${userId}::uuid AND b.job_id IS NULL AND s.enabled
+          ORDER BY b.slot, b.schedule_id LIMIT 1 FOR UPDATE OF b SKIP LOCKED`
         if (!slot) return null
         const row = await tx.schedule.findUnique({ where: { id: slot.schedule_id } })
         const created = row && await createRun(tx, toSchedule(row), { scheduledFor: slot.slot, trigger: 'backfill', missed: 0, limits })

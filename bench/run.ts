@@ -4,6 +4,7 @@
  * upload of the same bytes to the same server), measured in the same run. Prints one table of
  * figures with their targets; it asserts nothing.
  */
+import { spawnSync } from 'node:child_process'
 import { createReadStream, readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
@@ -41,8 +42,8 @@ const quick = process.argv.includes('--quick')
 const SIZES = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : quick ? [1_000_000] : [1_000_000, 5_000_000, 10_000_000]
 // Each format × compression it allows; Excel only where a sheet holds the rows.
 // BENCH_CASES=csv,jsonl,parquet,csv:gzip measures only those; BENCH_EXTRAS names the other parts
-// to run (pickup, polling, page, throughput; default all, 0 none). The API during a 5M-row export
-// runs whenever 5M is measured.
+// to run (pickup, polling, page, throughput, topology; default all but topology; `none` for none).
+// The API during a 5M-row export runs whenever 5M is measured, the split topology after it.
 const CASE_FILTER = process.env.BENCH_CASES?.split(',')
 const EXTRAS = new Set(process.env.BENCH_EXTRAS === undefined ? ['pickup', 'polling', 'page', 'throughput'] : process.env.BENCH_EXTRAS.split(','))
 const CASES: Array<{ format: ExportFormat, compression: Compression }> = EXPORT_FORMAT_IDS.flatMap(format =>
@@ -206,38 +207,16 @@ async function pollingCost(demo: DemoOutput, server: ServerHandle, soloSeconds: 
  * 2. of the performance issue: the HTTP process while one CSV export of the whole warehouse runs,
  * alone and under 64 open-loop pollers at 500 and 1,000 req/s (the load lasts as long as the
  * export). Event-loop delay is the server's own (`outport_event_loop_delay_seconds`, reset at each
- * scrape, so one scrape before and one after bracket the export).
+ * scrape, so one scrape before and one after bracket the export). Returns the export's time alone.
  */
-async function apiDuringExport(bench: Bench, demo: DemoOutput, server: ServerHandle, size: number) {
-  const api = client(server.url)
-  const user = demo.users[0]!
-  const polled = await api.waitForExport(user.token, await api.createExport(user.token, { dataset_id: MONTHLY.id, format: 'csv' }))
-  const url = `${server.url}/api/analytics/exports/${polled.job_id}`
-  const headers = { authorization: `Bearer ${user.token}` }
+async function apiDuringExport(bench: Bench, demo: DemoOutput, server: ServerHandle, size: number): Promise<number> {
   const label = `${(size / 1e6).toFixed(0)}M csv`
-  const pid = String(server.process.pid)
-  const run = async (rate: number) => {
-    await loopDelay(bench, server)
-    const cpu = meterCpu({
-      server: () => [pid],
-      http: () => [`${pid}/task/${pid}`],
-      s3rver: () => [String(bench.s3Pid)],
-      postgres: postgresPids,
-      bench: () => [String(process.pid)]
-    })
-    const stop = new AbortController()
-    const polling = rate ? openLoopPolling(url, headers, { pollers: 64, rate, seconds: 3600, signal: stop.signal }) : undefined
-    const job = await api.waitForExport(user.token, await api.createExport(user.token, { dataset_id: TRANSACTIONS.id, format: 'csv' }), 900_000, 250)
-    stop.abort()
-    const used = cpu.stop()
-    const cores = `HTTP thread ${used.http!.toFixed(2)}, rest of the server ${(used.server! - used.http!).toFixed(2)}, s3rver ${used.s3rver!.toFixed(2)}, PostgreSQL ${used.postgres!.toFixed(2)}, load generator ${used.bench!.toFixed(2)}`
-    return { seconds: serverSeconds(job), loop: await loopDelay(bench, server), polling: await polling, cores }
-  }
-  const alone = await run(0)
+  const measure = await pollsDuringExport(bench, demo, { web: server, worker: server })
+  const alone = await measure(0)
   record(`${label} export alone: event-loop delay p99 / max of the HTTP process`, `${alone.loop.p99.toFixed(1)} / ${alone.loop.max.toFixed(0)} ms (export ${alone.seconds.toFixed(2)} s)`, '≤ 20 ms', alone.loop.p99 <= 20)
   record(`${label} export alone: CPU in cores`, alone.cores)
   for (const rate of [500, 1000]) {
-    const loaded = await run(rate)
+    const loaded = await measure(rate)
     const polling = loaded.polling!
     const slowdown = loaded.seconds / alone.seconds - 1
     const target = rate === 500
@@ -245,6 +224,72 @@ async function apiDuringExport(bench: Bench, demo: DemoOutput, server: ServerHan
     record(`${label} export + status polls at ${rate} req/s: status p50 / p99`, `${polling.p50.toFixed(0)} / ${polling.p99.toFixed(0)} ms (${polling.perSecond.toFixed(0)} req/s${polling.errors ? `, ${polling.errors} errors` : ''})`, target ? 'p99 ≤ 100 ms' : '', target ? polling.p99 <= 100 && polling.errors === 0 : undefined)
     record(`${label} export + status polls at ${rate} req/s: export slowdown`, `${(slowdown * 100).toFixed(0)} % (${loaded.seconds.toFixed(2)} s)`, target ? '≤ 25 %' : '', target ? slowdown <= 0.25 : undefined)
     record(`${label} export + status polls at ${rate} req/s: CPU in cores`, loaded.cores)
+  }
+  return alone.seconds
+}
+
+/**
+ * Measures one CSV export of the whole warehouse under `rate` status reads/s (0: none) against
+ * `web`, with the exports claimed by `worker` (the same server when they are one process): the
+ * export's time, the web process's event-loop delay and polling latency, and CPU by process.
+ */
+async function pollsDuringExport(bench: Bench, demo: DemoOutput, servers: { web: ServerHandle, worker: ServerHandle }) {
+  const api = client(servers.web.url)
+  const user = demo.users[0]!
+  const polled = await api.waitForExport(user.token, await api.createExport(user.token, { dataset_id: MONTHLY.id, format: 'csv' }))
+  const url = `${servers.web.url}/api/analytics/exports/${polled.job_id}`
+  const headers = { authorization: `Bearer ${user.token}` }
+  const web = String(servers.web.process.pid)
+  const worker = String(servers.worker.process.pid)
+  return async (rate: number) => {
+    await loopDelay(bench, servers.web)
+    const cpu = meterCpu({
+      ...(web === worker ? { server: () => [web] } : { 'web process': () => [web], 'worker process': () => [worker] }),
+      'HTTP thread': () => [`${web}/task/${web}`],
+      's3rver': () => [String(bench.s3Pid)],
+      'PostgreSQL': postgresPids,
+      'load generator': () => [String(process.pid)]
+    })
+    const stop = new AbortController()
+    const polling = rate ? openLoopPolling(url, headers, { pollers: 64, rate, seconds: 3600, signal: stop.signal }) : undefined
+    const job = await api.waitForExport(user.token, await api.createExport(user.token, { dataset_id: TRANSACTIONS.id, format: 'csv' }), 900_000, 250)
+    stop.abort()
+    const cores = Object.entries(cpu.stop()).map(([name, used]) => `${name} ${used.toFixed(2)}`).join(', ')
+    return { seconds: serverSeconds(job), loop: await loopDelay(bench, servers.web), polling: await polling, cores }
+  }
+}
+
+/**
+ * 4. of round three: the topology the README recommends — a web process (OUTPORT_ROLE=web) and a
+ * worker process (OUTPORT_ROLE=worker) pinned to different cores with `taskset` (every thread,
+ * DuckDB's included; s3rver, PostgreSQL and the load generator stay unpinned) — under the same
+ * 500 req/s of status reads during one CSV export of the whole warehouse. The single process
+ * (`combined`, measured just before with the export alone) is stopped first so it claims nothing.
+ */
+async function splitTopology(bench: Bench, demo: DemoOutput, warehouse: string, combined: { server: ServerHandle, alone: number }, size: number) {
+  await combined.server.stop()
+  const env = { ...bench.env, WAREHOUSE_PATH: warehouse }
+  const web = await startServer({ ...env, OUTPORT_ROLE: 'web' })
+  const worker = await startServer({ ...env, OUTPORT_ROLE: 'worker' })
+  try {
+    for (const [server, core] of [[web, 0], [worker, 1]] as const) {
+      const pinned = spawnSync('taskset', ['-a', '-cp', String(core), String(server.process.pid)], { encoding: 'utf8' })
+      if (pinned.status !== 0) throw new Error(`taskset failed: ${pinned.stderr}`)
+    }
+    const label = `${(size / 1e6).toFixed(0)}M csv, web on core 0 + worker on core 1`
+    const measure = await pollsDuringExport(bench, demo, { web, worker })
+    const alone = await measure(0)
+    record(`${label}: export alone`, `${alone.seconds.toFixed(2)} s (one process, both cores: ${combined.alone.toFixed(2)} s)`)
+    record(`${label}: export alone, CPU in cores`, alone.cores)
+    const loaded = await measure(500)
+    const polling = loaded.polling!
+    const slowdown = loaded.seconds / alone.seconds - 1
+    record(`${label} + status polls at 500 req/s: status p50 / p99`, `${polling.p50.toFixed(0)} / ${polling.p99.toFixed(0)} ms (${polling.perSecond.toFixed(0)} req/s${polling.errors ? `, ${polling.errors} errors` : ''})`, 'p99 ≤ 100 ms', polling.p99 <= 100 && polling.errors === 0)
+    record(`${label} + status polls at 500 req/s: event-loop delay p99 / max`, `${loaded.loop.p99.toFixed(1)} / ${loaded.loop.max.toFixed(0)} ms`)
+    record(`${label} + status polls at 500 req/s: export slowdown`, `${(slowdown * 100).toFixed(0)} % (${loaded.seconds.toFixed(2)} s; ${((loaded.seconds / combined.alone - 1) * 100).toFixed(0)} % against one process alone)`)
+    record(`${label} + status polls at 500 req/s: CPU in cores`, loaded.cores)
+  } finally {
+    await Promise.all([web.stop(), worker.stop()])
   }
 }
 
@@ -403,12 +448,14 @@ async function main() {
     for (const size of SIZES) {
       await withWarehouse(bench, String(size), 1, size, async (demo, server, warehouse) => {
         await exportsAt(bench, size, warehouse, demo, server, rates)
-        if (size === 5_000_000) await apiDuringExport(bench, demo, server, size)
+        const alone = size === 5_000_000 ? await apiDuringExport(bench, demo, server, size) : undefined
         if (size === SIZES[0]) {
           if (EXTRAS.has('pickup')) await pickupLatency(bench, demo, server)
           if (EXTRAS.has('polling')) await pollingCost(demo, server, size / rates.get('1M csv')!)
           if (EXTRAS.has('page')) await datasetsPage(demo, server)
         }
+        // Last: it stops the single-process server.
+        if (alone && EXTRAS.has('topology')) await splitTopology(bench, demo, warehouse, { server, alone }, size)
       })
     }
     for (const format of ['csv', 'parquet'] as const) {

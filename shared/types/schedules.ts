@@ -3,6 +3,7 @@ import { CreateExportSchema } from './exports'
 import { JobStatusSchema } from './jobs'
 import { CHANNEL_KEYS, type ChannelKey } from './notifications'
 import { storedText } from './text'
+import { describeCron } from '../schedules/cron-words'
 
 /** Recurring exports: a saved export request, a relative date range and a cadence (snake_case, as the API). */
 
@@ -114,7 +115,7 @@ export function isMinutesCadence(cadence: Cadence): cadence is MinutesCadence {
 /**
  * One object rather than a union, so every refusal names its field (`cadence.weekday`, not just
  * `cadence`). Whether a cron expression parses and runs at most hourly is checked by the engine
- * (server/lib/schedules/cadence.ts), which has the cron library.
+ * (shared/schedules/cadence.ts), which has the cron library.
  */
 export const CadenceSchema = z.strictObject({
   frequency: z.enum(FREQUENCIES, `Must be one of ${FREQUENCIES.join(', ')}`).optional(),
@@ -268,7 +269,7 @@ export const BackfillListSchema = z.object({ backfills: z.array(BackfillSchema) 
 
 /** "Every Monday at 08:00 (Europe/London)": a cadence in words, for the app and messages. */
 export function describeCadence(cadence: Cadence): string {
-  if (isCronCadence(cadence)) return `Cron “${cadence.cron}” (${cadence.time_zone})`
+  if (isCronCadence(cadence)) return `${describeCron(cadence.cron) ?? `Cron “${cadence.cron}”`} (${cadence.time_zone})`
   if (isMinutesCadence(cadence)) return `Every ${cadence.every} minutes (${cadence.time_zone})`
   const at = `at ${cadence.time} (${cadence.time_zone})`
   if (cadence.frequency === 'daily') return `Every day ${at}`

@@ -6,7 +6,7 @@ import { backfillMayStart, backfillProgress, cancelPendingJobs, slotsWithoutRun 
 import type { ExportJob } from '../exports/jobs/record'
 import { lockUserSubmissions } from '../exports/jobs/submit'
 import { RequestError, ValidationError } from '../validation'
-import { slotsBetween } from './cadence'
+import { slotsBetween } from '#shared/schedules/cadence'
 import { createRun, settleSchedule, type PausedSchedule } from './scheduler'
 import { findUserSchedule, NOT_FOUND, toSchedule } from './store'
 

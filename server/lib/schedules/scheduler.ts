@@ -8,8 +8,8 @@ import { consecutiveFailedRuns, hasRunningRun, insertScheduledRun } from '../exp
 import type { ExportJob } from '../exports/jobs/record'
 import { JobLimitError } from '../exports/jobs/submit'
 import { RequestError, ValidationError } from '../validation'
-import { dueSlot } from './cadence'
-import { resolveRange } from './range'
+import { dueSlot } from '#shared/schedules/cadence'
+import { resolveRange } from '#shared/schedules/range'
 import { NOT_FOUND, toSchedule, type Schedule } from './store'
 
 /**

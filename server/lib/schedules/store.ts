@@ -9,8 +9,8 @@ import { checkExportRequest } from '../exports/create'
 import { lastRuns } from '../exports/jobs/scheduled'
 import { fieldErrors, RequestError, ValidationError } from '../validation'
 import { findDataset } from '../warehouse/datasets'
-import { cadenceErrors, nextRunAfter } from './cadence'
-import { maxRangeDays, resolveRange } from './range'
+import { cadenceErrors, nextRunAfter } from '#shared/schedules/cadence'
+import { maxRangeDays, resolveRange } from '#shared/schedules/range'
 import { isoToUs, usToIso } from './watermark'
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { cadenceErrors, cronPattern, dueSlot, nextRuns, slotsBetween } from '#server/lib/schedules/cadence'
+import { cadenceErrors, cronPattern, dueSlot, nextRuns, slotsBetween } from '#shared/schedules/cadence'
 import { CadenceSchema, CreateScheduleSchema, describeCadence, type Cadence } from '#shared/types/schedules'
 
 const iso = (dates: Date[]) => dates.map(d => d.toISOString())

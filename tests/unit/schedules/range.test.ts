@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { localDate, resolveRange } from '#server/lib/schedules/range'
+import { localDate, resolveRange } from '#shared/schedules/range'
 
 const at = (s: string) => new Date(s)
 

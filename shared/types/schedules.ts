@@ -206,6 +206,14 @@ export const ScheduleLastRunSchema = z.object({
 
 export type ScheduleLastRunDTO = z.infer<typeof ScheduleLastRunSchema>
 
+export const ScheduleRecentRunSchema = z.object({
+  id: z.guid(),
+  status: JobStatusSchema,
+  created_at: timestamp
+})
+
+export type ScheduleRecentRunDTO = z.infer<typeof ScheduleRecentRunSchema>
+
 /** A schedule as the API answers it. */
 export const ScheduleSchema = z.object({
   id: z.guid(),
@@ -220,6 +228,7 @@ export const ScheduleSchema = z.object({
   /** Null while paused. */
   next_run_at: timestamp.nullable().meta({ description: 'Null while paused' }),
   last_run: ScheduleLastRunSchema.nullable(),
+  recent_runs: z.array(ScheduleRecentRunSchema).max(10).meta({ description: 'The schedule\'s latest 10 runs (run-now and backfill runs included), newest first' }),
   consecutive_failures: z.int().min(0),
   created_at: timestamp,
   updated_at: timestamp,

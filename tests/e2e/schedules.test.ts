@@ -87,6 +87,35 @@ describe('schedules API (shared server)', () => {
     await send('DELETE', path, alice.token)
   })
 
+  it('PATCH changes the saved request field by field (format, compression, columns, accounts, conditions); recent_runs lists the latest runs, newest first', async () => {
+    const schedule = await (await postJson('/api/analytics/schedules', SCHEDULE, { token: alice.token })).json() as ScheduleDTO
+    expect(schedule.recent_runs).toEqual([])
+    const path = `/api/analytics/schedules/${schedule.id}`
+    const columns = DATASETS[0]!.columns.slice(0, 3).map(c => c.name)
+    const changes = { format: 'json', compression: 'gzip', columns, account_ids: alice.account_ids.slice(0, 1), row_filters: [{ column: 'amount', op: 'gt', value: 5 }] }
+    const patched = await send('PATCH', path, alice.token, changes)
+    expect(patched.status).toBe(200)
+    const expected = { ...changes, dataset_id: TRANSACTIONS, account_ids: changes.account_ids.map(id => id.toLowerCase()) }
+    expect((await patched.json() as ScheduleDTO).request).toEqual(expected)
+    expect((await (await api(path, { token: alice.token })).json() as ScheduleDTO).request).toEqual(expected)
+    // null clears a field (all columns again); a bad one is a 400 naming it.
+    expect((await (await send('PATCH', path, alice.token, { columns: null })).json() as ScheduleDTO).request.columns).toBeNull()
+    const bad = await send('PATCH', path, alice.token, { row_filters: [{ column: 'nope', op: 'eq', value: 1 }] })
+    expect(bad.status).toBe(400)
+    expect(JSON.stringify(await bad.json())).toContain('row_filters')
+
+    const jobs: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const run = await (await send('POST', `${path}/run`, alice.token)).json()
+      await waitForExport(alice.token, run.job_id)
+      jobs.unshift(run.job_id)
+    }
+    const listed = (await (await api('/api/analytics/schedules', { token: alice.token })).json() as { schedules: ScheduleDTO[] }).schedules.find(s => s.id === schedule.id)!
+    expect(listed.recent_runs).toEqual(jobs.map(id => ({ id, status: 'completed', created_at: expect.any(String) })))
+    expect(Date.parse(listed.recent_runs[0]!.created_at)).toBeGreaterThanOrEqual(Date.parse(listed.recent_runs[1]!.created_at))
+    await send('DELETE', path, alice.token)
+  })
+
   it('incremental: only new rows (data_as_of, incremental_from, the watermark); reset (audited); aggregated datasets and backfills refuse it (400)', async () => {
     const created = await postJson('/api/analytics/schedules', { ...SCHEDULE, range: { type: 'since_last_run', initial: 'all' }, cadence: { frequency: 'minutes', every: 15, time_zone: 'UTC' }, account_ids: alice.account_ids.slice(0, 1) }, { token: alice.token })
     expect(created.status).toBe(201)

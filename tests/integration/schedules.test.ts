@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createDb, type Db } from '#server/lib/db/client'
-import { lastRuns } from '#server/lib/exports/jobs/scheduled'
+import { scheduleRuns } from '#server/lib/exports/jobs/scheduled'
 import { listUserExports } from '#server/lib/exports/jobs/history'
 import { createSchedule, deleteSchedule, findUserSchedule, listUserSchedules, scheduleChannels, toScheduleDTOs, updateSchedule } from '#server/lib/schedules/store'
 import { runDueSchedules, runScheduleNow, settleSchedule } from '#server/lib/schedules/scheduler'
@@ -112,7 +112,7 @@ describe('schedules engine (PostgreSQL, injected clock)', () => {
     expect(job).toMatchObject({ status: 'pending', scheduleId: schedule.id, scheduledFor: at('2026-02-26T11:00:00Z') })
     expect(job.metadata.schedule!.trigger).toBe('run_now')
     expect(job.metadata.filters).toMatchObject({ start_date: '2026-02-16', end_date: '2026-02-22' })
-    expect((await lastRuns(db, [schedule.id])).get(schedule.id)).toEqual({ jobId: job.id, status: 'pending', at: at('2026-02-26T11:00:00Z') })
+    expect((await scheduleRuns(db, [schedule.id])).get(schedule.id)!.last).toEqual({ jobId: job.id, status: 'pending', at: at('2026-02-26T11:00:00Z') })
     expect((await findUserSchedule(db, alice, schedule.id))!.nextRunAt).toEqual(at('2026-03-02T08:00:00Z'))
 
     await expect(runScheduleNow(db, LIMITS, bob, schedule.id)).rejects.toMatchObject({ statusCode: 404 })

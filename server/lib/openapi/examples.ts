@@ -136,6 +136,7 @@ export const SCHEDULE = {
   channels: { telegram: false, email: true },
   next_run_at: '2026-12-07T08:00:00.000Z',
   last_run: { job_id: JOB_ID, status: 'completed', at: '2026-11-30T08:00:00.000Z' },
+  recent_runs: [{ id: JOB_ID, status: 'completed', created_at: '2026-11-30T08:00:01.000Z' }],
   consecutive_failures: 0,
   created_at: '2026-11-01T10:00:00.000Z',
   updated_at: '2026-11-01T10:00:00.000Z',

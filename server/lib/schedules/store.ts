@@ -6,7 +6,7 @@ import type { FieldError } from '#shared/types/api'
 import { CreateExportSchema } from '#shared/types/exports'
 import { isIncrementalRange, type Cadence, type CreateSchedule, type ScheduleChannels, type ScheduleDTO, type ScheduleRange, type ScheduleRequest, type UpdateSchedule } from '#shared/types/schedules'
 import { checkExportRequest } from '../exports/create'
-import { lastRuns } from '../exports/jobs/scheduled'
+import { scheduleRuns } from '../exports/jobs/scheduled'
 import { fieldErrors, RequestError, ValidationError } from '../validation'
 import { findDataset } from '../warehouse/datasets'
 import { cadenceErrors, nextRunAfter } from '#shared/schedules/cadence'
@@ -199,11 +199,11 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
 }
 
-/** The schedules as the API shows them, each with its latest run. */
+/** The schedules as the API shows them, each with its latest runs. */
 export async function toScheduleDTOs(db: Db, schedules: Schedule[]): Promise<ScheduleDTO[]> {
-  const runs = await lastRuns(db, schedules.map(s => s.id))
+  const runs = await scheduleRuns(db, schedules.map(s => s.id))
   return schedules.map((s) => {
-    const run = runs.get(s.id)
+    const { last: run, recent } = runs.get(s.id)!
     return {
       id: s.id,
       name: s.name,
@@ -215,6 +215,7 @@ export async function toScheduleDTOs(db: Db, schedules: Schedule[]): Promise<Sch
       channels: s.channels,
       next_run_at: s.nextRunAt?.toISOString() ?? null,
       last_run: run ? { job_id: run.jobId, status: run.status, at: run.at.toISOString() } : null,
+      recent_runs: recent.map(r => ({ id: r.id, status: r.status, created_at: r.createdAt.toISOString() })),
       consecutive_failures: s.consecutiveFailures,
       created_at: s.createdAt.toISOString(),
       updated_at: s.updatedAt.toISOString(),

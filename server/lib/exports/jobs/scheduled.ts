@@ -48,15 +48,33 @@ export async function insertScheduledRun(tx: Prisma.TransactionClient, run: Sche
 }
 
 export interface LastRun { jobId: string, status: JobStatus, at: Date }
+export interface RecentRun { id: string, status: JobStatus, createdAt: Date }
 
-/** Each schedule's latest run (by slot). */
-export async function lastRuns(db: Db, scheduleIds: string[]): Promise<Map<string, LastRun>> {
-  if (!scheduleIds.length) return new Map()
-  const rows = await db.$queryRaw<Array<{ schedule_id: string, id: string, status: JobStatus, scheduled_for: Date }>>`
-    SELECT DISTINCT ON (schedule_id) schedule_id, id, status::text AS status, scheduled_for
-    FROM jobs WHERE schedule_id = ANY(${scheduleIds}::uuid[])
-    ORDER BY schedule_id, scheduled_for DESC, created_at DESC`
-  return new Map(rows.map(r => [r.schedule_id, { jobId: r.id, status: r.status, at: r.scheduled_for }]))
+/** How many of a schedule's latest runs the Schedules page shows. */
+export const RECENT_RUNS = 10
+
+/**
+ * Each schedule's latest run (by slot) and its RECENT_RUNS latest runs (by creation, newest first),
+ * for all the schedules in one query.
+ */
+export async function scheduleRuns(db: Db, scheduleIds: string[]): Promise<Map<string, { last: LastRun | null, recent: RecentRun[] }>> {
+  const runs = new Map(scheduleIds.map(id => [id, { last: null as LastRun | null, recent: [] as RecentRun[] }]))
+  if (!scheduleIds.length) return runs
+  const rows = await db.$queryRaw<Array<{ schedule_id: string, id: string, status: JobStatus, scheduled_for: Date, created_at: Date, by_slot: bigint, by_creation: bigint }>>`
+    SELECT * FROM (
+      SELECT schedule_id, id, status::text AS status, scheduled_for, created_at,
+        row_number() OVER (PARTITION BY schedule_id ORDER BY scheduled_for DESC, created_at DESC) AS by_slot,
+        row_number() OVER (PARTITION BY schedule_id ORDER BY created_at DESC, id DESC) AS by_creation
+      FROM jobs WHERE schedule_id = ANY(${scheduleIds}::uuid[])
+    ) ranked
+    WHERE by_slot = 1 OR by_creation <= ${RECENT_RUNS}
+    ORDER BY schedule_id, by_creation`
+  for (const r of rows) {
+    const entry = runs.get(r.schedule_id)!
+    if (Number(r.by_slot) === 1) entry.last = { jobId: r.id, status: r.status, at: r.scheduled_for }
+    if (Number(r.by_creation) <= RECENT_RUNS) entry.recent.push({ id: r.id, status: r.status, createdAt: r.created_at })
+  }
+  return runs
 }
 
 /**

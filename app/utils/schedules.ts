@@ -1,4 +1,7 @@
-import type { Cadence, Frequency, RelativeRange, ScheduleChannels, ScheduleDTO, ScheduleRange, MINUTE_STEPS } from '#shared/types/schedules'
+import type { Cadence, Frequency, RelativeRange, ScheduleChannels, ScheduleDTO, ScheduleRange, ScheduleRequest, MINUTE_STEPS } from '#shared/types/schedules'
+import type { DatasetDTO } from '#shared/types/datasets'
+import { DEFAULT_CSV_OPTIONS, type CreateExportInput } from '#shared/types/exports'
+import type { ExportRequestState } from '~/composables/useExportRequest'
 import { isCronCadence, isIncrementalRange, isMinutesCadence } from '#shared/types/schedules'
 import { CHANNEL_KEYS, type ChannelKey } from '#shared/types/notifications'
 
@@ -105,4 +108,39 @@ export function zonedMidnight(date: string, timeZone: string): Date {
     .formatToParts(new Date(utc)).map(part => [part.type, Number(part.value)]))
   const offset = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - utc
   return new Date(utc - offset)
+}
+
+/** The saved request's fields the schedule form edits (the rest it leaves as saved). */
+export const EDITED_REQUEST_FIELDS = ['format', 'account_ids', 'tag_ids', 'compression', 'parquet_compression', 'columns', 'limit', 'csv', 'row_filters', 'max_part_mb', 'max_part_rows'] as const
+
+/** The export form's fields from a saved request: what the dialog would show for it. */
+export function requestState(request: ScheduleRequest, dataset: DatasetDTO): Partial<ExportRequestState> {
+  return {
+    format: request.format,
+    account_ids: [...request.account_ids ?? []],
+    tag_ids: [...request.tag_ids ?? []],
+    compression: request.compression ?? 'none',
+    parquet_compression: request.parquet_compression ?? 'zstd',
+    columns: [...request.columns ?? dataset.columns.map(c => c.name)],
+    limit: request.limit ?? undefined,
+    csv: { ...DEFAULT_CSV_OPTIONS, ...request.csv },
+    // Negative keys: the conditions field numbers the ones it adds from 0.
+    conditions: (request.row_filters ?? []).map((f, i) => ({
+      key: -1 - i,
+      column: f.column,
+      op: f.op,
+      values: 'value' in f ? [f.value].flat().map(String) : []
+    })),
+    max_part_mb: request.max_part_mb ?? undefined,
+    max_part_rows: request.max_part_rows ?? undefined
+  }
+}
+
+/**
+ * The request fields a PATCH sends: every field the form edits, a field back at its default as
+ * null (the PATCH replaces fields one by one, so leaving it out would keep the saved value).
+ */
+export function requestPatch(request: CreateExportInput): Partial<Record<string, unknown>> {
+  const { start_date: _start, end_date: _end, ...rest } = request
+  return { ...Object.fromEntries(EDITED_REQUEST_FIELDS.map(key => [key, null])), ...rest }
 }

@@ -137,10 +137,12 @@ export function requestState(request: ScheduleRequest, dataset: DatasetDTO): Par
 }
 
 /**
- * The request fields a PATCH sends: every field the form edits, a field back at its default as
- * null (the PATCH replaces fields one by one, so leaving it out would keep the saved value).
+ * The request's fields to save, without dates; a field the saved request had and the form now
+ * leaves at its default is sent as null (a PATCH replaces fields one by one: leaving it out
+ * would keep the saved value).
  */
-export function requestPatch(request: CreateExportInput): Partial<Record<string, unknown>> {
+export function requestBody(request: CreateExportInput, saved?: ScheduleRequest): Record<string, unknown> {
   const { start_date: _start, end_date: _end, ...rest } = request
-  return { ...Object.fromEntries(EDITED_REQUEST_FIELDS.map(key => [key, null])), ...rest }
+  const cleared = EDITED_REQUEST_FIELDS.filter(key => saved?.[key] != null && rest[key] === undefined)
+  return { ...Object.fromEntries(cleared.map(key => [key, null])), ...rest }
 }

@@ -31,10 +31,12 @@ describe('an export\'s source', () => {
     expect(manual.status).toBe(202)
     const manualId = (await manual.json()).job_id as string
     const apiId = await createExport(alice.token, { dataset_id: MONTHLY, format: 'json' })
-    const schedule = await (await postJson('/api/analytics/schedules', {
-      dataset_id: MONTHLY, format: 'csv', range: 'previous_week', name: 'Source test',
+    const created = await postJson('/api/analytics/schedules', {
+      dataset_id: MONTHLY, format: 'csv', range: 'previous_month', name: 'Source test',
       cadence: { frequency: 'weekly', weekday: 1, time: '08:00', time_zone: 'UTC' }
-    }, { token: alice.token })).json()
+    }, { token: alice.token })
+    const schedule = await created.json()
+    expect(created.status, JSON.stringify(schedule)).toBe(201)
     const run = await api(`/api/analytics/schedules/${schedule.id}/run`, { method: 'POST', token: alice.token })
     expect(run.status).toBe(202)
     const scheduleId = (await run.json()).job_id as string

@@ -1,4 +1,4 @@
-import type { Ref } from 'vue'
+import type { MaybeRefOrGetter, Ref } from 'vue'
 
 export interface UseCursorListOptions {
   /** The answer's field holding the page's items (`exports`, `events`). */
@@ -6,6 +6,8 @@ export interface UseCursorListOptions {
   pageSize: number
   /** What to say when the server gives no reason of its own. */
   failure: string
+  /** Filters sent with every page; when they change, the list is read again from the first page. */
+  query?: MaybeRefOrGetter<Record<string, string | undefined>>
 }
 
 /**
@@ -13,28 +15,33 @@ export interface UseCursorListOptions {
  * `next_cursor`, null on the last page): the first page once mounted, each next one appended.
  * `items` is writable, so a row can be replaced when it changes.
  */
-export function useCursorList<T>(url: string, { field, pageSize, failure }: UseCursorListOptions) {
+export function useCursorList<T>(url: string, { field, pageSize, failure, query }: UseCursorListOptions) {
   const items: Ref<T[]> = ref([])
   const nextCursor = ref<string | null>(null)
   const loading = ref(true)
   const error = ref<string>()
 
+  // A newer read wins: an answer to filters since changed is dropped.
+  let latest = 0
   async function load(cursor?: string) {
+    const read = ++latest
     loading.value = true
     error.value = undefined
     try {
-      const page = await $fetch<Record<string, T[]> & { next_cursor: string | null }>(url, { query: { limit: pageSize, ...(cursor && { cursor }) } })
+      const page = await $fetch<Record<string, T[]> & { next_cursor: string | null }>(url, { query: { ...toValue(query), limit: pageSize, ...(cursor && { cursor }) } })
+      if (read !== latest) return
       const more = page[field] ?? []
       items.value = cursor ? [...items.value, ...more] : more
       nextCursor.value = page.next_cursor
     } catch (e) {
-      error.value = apiErrorMessage(e, failure)
+      if (read === latest) error.value = apiErrorMessage(e, failure)
     } finally {
-      loading.value = false
+      if (read === latest) loading.value = false
     }
   }
 
   onMounted(() => load())
+  if (query) watch(() => JSON.stringify(toValue(query)), () => load())
 
   return {
     items,

@@ -9,6 +9,11 @@ import { DestinationIdsSchema, ExportDeliverySchema } from './destinations'
 
 export const MAX_FILTER_IDS = 1000
 
+/** How an export came about: a signed-in browser session, an API token, or a schedule's run (backfills included). */
+export const EXPORT_SOURCES = ['manual', 'api', 'schedule'] as const
+export const ExportSourceSchema = z.enum(EXPORT_SOURCES)
+export type ExportSource = typeof EXPORT_SOURCES[number]
+
 /** The largest `limit` a request may ask for. */
 export const MAX_EXPORT_LIMIT = 100_000_000
 const LIMIT_MESSAGE = `A whole number from 1 to ${MAX_EXPORT_LIMIT.toLocaleString('en-US')}`
@@ -191,6 +196,7 @@ export const ExportJobSchema = z.object({
   created_at: timestamp,
   started_at: timestamp.nullable(),
   completed_at: timestamp.nullable(),
+  source: ExportSourceSchema.meta({ description: 'How the export came about: `manual` (started in the app), `api` (with an API token), `schedule` (a schedule\'s run, backfills included)' }),
   schedule_id: z.guid().nullable().meta({ description: 'The schedule this run came from (null for a one-off export, or once the schedule is deleted)' }),
   scheduled_for: timestamp.nullable().meta({ description: 'The slot a scheduled run was for' }),
   schedule_run: ScheduleRunInfoSchema.nullable(),
@@ -327,16 +333,18 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 
 export type CreateExportInput = z.input<typeof CreateExportSchema>
 
-/** `status=completed,failed`: one or more names from the status table, as a set. */
-const statusList = z.string().max(200).transform((value, ctx) => {
-  const names = [...new Set(value.split(',').map(s => s.trim()).filter(Boolean))]
-  const unknown = names.filter(name => !(JOB_STATUS_IDS as string[]).includes(name))
-  if (!names.length || unknown.length) {
-    ctx.addIssue({ code: 'custom', message: `${unknown.length ? `Unknown status: ${unknown.join(', ')}. ` : ''}Use a comma-separated list of: ${JOB_STATUS_IDS.join(', ')}` })
-    return z.NEVER
-  }
-  return names as JobStatus[]
-})
+/** `status=completed,failed`: one or more names from `allowed`, as a set. */
+function nameList<T extends string>(what: string, allowed: readonly T[]) {
+  return z.string().max(200).transform((value, ctx) => {
+    const names = [...new Set(value.split(',').map(s => s.trim()).filter(Boolean))]
+    const unknown = names.filter(name => !(allowed as readonly string[]).includes(name))
+    if (!names.length || unknown.length) {
+      ctx.addIssue({ code: 'custom', message: `${unknown.length ? `Unknown ${what}: ${unknown.join(', ')}. ` : ''}Use a comma-separated list of: ${allowed.join(', ')}` })
+      return z.NEVER
+    }
+    return names as T[]
+  })
+}
 
 const instant = z.iso.datetime({ offset: true, message: 'Must be an ISO 8601 date-time, e.g. 2026-12-01T00:00:00Z' })
   .transform(value => new Date(value))
@@ -347,7 +355,9 @@ export const ListExportsQuerySchema = z.strictObject({
   cursor: z.string().max(200).optional(),
   /** Only this schedule's runs. */
   schedule_id: id.transform(v => v.toLowerCase()).optional(),
-  status: statusList.optional(),
+  status: nameList<JobStatus>('status', JOB_STATUS_IDS).optional(),
+  /** `manual`, `api`, `schedule`, or a comma-separated list of them. */
+  source: nameList<ExportSource>('source', EXPORT_SOURCES).optional(),
   dataset_id: id.transform(v => v.toLowerCase()).optional(),
   created_after: instant.optional(),
   created_before: instant.optional()

@@ -109,6 +109,7 @@ function columnDefault(field: DmmfField, enumDbName: Map<string, string>): strin
     throw new Error(`schema-shape: add a mapping for @default(${d.name}())`)
   }
   if (field.kind === 'enum') return `'${d}'::${enumDbName.get(field.type)}`
+  if (field.type === 'String' && typeof d === 'string') return `'${d.replaceAll('\'', '\'\'')}'::text`
   return String(d)
 }
 

@@ -246,7 +246,7 @@ describe('exports in parts', () => {
   it('an Excel export over one sheet is refused with a message naming max_part_rows, and accepted with it', async () => {
     // A warehouse whose count says two million rows (a real one that big is too slow for a test).
     const counted = { connect: async () => ({ runAndReadAll: async () => ({ getRowObjectsJson: () => [{ n: 2_000_000 }] }), closeSync: () => {} }) } as unknown as WarehouseReader
-    const create = (body: CreateExportInput) => createExport({ db: NO_DB, warehouse: counted }, LIMITS, small!.user_id, CreateExportSchema.parse(body))
+    const create = (body: CreateExportInput) => createExport({ db: NO_DB, warehouse: counted }, LIMITS, small!.user_id, CreateExportSchema.parse(body), { source: 'manual' })
     const refused = await create({ dataset_id: TX.id, format: 'xlsx' }).catch((error: unknown) => error)
     expect(refused).toBeInstanceOf(ValidationError)
     expect((refused as ValidationError).errors).toEqual([{ field: 'format', message: expect.stringContaining('Set max_part_rows (at most 1,048,575) to get several workbooks') }])

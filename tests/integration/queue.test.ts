@@ -168,7 +168,7 @@ describe('job queue', () => {
     expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ status: 'pending', attempts: 0, lockedBy: null })
   })
 
-  const limits = { maxActivePerUser: 3, maxQueueDepth: 1000 }
+  const limits = { maxActivePerUser: 3, maxQueueDepth: 1000, source: 'manual' as const }
   const withFilters = (start: string): ExportMetadata => ({ ...metadata, filters: { ...metadata.filters, start_date: start } })
 
   it('lets exactly the limit through when 12 submissions race for one user', async () => {
@@ -191,9 +191,9 @@ describe('job queue', () => {
   it('refuses new jobs once the global queue is full', async () => {
     await db.job.deleteMany()
     const other = (await db.user.upsert({ where: { email: 'q2@example.com' }, update: {}, create: { email: 'q2@example.com', passwordHash: 'x', displayName: 'Q2' } })).id
-    await submitExportJob(db, other, metadata, { maxActivePerUser: 10, maxQueueDepth: 2 })
-    await submitExportJob(db, other, metadata, { maxActivePerUser: 10, maxQueueDepth: 2 })
-    const error = await submitExportJob(db, userId, metadata, { maxActivePerUser: 10, maxQueueDepth: 2 }).catch(e => e)
+    await submitExportJob(db, other, metadata, { maxActivePerUser: 10, maxQueueDepth: 2, source: 'manual' as const })
+    await submitExportJob(db, other, metadata, { maxActivePerUser: 10, maxQueueDepth: 2, source: 'manual' as const })
+    const error = await submitExportJob(db, userId, metadata, { maxActivePerUser: 10, maxQueueDepth: 2, source: 'manual' as const }).catch(e => e)
     expect(error).toBeInstanceOf(JobLimitError)
     expect(error.code).toBe('QUEUE_FULL')
     expect(await db.job.count({ where: { userId } })).toBe(0)

@@ -119,7 +119,7 @@ describe('the OpenAPI document', () => {
     for (const field of ['dataset_id', 'format', 'compression', 'parquet_compression', 'columns', 'limit', 'csv']) expect(body).toContain(`"${field}"`)
     const query = document.paths?.['/api/analytics/exports']?.get?.parameters ?? []
     expect(query.map(p => 'name' in p && p.name)).toEqual(Object.keys(ListExportsQuerySchema.shape))
-    expect(query.map(p => 'name' in p && p.name)).toEqual(['limit', 'cursor', 'schedule_id', 'status', 'dataset_id', 'created_after', 'created_before'])
+    expect(query.map(p => 'name' in p && p.name)).toEqual(['limit', 'cursor', 'schedule_id', 'status', 'source', 'dataset_id', 'created_after', 'created_before'])
   })
 
   it.each([...documentedExamples(), ...ERROR_EXAMPLES].map(e => [e.where, e] as const))('example %s satisfies its schema', (_where, { schema, example }) => {

@@ -11,7 +11,7 @@ import { EXPORT_FORMATS } from '#shared/types/formats'
 import { checkRowFilters } from '#shared/types/row-filters'
 import type { z } from 'zod'
 import { foreignDestinationIds } from '../destinations/store'
-import { IdempotencyConflictError, JobLimitError, submitExportJob } from './jobs/submit'
+import { IdempotencyConflictError, JobLimitError, submitExportJob, type SubmitOptions } from './jobs/submit'
 import type { ExportJob } from './jobs/record'
 
 export type CreateExportLimits = Pick<Config, 'EXPORT_MAX_ACTIVE_PER_USER' | 'EXPORT_MAX_QUEUE_DEPTH' | 'EXPORT_MAX_RANGE_DAYS'>
@@ -35,9 +35,9 @@ export async function createExport(
   limits: CreateExportLimits,
   userId: string,
   request: CreateExportRequest,
-  idempotencyHeader?: string
+  submission: { source: SubmitOptions['source'], idempotencyHeader?: string }
 ): Promise<{ job: ExportJob, replayed: boolean }> {
-  const idempotencyKey = parseIdempotencyKey(idempotencyHeader)
+  const idempotencyKey = parseIdempotencyKey(submission.idempotencyHeader)
   if (idempotencyKey === null) throw new ValidationError([{ field: 'Idempotency-Key', message: 'Must be 1-255 printable ASCII characters' }])
   const { dataset, metadata } = await checkExportRequest(deps.db, limits, userId, request)
 
@@ -59,7 +59,8 @@ export async function createExport(
     return await submitExportJob(deps.db, userId, metadata, {
       maxActivePerUser: limits.EXPORT_MAX_ACTIVE_PER_USER,
       maxQueueDepth: limits.EXPORT_MAX_QUEUE_DEPTH,
-      idempotencyKey
+      idempotencyKey,
+      source: submission.source
     })
   } catch (error) {
     if (error instanceof IdempotencyConflictError) throw new RequestError(422, error.message)

@@ -78,6 +78,7 @@ export function exportDTO(job: ExportJob, link: DownloadLink | null, config: Pic
     expires_at: (link ?? partLinks)?.expiresAt.toISOString() ?? null,
     file_expires_at: fileExpiresAt(job, config.EXPORT_RETENTION_HOURS)?.toISOString() ?? null,
     created_at: job.createdAt.toISOString(),
+    source: job.source,
     started_at: job.startedAt?.toISOString() ?? null,
     completed_at: job.completedAt?.toISOString() ?? null,
     schedule_id: job.scheduleId,

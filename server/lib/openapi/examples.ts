@@ -67,6 +67,7 @@ export const EXPORT_JOB = {
   expires_at: '2026-11-30T13:00:05.000Z',
   file_expires_at: '2026-12-01T12:00:05.000Z',
   created_at: '2026-11-30T12:00:00.000Z',
+  source: 'api',
   started_at: '2026-11-30T12:00:01.000Z',
   completed_at: '2026-11-30T12:00:05.000Z',
   schedule_id: null,

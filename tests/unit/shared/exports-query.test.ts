@@ -11,12 +11,14 @@ describe('ListExportsQuerySchema', () => {
   it('parses every filter', () => {
     expect(ListExportsQuerySchema.parse({
       status: 'completed, failed,completed',
+      source: 'api,schedule',
       dataset_id: '0B1C5E8A-0000-4000-8000-000000000001',
       created_after: '2026-12-01T00:00:00Z',
       created_before: '2026-12-02T00:00:00+01:00',
       limit: '5'
     })).toEqual({
       status: ['completed', 'failed'],
+      source: ['api', 'schedule'],
       dataset_id: '0b1c5e8a-0000-4000-8000-000000000001',
       created_after: new Date('2026-12-01T00:00:00Z'),
       created_before: new Date('2026-12-01T23:00:00Z'),
@@ -28,6 +30,8 @@ describe('ListExportsQuerySchema', () => {
   it('names the field of each malformed filter', () => {
     expect(fields({ status: 'completed,bogus' })).toEqual(['status'])
     expect(fields({ status: ',' })).toEqual(['status'])
+    expect(fields({ source: 'manual,robot' })).toEqual(['source'])
+    expect(fields({ source: '' })).toEqual(['source'])
     expect(fields({ dataset_id: 'x' })).toEqual(['dataset_id'])
     expect(fields({ created_after: '2026-12-01' })).toEqual(['created_after'])
     expect(fields({ created_before: 'tomorrow' })).toEqual(['created_before'])

@@ -1,6 +1,7 @@
 import type { Db } from '#server/lib/db/client'
 import type { Job as JobRow, Prisma } from '#server/generated/prisma/client'
 import type { JobStatus } from '#shared/types/jobs'
+import type { ExportSource } from '#shared/types/exports'
 import { isUuid } from '#shared/utils/uuid'
 import { JOB_COLUMNS, toExportJob, type ExportJob } from './record'
 
@@ -51,6 +52,7 @@ export interface ExportFilter {
   created_before?: Date
   /** Only this schedule's runs. */
   schedule_id?: string
+  source?: ExportSource[]
 }
 
 /**
@@ -68,7 +70,8 @@ export function exportFilterWhere(userId: string, filter: ExportFilter): Prisma.
     ...(filter.status && { status: { in: filter.status } }),
     ...(filter.dataset_id && { metadata: { path: ['dataset_id'], equals: filter.dataset_id } }),
     ...((filter.created_after || filter.created_before) && { createdAt }),
-    ...(filter.schedule_id && { scheduleId: filter.schedule_id.toLowerCase() })
+    ...(filter.schedule_id && { scheduleId: filter.schedule_id.toLowerCase() }),
+    ...(filter.source && { source: { in: filter.source } })
   }
 }
 

@@ -1,5 +1,5 @@
 import { Prisma, type Job as JobRow, type JobStatus as DbJobStatus } from '#server/generated/prisma/client'
-import type { ExportError, ExportMetadata, ExportProgress } from '#shared/types/exports'
+import type { ExportError, ExportMetadata, ExportProgress, ExportSource } from '#shared/types/exports'
 import type { JobStatus } from '#shared/types/jobs'
 
 /**
@@ -26,6 +26,8 @@ export interface ExportJob {
   /** A schedule's run: the schedule (null once deleted) and the slot it ran for. */
   scheduleId: string | null
   scheduledFor: Date | null
+  /** How it came about: a browser session, an API token or a schedule. */
+  source: ExportSource
   /** When the user deleted it (status `deleted`). */
   deletedAt: Date | null
 }
@@ -53,6 +55,8 @@ export function toExportJob(row: JobRow): ExportJob {
     completedAt: row.completedAt,
     scheduleId: row.scheduleId,
     scheduledFor: row.scheduledFor,
+    // Written only from EXPORT_SOURCES (and held to them by a check constraint).
+    source: row.source as ExportSource,
     deletedAt: row.deletedAt
   }
 }

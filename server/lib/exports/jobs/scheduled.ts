@@ -35,8 +35,8 @@ export async function insertScheduledRun(tx: Prisma.TransactionClient, run: Sche
   }
   const failed = run.failure !== undefined
   const rows = await tx.$queryRawUnsafe<JobRow[]>(`
-    INSERT INTO jobs (user_id, type, status, metadata, progress, error, completed_at, schedule_id, scheduled_for, updated_at)
-    VALUES ($1::uuid, 'EXPORT', $2::job_status, $3::jsonb, $4::jsonb, $5::jsonb, $6::timestamptz, $7::uuid, $8::timestamptz, now())
+    INSERT INTO jobs (user_id, type, status, metadata, progress, error, completed_at, schedule_id, scheduled_for, source, updated_at)
+    VALUES ($1::uuid, 'EXPORT', $2::job_status, $3::jsonb, $4::jsonb, $5::jsonb, $6::timestamptz, $7::uuid, $8::timestamptz, 'schedule', now())
     ON CONFLICT (schedule_id, scheduled_for) DO NOTHING
     RETURNING ${JOB_COLUMNS}`,
   run.userId, failed ? 'failed' : 'pending', JSON.stringify(run.metadata), failed ? null : JSON.stringify(QUEUED_PROGRESS),

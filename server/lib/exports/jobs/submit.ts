@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Db } from '#server/lib/db/client'
 import type { Prisma } from '#server/generated/prisma/client'
-import { resolveExportOptions, type ExportMetadata } from '#shared/types/exports'
+import { resolveExportOptions, type ExportMetadata, type ExportSource } from '#shared/types/exports'
 import type { RequestRefusalCode } from '#shared/types/errors'
 import { ACTIVE_STATUSES } from '#shared/types/jobs'
 import { JOBS_CHANNEL } from './queue'
@@ -11,16 +11,17 @@ import { json, QUEUED_PROGRESS, toExportJob, type ExportJob } from './record'
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
 
 /** Enqueues an export without the per-user limits (seeding, tests); requests go through submitExportJob. */
-export function createExportJob(db: Db, userId: string, metadata: ExportMetadata): Promise<ExportJob> {
-  return db.$transaction(tx => insertExportJob(tx, userId, metadata))
+export function createExportJob(db: Db, userId: string, metadata: ExportMetadata, source: ExportSource = 'manual'): Promise<ExportJob> {
+  return db.$transaction(tx => insertExportJob(tx, userId, metadata, source))
 }
 
-async function insertExportJob(tx: Prisma.TransactionClient, userId: string, metadata: ExportMetadata, idempotency?: { key: string, hash: string }): Promise<ExportJob> {
+async function insertExportJob(tx: Prisma.TransactionClient, userId: string, metadata: ExportMetadata, source: ExportSource, idempotency?: { key: string, hash: string }): Promise<ExportJob> {
   const row = await tx.job.create({
     data: {
       userId,
       type: 'EXPORT',
       status: 'pending',
+      source,
       metadata: json(metadata),
       progress: json(QUEUED_PROGRESS),
       idempotencyKey: idempotency?.key ?? null,
@@ -64,6 +65,8 @@ export interface SubmitOptions {
   maxActivePerUser: number
   maxQueueDepth: number
   idempotencyKey?: string
+  /** A browser session's export or an API token's (schedules' runs are inserted by scheduled.ts). */
+  source: Exclude<ExportSource, 'schedule'>
 }
 
 /**
@@ -114,7 +117,7 @@ export async function submitExportJob(db: Db, userId: string, metadata: ExportMe
     if (depth >= opts.maxQueueDepth) {
       throw new JobLimitError('QUEUE_FULL', 'The export service is busy right now. Please try again in a few minutes.')
     }
-    const job = await insertExportJob(tx, userId, metadata, opts.idempotencyKey ? { key: opts.idempotencyKey, hash } : undefined)
+    const job = await insertExportJob(tx, userId, metadata, opts.source, opts.idempotencyKey ? { key: opts.idempotencyKey, hash } : undefined)
     return { job, replayed: false }
   })
 }

@@ -23,7 +23,7 @@ export const DatasetListSchema = z.object({ datasets: z.array(DatasetSchema) })
 
 /** The caller's latest export of a dataset, for "CSV, yesterday — Export again". */
 export const DatasetLastExportSchema = z.object({
-  id: z.guid(),
+  job_id: z.guid(),
   format: z.string(),
   status: z.string(),
   created_at: z.iso.datetime()

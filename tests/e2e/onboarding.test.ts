@@ -90,6 +90,6 @@ describe('onboarding and dataset usage', () => {
     expect(daily).toMatchObject({ last_export: null, schedule_count: 0 })
     expect(monthly.schedule_count).toBe(0)
     const { exports } = await (await api(`/api/analytics/exports?dataset_id=${MONTHLY}`, session('carol'))).json()
-    expect(monthly.last_export).toMatchObject({ id: exports[0].id, format: 'csv', created_at: exports[0].created_at })
+    expect(monthly.last_export).toMatchObject({ job_id: exports[0].job_id, format: 'csv', created_at: exports[0].created_at })
   })
 })

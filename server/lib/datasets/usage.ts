@@ -21,7 +21,7 @@ export async function datasetUsage(db: Db, userId: string, datasetIds: readonly 
     values: [userId, datasetIds]
   })
   return new Map(rows.map(row => [row.dataset_id, {
-    last_export: row.job_id ? { id: row.job_id, format: row.format!, status: row.status!, created_at: row.created_at!.toISOString() } : null,
+    last_export: row.job_id ? { job_id: row.job_id, format: row.format!, status: row.status!, created_at: row.created_at!.toISOString() } : null,
     schedule_count: row.schedule_count
   }]))
 }

@@ -167,7 +167,7 @@ export const OPERATIONS = {
         example: {
           coverage: [{
             dataset_id: examples.DATASET_ID, start_date: '2024-01-02', end_date: '2026-11-30', row_count: 48210, updated_at: '2026-12-07T06:00:00.000Z',
-            last_export: { id: examples.JOB_ID, format: 'csv', status: 'completed', created_at: '2026-12-06T15:30:00.000Z' }, schedule_count: 1
+            last_export: { job_id: examples.JOB_ID, format: 'csv', status: 'completed', created_at: '2026-12-06T15:30:00.000Z' }, schedule_count: 1
           }]
         }
       }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
 import type { DatasetCoverageDTO } from '#shared/types/datasets'
 import { createDb } from '#server/lib/db/client'
 import { createUser } from '#server/lib/users'
@@ -56,7 +56,9 @@ function inPage<T>(path: string, body: unknown): Promise<T> {
 }
 
 const card = (name: string) => page.getByTestId(`dataset-${name}`)
-const digits = (text: string | null) => Number((text ?? '').replace(/\D/g, ''))
+/** The text as read: spaces between inline elements collapsed, none at the ends. */
+const text = async (locator: Locator) => (await locator.textContent() ?? '').replace(/\s+/g, ' ').trim()
+const digits = (value: string | null) => Number((value ?? '').replace(/\D/g, ''))
 const noSideScroll = () => page.evaluate(() => document.documentElement.scrollWidth)
 
 describe('datasets page', () => {
@@ -75,15 +77,15 @@ describe('datasets page', () => {
     const { coverage } = await (await api('/api/analytics/datasets/coverage', { token: alice.token })).json() as { coverage: DatasetCoverageDTO[] }
     expect(coverage[0]!.row_count).toBe(Number(direct!.rows))
 
-    expect(await transactions.getByTestId('dataset-row-description').textContent()).toBe('One row per transaction')
+    expect(await text(transactions.getByTestId('dataset-row-description'))).toBe('One row per transaction')
     expect(digits(await transactions.getByTestId('dataset-rows').textContent())).toBe(Number(direct!.rows))
     expect(digits(await card(MONTHLY.name).getByTestId('dataset-rows').textContent())).toBe(Number(direct!.months))
-    expect(await transactions.getByTestId('dataset-coverage').textContent()).toMatch(/^Dates covered: [A-Z][a-z]{2,3} \d{4} – [A-Z][a-z]{2,3} \d{4}$/)
-    expect(await transactions.getByTestId('dataset-freshness').textContent()).toMatch(/^Updated (just now|\d+ \w+ ago|yesterday|last \w+)$/)
+    expect(await text(transactions.getByTestId('dataset-coverage'))).toMatch(/^Dates covered: [A-Z][a-z]{2,3} \d{4} – [A-Z][a-z]{2,3} \d{4}$/)
+    expect(await text(transactions.getByTestId('dataset-freshness'))).toMatch(/^Updated (just now|\d+ \w+ ago|yesterday|last \w+)$/)
 
     await transactions.getByRole('button', { name: `Show ${TRANSACTIONS.columns.length} columns` }).click()
     const table = transactions.getByRole('region', { name: 'Transactions columns' })
-    expect(await table.getByRole('columnheader').allTextContents()).toEqual(['Name', 'Type', 'Description'])
+    expect((await table.getByRole('columnheader').allTextContents()).map(t => t.trim())).toEqual(['Name', 'Type', 'Description'])
     const rows = table.getByTestId('dataset-column')
     expect(await rows.count()).toBe(TRANSACTIONS.columns.length)
     expect((await rows.first().getByRole('cell').allTextContents()).map(t => t.trim())).toEqual(['transaction_id', 'UUID', 'Unique transaction id'])
@@ -106,13 +108,13 @@ describe('datasets page', () => {
     await signIn(page, baseUrl, carol.email, carol.password)
     const started = page.getByTestId('get-started')
     await started.waitFor()
-    expect(await page.getByTestId('get-started-progress').textContent()).toBe('0 of 4 done')
+    expect(await text(page.getByTestId('get-started-progress'))).toBe('0 of 4 done')
     const transactions = card(TRANSACTIONS.name)
     await transactions.getByTestId('dataset-rows').waitFor()
-    for (const testId of ['dataset-rows', 'dataset-freshness']) expect(await transactions.getByTestId(testId).textContent()).toBe('No rows yet')
-    expect(await transactions.getByTestId('dataset-coverage').textContent()).toBe('Dates covered: No rows yet')
+    for (const testId of ['dataset-rows', 'dataset-freshness']) expect(await text(transactions.getByTestId(testId))).toBe('No rows yet')
+    expect(await text(transactions.getByTestId('dataset-coverage'))).toBe('Dates covered: No rows yet')
     expect(await transactions.getByTestId('dataset-last-export').count()).toBe(0)
-    expect(await transactions.getByRole('link', { name: `Schedule ${TRANSACTIONS.title}` }).getAttribute('href')).toBe(`/analytics/schedules?new=${TRANSACTIONS.id}`)
+    expect(await transactions.getByRole('link', { name: `Schedule it: ${TRANSACTIONS.title}` }).getAttribute('href')).toBe(`/analytics/schedules?new=${TRANSACTIONS.id}`)
     // Each step's way to do it.
     const hrefs = await started.getByRole('link').evaluateAll(links => links.map(l => [l.textContent!.trim(), l.getAttribute('href')]))
     expect(hrefs).toEqual([
@@ -136,8 +138,8 @@ describe('datasets page', () => {
 
     const last = transactions.getByTestId('dataset-last-export')
     await last.waitFor()
-    expect(await last.textContent()).toMatch(/^Your last export: CSV, just now\s+—\s+Export again$/)
-    expect(await transactions.getByTestId('dataset-schedules').textContent()).toBe('Used by 1 schedule')
+    expect(await text(last)).toMatch(/^Your last export: CSV, just now — Export again$/)
+    expect(await text(transactions.getByTestId('dataset-schedules'))).toBe('Used by 1 schedule')
     expect(await transactions.getByTestId('dataset-schedules').getByRole('link').getAttribute('href')).toBe('/analytics/schedules')
     await expectAccessible(page, 'datasets page after a first export')
     await screenshot(page, 'datasets-03-steps-ticked')

@@ -49,3 +49,13 @@ export function filtersSummary(filters: SummaryFilters, lookup?: FilterNames): s
 export function formatExportSize(bytes: number, parts: number | null | undefined, locale?: string): string {
   return parts ? `${formatCount(parts, locale)} part${parts === 1 ? '' : 's'}, ${formatBytes(bytes, locale)}` : formatBytes(bytes, locale)
 }
+
+const RELATIVE_UNITS: [Intl.RelativeTimeFormatUnit, number][] = [['year', 31_536_000_000], ['month', 2_592_000_000], ['week', 604_800_000], ['day', 86_400_000], ['hour', 3_600_000], ['minute', 60_000]]
+
+/** "just now", "5 minutes ago", "yesterday", "3 weeks ago": the largest whole unit. */
+export function formatRelative(iso: string, now = Date.now(), locale = 'en'): string {
+  const ms = Date.parse(iso) - now
+  const [unit, size] = RELATIVE_UNITS.find(([, size]) => Math.abs(ms) >= size) ?? []
+  if (!unit) return 'just now'
+  return new Intl.RelativeTimeFormat(locale, { numeric: 'auto' }).format(Math.trunc(ms / size!), unit)
+}

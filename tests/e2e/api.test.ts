@@ -175,7 +175,7 @@ describe('datasets', () => {
     const { datasets } = await res.json()
     expect(datasets.map((d: { name: string }) => d.name)).toEqual(['fct_transactions', 'fct_daily_spending_by_tag', 'fct_monthly_trends'])
     for (const dataset of datasets) {
-      expect(Object.keys(dataset).sort()).toEqual(['columns', 'description', 'id', 'incremental', 'name', 'time_grain', 'title'])
+      expect(Object.keys(dataset).sort()).toEqual(['columns', 'description', 'id', 'incremental', 'name', 'row_description', 'time_grain', 'title'])
       expect(dataset.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
       expect(['daily', 'monthly']).toContain(dataset.time_grain)
       // Only the row-level dataset has a load time for incremental schedules.
@@ -222,11 +222,13 @@ describe('formats and coverage', () => {
     const warehouse = await openWarehouse(env.WAREHOUSE_PATH!)
     const duck = await warehouse.connect()
     try {
-      const [direct] = await queryRows<{ first: string, last: string, first_month: string, last_month: string }>(duck, `SELECT strftime(min(transaction_date), '%Y-%m-%d') AS first, strftime(max(transaction_date), '%Y-%m-%d') AS last,
-        strftime(date_trunc('month', min(transaction_date)), '%Y-%m-%d') AS first_month, strftime(date_trunc('month', max(transaction_date)), '%Y-%m-%d') AS last_month
+      const [direct] = await queryRows<{ first: string, last: string, first_month: string, last_month: string, rows: string, months: string, loaded: string }>(duck, `SELECT strftime(min(transaction_date), '%Y-%m-%d') AS first, strftime(max(transaction_date), '%Y-%m-%d') AS last,
+        strftime(date_trunc('month', min(transaction_date)), '%Y-%m-%d') AS first_month, strftime(date_trunc('month', max(transaction_date)), '%Y-%m-%d') AS last_month,
+        count(*)::VARCHAR AS rows, count(DISTINCT date_trunc('month', transaction_date))::VARCHAR AS months, CAST(epoch_ms(max(loaded_at)) AS VARCHAR) AS loaded
         FROM transactions WHERE user_id = '${alice.user_id}'`)
-      expect(coverage[0]).toEqual({ dataset_id: '054f17bf-1dbb-43ed-98c3-b4858093d7fc', start_date: direct!.first, end_date: direct!.last })
-      expect(coverage[2]).toEqual({ dataset_id: 'f586dc33-1f30-43db-9a15-48d593239fae', start_date: direct!.first_month, end_date: direct!.last_month })
+      const updated = new Date(Number(direct!.loaded)).toISOString()
+      expect(coverage[0]).toMatchObject({ dataset_id: '054f17bf-1dbb-43ed-98c3-b4858093d7fc', start_date: direct!.first, end_date: direct!.last, row_count: Number(direct!.rows), updated_at: updated })
+      expect(coverage[2]).toMatchObject({ dataset_id: 'f586dc33-1f30-43db-9a15-48d593239fae', start_date: direct!.first_month, end_date: direct!.last_month, row_count: Number(direct!.months), updated_at: updated })
     } finally {
       duck.closeSync()
       warehouse.closeSync()

@@ -19,6 +19,7 @@ export const DATASET = {
   name: 'fct_transactions',
   title: 'Transactions',
   description: 'All transactions with tags and accounts',
+  row_description: 'One row per transaction',
   time_grain: 'daily',
   columns: [
     { name: 'transaction_id', type: 'UUID', description: 'Unique transaction id' },

@@ -5,6 +5,7 @@ import { LoginSchema, LogoutAllSchema, UserResponseSchema } from '#shared/types/
 import { DatasetCoverageListSchema, DatasetListSchema } from '#shared/types/datasets'
 import { CreateExportSchema, DownloadQuerySchema, ExportCreatedSchema, ExportEventsQuerySchema, ExportJobSchema, ExportListSchema, ExportPreviewSchema, ListExportsQuerySchema } from '#shared/types/exports'
 import { formatTable, FormatTableSchema } from '#shared/types/format-table'
+import { OnboardingSchema } from '#shared/types/onboarding'
 import { LivenessSchema, ReadinessSchema } from '#shared/types/health'
 import {
   CreatedWebhookSchema, CreateWebhookSchema, NotificationChannelsSchema, NotificationSettingsSchema, UpdateNotificationSettingsSchema,
@@ -155,12 +156,39 @@ export const OPERATIONS = {
   },
   'GET /api/analytics/datasets/coverage': {
     summary: 'Date coverage of the datasets',
-    description: 'For each dataset, the first and last dates it has the caller\'s rows on (by its date column).',
+    description: 'For each dataset: the first and last dates it has the caller\'s rows on (by its date column), how many rows an export of all dates would have, when the newest of those rows reached the warehouse, the caller\'s newest export of it and how many of the caller\'s schedules export it.',
     tag: 'Datasets',
     auth: 'user',
     scope: 'exports:read',
-    responses: { 200: { description: 'The coverage', schema: DatasetCoverageListSchema, example: { coverage: [{ dataset_id: examples.DATASET_ID, start_date: '2024-01-02', end_date: '2026-11-30' }] } } },
+    responses: {
+      200: {
+        description: 'The coverage',
+        schema: DatasetCoverageListSchema,
+        example: {
+          coverage: [{
+            dataset_id: examples.DATASET_ID, start_date: '2024-01-02', end_date: '2026-11-30', row_count: 48210, updated_at: '2026-12-07T06:00:00.000Z',
+            last_export: { job_id: examples.JOB_ID, format: 'csv', status: 'completed', created_at: '2026-12-06T15:30:00.000Z' }, schedule_count: 1
+          }]
+        }
+      }
+    },
     errors: { 503: 'PostgreSQL or the warehouse is unreachable (Retry-After)' }
+  },
+  'GET /api/onboarding': {
+    summary: 'The "Get started" steps',
+    description: 'The four first steps (an export, a notification channel, a schedule, an API token), each done when the caller\'s own rows show it, and whether the caller closed the card.',
+    tag: 'Datasets',
+    auth: 'user',
+    scope: 'exports:read',
+    responses: { 200: { description: 'The steps', schema: OnboardingSchema, example: { dismissed: false, steps: [{ id: 'export', done: true }, { id: 'notifications', done: false }, { id: 'schedule', done: false }, { id: 'token', done: true }] } } }
+  },
+  'POST /api/onboarding/dismiss': {
+    summary: 'Close the "Get started" card',
+    description: 'For good, for the caller only (other users still see theirs); calling it again changes nothing.',
+    tag: 'Datasets',
+    auth: 'session',
+    scope: null,
+    responses: { 204: { description: 'Closed' } }
   },
   'GET /api/analytics/formats': {
     summary: 'List export formats',

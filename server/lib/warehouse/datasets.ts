@@ -13,6 +13,8 @@ export interface Dataset {
   name: string
   title: string
   description: string
+  /** What one output row is, in words for the datasets page ("One row per transaction"). */
+  rowDescription: string
   time_grain: 'daily' | 'monthly'
   /** The output column (DATE) that dates each row: the preview's histogram and the date coverage count by it. */
   dateColumn: string
@@ -63,6 +65,7 @@ const fctTransactions: Dataset = {
   name: 'fct_transactions',
   title: 'Transactions',
   description: 'All transactions with tags and accounts',
+  rowDescription: 'One row per transaction',
   time_grain: 'daily',
   dateColumn: 'transaction_date',
   columns: [
@@ -115,6 +118,7 @@ const fctDailySpendingByTag: Dataset = {
   name: 'fct_daily_spending_by_tag',
   title: 'Daily Spending by Tag',
   description: 'Daily spending totals grouped by tag',
+  rowDescription: 'One row per day and tag that has transactions',
   time_grain: 'daily',
   dateColumn: 'date',
   columns: [
@@ -152,6 +156,7 @@ const fctMonthlyTrends: Dataset = {
   name: 'fct_monthly_trends',
   title: 'Monthly Trends',
   description: 'Monthly income vs spending trends',
+  rowDescription: 'One row per month that has transactions',
   time_grain: 'monthly',
   dateColumn: 'month',
   columns: [

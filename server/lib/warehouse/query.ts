@@ -130,6 +130,14 @@ export function buildDayCountQuery(dataset: Dataset, userId: string, filters: Da
 }
 
 /**
+ * The newest load time (epoch ms, as text) of the user's transactions: every dataset is built on
+ * them, so it says how fresh each one is. Null when the user has none.
+ */
+export function buildLatestLoadQuery(userId: string): string {
+  return `SELECT CAST(epoch_ms(max(loaded_at)) AS VARCHAR) AS loaded_ms FROM main.transactions WHERE user_id = ${uuidLiteral(parseUuid(userId, 'user_id'))}`
+}
+
+/**
  * The WITH clause that scopes the base tables to the user and the filters. With a limit, a
  * dataset of one row per transaction takes its first rows here, on the table, in its natural
  * order (the outer query sorts and limits again: the same rows).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { filtersSummary, formatBytes, formatCount, formatDuration, formatExportSize, type FilterNames } from '#shared/utils/format'
+import { filtersSummary, formatBytes, formatCount, formatDuration, formatExportSize, formatRelative, type FilterNames } from '#shared/utils/format'
 
 describe('formatBytes', () => {
   it.each([
@@ -83,5 +83,20 @@ describe('formatExportSize', () => {
   it('says how many parts a multi-part export has, before its total size', () => {
     expect(formatExportSize(Math.round(2.9 * 1024 ** 3), 12, 'en-US')).toBe('12 parts, 2.9 GB')
     expect(formatExportSize(2048, null, 'en-US')).toBe('2 KB')
+  })
+})
+
+describe('formatRelative', () => {
+  const now = Date.parse('2026-12-07T12:00:00Z')
+  const ago = (ms: number) => formatRelative(new Date(now - ms).toISOString(), now)
+
+  it('says the largest whole unit, and "yesterday" for a day', () => {
+    expect(ago(20_000)).toBe('just now')
+    expect(ago(5 * 60_000)).toBe('5 minutes ago')
+    expect(ago(2 * 3_600_000 + 59 * 60_000)).toBe('2 hours ago')
+    expect(ago(36 * 3_600_000)).toBe('yesterday')
+    expect(ago(3 * 86_400_000)).toBe('3 days ago')
+    expect(ago(15 * 86_400_000)).toBe('2 weeks ago')
+    expect(ago(400 * 86_400_000)).toBe('last year')
   })
 })

@@ -176,6 +176,10 @@ export const AUDIT_EVENT = {
   ip: '203.0.113.7',
   user_agent: 'curl/8.5.0',
   details: { dataset_id: DATASET_ID, format: 'csv' },
+  subjects: [
+    { kind: 'export', id: JOB_ID, name: 'Transactions · CSV', exists: true },
+    { kind: 'dataset', id: DATASET_ID, name: 'Transactions', exists: true }
+  ],
   created_at: '2026-11-30T12:00:00.000Z'
 }
 

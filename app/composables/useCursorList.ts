@@ -6,6 +6,8 @@ export interface UseCursorListOptions {
   pageSize: number
   /** What to say when the server gives no reason of its own. */
   failure: string
+  /** Filters sent with every page (the caller reloads when they change). */
+  query?: () => Record<string, string | undefined>
 }
 
 /**
@@ -13,7 +15,7 @@ export interface UseCursorListOptions {
  * `next_cursor`, null on the last page): the first page once mounted, each next one appended.
  * `items` is writable, so a row can be replaced when it changes.
  */
-export function useCursorList<T>(url: string, { field, pageSize, failure }: UseCursorListOptions) {
+export function useCursorList<T>(url: string, { field, pageSize, failure, query }: UseCursorListOptions) {
   const items: Ref<T[]> = ref([])
   const nextCursor = ref<string | null>(null)
   const loading = ref(true)
@@ -23,7 +25,7 @@ export function useCursorList<T>(url: string, { field, pageSize, failure }: UseC
     loading.value = true
     error.value = undefined
     try {
-      const page = await $fetch<Record<string, T[]> & { next_cursor: string | null }>(url, { query: { limit: pageSize, ...(cursor && { cursor }) } })
+      const page = await $fetch<Record<string, T[]> & { next_cursor: string | null }>(url, { query: { ...query?.(), limit: pageSize, ...(cursor && { cursor }) } })
       const more = page[field] ?? []
       items.value = cursor ? [...items.value, ...more] : more
       nextCursor.value = page.next_cursor

@@ -184,9 +184,9 @@ export const AUDIT_EVENT = {
 }
 
 export const NOTIFICATION_SETTINGS = {
-  telegram: { completed: true, failed: true },
-  email: { completed: false, failed: true, address: USER.email },
-  slack: { completed: true, failed: true, webhook_url: 'https://hooks.slack.com/…Xw9Q' }
+  telegram: { completed: true, failed: true, schedule_paused: true, available: true, unavailable_reason: null },
+  email: { completed: false, failed: true, schedule_paused: true, available: false, unavailable_reason: 'This server has no mail server set up (SMTP_URL).', address: USER.email },
+  slack: { completed: true, failed: true, schedule_paused: false, available: true, unavailable_reason: null, webhook_url: 'https://hooks.slack.com/…Xw9Q' }
 }
 
 export const CREATE_WEBHOOK = {

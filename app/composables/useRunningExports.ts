@@ -1,4 +1,5 @@
 import { useIntervalFn } from '@vueuse/core'
+import type { DatasetDTO } from '#shared/types/datasets'
 import type { ExportJobDTO } from '#shared/types/exports'
 import { ACTIVE_STATUSES, isActiveStatus } from '#shared/types/jobs'
 
@@ -18,13 +19,23 @@ export function useRunningExports() {
   const running = ref(new Set<string>())
   const loadedAt = Date.now()
 
-  function announce(job: ExportJobDTO) {
+  // Datasets by their titles, read once, when the first export finishes.
+  let titles: Promise<Map<string, string>> | undefined
+  async function datasetTitle(job: ExportJobDTO): Promise<string> {
+    titles ??= $fetch<{ datasets: DatasetDTO[] }>('/api/analytics/datasets')
+      .then(({ datasets }) => new Map(datasets.map(d => [d.id, d.title])))
+      .catch(() => new Map())
+    return (await titles).get(job.dataset_id) ?? job.dataset_name
+  }
+
+  async function announce(job: ExportJobDTO) {
     // The export dialog open on this very export shows the outcome itself.
     if (route.query.job === job.job_id) return
+    const dataset = await datasetTitle(job)
     if (job.status === 'completed') {
       toast.add({
         title: 'Export ready',
-        description: `${job.dataset_name} · ${job.format.toUpperCase()}`,
+        description: `${dataset} · ${job.format.toUpperCase()}`,
         icon: 'i-lucide-circle-check',
         color: 'success',
         // Stays until dismissed: the file is waiting for the user, who may be looking elsewhere.
@@ -36,7 +47,7 @@ export function useRunningExports() {
     } else if (job.status === 'failed') {
       toast.add({
         title: 'Export failed',
-        description: `${job.dataset_name}: ${job.error?.message ?? 'no reason given'}`,
+        description: `${dataset}: ${job.error?.message ?? 'no reason given'}`,
         icon: 'i-lucide-circle-x',
         color: 'error',
         duration: 0,
@@ -57,7 +68,7 @@ export function useRunningExports() {
       next.delete(job.job_id)
       running.value = next
     }
-    if (known || Date.parse(job.created_at) >= loadedAt) announce(job)
+    if (known || Date.parse(job.created_at) >= loadedAt) void announce(job)
   }
 
   const { live } = useExportEvents(() => (loggedIn.value ? undefined : null), track)
@@ -74,7 +85,7 @@ export function useRunningExports() {
       running.value = now
       for (const id of left) {
         const job = await $fetch<ExportJobDTO>(`/api/analytics/exports/${id}`).catch(() => null)
-        if (job) announce(job)
+        if (job) await announce(job)
       }
     } catch {
       // Signed out meanwhile or the server is away: the next round tries again.

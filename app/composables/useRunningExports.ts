@@ -41,8 +41,7 @@ export function useRunningExports() {
         // Stays until dismissed: the file is waiting for the user, who may be looking elsewhere.
         duration: 0,
         // The download route mints a fresh link on every click, so the toast never holds a stale one.
-        actions: [{ label: 'Download', icon: 'i-lucide-download', to: `/api/analytics/exports/${job.job_id}/download`, external: true }],
-        'data-testid': 'export-finished-toast'
+        actions: [{ label: 'Download', icon: 'i-lucide-download', to: `/api/analytics/exports/${job.job_id}/download`, external: true }]
       })
     } else if (job.status === 'failed') {
       toast.add({
@@ -51,8 +50,7 @@ export function useRunningExports() {
         icon: 'i-lucide-circle-x',
         color: 'error',
         duration: 0,
-        actions: [{ label: 'See in history', color: 'neutral', variant: 'outline', to: `/analytics/exports?job=${job.job_id}` }],
-        'data-testid': 'export-finished-toast'
+        actions: [{ label: 'See in history', color: 'neutral', variant: 'outline', to: `/analytics/exports?job=${job.job_id}` }]
       })
     }
   }

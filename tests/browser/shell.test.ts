@@ -49,7 +49,7 @@ describe('the app shell', () => {
   async function freshUser(name: string) {
     const db = createDb(suite.env.DATABASE_URL!, { max: 1 })
     try {
-      const email = `${name}-${Date.now()}@example.com`
+      const email = `${name.toLowerCase().replaceAll(' ', '-')}-${Date.now()}@example.com`
       await createUser(db, { email, password: 'correct horse battery', displayName: name })
       return { email, password: 'correct horse battery' }
     } finally {
@@ -215,7 +215,7 @@ describe('the app shell', () => {
     await expectAccessible(page, 'API reference loading')
     await screenshot(page, 'shell-08-api-reference-loading')
     release()
-    await page.getByRole('heading', { name: 'Outport API' }).first().waitFor({ timeout: 30_000 })
+    await page.getByRole('heading', { name: 'Outport API', exact: true }).first().waitFor({ timeout: 30_000 })
     expect(await loading.count()).toBe(0)
     await page.unroute('**/standalone*.js')
 
@@ -258,10 +258,14 @@ describe('the app shell', () => {
   it('activity: names linking to their objects, and a filter by kind of event kept in the URL', async () => {
     const user = suite.demo.users[0]!
     const api = client(suite.url)
-    const created = await (await api.postJson('/api/tokens', { name: 'Nightly report' }, { token: user.token })).json() as { id: string }
-    await api.api(`/api/tokens/${created.id}`, { method: 'DELETE', token: user.token })
     const page = await open()
-    await signIn(page, suite.url, user.email, user.password, '/activity')
+    await signIn(page, suite.url, user.email, user.password, '/settings/tokens')
+    // Tokens are made with the session, as the tokens page does.
+    await page.evaluate(async () => {
+      const created = await (await fetch('/api/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Nightly report' }) })).json() as { id: string }
+      await fetch(`/api/tokens/${created.id}`, { method: 'DELETE' })
+    })
+    await page.getByTestId('sidebar').getByRole('link', { name: 'Activity' }).click()
     const list = page.getByTestId('activity')
     await list.waitFor()
 

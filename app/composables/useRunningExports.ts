@@ -18,6 +18,8 @@ export function useRunningExports() {
   const toast = useToast()
   const running = ref(new Set<string>())
   const loadedAt = Date.now()
+  // A finished export changes again (its deliveries, its file expiring): it is announced once.
+  const announced = new Set<string>()
 
   // Datasets by their titles, read once, when the first export finishes.
   let titles: Promise<Map<string, string>> | undefined
@@ -29,6 +31,8 @@ export function useRunningExports() {
   }
 
   async function announce(job: ExportJobDTO) {
+    if (announced.has(job.job_id)) return
+    announced.add(job.job_id)
     // The export dialog open on this very export shows the outcome itself.
     if (route.query.job === job.job_id) return
     const dataset = await datasetTitle(job)

@@ -3,6 +3,7 @@ import type { LogFn } from './log'
 import type { Prisma } from '../generated/prisma/client'
 import type { AuditAction, AuditEventDTO } from '#shared/types/audit'
 import { isUuid } from '#shared/utils/uuid'
+import { withSubjects } from './audit-subjects'
 
 /**
  * The audit trail (`audit_events`): append-only, one row per security-relevant action. This module
@@ -88,13 +89,17 @@ export async function recordAuditEvent(
 
 export interface AuditPage { events: AuditEventDTO[], nextCursor: string | null }
 
-/** The user's own events, newest first, a page at a time (keyset over created_at, id); null for a bad cursor. */
-export async function listAuditEvents(db: Db, userId: string, opts: { limit: number, cursor?: string }): Promise<AuditPage | null> {
+/**
+ * The user's own events, newest first, a page at a time (keyset over created_at, id), only the
+ * `actions` given if any, each with the objects it names; null for a bad cursor.
+ */
+export async function listAuditEvents(db: Db, userId: string, opts: { limit: number, cursor?: string, actions?: AuditAction[] }): Promise<AuditPage | null> {
   const after = opts.cursor ? decodeCursor(opts.cursor) : undefined
   if (after === null) return null
   const rows = await db.auditEvent.findMany({
     where: {
       userId,
+      ...(opts.actions && { action: { in: opts.actions } }),
       ...(after && { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] })
     },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
@@ -103,7 +108,7 @@ export async function listAuditEvents(db: Db, userId: string, opts: { limit: num
   const page = rows.slice(0, opts.limit)
   const last = page.at(-1)
   return {
-    events: page.map(row => ({
+    events: await withSubjects(db, userId, page.map(row => ({
       id: row.id,
       action: row.action as AuditAction,
       object_id: row.objectId,
@@ -112,7 +117,7 @@ export async function listAuditEvents(db: Db, userId: string, opts: { limit: num
       user_agent: row.userAgent,
       details: (row.details as Record<string, unknown> | null) ?? null,
       created_at: row.createdAt.toISOString()
-    })),
+    }))),
     nextCursor: rows.length > opts.limit && last ? encodeCursor(last.createdAt, last.id) : null
   }
 }

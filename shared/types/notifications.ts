@@ -33,20 +33,25 @@ export const SLACK_HOSTS = ['hooks.slack.com']
 
 const timestamp = z.iso.datetime()
 
+/** A channel's choices per outcome, and whether this server can send on it at all. */
+const channelChoices = z.object({
+  completed: z.boolean(),
+  failed: z.boolean(),
+  schedule_paused: z.boolean().meta({ description: 'A schedule paused itself after failed runs in a row' }),
+  available: z.boolean().meta({ description: 'False when this server has not set the channel up (no Telegram bot, no mail server, no key to keep a Slack URL): the choices are kept but nothing is sent' }),
+  unavailable_reason: z.string().nullable().meta({ description: 'Why the channel is unavailable, in words; null when available' })
+})
+
 export const NotificationSettingsSchema = z.object({
-  telegram: z.object({ completed: z.boolean(), failed: z.boolean() }),
+  telegram: channelChoices,
   /** `address` is the account's email. */
-  email: z.object({
-    completed: z.boolean(),
-    failed: z.boolean(),
+  email: channelChoices.extend({
     address: z.string().meta({ description: 'The account\'s email (not changeable here)' })
   }),
-  slack: z.object({
-    completed: z.boolean(),
-    failed: z.boolean(),
+  slack: channelChoices.extend({
     webhook_url: z.string().nullable().meta({ description: 'The Slack incoming-webhook URL with its secret path masked (`https://hooks.slack.com/services/T…/••••`); null: Slack is not set up' })
   })
-}).meta({ id: 'NotificationSettings', description: 'Whether completed and failed exports are announced on each channel' })
+}).meta({ id: 'NotificationSettings', description: 'Whether completed and failed exports and paused schedules are announced on each channel' })
 
 export type NotificationSettingsDTO = z.infer<typeof NotificationSettingsSchema>
 
@@ -60,7 +65,7 @@ export const NotificationChannelsSchema = z.object({
 
 export type NotificationChannelsDTO = z.infer<typeof NotificationChannelsSchema>
 
-const toggles = z.strictObject({ completed: z.boolean().optional(), failed: z.boolean().optional() })
+const toggles = z.strictObject({ completed: z.boolean().optional(), failed: z.boolean().optional(), schedule_paused: z.boolean().optional() })
 
 /** PATCH: any subset of the GET shape; the address is the account's and cannot be changed here. */
 /** A Slack incoming-webhook URL: https (the host is checked on the server against hooks.slack.com and the webhook allow-list). */
@@ -68,10 +73,8 @@ export const SlackWebhookUrlSchema = storedText({ max: 2048 }).pipe(z.url({ prot
 
 export const UpdateNotificationSettingsSchema = z.strictObject({
   telegram: toggles.optional(),
-  email: z.strictObject({ completed: z.boolean().optional(), failed: z.boolean().optional(), address: z.string().optional() }).optional(),
-  slack: z.strictObject({
-    completed: z.boolean().optional(),
-    failed: z.boolean().optional(),
+  email: toggles.extend({ address: z.string().optional() }).optional(),
+  slack: toggles.extend({
     webhook_url: SlackWebhookUrlSchema.nullable().optional().meta({ description: 'Your Slack incoming-webhook URL; null removes it' })
   }).optional()
 })

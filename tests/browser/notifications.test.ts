@@ -77,6 +77,10 @@ describe('Notifications page', () => {
       // Switching email off for completed exports is saved.
       await page.getByTestId('email-completed').click()
       await expect.poll(async () => (await (await fetch(`${suite.url}/api/notifications/settings`, { headers: { authorization: `Bearer ${user.token}` } })).json()).email.completed).toBe(false)
+      // So is the choice for schedules that pause themselves, by keyboard.
+      await page.getByTestId('email-schedule-paused').focus()
+      await page.keyboard.press('Space')
+      await expect.poll(async () => (await (await fetch(`${suite.url}/api/notifications/settings`, { headers: { authorization: `Bearer ${user.token}` } })).json()).email.schedule_paused).toBe(false)
 
       // Shown once: after a reload the secret is gone, the endpoint stays.
       await visit(page, `${suite.url}/settings/notifications`)

@@ -123,7 +123,12 @@ describe('notifications: email and webhooks', () => {
     expect((await api.api('/api/notifications/settings')).status).toBe(401)
     const res = await api.api('/api/notifications/settings', { token: user.token })
     expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ telegram: { completed: true, failed: true }, email: { completed: true, failed: true, address: user.email }, slack: { completed: true, failed: true, webhook_url: null } })
+    const on = { completed: true, failed: true, schedule_paused: true, available: true, unavailable_reason: null }
+    expect(await res.json()).toEqual({
+      telegram: { ...on, available: false, unavailable_reason: 'This server has no Telegram bot set up (TELEGRAM_BOT_TOKEN).' },
+      email: { ...on, address: user.email },
+      slack: { ...on, webhook_url: null }
+    })
     expect(await (await api.api('/api/notifications/channels', { token: user.token })).json()).toEqual({ telegram: false, email: true, webhooks: true, slack: true })
     const patch = (body: unknown) => api.api('/api/notifications/settings', { method: 'PATCH', token: user.token, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
     const patched = await patch({ telegram: { failed: false } })
@@ -132,6 +137,10 @@ describe('notifications: email and webhooks', () => {
     expect((await patch({ email: { completed: 'yes' } })).status).toBe(400)
     expect((await patch({ sms: {} })).status).toBe(400)
     expect((await patch({ telegram: { failed: true } })).status).toBe(200)
+    const paused = await patch({ email: { schedule_paused: false } })
+    expect(await paused.json()).toMatchObject({ email: { completed: true, failed: true, schedule_paused: false } })
+    expect((await patch({ email: { schedule_paused: 'no' } })).status).toBe(400)
+    expect((await patch({ email: { schedule_paused: true } })).status).toBe(200)
   })
 
   it('creates a webhook: 201 with the secret once; listed without it; another user gets 404', async () => {

@@ -321,6 +321,36 @@ describe('self-service: tokens, export deletion, filters, audit', () => {
       expect((await http.api('/api/audit')).status).toBe(401)
     })
 
+    it('names what each event concerns (the caller\'s objects only, a deleted one readable) and filters by kind of event', async () => {
+      const id = await http.createExport(alice.token, { dataset_id: TRANSACTIONS, format: 'csv' })
+      await http.waitForExport(alice.token, id)
+      const schedule = await (await http.postJson('/api/analytics/schedules', { dataset_id: MONTHLY, format: 'csv', range: 'all_dates', cadence: { frequency: 'daily', time: '08:00', time_zone: 'UTC' }, name: 'Morning run' }, { token: alice.token })).json() as { id: string }
+      const run = await (await http.postJson(`/api/analytics/schedules/${schedule.id}/run`, {}, { token: alice.token })).json() as { job_id: string }
+      const token = await (await http.postJson('/api/tokens', { name: 'Short-lived' }, asSession(aliceCookie))).json() as CreatedApiTokenDTO
+      await http.api(`/api/tokens/${token.id}`, { method: 'DELETE', ...asSession(aliceCookie) })
+      await http.api(`/api/analytics/schedules/${schedule.id}`, { method: 'DELETE', token: alice.token })
+
+      const events = await auditEvents(alice.token)
+      const title = DATASETS.find(d => d.id === TRANSACTIONS)!.title
+      expect(events.find(e => e.action === 'export.created' && e.object_id === id)!.subjects).toEqual([
+        { kind: 'export', id, name: `${title} · CSV`, exists: true },
+        { kind: 'dataset', id: TRANSACTIONS, name: title, exists: true }
+      ])
+      // The schedule is gone: its run still names it, readable and not linkable.
+      const ran = events.find(e => e.action === 'export.created' && e.object_id === run.job_id)!
+      expect(ran.subjects).toContainEqual({ kind: 'schedule', id: schedule.id, name: `Schedule ${schedule.id.slice(0, 8)}`, exists: false })
+      expect(events.find(e => e.action === 'token.revoked' && e.object_id === token.id)!.subjects).toEqual([{ kind: 'token', id: token.id, name: 'Short-lived', exists: true }])
+      // Bob's page never names alice's objects, even given their ids.
+      expect((await auditEvents(bob.token)).flatMap(e => e.subjects).some(s => s.id === id || s.id === token.id)).toBe(false)
+
+      const only = async (query: string) => (await (await http.api(`/api/audit?limit=100&${query}`, { token: alice.token })).json()).events as AuditEventDTO[]
+      expect(new Set((await only('action=token')).map(e => e.action))).toEqual(new Set(['token.created', 'token.revoked']))
+      expect(new Set((await only('action=token.revoked,session.signed_in')).map(e => e.action))).toEqual(new Set(['token.revoked', 'session.signed_in']))
+      const bad = await http.api('/api/audit?action=export,export.exploded', { token: alice.token })
+      expect(bad.status).toBe(400)
+      expect(JSON.stringify(await bad.json())).toMatch(/"action".*Unknown event: export\.exploded/)
+    })
+
     it('an audit write that fails never fails the request: it is counted in /metrics and the request goes on', async () => {
       const failures = async () => {
         const text = await (await fetch(`${suite.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text()

@@ -3,5 +3,6 @@ import { getNotificationSettings, settingsOptions } from '#server/lib/notificati
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event, { scope: 'exports:read' })
   const { db, config } = await useAppContext()
-  return getNotificationSettings(db, user, settingsOptions(config))
+  const notifications = await useNotifications()
+  return getNotificationSettings(db, user, settingsOptions(config, id => Boolean(notifications.channel(id))))
 })

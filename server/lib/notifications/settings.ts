@@ -11,19 +11,22 @@ import type { UrlPolicy } from './webhooks/address'
 
 /**
  * A user's notification choices. No row means the defaults: every configured channel announces
- * both completed and failed exports, so a new user is told without visiting the settings page.
- * Channels with `settings` in CHANNELS have a pair of columns, `<id>_completed` and `<id>_failed`.
+ * completed and failed exports and paused schedules, so a new user is told without visiting the
+ * settings page. Channels with `settings` in CHANNELS have a column per outcome,
+ * `<id>_completed`, `<id>_failed` and `<id>_schedule_paused`.
  */
 
 type SettingsChannel = Extract<typeof CHANNELS[number], { settings: true }>['id']
-type Outcome = 'completed' | 'failed'
-type ChoiceField = `${SettingsChannel}${'Completed' | 'Failed'}`
+const OUTCOMES = { completed: 'Completed', failed: 'Failed', schedule_paused: 'SchedulePaused' } as const
+type Outcome = keyof typeof OUTCOMES
+type ChoiceField = `${SettingsChannel}${typeof OUTCOMES[Outcome]}`
 export type ChannelChoices = Record<ChoiceField, boolean>
 
 const SETTINGS_CHANNELS = CHANNELS.filter(c => c.settings).map(c => c.id as SettingsChannel)
-const field = (channel: SettingsChannel, outcome: Outcome): ChoiceField => `${channel}${outcome === 'completed' ? 'Completed' : 'Failed'}`
+const OUTCOME_IDS = Object.keys(OUTCOMES) as Outcome[]
+const field = (channel: SettingsChannel, outcome: Outcome): ChoiceField => `${channel}${OUTCOMES[outcome]}`
 
-export const DEFAULT_CHOICES = Object.fromEntries(SETTINGS_CHANNELS.flatMap(c => [[field(c, 'completed'), true], [field(c, 'failed'), true]])) as ChannelChoices
+export const DEFAULT_CHOICES = Object.fromEntries(SETTINGS_CHANNELS.flatMap(c => OUTCOME_IDS.map(o => [field(c, o), true]))) as ChannelChoices
 
 export async function channelChoices(db: Db, userId: string): Promise<ChannelChoices> {
   const row = await db.notificationSettings.findUnique({ where: { userId } })
@@ -51,7 +54,7 @@ export async function jobWants(db: Db, job: Pick<ExportJob, 'userId' | 'status' 
 
 /**
  * Whether an event reaches this channel. A paused schedule follows the schedule's own choice, else
- * the user's choice for failures; a disabled webhook and an account change are alerts that always
+ * the user's choice for paused schedules; a disabled webhook and an account change are alerts that always
  * go out (an account change, everywhere but on the channel it concerns).
  */
 export async function eventWanted(db: Db, event: NotificationEvent, key: ChannelKey): Promise<boolean> {
@@ -61,7 +64,7 @@ export async function eventWanted(db: Db, event: NotificationEvent, key: Channel
       return jobWants(db, event.news.job, key)
     case 'schedule.paused': {
       const chosen = event.paused.channels?.[key]
-      return chosen ?? userWants(db, event.userId, key, 'failed')
+      return chosen ?? userWants(db, event.userId, key, 'schedule_paused')
     }
     case 'webhook.disabled':
       return true
@@ -80,10 +83,20 @@ function maskedUrl(sealed: string | null, key: Buffer | null): string | null {
 export interface SettingsOptions extends UrlPolicy {
   /** Seals and unseals the Slack URL; null when the server has no NUXT_SESSION_PASSWORD. */
   key: Buffer | null
+  /** Whether this server runs the channel (its bot token, its mail server). */
+  configured: (channel: SettingsChannel) => boolean
 }
 
-export function settingsOptions(config: Pick<Config, 'NUXT_SESSION_PASSWORD' | 'WEBHOOK_ALLOW_HOSTS'>): SettingsOptions {
-  return { key: config.NUXT_SESSION_PASSWORD ? secretsKey(config.NUXT_SESSION_PASSWORD) : null, allowHosts: config.WEBHOOK_ALLOW_HOSTS }
+export function settingsOptions(config: Pick<Config, 'NUXT_SESSION_PASSWORD' | 'WEBHOOK_ALLOW_HOSTS'>, configured: SettingsOptions['configured']): SettingsOptions {
+  return { key: config.NUXT_SESSION_PASSWORD ? secretsKey(config.NUXT_SESSION_PASSWORD) : null, allowHosts: config.WEBHOOK_ALLOW_HOSTS, configured }
+}
+
+/** Why the server cannot send on a channel, in words for the settings page; null when it can. */
+function unavailableReason(channel: SettingsChannel, opts: SettingsOptions): string | null {
+  if (channel === 'telegram' && !opts.configured('telegram')) return 'This server has no Telegram bot set up (TELEGRAM_BOT_TOKEN).'
+  if (channel === 'email' && !opts.configured('email')) return 'This server has no mail server set up (SMTP_URL).'
+  if (channel === 'slack' && (!opts.configured('slack') || !opts.key)) return 'This server cannot store a Slack URL securely (NUXT_SESSION_PASSWORD).'
+  return null
 }
 
 export async function getNotificationSettings(db: Db, user: { id: string, email: string }, opts: SettingsOptions): Promise<NotificationSettingsDTO> {
@@ -91,10 +104,20 @@ export async function getNotificationSettings(db: Db, user: { id: string, email:
     channelChoices(db, user.id),
     db.notificationSettings.findUnique({ where: { userId: user.id }, select: { slackWebhookUrl: true } })
   ])
+  const choices = (channel: SettingsChannel) => {
+    const reason = unavailableReason(channel, opts)
+    return {
+      completed: c[field(channel, 'completed')],
+      failed: c[field(channel, 'failed')],
+      schedule_paused: c[field(channel, 'schedule_paused')],
+      available: reason === null,
+      unavailable_reason: reason
+    }
+  }
   return {
-    telegram: { completed: c.telegramCompleted, failed: c.telegramFailed },
-    email: { completed: c.emailCompleted, failed: c.emailFailed, address: user.email },
-    slack: { completed: c.slackCompleted, failed: c.slackFailed, webhook_url: maskedUrl(row?.slackWebhookUrl ?? null, opts.key) }
+    telegram: choices('telegram'),
+    email: { ...choices('email'), address: user.email },
+    slack: { ...choices('slack'), webhook_url: maskedUrl(row?.slackWebhookUrl ?? null, opts.key) }
   }
 }
 
@@ -102,7 +125,7 @@ export async function getNotificationSettings(db: Db, user: { id: string, email:
 export async function updateNotificationSettings(db: Db, user: { id: string, email: string }, patch: UpdateNotificationSettings, opts: SettingsOptions): Promise<NotificationSettingsDTO> {
   const data: Partial<ChannelChoices> & { slackWebhookUrl?: string | null } = {}
   for (const channel of SETTINGS_CHANNELS) {
-    for (const outcome of ['completed', 'failed'] as const) {
+    for (const outcome of OUTCOME_IDS) {
       const value = patch[channel]?.[outcome]
       if (value !== undefined) data[field(channel, outcome)] = value
     }
@@ -123,10 +146,10 @@ export function settingsChanges(patch: UpdateNotificationSettings): { changes: s
   const channels = new Set<SettingsChannel>()
   for (const channel of SETTINGS_CHANNELS) {
     const label = CHANNELS.find(c => c.id === channel)!.label
-    for (const outcome of ['completed', 'failed'] as const) {
+    for (const outcome of OUTCOME_IDS) {
       const value = patch[channel]?.[outcome]
       if (value === undefined) continue
-      changes.push(`${label}: ${outcome} exports ${value ? 'on' : 'off'}`)
+      changes.push(`${label}: ${outcome === 'schedule_paused' ? 'paused schedules' : `${outcome} exports`} ${value ? 'on' : 'off'}`)
       channels.add(channel)
     }
   }

@@ -179,13 +179,17 @@ export const AUDIT_EVENT = {
   ip: '203.0.113.7',
   user_agent: 'curl/8.5.0',
   details: { dataset_id: DATASET_ID, format: 'csv' },
+  subjects: [
+    { kind: 'export', id: JOB_ID, name: 'Transactions · CSV', exists: true },
+    { kind: 'dataset', id: DATASET_ID, name: 'Transactions', exists: true }
+  ],
   created_at: '2026-11-30T12:00:00.000Z'
 }
 
 export const NOTIFICATION_SETTINGS = {
-  telegram: { completed: true, failed: true },
-  email: { completed: false, failed: true, address: USER.email },
-  slack: { completed: true, failed: true, webhook_url: 'https://hooks.slack.com/…Xw9Q' }
+  telegram: { completed: true, failed: true, schedule_paused: true, available: true, unavailable_reason: null },
+  email: { completed: false, failed: true, schedule_paused: true, available: false, unavailable_reason: 'This server has no mail server set up (SMTP_URL).', address: USER.email },
+  slack: { completed: true, failed: true, schedule_paused: false, available: true, unavailable_reason: null, webhook_url: 'https://hooks.slack.com/…Xw9Q' }
 }
 
 export const CREATE_WEBHOOK = {

@@ -673,7 +673,7 @@ export const OPERATIONS = {
   },
   'GET /api/audit': {
     summary: 'List the caller\'s activity',
-    description: 'The caller\'s own audit events, newest first, a page at a time.',
+    description: 'The caller\'s own audit events, newest first, a page at a time; `action` keeps only some kinds of event. Each event carries the objects it names (`subjects`) with their current names.',
     tag: 'Audit',
     auth: 'user',
     scope: 'exports:read',

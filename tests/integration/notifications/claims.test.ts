@@ -104,7 +104,7 @@ describe('notification claims', () => {
     await db.notificationSettings.delete({ where: { userId } })
   })
 
-  it('a paused schedule reaches every channel the user has (email too), unless the schedule chose otherwise', async () => {
+  it('a paused schedule reaches every channel the user has (email too) as the user\'s schedule-paused choice says, unless the schedule chose otherwise', async () => {
     const config = loadConfig({ DATABASE_URL: database.url, S3_EXPORTS_BUCKET: 'b-test', APP_URL: 'https://outport.example', NUXT_SESSION_PASSWORD: 'x'.repeat(40), EMAIL_FROM: 'Outport <o@example.com>' })
     // nodemailer's JSON transport: a real transport that keeps the message instead of sending it.
     const mailer = createTransport({ jsonTransport: true })
@@ -124,7 +124,14 @@ describe('notification claims', () => {
     await paused(null)
     await paused({ email: false })
     await paused({ email: true })
+    // The user's "schedule paused" choice decides, not the one for failed exports.
+    await db.notificationSettings.create({ data: { userId, emailFailed: false } })
+    await paused(null)
+    await db.notificationSettings.update({ where: { userId }, data: { emailFailed: true, emailSchedulePaused: false } })
+    await paused(null)
+    await paused({ email: true })
     await pipeline.close()
-    expect(sent).toEqual(['Schedule paused: “Nightly”', 'Schedule paused: “Nightly”'])
+    expect(sent).toEqual(Array(4).fill('Schedule paused: “Nightly”'))
+    await db.notificationSettings.delete({ where: { userId } })
   })
 })

@@ -2,9 +2,10 @@ import type { FormError } from '@nuxt/ui'
 import type { MaybeRefOrGetter } from 'vue'
 import type { FieldError } from '#shared/types/api'
 import type { DatasetDTO } from '#shared/types/datasets'
-import { CreateExportSchema, DEFAULT_CSV_OPTIONS, MAX_EXPORT_LIMIT, type CreateExportInput, type CsvOptions } from '#shared/types/exports'
+import { CreateExportSchema, DEFAULT_CSV_OPTIONS, MAX_EXPORT_LIMIT, type CreateExportInput, type CsvOptions, type ExportJobDTO } from '#shared/types/exports'
 import { EXPORT_FORMATS, type Compression, type ExportFormat, type ParquetCompression } from '#shared/types/formats'
 import { checkRowFilters, columnKind, OP_ARITY, type RowFilter, type RowFilterOp } from '#shared/types/row-filters'
+import type { DatePreset } from '~/utils/exportDates'
 
 /** A condition as the dialog edits it: values as typed (one, low and high, or a list), until complete. */
 export interface ConditionDraft {
@@ -19,6 +20,8 @@ export interface ConditionDraft {
 export interface ExportRequestState {
   dataset_id: string
   format: ExportFormat
+  /** Which preset the dates come from (custom: typed in); a schedule makes it a relative range. */
+  date_preset: DatePreset
   start_date: string | undefined
   end_date: string | undefined
   account_ids: string[]
@@ -37,6 +40,9 @@ export interface ExportRequestState {
   destination_ids: string[]
 }
 
+/** The file choices the dialog remembers per dataset, as the request names them. */
+export type ExportFileOptions = Pick<CreateExportInput, 'format' | 'compression' | 'parquet_compression' | 'limit' | 'csv' | 'max_part_mb' | 'max_part_rows'>
+
 const FIELD_LABELS: Record<string, string> = {
   format: 'Format', start_date: 'Start date', end_date: 'End date', account_ids: 'Accounts', tag_ids: 'Tags',
   compression: 'Compression', parquet_compression: 'Compression', columns: 'Columns', limit: 'Row limit', csv: 'CSV options',
@@ -53,6 +59,14 @@ function conditionFilter(draft: ConditionDraft, type: string | undefined): RowFi
   if (arity === 'two') return values[0] && values[1] ? { column: draft.column, op: draft.op, value: [typed(values[0]), typed(values[1])] } : null
   const list = values.filter(Boolean)
   return list.length ? { column: draft.column, op: draft.op, value: list.map(typed) } : null
+}
+
+/** A condition the API holds, as the dialog edits it (negative keys: the field's own count up from 0). */
+let loadedKey = 0
+function conditionDraft(filter: RowFilter): ConditionDraft {
+  const value = filter.value as unknown
+  const values = value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)]
+  return { key: --loadedKey, column: filter.column, op: filter.op, values }
 }
 
 /** A condition with every value it needs, and where its draft is in the dialog's list. */
@@ -78,6 +92,7 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
   const state: ExportRequestState = reactive({
     dataset_id: dataset.id,
     format: 'csv',
+    date_preset: 'all',
     start_date: undefined,
     end_date: undefined,
     account_ids: [],
@@ -178,8 +193,59 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     return errors
   }
 
+  /** Every field from an earlier export's request ("change and export again", `?from=`). */
+  function fillFromJob(job: ExportJobDTO) {
+    const bounds = { start_date: job.filters.start_date ?? undefined, end_date: job.filters.end_date ?? undefined }
+    Object.assign(state, {
+      date_preset: matchPreset(bounds),
+      ...bounds,
+      account_ids: [...job.filters.account_ids],
+      tag_ids: [...job.filters.tag_ids],
+      conditions: (job.filters.row_filters ?? []).map(conditionDraft),
+      columns: job.columns?.length ? allColumns.filter(name => job.columns!.includes(name)) : [...allColumns],
+      destination_ids: job.deliveries.flatMap(d => d.destination_id ? [d.destination_id] : [])
+    })
+    applyFileOptions({
+      format: job.format,
+      compression: job.compression,
+      parquet_compression: job.parquet_compression,
+      limit: job.limit,
+      csv: job.csv,
+      max_part_mb: job.max_part_mb,
+      max_part_rows: job.max_part_rows
+    })
+  }
+
+  /** The choices about the file (not the data), as the request names them: what the dialog remembers per dataset. */
+  const fileOptions = computed<ExportFileOptions>(() => ({
+    format: state.format,
+    compression: state.compression,
+    parquet_compression: state.parquet_compression,
+    limit: state.limit ?? null,
+    csv: { ...state.csv },
+    max_part_mb: state.max_part_mb ?? null,
+    max_part_rows: state.max_part_rows ?? null
+  }))
+
+  /** Sets the file choices; ones the request schema refuses (a stale or edited store) are ignored. */
+  function applyFileOptions(options: Partial<ExportFileOptions>) {
+    if (!CreateExportSchema.safeParse({ ...options, dataset_id: dataset.id }).success) return
+    Object.assign(state, {
+      format: options.format,
+      compression: options.compression ?? 'none',
+      parquet_compression: options.parquet_compression ?? 'zstd',
+      limit: options.limit ?? undefined,
+      csv: { ...DEFAULT_CSV_OPTIONS, ...options.csv },
+      max_part_mb: options.max_part_mb ?? undefined,
+      max_part_rows: options.max_part_rows ?? undefined
+    })
+  }
+
   return {
     state,
+    fillFromJob,
+    fileOptions,
+    applyFileOptions,
     fieldName,
     allColumns,
     selectedColumns,

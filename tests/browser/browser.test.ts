@@ -87,7 +87,9 @@ describe('export dialog', () => {
     const tagName = await withDb(async db => (await db.query('SELECT name FROM tags WHERE id = $1', [alice.tag_ids[1]])).rows[0].name as string)
 
     await page.getByRole('button', { name: 'Export Transactions' }).click()
+    await page.getByTestId('file-options-toggle').click()
     await page.getByText('Parquet', { exact: true }).click()
+    await page.getByText('Custom', { exact: true }).click()
     await page.getByLabel('Start date').fill('2025-01-01')
     await page.getByLabel('End date').fill('2025-12-31')
     await pickOption('accounts', accountName)
@@ -130,6 +132,7 @@ describe('export dialog', () => {
     await freshPage()
     await signIn(page, baseUrl, bob.email, bob.password)
     await page.getByRole('button', { name: 'Export Monthly Trends' }).click()
+    await page.getByText('Custom', { exact: true }).click()
     await page.getByLabel('Start date').fill('2025-06-01')
     await page.getByLabel('End date').fill('2025-05-01')
     await page.getByTestId('start-export').click()

@@ -287,7 +287,7 @@ describe('Destinations', () => {
       await panel.getByTestId('schedule-created').waitFor()
       const schedules = await (await fetch(`${suite.url}/api/analytics/schedules`, { headers: { authorization: `Bearer ${owner.token}` } })).json() as { schedules: { request: { destination_ids?: string[] } }[] }
       expect(schedules.schedules.map(s => s.request.destination_ids)).toEqual([[target.id]])
-      await panel.getByRole('button', { name: 'Close' }).click()
+      await panel.getByRole('button', { name: 'Back to the export' }).click()
 
       await page.getByTestId('start-export').click()
 

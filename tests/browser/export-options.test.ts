@@ -5,8 +5,8 @@ import { DATASETS } from '#server/lib/warehouse/datasets'
 import { expectAccessible, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
 
 /**
- * The export dialog's choices: formats, compression, columns, row limit, CSV options, the live
- * preview and the Excel row limit, by mouse, by keyboard and at phone width.
+ * The export dialog's choices: formats, compression, columns, row limit, CSV options (under the
+ * folded "File options"), the live preview and the Excel row limit, by mouse, by keyboard and at phone width.
  */
 const baseUrl = inject('baseUrl')
 const demo = inject('demo')
@@ -84,49 +84,80 @@ async function interceptCreate(): Promise<() => Promise<Request>> {
 }
 
 const radio = (name: string) => page.getByRole('radio', { name, exact: true })
-const columnBox = (name: string) => page.getByRole('checkbox', { name, exact: true })
-const checked = async (name: string) => (await columnBox(name).getAttribute('aria-checked')) === 'true'
+/** Radios drawn as buttons are visually hidden: the click lands on the label around each, as a user's does. */
+const choose = (name: string, within: Page | ReturnType<Page['getByTestId']> = page) => within.getByRole('radio', { name, exact: true }).locator('xpath=ancestor::label[1]').click()
+/** Unfolds "File options" (format, compression, limit, parts, CSV options) unless it is open. */
+async function fileOptions() {
+  const toggle = page.getByTestId('file-options-toggle')
+  if (await toggle.getAttribute('aria-expanded') !== 'true') await toggle.click()
+  await expect.poll(() => toggle.getAttribute('aria-expanded')).toBe('true')
+}
+const columnOption = (name: string) => page.getByRole('option', { name, exact: true })
+/** Ticks or unticks a column in the columns list (opened if it is not). */
+async function toggleColumn(name: string) {
+  if (!await page.getByRole('listbox').count()) await page.getByTestId('columns-select').click()
+  await columnOption(name).click()
+}
+async function closeColumns() {
+  await page.keyboard.press('Escape')
+  await expect.poll(() => page.getByRole('listbox').count()).toBe(0)
+}
+/** The ticked columns, as the open list shows them. */
+async function checkedColumns(): Promise<string[]> {
+  await page.getByTestId('columns-select').click()
+  await page.getByRole('listbox').waitFor()
+  const ticked: string[] = []
+  for (const name of COLUMNS) {
+    if (await columnOption(name).getAttribute('aria-selected') === 'true') ticked.push(name)
+  }
+  await closeColumns()
+  return ticked
+}
 
 describe('export dialog options', () => {
   it('offers each format with who it is for, and compression only where it applies', async () => {
     await openDialog()
+    await fileOptions()
     const formats = page.getByRole('group', { name: 'Format' })
+    // One row of formats; the chosen one says who it is for.
     for (const [label, description] of [['CSV', 'Excel, Sheets, any tool'], ['Parquet', 'pandas, DuckDB, BI tools'],
       ['JSON Lines', 'Engineers: one object per line, streams into anything'], ['JSON', 'Web apps and scripts: one array'],
       ['Excel', 'Analysts: opens with a double-click']] as const) {
       expect(await formats.getByRole('radio', { name: label, exact: true }).count()).toBe(1)
-      expect(await formats.getByText(description, { exact: true }).count()).toBe(1)
+      await choose(label)
+      expect(await page.getByTestId('format-description').textContent()).toContain(description)
     }
+    await choose('CSV')
     expect(await radio('CSV').getAttribute('aria-checked')).toBe('true')
 
     const fileCompression = page.getByRole('group', { name: 'Compression' })
-    const visible = async () => ({ file: await page.getByTestId('compression').count(), parquet: await page.getByTestId('parquet-compression').count(), advanced: await page.getByTestId('advanced').count() })
-    expect(await visible()).toEqual({ file: 1, parquet: 0, advanced: 1 })
+    const visible = async () => ({ file: await page.getByTestId('compression').count(), parquet: await page.getByTestId('parquet-compression').count(), csv: await page.getByTestId('csv-options').count() })
+    expect(await visible()).toEqual({ file: 1, parquet: 0, csv: 1 })
     for (const name of ['None', 'gzip', 'zstd']) expect(await fileCompression.getByRole('radio', { name, exact: true }).count()).toBe(1)
 
-    await radio('Parquet').click()
-    expect(await visible()).toEqual({ file: 0, parquet: 1, advanced: 0 })
+    await choose('Parquet')
+    expect(await visible()).toEqual({ file: 0, parquet: 1, csv: 0 })
     expect(await page.getByTestId('parquet-compression').getByRole('radio', { name: 'zstd', exact: true }).getAttribute('aria-checked')).toBe('true')
     await screenshot(page, '14-dialog-parquet')
     await expectAccessible(page, 'dialog, Parquet chosen')
 
-    await radio('JSON Lines').click()
-    expect(await visible()).toEqual({ file: 1, parquet: 0, advanced: 0 })
-    await radio('JSON').click()
-    expect(await visible()).toEqual({ file: 1, parquet: 0, advanced: 0 })
-    await radio('Excel').click()
-    expect(await visible()).toEqual({ file: 0, parquet: 0, advanced: 0 })
+    await choose('JSON Lines')
+    expect(await visible()).toEqual({ file: 1, parquet: 0, csv: 0 })
+    await choose('JSON')
+    expect(await visible()).toEqual({ file: 1, parquet: 0, csv: 0 })
+    await choose('Excel')
+    expect(await visible()).toEqual({ file: 0, parquet: 0, csv: 0 })
     await screenshot(page, '15-dialog-excel')
   })
 
   it('picks columns (all at first, none, all, some) and sends them in the order listed', async () => {
     await openDialog()
-    for (const name of COLUMNS) expect(await checked(name)).toBe(true)
-    expect(await page.getByTestId('columns-count').textContent()).toBe(`${COLUMNS.length} of ${COLUMNS.length}`)
+    expect(await checkedColumns()).toEqual(COLUMNS)
+    expect(await page.getByTestId('columns-count').textContent()).toBe(`All ${COLUMNS.length} columns`)
 
     await page.getByRole('button', { name: 'Select none' }).click()
-    for (const name of COLUMNS) expect(await checked(name)).toBe(false)
-    expect(await page.getByTestId('columns-count').textContent()).toBe(`0 of ${COLUMNS.length}`)
+    expect(await checkedColumns()).toEqual([])
+    expect(await page.getByTestId('columns-count').textContent()).toBe('No columns')
     let requests = 0
     page.on('request', (req) => {
       if (req.url() === EXPORTS_URL && req.method() === 'POST') requests++
@@ -138,14 +169,16 @@ describe('export dialog options', () => {
     await expectAccessible(page, 'dialog, no column chosen')
 
     await page.getByRole('button', { name: 'Select all' }).click()
-    for (const name of COLUMNS) expect(await checked(name)).toBe(true)
+    expect(await checkedColumns()).toEqual(COLUMNS)
 
     // Ticked off and on in another order than listed: the request keeps the dataset's order.
     const [first, second, third] = COLUMNS as [string, string, string]
-    await columnBox(third).click()
-    await columnBox(first).click()
-    await columnBox(second).click()
-    await columnBox(third).click()
+    await toggleColumn(third)
+    await toggleColumn(first)
+    await toggleColumn(second)
+    await toggleColumn(third)
+    await closeColumns()
+    expect(await page.getByTestId('columns-count').textContent()).toBe(`${COLUMNS.length - 2} of ${COLUMNS.length} columns`)
     const sent = await interceptCreate()
     await page.getByTestId('start-export').click()
     const body = (await sent()).postDataJSON()
@@ -156,20 +189,16 @@ describe('export dialog options', () => {
     expect(body).not.toHaveProperty('limit')
   })
 
-  it('sends compression, row limit and the Advanced CSV options; explains the formula guard', async () => {
+  it('sends compression, row limit and the CSV options; explains the formula guard', async () => {
     await openDialog()
-    await page.getByRole('group', { name: 'Compression' }).getByRole('radio', { name: 'gzip', exact: true }).click()
+    await fileOptions()
+    await choose('gzip', page.getByTestId('compression'))
 
     await page.getByLabel('Row limit').fill('0')
     await page.getByTestId('start-export').click()
     await expect.poll(() => page.getByText('A whole number from 1 to 100,000,000').count()).toBe(1)
     await page.getByLabel('Row limit').fill('5000')
 
-    expect(await page.getByTestId('csv-options').count()).toBe(0)
-    const advanced = page.getByRole('button', { name: 'Advanced' })
-    expect(await advanced.getAttribute('aria-expanded')).toBe('false')
-    await advanced.click()
-    expect(await advanced.getAttribute('aria-expanded')).toBe('true')
     await page.getByTestId('csv-options').waitFor()
     const delimiter = page.getByRole('group', { name: 'Delimiter' })
     expect(await delimiter.getByRole('radio', { name: 'Comma ,' }).getAttribute('aria-checked')).toBe('true')
@@ -178,12 +207,13 @@ describe('export dialog options', () => {
     expect(await page.getByRole('checkbox', { name: 'Formula guard' }).getAttribute('aria-checked')).toBe('true')
     expect(await page.getByTestId('csv-options').textContent()).toContain('get a leading \' so a spreadsheet shows them as text instead of running them as formulas')
 
-    await delimiter.getByRole('radio', { name: 'Semicolon ;' }).click()
+    await choose('Semicolon ;', page.getByTestId('csv-delimiter'))
     await page.getByRole('checkbox', { name: 'Byte order mark' }).click()
     await page.getByRole('checkbox', { name: 'Formula guard' }).click()
     await page.getByTestId('csv-options').scrollIntoViewIfNeeded()
+    expect(await page.getByTestId('file-options-summary').textContent()).toBe('CSV · gzip · first 5,000 rows · custom CSV options')
     await screenshot(page, '17-dialog-advanced')
-    await expectAccessible(page, 'dialog, Advanced open')
+    await expectAccessible(page, 'dialog, CSV options shown')
 
     const sent = await interceptCreate()
     await page.getByTestId('start-export').click()
@@ -201,16 +231,16 @@ describe('export dialog options', () => {
 
   it('sends Parquet\'s own compression, and no CSV options for other formats', async () => {
     await openDialog()
-    await page.getByRole('button', { name: 'Advanced' }).click()
+    await fileOptions()
     await page.getByRole('checkbox', { name: 'Header row' }).click()
-    await radio('Parquet').click()
-    await page.getByTestId('parquet-compression').getByRole('radio', { name: 'Snappy' }).click()
+    await choose('Parquet')
+    await choose('Snappy', page.getByTestId('parquet-compression'))
     const sent = await interceptCreate()
     await page.getByTestId('start-export').click()
     expect((await sent()).postDataJSON()).toEqual({ dataset_id: TRANSACTIONS.id, format: 'parquet', parquet_compression: 'snappy' })
   })
 
-  it('works by keyboard alone: format, a column, the row limit and Start without the mouse', async () => {
+  it('works by keyboard alone: a column, the format, the row limit and Export now without the mouse', async () => {
     await openDialog({ width: 1280, height: 900 }, 'dark')
     const dialog = page.getByRole('dialog')
     const focused = () => page.evaluate(() => {
@@ -226,27 +256,32 @@ describe('export dialog options', () => {
       }
       throw new Error('not reached by Tab')
     }
-    // The format group is one tab stop; the arrow keys move the choice within it.
+    // The columns are one select: Enter opens it, the first column is highlighted, Enter unticks it.
+    const first = COLUMNS[0]!
+    await tabTo(f => f.text === `All ${COLUMNS.length} columns`)
+    await page.keyboard.press('Enter')
+    await page.getByRole('listbox').waitFor()
+    await expect.poll(() => page.locator('[role="option"][data-highlighted]').textContent()).toContain(first)
+    await page.keyboard.press('Enter')
+    await expect.poll(() => columnOption(first).getAttribute('aria-selected')).toBe('false')
+    await closeColumns()
+
+    // File options unfold with Enter; the format group is one tab stop, the arrow keys move the choice within it.
+    await tabTo(f => f.text.startsWith('File options'))
+    await page.keyboard.press('Enter')
     await tabTo(f => f.role === 'radio')
     expect(await radio('CSV').evaluate(el => el === document.activeElement)).toBe(true)
-    // ArrowDown moves to Parquet (Reka also checks it when the key is still down as the focus
+    // ArrowRight moves to Parquet (Reka also checks it when the key is still down as the focus
     // arrives, which a slow machine can miss); Space checks the focused radio either way.
-    await page.keyboard.press('ArrowDown')
+    await page.keyboard.press('ArrowRight')
     await expect.poll(() => radio('Parquet').evaluate(el => el === document.activeElement)).toBe(true)
     await page.keyboard.press('Space')
     await expect.poll(() => radio('Parquet').getAttribute('aria-checked')).toBe('true')
     expect(await page.getByTestId('parquet-compression').count()).toBe(1)
 
-    // The columns are one tab stop too: Space unticks the first.
-    await tabTo(f => f.role === 'checkbox')
-    const first = COLUMNS[0]!
-    expect(await columnBox(first).evaluate(el => el === document.activeElement)).toBe(true)
-    await page.keyboard.press('Space')
-    expect(await checked(first)).toBe(false)
-
     await tabTo(f => f.type === 'number')
     await page.keyboard.type('100')
-    await tabTo(f => f.text === 'Start export')
+    await tabTo(f => f.text === 'Export now')
     await screenshot(page, '18-dark-dialog-keyboard')
     await expectAccessible(page, 'dialog in dark mode, chosen by keyboard')
     const sent = await interceptCreate()
@@ -256,7 +291,7 @@ describe('export dialog options', () => {
 
   it('keeps the new sections within a phone\'s width', async () => {
     await openDialog({ width: 390, height: 844 })
-    await page.getByRole('button', { name: 'Advanced' }).click()
+    await fileOptions()
     await page.getByTestId('csv-options').waitFor()
     const overflow = await page.evaluate(() => ({
       page: document.documentElement.scrollWidth,
@@ -267,7 +302,7 @@ describe('export dialog options', () => {
     expect(overflow).toEqual({ page: 390, wide: [] })
     await page.getByTestId('csv-options').scrollIntoViewIfNeeded()
     await screenshot(page, '19-phone-dialog-advanced')
-    await expectAccessible(page, 'dialog at phone width, Advanced open')
+    await expectAccessible(page, 'dialog at phone width, file options open')
   })
 
   it('without a preview route the dialog says so quietly and still starts the export', async () => {
@@ -452,6 +487,7 @@ describe('live preview, against the contract (the answers made in the browser)',
     await expectAccessible(page, 'dialog with a preview')
 
     // Typing asks once the typing pauses, not once per key.
+    await fileOptions()
     await page.getByLabel('Row limit').focus()
     await page.keyboard.type('123456', { delay: 15 })
     await expect.poll(() => summary.textContent(), { timeout: 10_000 }).toContain('≈ 48,213 rows')
@@ -460,6 +496,7 @@ describe('live preview, against the contract (the answers made in the browser)',
     await page.getByLabel('Row limit').fill('')
 
     // The filters change the preview.
+    await choose('Custom')
     await page.getByLabel('Start date').fill('2025-06-01')
     await page.getByLabel('End date').fill('2025-06-30')
     await expect.poll(() => summary.textContent(), { timeout: 10_000 }).toContain('≈ 1,234 rows')
@@ -467,12 +504,14 @@ describe('live preview, against the contract (the answers made in the browser)',
 
     // A change while an answer is on its way: that request is cancelled, the newer answer shown.
     const cancelledBefore = aborted
+    await page.getByTestId('columns-select').click()
     const askedBefore = asked.length
-    await columnBox(COLUMNS[0]!).click()
+    await columnOption(COLUMNS[0]!).click()
     await expect.poll(() => asked.length).toBe(askedBefore + 1)
-    await columnBox(COLUMNS[1]!).click()
+    await columnOption(COLUMNS[1]!).click()
     await expect.poll(() => aborted, { timeout: 10_000 }).toBeGreaterThan(cancelledBefore)
     await expect.poll(async () => (await table.locator('thead th').allTextContents()).map(t => t.trim()), { timeout: 10_000 }).toEqual(COLUMNS.slice(2))
+    await closeColumns()
 
     // The server's field error lands on its field.
     await page.getByLabel('Row limit').fill('7')
@@ -482,8 +521,8 @@ describe('live preview, against the contract (the answers made in the browser)',
     await page.getByLabel('Row limit').fill('')
     await expect.poll(() => page.getByTestId('preview-error').count(), { timeout: 10_000 }).toBe(0)
 
-    // Excel: the row limit shows before Start, and Start does not send the request.
-    await radio('Excel').click()
+    // Excel: the row limit shows before Export now, and Export now does not send the request.
+    await choose('Excel')
     const message = page.getByTestId('excel-limit')
     await message.waitFor({ timeout: 10_000 })
     expect(await message.textContent()).toContain('Excel holds at most 1,048,575 rows; this export has 2,000,000')
@@ -517,24 +556,26 @@ describe('live preview (the server\'s preview route)', () => {
     // Each change waits for a quiet moment and supersedes the request before it.
     const asked: string[] = []
     page.on('request', req => req.url() === PREVIEW_URL && asked.push(req.postData() ?? ''))
+    await choose('Custom')
     await page.getByLabel('Start date').fill('2025-06-01')
     await page.getByLabel('End date').fill('2025-06-30')
     await expect.poll(() => summary.textContent(), { timeout: 10_000 }).not.toContain(alice.transactions.toLocaleString('en-US'))
     expect(asked.length).toBeGreaterThanOrEqual(1)
     expect(JSON.parse(asked.at(-1)!)).toMatchObject({ start_date: '2025-06-01', end_date: '2025-06-30' })
 
-    await columnBox(COLUMNS[0]!).click()
+    await toggleColumn(COLUMNS[0]!)
     await expect.poll(async () => (await table.locator('thead th').allTextContents()).map(t => t.trim())).toEqual(COLUMNS.slice(1))
   })
 
-  it.skipIf(!previewExists)('shows Excel\'s row limit before Start, from the preview\'s row count', async () => {
+  it.skipIf(!previewExists)('shows Excel\'s row limit before Export now, from the preview\'s row count', async () => {
     await openDialog()
+    await fileOptions()
     // This warehouse is small: the preview's answer is the server's, with a count over Excel's limit.
     await page.route(PREVIEW_URL, async (route) => {
       const res = await route.fetch()
       route.fulfill({ response: res, json: { ...(await res.json()), row_count: 2_000_000 } })
     })
-    await radio('Excel').click()
+    await choose('Excel')
     const message = page.getByTestId('excel-limit')
     await message.waitFor()
     expect(await message.textContent()).toContain('Excel holds at most 1,048,575 rows; this export has 2,000,000')
@@ -562,6 +603,7 @@ describe('exports in parts', () => {
       const parts = body.max_part_mb ? 12 : body.max_part_rows ? 3 : 1
       await route.fulfill({ response: res, json: { ...(await res.json()), row_count: 2_000_000, estimated_bytes: 3_000_000_000, estimated_parts: parts } })
     }))
+    await fileOptions()
     const mb = page.getByLabel('Split into parts of … MB')
     await mb.focus()
     await page.keyboard.type('256')
@@ -578,7 +620,7 @@ describe('exports in parts', () => {
     await expectAccessible(page, 'dialog at phone width, split into parts')
 
     // Excel over one sheet: refused until rows per workbook are set.
-    await radio('Excel').click()
+    await choose('Excel')
     await page.getByTestId('excel-limit').waitFor()
     expect(await page.getByTestId('excel-limit').textContent()).toContain('Set rows per workbook')
     await mb.fill('')

@@ -41,6 +41,7 @@ describe('schedules in the browser', () => {
     await signIn(page, baseUrl, user.email, user.password)
     await page.getByRole('button', { name: 'Export Transactions' }).click()
     await page.getByTestId('export-form').waitFor()
+    await page.getByTestId('file-options-toggle').click()
     await page.getByText('Parquet', { exact: true }).click()
     await page.getByTestId('repeat-export').click()
     await page.getByTestId('schedule-form').waitFor()

@@ -134,6 +134,7 @@ describe('the schedules page', () => {
     await page.getByTestId('schedule-cron').fill('30 6 *')
     await expect.poll(() => page.getByTestId('schedule-preview').textContent()).toContain('Enter a cron expression with five fields')
     await page.getByTestId('schedule-cron').fill('30 6 * * 1-5')
+    await page.getByTestId('schedule-preview').scrollIntoViewIfNeeded()
     await screenshot(page, 'schedules-page-05-cron')
     await expectAccessible(page, 'new schedule with cron')
     await page.getByTestId('create-schedule').click()

@@ -134,6 +134,7 @@ describe('the schedules page', () => {
     await page.getByTestId('schedule-cron').fill('30 6 *')
     await expect.poll(() => page.getByTestId('schedule-preview').textContent()).toContain('Enter a cron expression with five fields')
     await page.getByTestId('schedule-cron').fill('30 6 * * 1-5')
+    await page.getByTestId('schedule-preview').scrollIntoViewIfNeeded()
     await screenshot(page, 'schedules-page-05-cron')
     await expectAccessible(page, 'new schedule with cron')
     await page.getByTestId('create-schedule').click()
@@ -143,7 +144,8 @@ describe('the schedules page', () => {
 
   it('edits format, compression, conditions and columns; run dots after Run now link to the history; #schedule-<id> highlights', async () => {
     await freshUser()
-    const schedule = await createViaApi({ dataset_id: TRANSACTIONS.id, format: 'csv', range: 'previous_week', name: 'Weekly', cadence: { frequency: 'weekly', weekday: 1, time: '08:00', time_zone: 'Europe/London' } })
+    const columns = TRANSACTIONS.columns.map(c => c.name)
+    const schedule = await createViaApi({ dataset_id: TRANSACTIONS.id, format: 'csv', columns: columns.slice(0, 2), range: 'previous_week', name: 'Weekly', cadence: { frequency: 'weekly', weekday: 1, time: '08:00', time_zone: 'Europe/London' } })
     await visit(page, `${baseUrl}/analytics/schedules`)
     const card = page.locator(`#schedule-${schedule.id}`)
     await card.getByTestId('edit-schedule').click()
@@ -158,9 +160,11 @@ describe('the schedules page', () => {
     await page.getByRole('combobox', { name: 'Condition 1: operator' }).click()
     await page.getByRole('option', { name: '>', exact: true }).click()
     await page.getByLabel('Condition 1: value').fill('5')
-    const columns = TRANSACTIONS.columns.map(c => c.name)
-    await page.getByTestId('columns-none').click()
-    for (const column of columns.slice(0, 2)) await page.getByTestId('columns').getByRole('checkbox', { name: column, exact: true }).click()
+    // The saved columns are shown as saved.
+    expect(await page.getByTestId('columns-count').textContent()).toMatch(/^2 of /)
+    // Dates are the range's: the filter fields show no date inputs.
+    expect(await page.getByTestId('schedule-request').locator('input[type=date]').filter({ visible: true }).count()).toBe(0)
+    expect(await page.getByRole('combobox', { name: /^Accounts:/ }).isVisible()).toBe(true)
     expect(await page.getByTestId('schedule-request-summary').textContent()).toContain(`JSON, gzip · 2 of ${columns.length} columns · 1 condition`)
     await screenshot(page, 'schedules-page-06-edit')
     await expectAccessible(page, 'edit schedule with format, condition, columns')

@@ -122,6 +122,27 @@ describe('schedules engine (PostgreSQL, injected clock)', () => {
     expect(await listUserSchedules(db, bob)).toEqual([])
   })
 
+  it('recent runs: each schedule\'s latest 10 by creation, newest first, for many schedules in one query; the last run is the latest slot', async () => {
+    const cadence = { frequency: 'daily' as const, time: '06:00', time_zone: 'UTC' }
+    const a = await createSchedule(db, LIMITS, alice, body({ cadence }), at('2026-05-01T00:00:00Z'))
+    const b = await createSchedule(db, LIMITS, alice, body({ cadence }), at('2026-05-01T00:00:00Z'))
+    for (let day = 1; day <= 12; day++) {
+      await runDueSchedules(db, { now: at(`2026-05-${String(day).padStart(2, '0')}T06:01:00Z`), limits: LIMITS })
+      await db.job.updateMany({ where: { scheduleId: { in: [a.id, b.id] }, status: 'pending' }, data: { status: 'completed' } })
+    }
+    const runs = await scheduleRuns(db, [a.id, b.id])
+    const jobs = await db.job.findMany({ where: { scheduleId: a.id }, orderBy: { createdAt: 'desc' } })
+    expect(jobs).toHaveLength(12)
+    expect(runs.get(a.id)!.recent).toEqual(jobs.slice(0, 10).map(j => ({ id: j.id, status: 'completed', createdAt: j.createdAt })))
+    expect(runs.get(b.id)!.recent).toHaveLength(10)
+    expect(runs.get(a.id)!.last).toEqual({ jobId: jobs[0]!.id, status: 'completed', at: at('2026-05-12T06:00:00Z') })
+    const [dto] = await toScheduleDTOs(db, [(await findUserSchedule(db, alice, a.id))!])
+    expect(dto!.recent_runs.map(r => r.id)).toEqual(jobs.slice(0, 10).map(j => j.id))
+    // A schedule without runs has none.
+    const c = await createSchedule(db, LIMITS, alice, body(), at('2026-05-01T00:00:00Z'))
+    expect((await scheduleRuns(db, [c.id])).get(c.id)).toEqual({ last: null, recent: [] })
+  })
+
   it('pause and resume: paused schedules do not run; resuming continues from now without catching up', async () => {
     const schedule = await createSchedule(db, LIMITS, alice, body({ cadence: { frequency: 'daily', time: '08:00', time_zone: 'UTC' } }), at('2026-05-01T00:00:00Z'))
     const paused = await updateSchedule(db, LIMITS, alice, schedule.id, { enabled: false }, at('2026-05-01T01:00:00Z'))

@@ -350,13 +350,13 @@ export const OPERATIONS = {
   },
   'PATCH /api/analytics/schedules/{id}': {
     summary: 'Change a schedule',
-    description: 'Any field of the create body; `enabled: false` pauses, `true` resumes from now (paused slots are not caught up).',
+    description: 'Any field of the create body, each replacing the saved one (the export request\'s fields too: `format`, `columns`, `row_filters`…; `null` clears one back to its default); `enabled: false` pauses, `true` resumes from now (paused slots are not caught up).',
     tag: 'Schedules',
     auth: 'user',
     scope: 'schedules:write',
     params: scheduleId,
-    body: { schema: UpdateScheduleSchema, example: { enabled: false } },
-    responses: { 200: { description: 'The changed schedule', schema: ScheduleSchema, example: { ...examples.SCHEDULE, enabled: false, next_run_at: null } } },
+    body: { schema: UpdateScheduleSchema, example: { format: 'parquet', columns: null, row_filters: [{ column: 'amount', op: 'lt', value: -100 }] } },
+    responses: { 200: { description: 'The changed schedule', schema: ScheduleSchema, example: { ...examples.SCHEDULE, request: { ...examples.SCHEDULE.request, format: 'parquet', columns: null, row_filters: [{ column: 'amount', op: 'lt', value: -100 }] } } } },
     errors: { 404: 'No such schedule of the caller\'s' }
   },
   'DELETE /api/analytics/schedules/{id}': {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { describeWatermark, fromDraft, newDraft, toDraft, zonedMidnight } from '../../../app/utils/schedules'
+import { DATASETS } from '#server/lib/warehouse/datasets'
+import type { DatasetDTO } from '#shared/types/datasets'
+import { describeWatermark, fromDraft, newDraft, requestBody, requestState, toDraft, zonedMidnight } from '../../../app/utils/schedules'
 
 describe('the schedule form\'s draft', () => {
   it('round-trips "only new rows since the last run" and minute cadences', () => {
@@ -18,5 +20,22 @@ describe('the schedule form\'s draft', () => {
     expect(zonedMidnight('2026-07-06', 'Europe/London').toISOString()).toBe('2026-07-05T23:00:00.000Z')
     expect(zonedMidnight('2026-03-08', 'America/New_York').toISOString()).toBe('2026-03-08T05:00:00.000Z')
     expect(zonedMidnight('2026-03-09', 'America/New_York').toISOString()).toBe('2026-03-09T04:00:00.000Z')
+  })
+})
+
+describe('the saved request in the schedule form', () => {
+  const dataset = { ...DATASETS[0]!, columns: DATASETS[0]!.columns.map(c => ({ name: c.name, type: c.type, description: '' })) } as unknown as DatasetDTO
+  const all = dataset.columns.map(c => c.name)
+  it('fills the export fields from it, conditions with their values as typed', () => {
+    const state = requestState({ dataset_id: dataset.id, format: 'parquet', columns: all.slice(0, 2), row_filters: [{ column: 'amount', op: 'between', value: [-5, 5] }, { column: 'merchant', op: 'is_null' }] }, dataset)
+    expect(state).toMatchObject({ format: 'parquet', compression: 'none', parquet_compression: 'zstd', columns: all.slice(0, 2), account_ids: [], limit: undefined })
+    expect(state.conditions).toEqual([{ key: -1, column: 'amount', op: 'between', values: ['-5', '5'] }, { key: -2, column: 'merchant', op: 'is_null', values: [] }])
+    expect(requestState({ dataset_id: dataset.id, format: 'csv' }, dataset).columns).toEqual(all)
+  })
+  it('saves without dates; a field back at its default is cleared (null) only where the saved request had it', () => {
+    const request = { dataset_id: dataset.id, format: 'csv' as const, start_date: '2026-01-01', account_ids: ['a'] }
+    expect(requestBody(request)).toEqual({ dataset_id: dataset.id, format: 'csv', account_ids: ['a'] })
+    expect(requestBody(request, { dataset_id: dataset.id, format: 'json', columns: all.slice(0, 1), compression: 'gzip', limit: null }))
+      .toEqual({ dataset_id: dataset.id, format: 'csv', account_ids: ['a'], columns: null, compression: null })
   })
 })

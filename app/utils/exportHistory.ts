@@ -20,7 +20,7 @@ export type CreatedWithin = keyof typeof CREATED_WITHIN
 
 export const SOURCE_LABELS: Record<ExportSource, string> = { manual: 'Manual', api: 'API', schedule: 'Schedule' }
 
-const one = (value: LocationQuery[string]) => (Array.isArray(value) ? value[0] : value) ?? undefined
+const one = (value: LocationQuery[string] | undefined) => (Array.isArray(value) ? value[0] : value) ?? undefined
 const isOneOf = <T extends string>(values: readonly T[], value: string | undefined): value is T => !!value && (values as readonly string[]).includes(value)
 
 /** The filters a URL names; values the page does not know are left out rather than sent to fail. */

@@ -326,7 +326,8 @@ describe('the app shell', () => {
     }
     // Activity has the sign-ins and token above; a user with none of a kind sees the way back.
     const page = await open()
-    await signIn(page, suite.url, user.email, user.password, '/activity?action=destination')
+    await signIn(page, suite.url, user.email, user.password, '/activity')
+    await visit(page, `${suite.url}/activity?action=destination`)
     const empty = page.getByTestId('activity-empty')
     await empty.waitFor()
     await screenshot(page, 'shell-14-activity-empty-filter')

@@ -251,8 +251,9 @@ describe('the app shell', () => {
       expect(await email.textContent()).toContain('no mail server')
       expect(await page.getByTestId('email-settings').getByRole('switch').count()).toBe(0)
       expect(await page.getByTestId('telegram-settings').getByRole('switch').count()).toBe(0)
-      // Slack is each user's own: its switches (schedule paused among them) wait for a URL.
-      expect(await page.getByTestId('slack-schedule-paused').isDisabled()).toBe(true)
+      // Slack is each user's own: its switches wait for a URL.
+      expect(await page.getByTestId('slack-settings').getByRole('switch').count()).toBe(0)
+      expect(await page.getByTestId('slack-settings').textContent()).toContain('Nothing is posted until a URL is saved.')
       await expectAccessible(page, `notifications with unavailable channels at ${viewport.width}`)
       await screenshot(page, `shell-10-notifications-${viewport.width}`)
     }

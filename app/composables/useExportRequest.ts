@@ -216,15 +216,18 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
     })
   }
 
-  /** The choices about the file (not the data), as the request names them: what the dialog remembers per dataset. */
+  /**
+   * The choices about the file (not the data), as the request names them, each only where the
+   * format has it (so the request schema takes them back): what the dialog remembers per dataset.
+   */
   const fileOptions = computed<ExportFileOptions>(() => ({
     format: state.format,
-    compression: state.compression,
-    parquet_compression: state.parquet_compression,
+    compression: compressible.value ? state.compression : null,
+    parquet_compression: state.format === 'parquet' ? state.parquet_compression : null,
     limit: state.limit ?? null,
-    csv: { ...state.csv },
+    csv: state.format === 'csv' ? { ...state.csv } : null,
     max_part_mb: state.max_part_mb ?? null,
-    max_part_rows: state.max_part_rows ?? null
+    max_part_rows: EXPORT_FORMATS[state.format].maxRows !== null ? state.max_part_rows ?? null : null
   }))
 
   /** Sets the file choices; ones the request schema refuses (a stale or edited store) are ignored. */

@@ -209,7 +209,8 @@ describe('export dialog', () => {
       await page.keyboard.press('Tab')
       expect(await dialog.evaluate(el => el.contains(document.activeElement))).toBe(true)
     }
-    // The select menus' names also carry what they show ("Accounts: All accounts"); the column "tags" is labelled "tags".
+    // The dates as inputs are the Custom preset's; the select menus' names also carry what they show ("Accounts: All accounts"); the column "tags" is labelled "tags".
+    await page.getByText('Custom', { exact: true }).click()
     for (const label of ['Start date', 'End date', 'Accounts', 'Tags']) expect({ label, count: await page.getByLabel(new RegExp(`^${label}`)).count() }).toEqual({ label, count: 1 })
     await screenshot(page, '12-dark-dialog')
     await expectAccessible(page, 'export dialog in dark mode')

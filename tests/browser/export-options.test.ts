@@ -207,7 +207,7 @@ describe('export dialog options', () => {
     expect(await page.getByRole('checkbox', { name: 'Formula guard' }).getAttribute('aria-checked')).toBe('true')
     expect(await page.getByTestId('csv-options').textContent()).toContain('get a leading \' so a spreadsheet shows them as text instead of running them as formulas')
 
-    await choose('Semicolon ;', page.getByTestId('csv-delimiter'))
+    await delimiter.getByRole('radio', { name: 'Semicolon ;' }).click()
     await page.getByRole('checkbox', { name: 'Byte order mark' }).click()
     await page.getByRole('checkbox', { name: 'Formula guard' }).click()
     await page.getByTestId('csv-options').scrollIntoViewIfNeeded()
@@ -663,9 +663,14 @@ describe('exports in parts', () => {
     expect(await items.nth(2).getByRole('link', { name: 'Download part 3' }).getAttribute('href')).toBe(`/api/analytics/exports/${jobId}/download?part=3`)
     expect(await page.getByTestId('curl').textContent()).toContain(`-o "${TRANSACTIONS.name}_all_dates.zip"`)
     // Keyboard: the links are reachable in order after Download all.
+    // (After the history link and the two next steps, Schedule this and Change and export again.)
     await download.focus()
-    await page.keyboard.press('Tab')
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Download part 1')
+    const stops: string[] = []
+    for (let i = 0; i < 4; i++) {
+      await page.keyboard.press('Tab')
+      stops.push(await page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent?.trim() ?? ''))
+    }
+    expect(stops).toEqual(['download again from the history', 'Schedule this', 'Change and export again', 'Download part 1'])
     const overflow = await page.evaluate(() => [...document.querySelectorAll('[role="dialog"] *')]
       .filter(el => el.getBoundingClientRect().right > window.innerWidth + 0.5)
       .map(el => el.outerHTML.slice(0, 80)))

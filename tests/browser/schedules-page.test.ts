@@ -164,7 +164,7 @@ describe('the schedules page', () => {
     expect(await page.getByTestId('columns-count').textContent()).toMatch(/^2 of /)
     // Dates are the range's: the filter fields show no date inputs.
     expect(await page.getByTestId('schedule-request').locator('input[type=date]').filter({ visible: true }).count()).toBe(0)
-    expect(await page.getByRole('combobox', { name: /^Accounts:/ }).isVisible()).toBe(true)
+    expect(await page.getByTestId('schedule-request').getByTestId('accounts').isVisible()).toBe(true)
     expect(await page.getByTestId('schedule-request-summary').textContent()).toContain(`JSON, gzip · 2 of ${columns.length} columns · 1 condition`)
     await screenshot(page, 'schedules-page-06-edit')
     await expectAccessible(page, 'edit schedule with format, condition, columns')

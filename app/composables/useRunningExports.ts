@@ -98,7 +98,7 @@ export function useRunningExports() {
   // not live yet), then every few seconds while the stream is not live.
   const timer = useIntervalFn(poll, POLL_MS, { immediate: false })
   onMounted(() => {
-    watch([live, loggedIn], ([isLive, signedIn]) => {
+    watch([live, loggedIn], ([isLive, signedIn]: [boolean, boolean]) => {
       if (!signedIn || isLive) timer.pause()
       else timer.resume()
       if (signedIn && !isLive) void poll()

@@ -150,8 +150,8 @@ describe('the schedules page', () => {
     const card = page.locator(`#schedule-${schedule.id}`)
     await card.getByTestId('edit-schedule').click()
     await page.getByTestId('edit-form').waitFor()
-    expect(await page.getByTestId('file-options').textContent()).toBe('File options: CSV')
-    await page.getByTestId('file-options').click()
+    expect(await page.getByTestId('file-options-summary').textContent()).toBe('CSV · uncompressed · no limit')
+    await page.getByTestId('file-options-toggle').click()
     await page.getByTestId('format').getByText('JSON', { exact: true }).click()
     await page.getByTestId('compression').getByText('gzip', { exact: true }).click()
     await page.getByRole('button', { name: 'Add condition' }).click()
@@ -162,10 +162,11 @@ describe('the schedules page', () => {
     await page.getByLabel('Condition 1: value').fill('5')
     // The saved columns are shown as saved.
     expect(await page.getByTestId('columns-count').textContent()).toMatch(/^2 of /)
-    // Dates are the range's: the filter fields show no date inputs.
-    expect(await page.getByTestId('schedule-request').locator('input[type=date]').filter({ visible: true }).count()).toBe(0)
+    // Dates are the range's: the request section has accounts, tags and conditions, and no date inputs.
+    expect(await page.getByTestId('schedule-request').locator('input[type=date]').count()).toBe(0)
     expect(await page.getByTestId('schedule-request').getByTestId('accounts').isVisible()).toBe(true)
-    expect(await page.getByTestId('schedule-request-summary').textContent()).toContain(`JSON, gzip · 2 of ${columns.length} columns · 1 condition`)
+    expect(await page.getByTestId('schedule-request').getByTestId('tags').isVisible()).toBe(true)
+    expect(await page.getByTestId('schedule-request-summary').textContent()).toContain(`JSON · gzip · no limit · 2 of ${columns.length} columns · 1 condition`)
     await screenshot(page, 'schedules-page-06-edit')
     await expectAccessible(page, 'edit schedule with format, condition, columns')
     await page.getByTestId('save-edit').click()
@@ -175,7 +176,7 @@ describe('the schedules page', () => {
 
     // Editing again shows what was saved; back to every column.
     await card.getByTestId('edit-schedule').click()
-    expect(await page.getByTestId('schedule-request-summary').textContent()).toContain(`JSON, gzip · 2 of ${columns.length} columns · 1 condition`)
+    expect(await page.getByTestId('schedule-request-summary').textContent()).toContain(`JSON · gzip · no limit · 2 of ${columns.length} columns · 1 condition`)
     expect(await page.getByLabel('Condition 1: value').inputValue()).toBe('5')
     await page.getByTestId('columns-all').click()
     await page.getByTestId('save-edit').click()

@@ -62,6 +62,15 @@ function expectedRuns(cadence: Cadence, range: ScheduleRange) {
 /** The toaster's list fails axe while a toast shows (Reka's focus guards, a role="alert" item): its toasts go first. */
 const toastsGone = () => expect.poll(() => page.locator('[role="region"] ol > *').count(), { timeout: 15_000 }).toBe(0)
 
+/** Tabs forward (at most `max` times) until the element with this test id has the focus. */
+async function tabTo(testId: string, max = 80) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab')
+    if (await page.evaluate(id => document.activeElement?.getAttribute('data-testid') === id, testId)) return
+  }
+  throw new Error(`Tab never reached ${testId}`)
+}
+
 const nextRuns = () => page.getByTestId('schedule-next-runs').getByRole('listitem').allTextContents()
 const noOverflow = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth
   && [...document.querySelectorAll('[role="dialog"]')].every(d => d.scrollWidth <= d.clientWidth))
@@ -203,6 +212,28 @@ describe('the schedules page', () => {
     await expect.poll(() => target.getAttribute('data-highlighted')).toBe('true')
     expect(await target.evaluate(el => el.getBoundingClientRect().top >= 0 && el.getBoundingClientRect().bottom <= window.innerHeight)).toBe(true)
     expect(await card.getAttribute('data-highlighted')).toBeNull()
+  })
+
+  it('edits a schedule by keyboard alone: Edit, File options, the format, Save', async () => {
+    await freshUser()
+    const schedule = await createViaApi({ dataset_id: TRANSACTIONS.id, format: 'csv', range: 'previous_week', name: 'Weekly', cadence: { frequency: 'weekly', weekday: 1, time: '08:00', time_zone: 'Europe/London' } })
+    await visit(page, `${baseUrl}/analytics/schedules`)
+    await page.locator(`#schedule-${schedule.id}`).waitFor()
+    await tabTo('edit-schedule')
+    await page.keyboard.press('Enter')
+    await page.getByTestId('edit-form').waitFor()
+    await tabTo('file-options-toggle')
+    await page.keyboard.press('Enter')
+    // Into the format's radio group (the chosen one takes the focus), then the next format.
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('CSV')
+    await page.keyboard.press('ArrowRight')
+    await expect.poll(() => page.getByTestId('file-options-summary').textContent()).toBe('Parquet · zstd · no limit')
+    await screenshot(page, 'schedules-page-10-keyboard-edit')
+    await tabTo('save-edit')
+    await page.keyboard.press('Enter')
+    await page.getByRole('dialog').waitFor({ state: 'detached' })
+    expect((await schedules())[0]!.request.format).toBe('parquet')
   })
 
   it('works at phone width: the page, the new schedule form and the cards without sideways scrolling', async () => {

@@ -226,7 +226,7 @@ describe('the schedules page', () => {
     await page.keyboard.press('Enter')
     // Into the format's radio group (the chosen one takes the focus), then the next format.
     await page.keyboard.press('Tab')
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('CSV')
+    expect(await page.evaluate(() => [document.activeElement?.getAttribute('role'), document.activeElement?.getAttribute('aria-checked')])).toEqual(['radio', 'true'])
     await page.keyboard.press('ArrowRight')
     await expect.poll(() => page.getByTestId('file-options-summary').textContent()).toBe('Parquet · zstd · no limit')
     await screenshot(page, 'schedules-page-10-keyboard-edit')

@@ -6,7 +6,7 @@ import { createUser } from '#server/lib/users'
 import { DATASETS } from '#server/lib/warehouse/datasets'
 import { describeUpcomingRun, upcomingRuns } from '#shared/schedules/upcoming'
 import type { Cadence, ScheduleDTO, ScheduleRange } from '#shared/types/schedules'
-import { expectAccessible, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
+import { closeToast, expectAccessible, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
 
 const baseUrl = inject('baseUrl')
 const env = inject('env')
@@ -198,6 +198,7 @@ describe('the schedules page', () => {
     const [run] = (await schedules())[0]!.recent_runs
     expect(await dot.getAttribute('href')).toBe(`/analytics/exports?schedule_id=${schedule.id}&job=${run!.id}`)
     expect(await card.getByTestId('schedule-history').getAttribute('href')).toBe(`/analytics/exports?schedule_id=${schedule.id}`)
+    await closeToast(page, 'Export ready')
     await toastsGone()
     await screenshot(page, 'schedules-page-07-run-dots')
     await expectAccessible(page, 'schedule with run dots')
@@ -224,10 +225,12 @@ describe('the schedules page', () => {
     await page.getByTestId('edit-form').waitFor()
     await tabTo('file-options-toggle')
     await page.keyboard.press('Enter')
-    // Into the format's radio group (the chosen one takes the focus), then the next format.
+    // Into the format's radio group (the chosen one takes the focus), then the next format: Space
+    // checks it (Reka's own check as the arrow moves the focus can be missed on a slow machine).
     await page.keyboard.press('Tab')
     expect(await page.evaluate(() => [document.activeElement?.getAttribute('role'), document.activeElement?.getAttribute('aria-checked')])).toEqual(['radio', 'true'])
     await page.keyboard.press('ArrowRight')
+    await page.keyboard.press('Space')
     await expect.poll(() => page.getByTestId('file-options-summary').textContent()).toBe('Parquet · zstd · no limit')
     await screenshot(page, 'schedules-page-10-keyboard-edit')
     await tabTo('save-edit')
@@ -254,6 +257,7 @@ describe('the schedules page', () => {
     await page.getByTestId('schedule').first().getByTestId('run-now').click()
     await page.getByTestId('run-dot').first().waitFor({ timeout: 30_000 })
     expect(await noOverflow()).toBe(true)
+    await closeToast(page, 'Export ready')
     await toastsGone()
     await screenshot(page, 'schedules-page-09-phone-page')
     await expectAccessible(page, 'schedules on a phone')

@@ -206,7 +206,8 @@ describe('export history', () => {
   it('a row opens its details beside the list, and ?job= opens them from a link', async () => {
     await freshPage()
     await signIn(page, baseUrl, user.email, user.password, '/analytics/exports')
-    await row(jobs.api.job_id).getByTestId('history-open').click()
+    await row(jobs.api.job_id).getByTestId('history-open').focus()
+    await page.keyboard.press('Enter')
     await page.waitForURL(url => url.searchParams.get('job') === jobs.api.job_id)
     const panel = page.getByTestId('export-details')
     await panel.waitFor()
@@ -246,6 +247,12 @@ describe('export history', () => {
     await expect.poll(() => page.getByTestId('filters-toggle').textContent()).toContain('Filters (1)')
     await expect.poll(() => page.locator('[data-testid="history-card"]').evaluateAll(els => els.every(e => e.textContent?.includes('API')))).toBe(true)
     await screenshot(page, 'history-06-phone-filtered')
+
+    await card.getByRole('button', { name: /^Details of the/ }).click()
+    await page.getByTestId('export-details').waitFor()
+    expect(await page.getByTestId('details-checksum').textContent()).toContain(jobs.api.checksum_sha256!)
+    await screenshot(page, 'history-08-phone-details')
+    await expectAccessible(page, 'export details at phone width')
   })
 
   it('a new user\'s empty history leads to the datasets', async () => {

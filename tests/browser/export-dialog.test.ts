@@ -35,7 +35,7 @@ const inserted: string[] = []
 beforeAll(async () => {
   browser = await launchBrowser()
   // A user of its own: its exports and schedules meet no other suite's counts (it has no rows, which is fine here).
-  const db = createDb(env.DATABASE_URL, { max: 1 })
+  const db = createDb(env.DATABASE_URL!, { max: 1 })
   try {
     const email = `dialog-${Date.now()}@example.com`
     const created = await createUser(db, { email, password: 'dialog-password' })

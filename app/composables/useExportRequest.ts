@@ -5,6 +5,7 @@ import type { DatasetDTO } from '#shared/types/datasets'
 import { CreateExportSchema, DEFAULT_CSV_OPTIONS, MAX_EXPORT_LIMIT, type CreateExportInput, type CsvOptions, type ExportJobDTO } from '#shared/types/exports'
 import { EXPORT_FORMATS, type Compression, type ExportFormat, type ParquetCompression } from '#shared/types/formats'
 import { checkRowFilters, columnKind, OP_ARITY, type RowFilter, type RowFilterOp } from '#shared/types/row-filters'
+import { exportRequestOf } from '#shared/utils/exportRequest'
 import type { DatePreset } from '~/utils/exportDates'
 
 /** A condition as the dialog edits it: values as typed (one, low and high, or a list), until complete. */
@@ -195,25 +196,18 @@ export function useExportRequest(dataset: DatasetDTO, { preview: previewWanted =
 
   /** Every field from an earlier export's request ("change and export again", `?from=`). */
   function fillFromJob(job: ExportJobDTO) {
-    const bounds = { start_date: job.filters.start_date ?? undefined, end_date: job.filters.end_date ?? undefined }
+    const earlier = exportRequestOf(job)
+    const bounds = { start_date: earlier.start_date ?? undefined, end_date: earlier.end_date ?? undefined }
     Object.assign(state, {
       date_preset: matchPreset(bounds),
       ...bounds,
-      account_ids: [...job.filters.account_ids],
-      tag_ids: [...job.filters.tag_ids],
-      conditions: (job.filters.row_filters ?? []).map(conditionDraft),
-      columns: job.columns?.length ? allColumns.filter(name => job.columns!.includes(name)) : [...allColumns],
-      destination_ids: job.deliveries.flatMap(d => d.destination_id ? [d.destination_id] : [])
+      account_ids: [...earlier.account_ids ?? []],
+      tag_ids: [...earlier.tag_ids ?? []],
+      conditions: (earlier.row_filters ?? []).map(conditionDraft),
+      columns: earlier.columns?.length ? allColumns.filter(name => earlier.columns!.includes(name)) : [...allColumns],
+      destination_ids: earlier.destination_ids ?? []
     })
-    applyFileOptions({
-      format: job.format,
-      compression: job.compression,
-      parquet_compression: job.parquet_compression,
-      limit: job.limit,
-      csv: job.csv,
-      max_part_mb: job.max_part_mb,
-      max_part_rows: job.max_part_rows
-    })
+    applyFileOptions(earlier)
   }
 
   /**

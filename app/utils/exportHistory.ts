@@ -1,5 +1,5 @@
 import type { LocationQuery, LocationQueryRaw } from 'vue-router'
-import { EXPORT_SOURCES, type CreateExportInput, type ExportJobDTO, type ExportSource } from '#shared/types/exports'
+import { EXPORT_SOURCES, type ExportJobDTO, type ExportSource } from '#shared/types/exports'
 import { JOB_STATUS_IDS, type JobStatus } from '#shared/types/jobs'
 
 /** The export history's filters as the page's URL keeps them (`/analytics/exports?status=failed&created=7d`). */
@@ -60,28 +60,6 @@ export function historyApiQuery(filters: HistoryFilters, now = Date.now()): Reco
     source: filters.source,
     schedule_id: filters.schedule_id,
     created_after: filters.created ? new Date(minute - CREATED_WITHIN[filters.created].hours * 3600_000).toISOString() : undefined
-  }
-}
-
-/** The request that made this export, to send again as it was (Retry, Export again). */
-export function exportRequestOf(job: ExportJobDTO): CreateExportInput {
-  const destinations = job.deliveries.map(d => d.destination_id).filter((id): id is string => !!id)
-  return {
-    dataset_id: job.dataset_id,
-    format: job.format,
-    start_date: job.filters.start_date,
-    end_date: job.filters.end_date,
-    account_ids: job.filters.account_ids,
-    tag_ids: job.filters.tag_ids,
-    row_filters: job.filters.row_filters.length ? job.filters.row_filters : null,
-    compression: job.compression,
-    parquet_compression: job.parquet_compression,
-    columns: job.columns,
-    limit: job.limit,
-    csv: job.csv,
-    max_part_mb: job.max_part_mb,
-    max_part_rows: job.max_part_rows,
-    ...(destinations.length && { destination_ids: destinations })
   }
 }
 

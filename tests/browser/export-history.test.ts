@@ -255,6 +255,37 @@ describe('export history', () => {
     await expectAccessible(page, 'export details at phone width')
   })
 
+  it('Edit and export, by keyboard, opens the dialog with the export\'s format, dates, condition and file options filled in', async () => {
+    const editor = await newUser()
+    const metadata = {
+      dataset_id: MONTHLY.id, dataset_name: MONTHLY.name, format: 'json', compression: 'gzip', limit: 500, columns: ['month', 'net'],
+      filters: { start_date: '2024-02-01', end_date: '2024-05-31', account_ids: [], tag_ids: [], row_filters: [{ column: 'net', op: 'gt', value: 100 }] }
+    }
+    const [earlier] = await db.$queryRaw<Array<{ id: string }>>`
+      INSERT INTO jobs (user_id, type, status, source, metadata, completed_at, updated_at)
+      VALUES (${editor.id}::uuid, 'EXPORT', 'cancelled', 'api', ${JSON.stringify(metadata)}::jsonb, now(), now())
+      RETURNING id`
+    await freshPage()
+    await signIn(page, baseUrl, editor.email, editor.password, '/analytics/exports')
+    await row(earlier!.id).getByTestId('history-menu').focus()
+    await page.keyboard.press('Enter')
+    await page.getByRole('menuitem').first().waitFor()
+    await page.keyboard.press('ArrowDown')
+    await page.keyboard.press('Enter')
+    await page.waitForURL(url => url.pathname === '/analytics/datasets' && url.searchParams.get('from') === earlier!.id)
+
+    await page.getByTestId('export-form').waitFor()
+    await expect.poll(() => page.getByRole('radio', { name: 'Custom', exact: true }).getAttribute('aria-checked')).toBe('true')
+    expect(await page.getByLabel('Start date').inputValue()).toBe('2024-02-01')
+    expect(await page.getByLabel('End date').inputValue()).toBe('2024-05-31')
+    expect(await page.getByRole('combobox', { name: 'Condition 1: column' }).textContent()).toContain('net')
+    expect(await page.getByLabel('Condition 1: value').inputValue()).toBe('100')
+    expect(await page.getByTestId('columns-count').textContent()).toBe(`2 of ${MONTHLY.columns.length} columns`)
+    expect(await page.getByTestId('file-options-summary').textContent()).toBe('JSON · gzip · first 500 rows')
+    await screenshot(page, 'history-09-edit-prefilled')
+    await expectAccessible(page, 'export dialog prefilled from the history')
+  })
+
   it('a new user\'s empty history leads to the datasets', async () => {
     const fresh = await newUser()
     await freshPage()

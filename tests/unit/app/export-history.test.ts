@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { CreateExportSchema, type ExportJobDTO } from '#shared/types/exports'
-import { exportRequestOf, historyApiQuery, historyFiltersFromQuery, historyQuery } from '../../../app/utils/exportHistory'
+import { exportRequestOf } from '#shared/utils/exportRequest'
+import { historyApiQuery, historyFiltersFromQuery, historyQuery } from '../../../app/utils/exportHistory'
 
 describe('the export history\'s URL', () => {
   it('reads the filters it writes, and leaves out what it does not know', () => {

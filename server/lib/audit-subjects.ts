@@ -1,5 +1,6 @@
 import type { Db } from './db/client'
 import { findDataset } from './warehouse/datasets'
+import { jobsWithMetadata } from './exports/jobs/lookups'
 import type { AuditEventDTO, AuditSubjectDTO, AuditSubjectKind } from '#shared/types/audit'
 import { isUuid } from '#shared/utils/uuid'
 
@@ -52,7 +53,7 @@ export async function withSubjects(db: Db, userId: string, events: RawEvent[]): 
   const perEvent = events.map(refs)
   const ids = (kind: AuditSubjectKind) => [...new Set(perEvent.flat().filter(r => r.kind === kind).map(r => r.id))]
   const [jobs, schedules, tokens, destinations] = await Promise.all([
-    db.job.findMany({ where: { userId, id: { in: ids('export') } }, select: { id: true, metadata: true } }),
+    jobsWithMetadata(db, userId, ids('export')),
     db.schedule.findMany({ where: { userId, id: { in: ids('schedule') } }, select: { id: true, name: true, request: true } }),
     db.apiToken.findMany({ where: { userId, id: { in: ids('token') } }, select: { id: true, name: true } }),
     db.destination.findMany({ where: { userId, id: { in: ids('destination') } }, select: { id: true, name: true } })

@@ -1,4 +1,5 @@
 import type { Db } from '#server/lib/db/client'
+import { hasExports } from '#server/lib/exports/jobs/lookups'
 import { ONBOARDING_STEPS, type OnboardingDTO } from '#shared/types/onboarding'
 
 /**
@@ -7,9 +8,8 @@ import { ONBOARDING_STEPS, type OnboardingDTO } from '#shared/types/onboarding'
  * user has it on by default, so there it must be a choice the user saved.
  */
 export async function onboarding(db: Db, userId: string, options: { emailConfigured: boolean }): Promise<OnboardingDTO> {
-  const { rows: [row] } = await db.pool.query<{ dismissed: boolean, export: boolean, notifications: boolean, schedule: boolean, token: boolean }>({
+  const settings = db.pool.query<{ dismissed: boolean, notifications: boolean, schedule: boolean, token: boolean }>({
     text: `SELECT u.onboarding_dismissed_at IS NOT NULL AS dismissed,
-        EXISTS (SELECT 1 FROM jobs WHERE user_id = u.id AND type = 'EXPORT') AS export,
         (u.telegram_chat_id IS NOT NULL
           OR EXISTS (SELECT 1 FROM webhook_endpoints WHERE user_id = u.id AND enabled)
           OR EXISTS (SELECT 1 FROM notification_settings n WHERE n.user_id = u.id AND (
@@ -20,10 +20,11 @@ export async function onboarding(db: Db, userId: string, options: { emailConfigu
       FROM users u WHERE u.id = $1`,
     values: [userId, options.emailConfigured]
   })
+  const [exported, { rows: [row] }] = await Promise.all([hasExports(db, userId), settings])
   if (!row) throw new Error(`No user ${userId}`)
   return {
     dismissed: row.dismissed,
-    steps: ONBOARDING_STEPS.map(id => ({ id, done: row[id] }))
+    steps: ONBOARDING_STEPS.map(id => ({ id, done: id === 'export' ? exported : row[id] }))
   }
 }
 

@@ -114,12 +114,15 @@ describe('notification claims', () => {
       sent.push(message.subject)
       return send(message)
     }) as typeof mailer.sendMail
-    const pipeline = new NotificationPipeline({ config, db, log: () => {}, mailer })
+    // Each pause is sent in the background: a pipeline of its own, closed (its sends awaited) before
+    // the settings change under the next one.
     const paused = async (channels: object | null) => {
+      const pipeline = new NotificationPipeline({ config, db, log: () => {}, mailer })
       const row = await db.schedule.create({
         data: { userId, name: 'Nightly', enabled: false, request: { dataset_id: 'x', format: 'csv' }, range: 'previous_day', cadence: { frequency: 'daily', time: '08:00', time_zone: 'UTC' }, ...(channels && { channels }) }
       })
       pipeline.schedulePaused({ schedule: toSchedule(row), failures: 3 }, 'Accounts gone.')
+      await pipeline.close()
     }
     await paused(null)
     await paused({ email: false })
@@ -130,7 +133,6 @@ describe('notification claims', () => {
     await db.notificationSettings.update({ where: { userId }, data: { emailFailed: true, emailSchedulePaused: false } })
     await paused(null)
     await paused({ email: true })
-    await pipeline.close()
     expect(sent).toEqual(Array(4).fill('Schedule paused: “Nightly”'))
     await db.notificationSettings.delete({ where: { userId } })
   })

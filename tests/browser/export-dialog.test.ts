@@ -370,7 +370,7 @@ describe('export dialog, data first', () => {
       expect(box.y).toBeGreaterThan(600)
       expect(box.y + box.height).toBeLessThanOrEqual(844)
     }
-    await screenshot(page, 'dialog-11-phone-schedule')
+    await screenshot(page, 'dialog-12-phone-schedule')
     await expectAccessible(page, 'export dialog as a schedule form at phone width')
     // Save, outside the form's element, still submits it.
     await footer.getByRole('button', { name: 'Save schedule' }).click()

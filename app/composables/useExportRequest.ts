@@ -63,7 +63,7 @@ function conditionFilter(draft: ConditionDraft, type: string | undefined): RowFi
 
 /** A condition the API holds, as the dialog edits it (negative keys: the field's own count up from 0). */
 let loadedKey = 0
-function conditionDraft(filter: RowFilter): ConditionDraft {
+export function conditionDraft(filter: RowFilter): ConditionDraft {
   const value = filter.value as unknown
   const values = value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)]
   return { key: --loadedKey, column: filter.column, op: filter.op, values }

@@ -7,9 +7,9 @@ const POLL_MS = 5000
 
 /**
  * The signed-in user's exports still waiting or running, followed app-wide by the layout: their
- * count for the sidebar, and a toast on whatever page is open when one of them finishes. Only
- * exports seen running since the page loaded (or created after it) are announced, so a reload does
- * not replay old news. Live from the export event stream; while the stream is not open, the list
+ * count for the sidebar, and a toast on whatever page is open when a one-off export (from the app
+ * or the API, not a schedule's run) finishes. Only exports seen running since the page loaded (or
+ * created after it) are announced, so a reload does not replay old news. Live from the export event stream; while the stream is not open, the list
  * of running exports is polled and an export that left it is read once for its outcome.
  */
 export function useRunningExports() {
@@ -31,10 +31,12 @@ export function useRunningExports() {
   }
 
   async function announce(job: ExportJobDTO) {
-    if (announced.has(job.job_id)) return
+    // Someone waits for a one-off export; a schedule's runs (a backfill may be dozens) are news
+    // for the schedule's own notifications, not a toast each.
+    if (job.schedule_id || announced.has(job.job_id)) return
     announced.add(job.job_id)
-    // The export dialog open on this very export shows the outcome itself.
-    if (route.query.job === job.job_id) return
+    // The export dialog open on this very export, and the history's rows, show the outcome themselves.
+    if (route.query.job === job.job_id || route.path === '/analytics/exports') return
     const dataset = await datasetTitle(job)
     if (job.status === 'completed') {
       toast.add({
@@ -98,7 +100,7 @@ export function useRunningExports() {
   // not live yet), then every few seconds while the stream is not live.
   const timer = useIntervalFn(poll, POLL_MS, { immediate: false })
   onMounted(() => {
-    watch([live, loggedIn], ([isLive, signedIn]) => {
+    watch([live, loggedIn], ([isLive, signedIn]: [boolean, boolean]) => {
       if (!signedIn || isLive) timer.pause()
       else timer.resume()
       if (signedIn && !isLive) void poll()

@@ -1,7 +1,8 @@
 import type { Cadence, Frequency, RelativeRange, ScheduleChannels, ScheduleDTO, ScheduleRange, ScheduleRequest, MINUTE_STEPS } from '#shared/types/schedules'
 import type { DatasetDTO } from '#shared/types/datasets'
-import { DEFAULT_CSV_OPTIONS, type CreateExportInput } from '#shared/types/exports'
-import type { ExportRequestState } from '~/composables/useExportRequest'
+import type { CreateExportInput } from '#shared/types/exports'
+// Relative, not ~/: the unit tests load this file without Nuxt's aliases.
+import { conditionDraft, type ExportRequestState } from '../composables/useExportRequest'
 import { isCronCadence, isIncrementalRange, isMinutesCadence } from '#shared/types/schedules'
 import { CHANNEL_KEYS, type ChannelKey } from '#shared/types/notifications'
 
@@ -113,26 +114,16 @@ export function zonedMidnight(date: string, timeZone: string): Date {
 /** The saved request's fields the schedule form edits (the rest it leaves as saved). */
 export const EDITED_REQUEST_FIELDS = ['format', 'account_ids', 'tag_ids', 'compression', 'parquet_compression', 'columns', 'limit', 'csv', 'row_filters', 'max_part_mb', 'max_part_rows'] as const
 
-/** The export form's fields from a saved request: what the dialog would show for it. */
-export function requestState(request: ScheduleRequest, dataset: DatasetDTO): Partial<ExportRequestState> {
+/**
+ * The saved request's data fields as the export form edits them; its file choices go through the
+ * form's own `applyFileOptions`, as the dialog's remembered ones do.
+ */
+export function requestState(request: ScheduleRequest, dataset: DatasetDTO): Pick<ExportRequestState, 'account_ids' | 'tag_ids' | 'columns' | 'conditions'> {
   return {
-    format: request.format,
     account_ids: [...request.account_ids ?? []],
     tag_ids: [...request.tag_ids ?? []],
-    compression: request.compression ?? 'none',
-    parquet_compression: request.parquet_compression ?? 'zstd',
     columns: [...request.columns ?? dataset.columns.map(c => c.name)],
-    limit: request.limit ?? undefined,
-    csv: { ...DEFAULT_CSV_OPTIONS, ...request.csv },
-    // Negative keys: the conditions field numbers the ones it adds from 0.
-    conditions: (request.row_filters ?? []).map((f, i) => ({
-      key: -1 - i,
-      column: f.column,
-      op: f.op,
-      values: 'value' in f ? [f.value].flat().map(String) : []
-    })),
-    max_part_mb: request.max_part_mb ?? undefined,
-    max_part_rows: request.max_part_rows ?? undefined
+    conditions: (request.row_filters ?? []).map(conditionDraft)
   }
 }
 

@@ -6,7 +6,7 @@ import { createUser } from '#server/lib/users'
 import { DATASETS } from '#server/lib/warehouse/datasets'
 import { describeUpcomingRun, upcomingRuns } from '#shared/schedules/upcoming'
 import type { Cadence, ScheduleDTO, ScheduleRange } from '#shared/types/schedules'
-import { expectAccessible, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
+import { closeToast, expectAccessible, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
 
 const baseUrl = inject('baseUrl')
 const env = inject('env')
@@ -61,6 +61,15 @@ function expectedRuns(cadence: Cadence, range: ScheduleRange) {
 
 /** The toaster's list fails axe while a toast shows (Reka's focus guards, a role="alert" item): its toasts go first. */
 const toastsGone = () => expect.poll(() => page.locator('[role="region"] ol > *').count(), { timeout: 15_000 }).toBe(0)
+
+/** Tabs forward (at most `max` times) until the element with this test id has the focus. */
+async function tabTo(testId: string, max = 80) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab')
+    if (await page.evaluate(id => document.activeElement?.getAttribute('data-testid') === id, testId)) return
+  }
+  throw new Error(`Tab never reached ${testId}`)
+}
 
 const nextRuns = () => page.getByTestId('schedule-next-runs').getByRole('listitem').allTextContents()
 const noOverflow = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth
@@ -150,8 +159,8 @@ describe('the schedules page', () => {
     const card = page.locator(`#schedule-${schedule.id}`)
     await card.getByTestId('edit-schedule').click()
     await page.getByTestId('edit-form').waitFor()
-    expect(await page.getByTestId('file-options').textContent()).toBe('File options: CSV')
-    await page.getByTestId('file-options').click()
+    expect(await page.getByTestId('file-options-summary').textContent()).toBe('CSV · uncompressed · no limit')
+    await page.getByTestId('file-options-toggle').click()
     await page.getByTestId('format').getByText('JSON', { exact: true }).click()
     await page.getByTestId('compression').getByText('gzip', { exact: true }).click()
     await page.getByRole('button', { name: 'Add condition' }).click()
@@ -160,12 +169,16 @@ describe('the schedules page', () => {
     await page.getByRole('combobox', { name: 'Condition 1: operator' }).click()
     await page.getByRole('option', { name: '>', exact: true }).click()
     await page.getByLabel('Condition 1: value').fill('5')
+    // The complaint from while the value was empty goes once the field is left.
+    await page.getByLabel('Condition 1: value').press('Tab')
+    await expect.poll(() => page.getByText('Enter a value, or remove the condition').count()).toBe(0)
     // The saved columns are shown as saved.
     expect(await page.getByTestId('columns-count').textContent()).toMatch(/^2 of /)
-    // Dates are the range's: the filter fields show no date inputs.
-    expect(await page.getByTestId('schedule-request').locator('input[type=date]').filter({ visible: true }).count()).toBe(0)
+    // Dates are the range's: the request section has accounts, tags and conditions, and no date inputs.
+    expect(await page.getByTestId('schedule-request').locator('input[type=date]').count()).toBe(0)
     expect(await page.getByTestId('schedule-request').getByTestId('accounts').isVisible()).toBe(true)
-    expect(await page.getByTestId('schedule-request-summary').textContent()).toContain(`JSON, gzip · 2 of ${columns.length} columns · 1 condition`)
+    expect(await page.getByTestId('schedule-request').getByTestId('tags').isVisible()).toBe(true)
+    expect(await page.getByTestId('schedule-request-summary').textContent()).toContain(`JSON · gzip · no limit · 2 of ${columns.length} columns · 1 condition`)
     await screenshot(page, 'schedules-page-06-edit')
     await expectAccessible(page, 'edit schedule with format, condition, columns')
     await page.getByTestId('save-edit').click()
@@ -175,7 +188,7 @@ describe('the schedules page', () => {
 
     // Editing again shows what was saved; back to every column.
     await card.getByTestId('edit-schedule').click()
-    expect(await page.getByTestId('schedule-request-summary').textContent()).toContain(`JSON, gzip · 2 of ${columns.length} columns · 1 condition`)
+    expect(await page.getByTestId('schedule-request-summary').textContent()).toContain(`JSON · gzip · no limit · 2 of ${columns.length} columns · 1 condition`)
     expect(await page.getByLabel('Condition 1: value').inputValue()).toBe('5')
     await page.getByTestId('columns-all').click()
     await page.getByTestId('save-edit').click()
@@ -188,6 +201,7 @@ describe('the schedules page', () => {
     const [run] = (await schedules())[0]!.recent_runs
     expect(await dot.getAttribute('href')).toBe(`/analytics/exports?schedule_id=${schedule.id}&job=${run!.id}`)
     expect(await card.getByTestId('schedule-history').getAttribute('href')).toBe(`/analytics/exports?schedule_id=${schedule.id}`)
+    await closeToast(page, 'Export ready')
     await toastsGone()
     await screenshot(page, 'schedules-page-07-run-dots')
     await expectAccessible(page, 'schedule with run dots')
@@ -202,6 +216,30 @@ describe('the schedules page', () => {
     await expect.poll(() => target.getAttribute('data-highlighted')).toBe('true')
     expect(await target.evaluate(el => el.getBoundingClientRect().top >= 0 && el.getBoundingClientRect().bottom <= window.innerHeight)).toBe(true)
     expect(await card.getAttribute('data-highlighted')).toBeNull()
+  })
+
+  it('edits a schedule by keyboard alone: Edit, File options, the format, Save', async () => {
+    await freshUser()
+    const schedule = await createViaApi({ dataset_id: TRANSACTIONS.id, format: 'csv', range: 'previous_week', name: 'Weekly', cadence: { frequency: 'weekly', weekday: 1, time: '08:00', time_zone: 'Europe/London' } })
+    await visit(page, `${baseUrl}/analytics/schedules`)
+    await page.locator(`#schedule-${schedule.id}`).waitFor()
+    await tabTo('edit-schedule')
+    await page.keyboard.press('Enter')
+    await page.getByTestId('edit-form').waitFor()
+    await tabTo('file-options-toggle')
+    await page.keyboard.press('Enter')
+    // Into the format's radio group (the chosen one takes the focus), then the next format: Space
+    // checks it (Reka's own check as the arrow moves the focus can be missed on a slow machine).
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate(() => [document.activeElement?.getAttribute('role'), document.activeElement?.getAttribute('aria-checked')])).toEqual(['radio', 'true'])
+    await page.keyboard.press('ArrowRight')
+    await page.keyboard.press('Space')
+    await expect.poll(() => page.getByTestId('file-options-summary').textContent()).toBe('Parquet · zstd · no limit')
+    await screenshot(page, 'schedules-page-10-keyboard-edit')
+    await tabTo('save-edit')
+    await page.keyboard.press('Enter')
+    await page.getByRole('dialog').waitFor({ state: 'detached' })
+    expect((await schedules())[0]!.request.format).toBe('parquet')
   })
 
   it('works at phone width: the page, the new schedule form and the cards without sideways scrolling', async () => {
@@ -222,6 +260,7 @@ describe('the schedules page', () => {
     await page.getByTestId('schedule').first().getByTestId('run-now').click()
     await page.getByTestId('run-dot').first().waitFor({ timeout: 30_000 })
     expect(await noOverflow()).toBe(true)
+    await closeToast(page, 'Export ready')
     await toastsGone()
     await screenshot(page, 'schedules-page-09-phone-page')
     await expectAccessible(page, 'schedules on a phone')

@@ -443,7 +443,7 @@ describe('notifications: email and webhooks', () => {
       const saved = await patchSlack({ webhook_url: slack.hookUrl })
       expect(saved.status).toBe(200)
       const shown = (await saved.json()).slack
-      expect(shown).toEqual({ completed: true, failed: true, webhook_url: `${slack.url}/…${slack.hookUrl.slice(-4)}` })
+      expect(shown).toEqual({ completed: true, failed: true, schedule_paused: true, available: true, unavailable_reason: null, webhook_url: `${slack.url}/…${slack.hookUrl.slice(-4)}` })
       const stored = await db.notificationSettings.findUniqueOrThrow({ where: { userId: other.user_id } })
       expect(stored.slackWebhookUrl).toMatch(/^v1\./)
       expect(stored.slackWebhookUrl).not.toContain('xoxSECRET')

@@ -186,8 +186,8 @@ export const OPERATIONS = {
     summary: 'Close the "Get started" card',
     description: 'For good, for the caller only (other users still see theirs); calling it again changes nothing.',
     tag: 'Datasets',
-    auth: 'session',
-    scope: null,
+    auth: 'user',
+    scope: 'exports:read',
     responses: { 204: { description: 'Closed' } }
   },
   'GET /api/analytics/formats': {

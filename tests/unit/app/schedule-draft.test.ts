@@ -26,10 +26,12 @@ describe('the schedule form\'s draft', () => {
 describe('the saved request in the schedule form', () => {
   const dataset = { ...DATASETS[0]!, columns: DATASETS[0]!.columns.map(c => ({ name: c.name, type: c.type, description: '' })) } as unknown as DatasetDTO
   const all = dataset.columns.map(c => c.name)
-  it('fills the export fields from it, conditions with their values as typed', () => {
+  it('fills the data fields from it, conditions with their values as typed', () => {
     const state = requestState({ dataset_id: dataset.id, format: 'parquet', columns: all.slice(0, 2), row_filters: [{ column: 'amount', op: 'between', value: [-5, 5] }, { column: 'merchant', op: 'is_null' }] }, dataset)
-    expect(state).toMatchObject({ format: 'parquet', compression: 'none', parquet_compression: 'zstd', columns: all.slice(0, 2), account_ids: [], limit: undefined })
-    expect(state.conditions).toEqual([{ key: -1, column: 'amount', op: 'between', values: ['-5', '5'] }, { key: -2, column: 'merchant', op: 'is_null', values: [] }])
+    expect(state).toMatchObject({ columns: all.slice(0, 2), account_ids: [], tag_ids: [] })
+    // Negative keys: the conditions field numbers the ones it adds from 0.
+    expect(state.conditions).toMatchObject([{ column: 'amount', op: 'between', values: ['-5', '5'] }, { column: 'merchant', op: 'is_null', values: [] }])
+    expect(state.conditions.every(c => c.key < 0) && state.conditions[0]!.key !== state.conditions[1]!.key).toBe(true)
     expect(requestState({ dataset_id: dataset.id, format: 'csv' }, dataset).columns).toEqual(all)
   })
   it('saves without dates; a field back at its default is cleared (null) only where the saved request had it', () => {

@@ -283,11 +283,11 @@ describe('Destinations', () => {
       const panel = page.getByTestId('repeat-panel')
       expect(await panel.getByRole('checkbox', { name: new RegExp(target.name.replace(/[()]/g, '\\$&')) }).isChecked()).toBe(true)
       await expectAccessible(page, 'export dialog: repeat with a destination')
-      await panel.getByTestId('save-schedule').click()
+      await page.getByTestId('save-schedule').click()
       await panel.getByTestId('schedule-created').waitFor()
       const schedules = await (await fetch(`${suite.url}/api/analytics/schedules`, { headers: { authorization: `Bearer ${owner.token}` } })).json() as { schedules: { request: { destination_ids?: string[] } }[] }
       expect(schedules.schedules.map(s => s.request.destination_ids)).toEqual([[target.id]])
-      await panel.getByRole('button', { name: 'Back to the export' }).click()
+      await page.getByRole('button', { name: 'Back to the export' }).click()
 
       await page.getByTestId('start-export').click()
 

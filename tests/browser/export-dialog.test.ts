@@ -359,6 +359,24 @@ describe('export dialog, data first', () => {
     expect(wide).toEqual([])
     await screenshot(page, 'dialog-10-phone')
     await expectAccessible(page, 'export dialog at phone width')
+
+    // The schedule form's Cancel and Save are in the same footer, in view at the end of its fields.
+    await page.getByTestId('repeat-export').click()
+    await page.getByTestId('schedule-form').waitFor()
+    const footer = page.getByTestId('schedule-footer')
+    await page.getByTestId('schedule-form').locator('input, button').last().scrollIntoViewIfNeeded()
+    for (const name of ['Cancel', 'Save schedule']) {
+      const box = (await footer.getByRole('button', { name }).boundingBox())!
+      expect(box.y).toBeGreaterThan(600)
+      expect(box.y + box.height).toBeLessThanOrEqual(844)
+    }
+    await screenshot(page, 'dialog-12-phone-schedule')
+    await expectAccessible(page, 'export dialog as a schedule form at phone width')
+    // Save, outside the form's element, still submits it.
+    await footer.getByRole('button', { name: 'Save schedule' }).click()
+    await page.getByTestId('schedule-created').waitFor()
+    await footer.getByRole('button', { name: 'Back to the export' }).click()
+    await page.getByTestId('export-form').waitFor()
   })
 
   it('works by keyboard alone from opening the dialog to Export now', async () => {

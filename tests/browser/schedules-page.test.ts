@@ -6,7 +6,7 @@ import { createUser } from '#server/lib/users'
 import { DATASETS } from '#server/lib/warehouse/datasets'
 import { describeUpcomingRun, upcomingRuns } from '#shared/schedules/upcoming'
 import type { Cadence, ScheduleDTO, ScheduleRange } from '#shared/types/schedules'
-import { closeToast, expectAccessible, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
+import { expectAccessible, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
 
 const baseUrl = inject('baseUrl')
 const env = inject('env')
@@ -201,7 +201,6 @@ describe('the schedules page', () => {
     const [run] = (await schedules())[0]!.recent_runs
     expect(await dot.getAttribute('href')).toBe(`/analytics/exports?schedule_id=${schedule.id}&job=${run!.id}`)
     expect(await card.getByTestId('schedule-history').getAttribute('href')).toBe(`/analytics/exports?schedule_id=${schedule.id}`)
-    await closeToast(page, 'Export ready')
     await toastsGone()
     await screenshot(page, 'schedules-page-07-run-dots')
     await expectAccessible(page, 'schedule with run dots')
@@ -260,7 +259,6 @@ describe('the schedules page', () => {
     await page.getByTestId('schedule').first().getByTestId('run-now').click()
     await page.getByTestId('run-dot').first().waitFor({ timeout: 30_000 })
     expect(await noOverflow()).toBe(true)
-    await closeToast(page, 'Export ready')
     await toastsGone()
     await screenshot(page, 'schedules-page-09-phone-page')
     await expectAccessible(page, 'schedules on a phone')

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { closeToast, expectAccessible, hydrated, launchBrowser, screenshot, signIn } from '../helpers/browser'
+import { expectAccessible, hydrated, launchBrowser, screenshot, signIn } from '../helpers/browser'
 
 const baseUrl = inject('baseUrl')
 const demo = inject('demo')
@@ -200,7 +200,6 @@ describe('schedules in the browser', () => {
     await mine.getByTestId('run-now').click()
     // The backfill's runs were completed already: the card follows the new run until it is.
     await expect.poll(() => mine.getByTestId('schedule-watermark').textContent(), { timeout: 30_000 }).toMatch(/^Exported up to \d{1,2} [A-Z][a-z]{2} \d{2}:\d{2}$/)
-    await closeToast(page, 'Export ready')
     await expectAccessible(page, 'incremental schedule card')
     await page.setViewportSize({ width: 390, height: 844 })
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)

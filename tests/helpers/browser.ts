@@ -55,14 +55,6 @@ export async function settled(page: Page) {
  * each with the elements it found. The rules: WCAG 2.0/2.1 A and AA, and "label in name" (a
  * control's accessible name contains its visible text), which axe still files as experimental.
  */
-/** Closes the toast with this title (the app's "Export ready" stays until dismissed) and waits for it to go. */
-export async function closeToast(page: Page, title: string) {
-  const toast = page.locator('[role="region"] li', { hasText: title })
-  await toast.first().waitFor({ timeout: 30_000 })
-  await toast.first().getByRole('button', { name: 'Close' }).click()
-  await toast.first().waitFor({ state: 'detached' })
-}
-
 export async function expectAccessible(page: Page, label: string) {
   await settled(page)
   const results = await new AxeBuilder({ page }).options({

@@ -1,9 +1,10 @@
-import pg from 'pg'
+import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { openWarehouse, queryRows } from '#server/lib/warehouse/duckdb'
 import { DATASETS } from '#server/lib/warehouse/datasets'
 import { expectAccessible, hydrated, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
+import { withPg } from '../helpers/database'
 import { client } from '../helpers/http'
 import { readParquetRows } from '../helpers/readers'
 
@@ -32,15 +33,7 @@ afterEach(async () => {
   await context?.close()
 })
 
-async function withDb<T>(run: (db: pg.Client) => Promise<T>): Promise<T> {
-  const db = new pg.Client({ connectionString: env.DATABASE_URL })
-  await db.connect()
-  try {
-    return await run(db)
-  } finally {
-    await db.end()
-  }
-}
+const withDb = <T>(run: (db: pg.Client) => Promise<T>) => withPg(env.DATABASE_URL!, run)
 
 /** A job no worker will claim for an hour (run_at in the future): it stays queued until we say so. */
 function insertQueuedJob(userId: string): Promise<string> {

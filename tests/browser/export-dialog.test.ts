@@ -1,4 +1,4 @@
-import pg from 'pg'
+import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { createApiToken } from '#server/lib/auth/tokens'
@@ -6,6 +6,7 @@ import { createDb } from '#server/lib/db/client'
 import { createUser } from '#server/lib/users'
 import { DATASETS } from '#server/lib/warehouse/datasets'
 import { expectAccessible, launchBrowser, screenshot, settled, signIn, visit } from '../helpers/browser'
+import { withPg } from '../helpers/database'
 
 /**
  * The export dialog, data first (issue 31): date presets said in words, the preview, one columns
@@ -52,15 +53,7 @@ afterEach(async () => {
   if (inserted.length) await withDb(db => db.query('DELETE FROM jobs WHERE id = ANY($1::uuid[])', [inserted.splice(0)]))
 })
 
-async function withDb<T>(run: (db: pg.Client) => Promise<T>): Promise<T> {
-  const db = new pg.Client({ connectionString: env.DATABASE_URL })
-  await db.connect()
-  try {
-    return await run(db)
-  } finally {
-    await db.end()
-  }
-}
+const withDb = <T>(run: (db: pg.Client) => Promise<T>) => withPg(env.DATABASE_URL!, run)
 
 async function api<T>(path: string, token = user.token): Promise<T> {
   const res = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } })

@@ -1,8 +1,9 @@
-import pg from 'pg'
+import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { DATASETS } from '#server/lib/warehouse/datasets'
 import { expectAccessible, launchBrowser, screenshot, signIn, visit } from '../helpers/browser'
+import { withPg } from '../helpers/database'
 
 /**
  * The export dialog's choices: formats, compression, columns, row limit, CSV options (under the
@@ -41,15 +42,7 @@ afterEach(async () => {
   if (queued.length) await withDb(db => db.query('DELETE FROM jobs WHERE id = ANY($1::uuid[])', [queued.splice(0)]))
 })
 
-async function withDb<T>(run: (db: pg.Client) => Promise<T>): Promise<T> {
-  const db = new pg.Client({ connectionString: env.DATABASE_URL })
-  await db.connect()
-  try {
-    return await run(db)
-  } finally {
-    await db.end()
-  }
-}
+const withDb = <T>(run: (db: pg.Client) => Promise<T>) => withPg(env.DATABASE_URL!, run)
 
 async function openDialog(viewport = { width: 1280, height: 900 }, colorScheme: 'light' | 'dark' = 'light', prepare?: (page: Page) => Promise<unknown>) {
   context = await browser.newContext({ viewport, colorScheme })

@@ -35,3 +35,14 @@ async function admin(sql: string) {
     await client.end()
   }
 }
+
+/** Runs `run` on a connection of its own to `url`, closed afterwards whatever happens. */
+export async function withPg<T>(url: string, run: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: url })
+  await db.connect()
+  try {
+    return await run(db)
+  } finally {
+    await db.end()
+  }
+}

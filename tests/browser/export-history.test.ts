@@ -177,10 +177,12 @@ describe('export history', () => {
     expect(curl).toContain(`/api/analytics/exports/${jobs.api.job_id}/download`)
     expect(curl).toMatch(/^curl -L -H "Authorization: Bearer \$OUTPORT_TOKEN" -o ".+\.csv"/)
 
-    // Edit and export opens the dialog prefilled from this export.
+    // Edit and export opens the dialog prefilled from this export (once the menu has closed: opened
+    // again while it still fades out, it keeps the focus on its button).
+    await page.getByRole('menu').waitFor({ state: 'detached' })
     await menu.focus()
     await page.keyboard.press('Enter')
-    await items.first().waitFor()
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Export again')
     await page.keyboard.press('ArrowDown')
     await page.keyboard.press('Enter')
     await page.waitForURL(url => url.pathname === '/analytics/datasets')

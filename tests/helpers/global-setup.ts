@@ -15,7 +15,10 @@ declare module 'vitest' {
  * browser); its output is kept in test-results/<project>-server.log.
  */
 export default async function setup(project: TestProject) {
-  const suite = await startServerSuite({ name: `${project.name}-server` })
+  // Every browser file signs in from 127.0.0.1, many times over: more than a real client's 50
+  // attempts per 15 minutes (the limit itself is tested in tests/e2e/security.test.ts).
+  const env = project.name === 'browser' ? { LOGIN_MAX_ATTEMPTS_PER_IP: '1000' } : undefined
+  const suite = await startServerSuite({ name: `${project.name}-server`, env })
   project.provide('baseUrl', suite.url)
   project.provide('demo', suite.demo)
   project.provide('env', suite.environment.env)

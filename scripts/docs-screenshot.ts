@@ -18,11 +18,18 @@ try {
   const page = await browser.newPage({ viewport: { width: 1200, height: 860 } })
   await signIn(page, server.url, user.email, user.password)
   await page.getByRole('button', { name: 'Export Transactions' }).click()
+  // The preset radios are drawn as buttons (visually hidden inputs): a click lands on the label.
+  await page.getByRole('radio', { name: 'Custom', exact: true }).locator('xpath=ancestor::label[1]').click()
   await page.getByLabel('Start date').fill('2025-01-01')
+  // The preview shown so far is of all dates: the picture waits for the one of the chosen quarter.
+  const quarter = page.waitForResponse(res => res.url().endsWith('/preview') && res.request().postData()?.includes('2025-03-31') === true)
   await page.getByLabel('End date').fill('2025-03-31')
   await page.getByLabel('End date').blur()
+  await quarter
   await page.locator('[data-testid="preview-table"] tbody tr').first().waitFor()
   await settled(page)
+  // The chart's bars move by d3 transitions, which the page's animation list does not show.
+  await page.waitForTimeout(1500)
   await page.screenshot({ path: OUT, animations: 'disabled' })
   console.log(`Wrote ${OUT}`)
 } finally {

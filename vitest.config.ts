@@ -19,7 +19,11 @@ const BUILT_SERVER = {
   globalSetup: ['tests/helpers/global-setup.ts'],
   testTimeout: 120_000,
   hookTimeout: 300_000,
-  fileParallelism: false
+  fileParallelism: false,
+  // In CI only, a failed test runs once more: the built server, Chromium and the fakes share two
+  // cores there, and a red run loses a whole submission to a timing we cannot reproduce. Locally
+  // a failure stands. Every test that passed only on its second run is named at the end of `npm test`.
+  retry: process.env.CI ? 1 : 0
 }
 
 export default defineConfig({

@@ -2,6 +2,7 @@
 // every vitest project, and end with one plain summary line that CI reads.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { relative } from 'node:path'
 
 const args = process.argv.slice(2)
 const run = (cmd, cmdArgs) => spawnSync(cmd, cmdArgs, { stdio: 'inherit', env: process.env }).status ?? 1
@@ -26,6 +27,15 @@ if (existsSync(report)) {
   passed = results.numPassedTests
   // A file that fails to load counts as a failure even though none of its tests ran.
   failed = results.numFailedTests + results.testResults.filter(f => f.status === 'failed' && f.assertionResults.length === 0).length
+  // Named again at the very end, where a CI log's tail shows them.
+  for (const file of results.testResults) {
+    const name = relative(process.cwd(), file.name)
+    if (file.status === 'failed' && file.assertionResults.length === 0) console.log(`failed: ${name} (did not load)`)
+    for (const test of file.assertionResults) {
+      if (test.status === 'failed') console.log(`failed: ${name} > ${test.fullName}`)
+      else if (test.status === 'passed' && test.failureMessages.length > 0) console.log(`flaky (passed on its retry): ${name} > ${test.fullName}`)
+    }
+  }
 }
 console.log(`tests: ${passed} passed, ${failed} failed`)
 process.exit(status === 0 && failed === 0 ? 0 : (status || 1))

@@ -188,6 +188,19 @@ export class Metrics {
       }
     })
     new Gauge({
+      name: 'outport_process_memory_bytes',
+      help: 'Where this process\'s memory is, by kind: V8 heap used and reserved, and memory outside it (Buffers, ArrayBuffers).',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const usage = process.memoryUsage()
+        this.set({ kind: 'heap_used' }, usage.heapUsed)
+        this.set({ kind: 'heap_total' }, usage.heapTotal)
+        this.set({ kind: 'external' }, usage.external)
+        this.set({ kind: 'array_buffers' }, usage.arrayBuffers)
+      }
+    })
+    new Gauge({
       name: 'outport_process_resident_memory_bytes',
       help: 'Resident set size of this process.',
       registers,

@@ -20,11 +20,21 @@ export interface FaultProxy {
 
 export async function startFaultProxy(targetPort: number, opts: { uploadBytesPerSecond?: number, mode?: FaultProxy['mode'] } = {}): Promise<FaultProxy> {
   const open = new Set<Socket>()
+  // Connections waiting out the throttle: lifting it wakes them at once, or a 64 KB read at
+  // 2,000 B/s would hold its connection for half a minute after the test lifted the throttle.
+  const waiting = new Set<() => void>()
+  let rate = opts.uploadBytesPerSecond ?? 0
   const proxy: FaultProxy = {
     port: 0,
     endpoint: '',
     mode: opts.mode ?? 'pass',
-    uploadBytesPerSecond: opts.uploadBytesPerSecond ?? 0,
+    get uploadBytesPerSecond() {
+      return rate
+    },
+    set uploadBytesPerSecond(value: number) {
+      rate = value
+      if (value === 0) for (const wake of [...waiting]) wake()
+    },
     cutAll: () => {
       for (const socket of open) socket.resetAndDestroy()
     },
@@ -64,14 +74,17 @@ export async function startFaultProxy(targetPort: number, opts: { uploadBytesPer
     }
     client.on('data', (chunk: Buffer) => {
       upstream.write(chunk)
-      const rate = proxy.uploadBytesPerSecond
       if (rate > 0) {
         client.pause()
         throttled = true
-        setTimeout(() => {
+        const wake = () => {
+          clearTimeout(timer)
+          waiting.delete(wake)
           throttled = false
           resume()
-        }, Math.ceil(chunk.length / rate * 1000))
+        }
+        const timer = setTimeout(wake, Math.ceil(chunk.length / rate * 1000))
+        waiting.add(wake)
       } else if (upstream.writableNeedDrain) {
         client.pause()
       }

@@ -85,3 +85,19 @@ describe('one notification pipeline', () => {
     expect(telegram.filter(path => /from '\.\.\/notifications\//.test(text(path)))).toEqual([])
   })
 })
+
+describe('start-up memory', () => {
+  const text = (path: string) => readFileSync(join(ROOT, path), 'utf8')
+  // Each costs the server 15-25 MB resident once loaded; most users never need them.
+  const LAZY = ['exceljs', '@azure/storage-blob', 'ssh2-sftp-client', '@aws-sdk/client-sts']
+
+  it('loads the SDKs only some exports need when an export first needs them, never at start-up', () => {
+    const importers = APP_CODE.filter(path => LAZY.some(pkg => new RegExp(`^import (?!type )[^\\n]*from '${pkg}'`, 'm').test(text(path))))
+    // Those three modules are reached only through import() in the drivers' registry.
+    expect(importers.sort()).toEqual(['azure-blob', 's3', 'sftp'].map(d => `server/lib/destinations/drivers/${d}.ts`))
+    const staticDriverImports = APP_CODE.filter(path => /^import (?!type )[^\n]*from '[^']*drivers\/(s3|sftp|azure-blob)'|^import (?!type )[^\n]*from '\.\/(s3|sftp|azure-blob)'/m.test(text(path)))
+      .filter(path => !path.startsWith('server/lib/storage/'))
+    expect(staticDriverImports).toEqual([])
+    expect(text('server/lib/exports/xlsx.ts')).toContain('await import(\'exceljs\')')
+  })
+})

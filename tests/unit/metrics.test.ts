@@ -34,6 +34,7 @@ describe('metrics', () => {
       'outport_jobs',
       'outport_lease_reclaims_total',
       'outport_notifications_total',
+      'outport_process_memory_bytes',
       'outport_process_resident_memory_bytes'
     ])
     expect(families.get('outport_jobs')!.type).toBe('gauge')
@@ -43,6 +44,11 @@ describe('metrics', () => {
     expect(Object.fromEntries(families.get('outport_jobs')!.samples.map(s => [s.labels.status, s.value])))
       .toEqual({ pending: 3, running: 0, completed: 7, failed: 0, cancelled: 0, expired: 0, deleted: 0 })
     expect(sampleValue(families, 'outport_duckdb_memory_bytes')).toBe(1234)
+    // The heap in use fits in the heap reserved, which fits in the process.
+    const heapUsed = sampleValue(families, 'outport_process_memory_bytes', { kind: 'heap_used' })!
+    expect(heapUsed).toBeGreaterThan(0)
+    expect(heapUsed).toBeLessThanOrEqual(sampleValue(families, 'outport_process_memory_bytes', { kind: 'heap_total' })!)
+    expect(sampleValue(families, 'outport_process_memory_bytes', { kind: 'heap_total' })!).toBeLessThan(sampleValue(families, 'outport_process_resident_memory_bytes')!)
     expect(sampleValue(families, 'outport_event_loop_delay_seconds', { quantile: '0.99' })).toBeGreaterThanOrEqual(0)
     // A second instance has its own registry: nothing registered twice, nothing shared.
     const other = metrics()

@@ -15,7 +15,7 @@ import { fileContentType } from '#shared/types/formats'
 import { exportManifestFilename } from '#shared/utils/filename'
 import { DESTINATION_CONFIG_SCHEMAS, type DeliveryStatus, type DestinationType, type ExportDeliveryDTO } from '#shared/types/destinations'
 import type { ExportDelivery } from '#server/generated/prisma/client'
-import { DRIVERS } from './drivers'
+import { loadDriver } from './drivers'
 import { describe, DestinationError, type DriverDeps, type FileSource } from './drivers/driver'
 import { externalIdOf, openDestination } from './store'
 import { renderPath, templateValues } from './template'
@@ -220,7 +220,7 @@ export class DestinationDeliverer {
     const saved = await db.destination.findUnique({ where: { id: row.destination_id } })
     if (!saved || saved.userId !== job.userId) throw new DestinationError('The destination was deleted')
     const destination = openDestination(saved, this.opts.key)
-    const driver = DRIVERS[destination.type]
+    const driver = await loadDriver(destination.type)
     const config = DESTINATION_CONFIG_SCHEMAS[destination.type].parse(destination.config) as Record<string, unknown>
     const template = (destination.type === 'sftp' ? config.path : config.prefix) as string
     const values = templateValues(job, job.completedAt)

@@ -4,7 +4,7 @@ import { postgresLimiter, takePoint } from '#server/lib/rate-limit'
 import { RequestError } from '#server/lib/validation'
 import { DESTINATION_CONFIG_SCHEMAS, type DestinationTestResultDTO, type DestinationType } from '#shared/types/destinations'
 import { driverDeps, type DriverOptions } from './deliveries'
-import { DRIVERS } from './drivers'
+import { loadDriver } from './drivers'
 import { TestSteps } from './drivers/driver'
 import { externalIdOf } from './store'
 
@@ -22,7 +22,8 @@ export async function testDestination(
   const config = DESTINATION_CONFIG_SCHEMAS[destination.type].parse(destination.config)
   const deps = driverDeps(opts, userId, destination.type === 's3' ? await externalIdOf(db, userId) : '')
   try {
-    await DRIVERS[destination.type].test(config as never, destination.credentials as never, deps, steps)
+    const driver = await loadDriver(destination.type)
+    await driver.test(config as never, destination.credentials as never, deps, steps)
   } catch (error) {
     if (!TestSteps.stopped(error)) throw error
   }

@@ -1,4 +1,4 @@
-import ExcelJS from 'exceljs'
+import type { Worksheet } from 'exceljs'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import type { OutputColumn, QueryParams } from '../warehouse/query'
 import { EXPORT_FORMATS } from '#shared/types/formats'
@@ -54,6 +54,8 @@ const WIDTH: Record<CellKind, number> = { date: 12, money: 14, integer: 12, numb
 export async function writeXlsx(connection: DuckDBConnection, sql: string, columns: readonly OutputColumn[], path: string, opts: XlsxOptions): Promise<number> {
   const kinds = columns.map(c => cellKind(c.type))
   const maxRows = opts.maxRows ?? EXPORT_FORMATS.xlsx.maxRows ?? Number.POSITIVE_INFINITY
+  // Imported here, not at the top: exceljs costs the server about 25 MB resident, and most never write Excel.
+  const { default: ExcelJS } = await import('exceljs')
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useStyles: true, useSharedStrings: false })
   const sheet = workbook.addWorksheet(sheetName(opts.sheetName), { views: [{ state: 'frozen', ySplit: 1 }] })
   sheet.columns = columns.map((c, i) => ({
@@ -113,7 +115,7 @@ interface ZipIntake {
  * that PassThrough so the writer can wait for it; the shape is checked here, and by the tests,
  * so an upgrade that changes it fails loudly instead of quietly losing flat memory.
  */
-function zipIntake(sheet: ExcelJS.Worksheet): ZipIntake {
+function zipIntake(sheet: Worksheet): ZipIntake {
   const pipes: unknown = Reflect.get(Reflect.get(sheet, 'stream') ?? {}, 'pipes')
   const intake: unknown = Array.isArray(pipes) ? pipes[0] : undefined
   if (!isZipIntake(intake)) throw new Error('exceljs internals changed: the sheet stream has no zip entry to wait for')

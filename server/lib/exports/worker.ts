@@ -23,6 +23,9 @@ import { lowerOtherThreads } from './priority'
 import { removeStaleWorkFiles } from './retention'
 import { resultKeys, runExport } from './run'
 
+/** How long fewer exports must have been running before DuckDB gets more threads back (balanceThreads). */
+const RAISE_THREADS_AFTER_MS = 2000
+
 export interface WorkerOptions {
   concurrency: number
   workDir: string
@@ -78,6 +81,7 @@ export class ExportWorker {
   private readonly opts: Required<WorkerOptions>
   /** The DuckDB thread count last asked for (see WorkerOptions.duckdbThreads). */
   private threadsSet?: number
+  private raiseTimer?: NodeJS.Timeout
   private balancing: Promise<void> = Promise.resolve()
 
   constructor(private readonly ctx: AppContext, options: WorkerOptions) {
@@ -175,11 +179,28 @@ export class ExportWorker {
     })
   }
 
-  /** DuckDB's threads divided among the exports running now (WorkerOptions.duckdbThreads). */
+  /**
+   * DuckDB's threads divided among the exports running now (WorkerOptions.duckdbThreads). DuckDB
+   * stalls the queries running while its thread count changes (two parquet COPYs took 2.1 × as
+   * long with the count flipped five times, BENCHMARKS.md): fewer threads are set at once, when a
+   * second export starts, but more only once the count has been lower for RAISE_THREADS_AFTER_MS,
+   * so a queue draining back to back, one export ending as the next starts, never flips it.
+   */
   private balanceThreads() {
     const total = this.opts.duckdbThreads
     if (!total || this.opts.concurrency < 2) return
+    clearTimeout(this.raiseTimer)
     const threads = Math.max(1, Math.floor(total / Math.max(1, this.running.size)))
+    if (threads === this.threadsSet) return
+    if (this.threadsSet !== undefined && threads > this.threadsSet && !this.stopping) {
+      this.raiseTimer = setTimeout(() => this.setThreads(Math.max(1, Math.floor(total / Math.max(1, this.running.size)))), RAISE_THREADS_AFTER_MS)
+      this.raiseTimer.unref()
+      return
+    }
+    this.setThreads(threads)
+  }
+
+  private setThreads(threads: number) {
     if (threads === this.threadsSet) return
     this.threadsSet = threads
     // In order: the last one asked for is the one that stays.
@@ -387,6 +408,7 @@ export class ExportWorker {
       })
     }
     await this.opts.uploader.close()
+    clearTimeout(this.raiseTimer)
     await this.balancing
   }
 }

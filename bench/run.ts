@@ -147,9 +147,11 @@ async function exportsAt(bench: Bench, size: number, warehouse: string, demo: De
     const mb = job.file_size_bytes! / 1024 / 1024
     record(`${label}: POST → completed${REPS > 1 ? ` (median of ${REPS})` : ''}`, `${e2e.toFixed(2)} s, ${(size / e2e / 1000).toFixed(0)}k rows/s, ${mb.toFixed(0)} MiB`)
     record(`${label}: floor (COPY + upload)`, `${floor.toFixed(2)} s (${median(copies).toFixed(2)} + ${median(uploads).toFixed(2)})`)
-    // The upload overlaps the writer: text without compression should beat the sum by 15 %, and
-    // Parquet (a tenth of the bytes, so little upload to hide the writer behind) match it.
-    const target = format === 'parquet' ? 1 : (format === 'csv' || format === 'jsonl') && compression === 'none' ? 0.85 : 1.15
+    // The upload overlaps the writer: text without compression should beat the sum by 15 % (by 5 %
+    // at 4M-5M rows, issue 29's bar), and Parquet (a tenth of the bytes, so little upload to hide
+    // the writer behind) match it.
+    const textTarget = size >= 4_000_000 && size <= 5_000_000 ? 0.95 : 0.85
+    const target = format === 'parquet' ? 1 : (format === 'csv' || format === 'jsonl') && compression === 'none' ? textTarget : 1.15
     record(`${label}: end-to-end ÷ floor`, ratio.toFixed(2), `≤ ${target.toFixed(2)}`, ratio <= target)
     const memoryTarget = size >= 5_000_000 || (format === 'xlsx' && size >= 1_000_000)
     record(`${label}: server peak RSS`, `${peak.toFixed(0)} MB`, memoryTarget ? '≤ 600 MB' : '', memoryTarget ? peak <= 600 : undefined)
@@ -172,7 +174,7 @@ async function pickupLatency(bench: Bench, demo: DemoOutput, server: ServerHandl
   const { rows } = await db.query<{ ms: number }>('SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM jobs WHERE id = ANY($1)', [ids])
   await db.end()
   const ms = rows.map(r => Number(r.ms))
-  record(`pickup latency (${count} jobs): p50 / p95`, `${percentile(ms, 0.5).toFixed(0)} / ${percentile(ms, 0.95).toFixed(0)} ms`, 'p95 ≤ 250 ms', percentile(ms, 0.95) <= 250)
+  record(`pickup latency (${count} jobs): p50 / p95`, `${percentile(ms, 0.5).toFixed(0)} / ${percentile(ms, 0.95).toFixed(0)} ms`, 'p95 ≤ 50 ms', percentile(ms, 0.95) <= 50)
 }
 
 /**

@@ -4,7 +4,7 @@
  * the 600 MB target, and where the memory is at the peak: the HTTP thread's V8 heap, memory outside
  * it (Buffers), DuckDB's own count, and the rest (the upload thread's heap, DuckDB beyond its
  * count, code). `BENCH_ROWS` (5000000), `BENCH_CASES` (csv,parquet,json:zstd,…), `BENCH_PAIRS`
- * (csv+parquet,…); DUCKDB_* and EXPORT_* pass through to the server as in `npm run bench`.
+ * (csv+parquet,…), `BENCH_ONE_SERVER=1` (every case on one server, in turn); DUCKDB_* and EXPORT_* pass through to the server as in `npm run bench`.
  */
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
@@ -100,9 +100,12 @@ console.error(`Built the warehouse (${ROWS.toLocaleString('en')} rows) in ${((Da
 const token = demo.users[0]!.token
 const serverEnv = { ...benchServerEnv(env, DIR, BUCKET), WAREHOUSE_PATH: warehouse }
 
-// A fresh server for each measurement: a peak is not the previous export's leftovers.
+// A fresh server for each measurement, so a peak is not the previous export's leftovers; with
+// BENCH_ONE_SERVER=1 one server runs them all in turn, as a long-lived server does.
+const ONE_SERVER = process.env.BENCH_ONE_SERVER === '1'
+let shared: ServerHandle | undefined
 async function measure(name: string, cases: Case[]) {
-  const server = await startServer(serverEnv)
+  const server = ONE_SERVER ? (shared ??= await startServer(serverEnv)) : await startServer(serverEnv)
   try {
     const api = client(server.url)
     // Warm-up: opens the warehouse and the pools, as a server that has exported before.
@@ -121,7 +124,7 @@ async function measure(name: string, cases: Case[]) {
     console.error(`    ${describeBreakdown(breakdown)}`)
     return breakdown
   } finally {
-    await server.stop()
+    if (!ONE_SERVER) await server.stop()
   }
 }
 
@@ -139,6 +142,7 @@ for (const pair of PAIRS) {
   breakdowns.push(`${name}: ${describeBreakdown(await measure(name, pair))}`)
 }
 
+await shared?.stop()
 await env.s3.stop()
 await env.database.drop()
 await rm(DIR, { recursive: true, force: true })

@@ -88,7 +88,7 @@ describe('one notification pipeline', () => {
 
 describe('start-up memory', () => {
   const text = (path: string) => readFileSync(join(ROOT, path), 'utf8')
-  // Each costs the server 15-25 MB resident once loaded; most users never need them.
+  // Together about 30 MB of an idle server's resident memory (BENCHMARKS.md); most users never need them.
   const LAZY = ['exceljs', '@azure/storage-blob', 'ssh2-sftp-client', '@aws-sdk/client-sts']
 
   it('loads the SDKs only some exports need when an export first needs them, never at start-up', () => {

@@ -190,14 +190,13 @@ export class ExportWorker {
     const total = this.opts.duckdbThreads
     if (!total || this.opts.concurrency < 2) return
     clearTimeout(this.raiseTimer)
-    const threads = Math.max(1, Math.floor(total / Math.max(1, this.running.size)))
-    if (threads === this.threadsSet) return
-    if (this.threadsSet !== undefined && threads > this.threadsSet && !this.stopping) {
-      this.raiseTimer = setTimeout(() => this.setThreads(Math.max(1, Math.floor(total / Math.max(1, this.running.size)))), RAISE_THREADS_AFTER_MS)
+    const wanted = () => Math.max(1, Math.floor(total / Math.max(1, this.running.size)))
+    if (this.threadsSet !== undefined && wanted() > this.threadsSet && !this.stopping) {
+      this.raiseTimer = setTimeout(() => this.setThreads(wanted()), RAISE_THREADS_AFTER_MS)
       this.raiseTimer.unref()
       return
     }
-    this.setThreads(threads)
+    this.setThreads(wanted())
   }
 
   private setThreads(threads: number) {

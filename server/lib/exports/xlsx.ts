@@ -54,7 +54,8 @@ const WIDTH: Record<CellKind, number> = { date: 12, money: 14, integer: 12, numb
 export async function writeXlsx(connection: DuckDBConnection, sql: string, columns: readonly OutputColumn[], path: string, opts: XlsxOptions): Promise<number> {
   const kinds = columns.map(c => cellKind(c.type))
   const maxRows = opts.maxRows ?? EXPORT_FORMATS.xlsx.maxRows ?? Number.POSITIVE_INFINITY
-  // Imported here, not at the top: exceljs costs the server about 25 MB resident, and most never write Excel.
+  // Imported here, not at the top: most servers never write Excel, and exceljs is part of what
+  // an idle server saved by loading such libraries on first use (BENCHMARKS.md).
   const { default: ExcelJS } = await import('exceljs')
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useStyles: true, useSharedStrings: false })
   const sheet = workbook.addWorksheet(sheetName(opts.sheetName), { views: [{ state: 'frozen', ySplit: 1 }] })

@@ -222,6 +222,18 @@ describe('the histogram', () => {
     expect(weekly.histogram.filter(b => b.rows > 0)).toEqual(direct.map(d => ({ bucket: d.bucket, rows: Number(d.n) })))
     connection.closeSync()
   })
+
+  it('an aggregate\'s histogram counted from its computed rows equals the one counted by its own query', async () => {
+    const body = { dataset_id: DAILY.id, format: 'csv', limit: 25, row_filters: [{ column: 'transaction_count', op: 'gte', value: 2 }] } as const
+    // With its date column the rows already computed are counted; without it the dataset is queried again.
+    const counted = await preview(small!.user_id, body)
+    const queried = await preview(small!.user_id, { ...body, columns: ['tag_name', 'transaction_count'] })
+    expect(counted.row_count).toBe(25)
+    expect(counted.histogram.reduce((sum, b) => sum + b.rows, 0)).toBe(25)
+    expect(counted.histogram.filter(b => b.rows > 0).length).toBeGreaterThan(1)
+    expect(counted.histogram).toEqual(queried.histogram)
+    expect(counted.histogram_grain).toBe(queried.histogram_grain)
+  })
 })
 
 describe('exports in parts', () => {

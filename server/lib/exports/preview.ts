@@ -70,7 +70,7 @@ export async function previewExport(deps: PreviewDeps, limits: CreateExportLimit
         : Number((await connection.runAndReadAll(`SELECT count(*) AS n FROM ${SAMPLE_TABLE}`)).getRowObjectsJson()[0]!.n)
       const rows = await previewRows(connection, `SELECT * FROM ${SAMPLE_TABLE}`, metadata)
       const estimatedBytes = await estimateBytes(connection, deps.workDir, dataset, `SELECT * FROM ${SAMPLE_TABLE}`, columns, metadata, rowCount, sampleRows)
-      const shape = await rowsByDate(connection, dataset, userId, metadata, params)
+      const shape = await rowsByDate(connection, dataset, userId, metadata, columns, params)
       return {
         columns, rows, row_count: rowCount, estimated_bytes: estimatedBytes, histogram: shape.buckets, histogram_grain: shape.grain,
         estimated_parts: estimatePartCount(rowCount, estimatedBytes, partLimits(metadata))
@@ -81,9 +81,18 @@ export async function previewExport(deps: PreviewDeps, limits: CreateExportLimit
   })
 }
 
-/** The export's rows over time: one aggregate of the same filters and limit by the dataset's date column. */
-async function rowsByDate(connection: DuckDBConnection, dataset: Dataset, userId: string, metadata: ExportMetadata, params: QueryParams): Promise<Histogram> {
-  const result = await connection.runAndReadAll(`SELECT strftime(day, '%Y-%m-%d') AS day, n FROM (${buildDayCountQuery(dataset, userId, metadata.filters, metadata.limit)}) AS days ORDER BY day`, params.values, params.types)
+/**
+ * The export's rows over time, by the dataset's date column: one aggregate of the same filters and
+ * limit. An aggregate's rows are all in the sample table already (filters, conditions and limit
+ * applied), so they are counted there when its date column is among the columns, instead of
+ * computing the aggregate a second time.
+ */
+async function rowsByDate(connection: DuckDBConnection, dataset: Dataset, userId: string, metadata: ExportMetadata, columns: readonly OutputColumn[], params: QueryParams): Promise<Histogram> {
+  const sampled = !dataset.rowPerTransaction && columns.some(c => c.name === dataset.dateColumn)
+  const dayCounts = sampled
+    ? { sql: `SELECT "${dataset.dateColumn}" AS day, count(*) AS n FROM ${SAMPLE_TABLE} GROUP BY day` }
+    : { sql: buildDayCountQuery(dataset, userId, metadata.filters, metadata.limit), params }
+  const result = await connection.runAndReadAll(`SELECT strftime(day, '%Y-%m-%d') AS day, n FROM (${dayCounts.sql}) AS days ORDER BY day`, dayCounts.params?.values, dayCounts.params?.types)
   const days = result.getRowObjectsJson().map(r => ({ day: String(r.day), rows: Number(r.n) }))
   return histogram(days, { start: metadata.filters.start_date, end: metadata.filters.end_date }, dataset.time_grain === 'monthly' ? 'month' : 'day')
 }

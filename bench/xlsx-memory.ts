@@ -29,14 +29,19 @@ const warehouse = new WarehouseReader(path, { memoryLimit: process.env.DUCKDB_ME
 const connection = await warehouse.connect()
 const file = join('.data', 'bench-preview', 'memory.xlsx')
 let peakLive = 0
+let atPeak = ''
 const sampler = setInterval(() => {
-  peakLive = Math.max(peakLive, kb('VmRSS'))
+  const rss = kb('VmRSS')
+  if (rss <= peakLive) return
+  peakLive = rss
+  const m = process.memoryUsage()
+  atPeak = `V8 heap ${(m.heapTotal / 2 ** 20).toFixed(0)} (${(m.heapUsed / 2 ** 20).toFixed(0)} used), external ${(m.external / 2 ** 20).toFixed(0)} MB`
 }, 50)
 const t0 = performance.now()
 const rows = await writeXlsx(connection, exportQuery(TX, user.user_id, metadata), outputColumns(TX, projectionFor(metadata)), file, { sheetName: TX.name })
 const seconds = (performance.now() - t0) / 1000
 clearInterval(sampler)
-console.log(`${rows.toLocaleString('en')} rows, ${((await stat(file)).size / 2 ** 20).toFixed(0)} MiB, ${seconds.toFixed(1)} s, peak RSS ${(kb('VmHWM') / 1024).toFixed(0)} MB (sampled ${(peakLive / 1024).toFixed(0)} MB)`)
+console.log(`${rows.toLocaleString('en')} rows, ${((await stat(file)).size / 2 ** 20).toFixed(0)} MiB, ${seconds.toFixed(1)} s, peak RSS ${(kb('VmHWM') / 1024).toFixed(0)} MB (sampled ${(peakLive / 1024).toFixed(0)} MB; there, ${atPeak})`)
 connection.closeSync()
 warehouse.close()
 await rm(file, { force: true })

@@ -409,6 +409,16 @@ describe('Excel', () => {
     // Just under the limit the same rows are written.
     expect(await writeXlsx(duck, sql, columns, file, { sheetName: TX.name, maxRows: 8_000 })).toBe(8_000)
   })
+
+  it('a file that cannot be written fails the run instead of leaving it waiting', async () => {
+    const metadata: ExportMetadata = {
+      dataset_id: TX.id, dataset_name: TX.name, format: 'xlsx',
+      filters: { start_date: null, end_date: null, account_ids: [], tag_ids: [] },
+      ...resolveExportOptions({ format: 'xlsx' })
+    }
+    const write = writeXlsx(duck, exportQuery(TX, user!.user_id, metadata), outputColumns(TX, projectionFor(metadata)), join(dir, 'missing', 'book.xlsx'), { sheetName: TX.name })
+    await expect(write).rejects.toThrow(/ENOENT/)
+  }, 20_000)
 })
 
 describe('daily spending by tag', () => {

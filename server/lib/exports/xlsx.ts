@@ -1,3 +1,4 @@
+import { createWriteStream } from 'node:fs'
 import type { Worksheet } from 'exceljs'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import type { OutputColumn, QueryParams } from '../warehouse/query'
@@ -57,7 +58,17 @@ export async function writeXlsx(connection: DuckDBConnection, sql: string, colum
   // Imported here, not at the top: most servers never write Excel, and exceljs is part of what
   // an idle server saved by loading such libraries on first use (BENCHMARKS.md).
   const { default: ExcelJS } = await import('exceljs')
-  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useStyles: true, useSharedStrings: false })
+  // The file's stream is ours so that its failure (no such folder, a full disk) fails the export:
+  // exceljs listens for it only while committing, and a failure before that left the commit
+  // waiting forever.
+  const file = createWriteStream(path)
+  let failure: Error | undefined
+  const failed = new Promise<never>((_, reject) => file.on('error', (error) => {
+    failure = error
+    reject(error)
+  }))
+  failed.catch(() => {})
+  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: file, useStyles: true, useSharedStrings: false })
   const sheet = workbook.addWorksheet(sheetName(opts.sheetName), { views: [{ state: 'frozen', ySplit: 1 }] })
   sheet.columns = columns.map((c, i) => ({
     header: c.name,
@@ -87,10 +98,10 @@ export async function writeXlsx(connection: DuckDBConnection, sql: string, colum
     }
     written += chunk.rowCount
     opts.onRows?.(written)
-    await zipCaughtUp(intake, opts.signal)
+    await zipCaughtUp(intake, () => failure, opts.signal)
   }
   sheet.commit()
-  await workbook.commit()
+  await Promise.race([workbook.commit(), failed])
   return written
 }
 
@@ -127,9 +138,12 @@ function isZipIntake(value: unknown): value is ZipIntake {
   return typeof value === 'object' && value !== null && typeof Reflect.get(Reflect.get(value, '_writableState') ?? {}, 'length') === 'number'
 }
 
-/** Polls rather than waiting for 'drain', so a cancelled export stops within milliseconds. */
-async function zipCaughtUp(intake: ZipIntake, signal: AbortSignal | undefined): Promise<void> {
-  while (intake._writableState.length > MAX_ZIP_BACKLOG) {
+/** Polls rather than waiting for 'drain', so a cancelled or failed export stops within milliseconds. */
+async function zipCaughtUp(intake: ZipIntake, failure: () => Error | undefined, signal: AbortSignal | undefined): Promise<void> {
+  for (;;) {
+    const error = failure()
+    if (error) throw error
+    if (intake._writableState.length <= MAX_ZIP_BACKLOG) break
     if (signal?.aborted) throw new ExportCancelled()
     await new Promise(resolve => setTimeout(resolve, 10))
   }

@@ -21,7 +21,7 @@ export async function benchEnvironment(dir: string, bucket: string) {
 
 /** The built server's environment on a bench environment; DUCKDB_*, EXPORT_THREAD_NICE and EXPORT_WORKER_CONCURRENCY pass through. */
 export function benchServerEnv(env: { database: { url: string }, s3: { endpoint: string } }, dir: string, bucket: string): Record<string, string> {
-  const passed = ['DUCKDB_MEMORY_LIMIT', 'DUCKDB_THREADS', 'EXPORT_THREAD_NICE', 'EXPORT_WORKER_CONCURRENCY'].filter(name => process.env[name])
+  const passed = ['DUCKDB_MEMORY_LIMIT', 'DUCKDB_THREADS', 'EXPORT_THREAD_NICE', 'EXPORT_WORKER_CONCURRENCY', 'NODE_OPTIONS'].filter(name => process.env[name])
   return {
     DATABASE_URL: env.database.url,
     S3_EXPORTS_BUCKET: bucket,

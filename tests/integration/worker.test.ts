@@ -129,4 +129,20 @@ describe('ExportWorker cancellation', () => {
       await balanced.stop(1000)
     }
   })
+
+  it('empties DuckDB\'s cache once no export has run for a while', async () => {
+    await ctx.db.job.deleteMany({ where: { status: 'pending' } })
+    const idle = new ExportWorker(ctx, { concurrency: 1, workDir: join(dir, 'work'), maxAttempts: 1, releaseCacheAfterMs: 2000 })
+    await idle.start()
+    try {
+      const job = await createExportJob(ctx.db, user!.user_id, metadata(0))
+      await waitFor('the export to complete', async () => (await ctx.db.job.findUniqueOrThrow({ where: { id: job.id } })).status === 'completed' && idle.activeJobIds.length === 0, 60_000, 10)
+      // What the export left in DuckDB's buffer pool is still there right after it...
+      expect(await ctx.warehouse.memoryBytes()).toBeGreaterThan(12 * 2 ** 20)
+      // ...and gone once the worker has been idle for releaseCacheAfterMs.
+      await waitFor('DuckDB\'s cache to be emptied', async () => (await ctx.warehouse.memoryBytes())! <= 8 * 2 ** 20, 10_000, 50)
+    } finally {
+      await idle.stop(1000)
+    }
+  })
 })

@@ -57,6 +57,12 @@ export interface WorkerOptions {
    * together than one after the other, and held more memory. Undefined or with one slot: unchanged.
    */
   duckdbThreads?: number
+  /**
+   * How long no export must have run before DuckDB's cache is emptied (WarehouseReader.releaseCache):
+   * what it keeps of the warehouse after an export would otherwise sit under the next one's memory.
+   * 0: never.
+   */
+  releaseCacheAfterMs?: number
 }
 
 interface Running { job: ClaimedJob, controller: AbortController, done: Promise<void> }
@@ -82,7 +88,9 @@ export class ExportWorker {
   /** The DuckDB thread count last asked for (see WorkerOptions.duckdbThreads). */
   private threadsSet?: number
   private raiseTimer?: NodeJS.Timeout
+  private releaseTimer?: NodeJS.Timeout
   private balancing: Promise<void> = Promise.resolve()
+  private releasing: Promise<void> = Promise.resolve()
 
   constructor(private readonly ctx: AppContext, options: WorkerOptions) {
     this.opts = {
@@ -97,6 +105,7 @@ export class ExportWorker {
       threadNice: 0,
       deferMs: 2_000,
       duckdbThreads: 0,
+      releaseCacheAfterMs: 5_000,
       ...options,
       metrics: options.metrics ?? { claimed: () => {}, completed: () => {}, failed: () => {} }
     }
@@ -167,6 +176,7 @@ export class ExportWorker {
     const controller = new AbortController()
     const entry: Running = { job, controller, done: Promise.resolve() }
     this.running.set(job.claimId, entry)
+    clearTimeout(this.releaseTimer)
     this.balanceThreads()
     entry.done = this.run(job, controller).catch((error: Error) => {
       // The database stayed unreachable through every retry: the lease lapses and another
@@ -175,6 +185,7 @@ export class ExportWorker {
     }).finally(() => {
       this.running.delete(job.claimId)
       this.balanceThreads()
+      this.releaseCacheWhenIdle()
       this.poke()
     })
   }
@@ -197,6 +208,23 @@ export class ExportWorker {
       return
     }
     this.setThreads(wanted())
+  }
+
+  /**
+   * Once no export has run for releaseCacheAfterMs. An export claimed meanwhile waits for the
+   * release (a few milliseconds) before its query starts: the lowered limit never meets this
+   * worker's own queries.
+   */
+  private releaseCacheWhenIdle() {
+    clearTimeout(this.releaseTimer)
+    if (!this.opts.releaseCacheAfterMs || this.running.size > 0 || this.stopping) return
+    this.releaseTimer = setTimeout(() => {
+      if (this.running.size > 0) return
+      this.releasing = this.ctx.warehouse.releaseCache().catch((error: Error) => {
+        this.opts.log(`could not empty DuckDB's cache: ${error.message}`)
+      })
+    }, this.opts.releaseCacheAfterMs)
+    this.releaseTimer.unref()
   }
 
   private setThreads(threads: number) {
@@ -244,6 +272,7 @@ export class ExportWorker {
         }
         job = started
       }
+      await this.releasing
       outcome = {
         result: await runExport(
           job,
@@ -408,7 +437,8 @@ export class ExportWorker {
     }
     await this.opts.uploader.close()
     clearTimeout(this.raiseTimer)
-    await this.balancing
+    clearTimeout(this.releaseTimer)
+    await Promise.all([this.balancing, this.releasing])
   }
 }
 

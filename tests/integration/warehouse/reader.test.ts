@@ -3,7 +3,9 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DATASETS } from '#server/lib/warehouse/datasets'
 import { buildWarehouse, planDemo } from '#server/lib/warehouse/demo'
+import { buildDatasetQuery } from '#server/lib/warehouse/query'
 import { removeStaleSpillDirs, WarehouseReader } from '#server/lib/warehouse/reader'
 
 describe('WarehouseReader spill folders', () => {
@@ -48,6 +50,55 @@ describe('WarehouseReader spill folders', () => {
     const reader = new WarehouseReader(path, { spillRoot })
     ;(await reader.connect()).closeSync()
     expect(await readdir(spillRoot)).not.toContain(`${dead}-deadbeef`)
+    await reader.close()
+  })
+})
+
+describe('WarehouseReader.releaseCache', () => {
+  let dir: string
+  let path: string
+  const [user] = planDemo({ users: 1, transactions: 300_000, seed: 2 })
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'outport-reader-cache-'))
+    path = join(dir, 'warehouse.duckdb')
+    await buildWarehouse(path, [user!], 2)
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('evicts the blocks DuckDB kept after a query, keeps the memory limit, and the next query reads the same', async () => {
+    const reader = new WarehouseReader(path, { memoryLimit: '192MB' })
+    const connection = await reader.connect()
+    // An export's query: its rows (joined and sorted) written out, then summed from the file.
+    const file = join(dir, 'rows.csv')
+    const read = async () => {
+      await connection.run(`COPY (${buildDatasetQuery(DATASETS[0]!, user!.user_id)}) TO '${file}' (FORMAT csv)`)
+      return (await connection.runAndReadAll(`SELECT count(*)::VARCHAR AS n, sum(CAST(amount AS DECIMAL(18, 2)))::VARCHAR AS total FROM read_csv('${file}')`)).getRowObjectsJson()[0]
+    }
+    const limit = async () => (await connection.runAndReadAll('SELECT current_setting(\'memory_limit\') AS m')).getRowObjectsJson()[0]!.m
+    try {
+      const before = await limit()
+      const first = await read()
+      const cached = (await reader.memoryBytes())!
+      await reader.releaseCache()
+      const released = (await reader.memoryBytes())!
+      console.info(`DuckDB held ${(cached / 2 ** 20).toFixed(1)} MiB after the query, ${(released / 2 ** 20).toFixed(1)} MiB after releaseCache`)
+      expect(cached).toBeGreaterThan(12 * 2 ** 20)
+      expect(released).toBeLessThanOrEqual(8 * 2 ** 20)
+      expect(await limit()).toBe(before)
+      expect(await read()).toEqual(first)
+    } finally {
+      connection.closeSync()
+      await reader.close()
+    }
+  })
+
+  it('does nothing before the warehouse is open', async () => {
+    const reader = new WarehouseReader(path)
+    await reader.releaseCache()
+    expect(await reader.memoryBytes()).toBeUndefined()
     await reader.close()
   })
 })

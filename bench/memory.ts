@@ -4,7 +4,7 @@
  * the 600 MB target, and where the memory is at the peak: the HTTP thread's V8 heap, memory outside
  * it (Buffers), DuckDB's own count, and the rest (the upload thread's heap, DuckDB beyond its
  * count, code). `BENCH_ROWS` (5000000), `BENCH_CASES` (csv,parquet,json:zstd,…), `BENCH_PAIRS`
- * (csv+parquet,…), `BENCH_ONE_SERVER=1` (every case on one server, in turn); DUCKDB_* and EXPORT_* pass through to the server as in `npm run bench`.
+ * (csv+parquet,…), `BENCH_ONE_SERVER=1` (every case on one server, in turn), `BENCH_IDLE_SECONDS` (1: idle before each case); DUCKDB_*, EXPORT_* and NODE_OPTIONS pass through to the server as in `npm run bench`.
  */
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
@@ -103,6 +103,9 @@ const serverEnv = { ...benchServerEnv(env, DIR, BUCKET), WAREHOUSE_PATH: warehou
 // A fresh server for each measurement, so a peak is not the previous export's leftovers; with
 // BENCH_ONE_SERVER=1 one server runs them all in turn, as a long-lived server does.
 const ONE_SERVER = process.env.BENCH_ONE_SERVER === '1'
+// How long the server idles between the warm-up and the case: past 5 s the worker has emptied
+// DuckDB's cache (releaseCacheAfterMs), as a long-lived server has between exports.
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 1)
 let shared: ServerHandle | undefined
 async function measure(name: string, cases: Case[]) {
   const server = ONE_SERVER ? (shared ??= await startServer(serverEnv)) : await startServer(serverEnv)
@@ -111,7 +114,7 @@ async function measure(name: string, cases: Case[]) {
     // Warm-up: opens the warehouse and the pools, as a server that has exported before.
     await api.waitForExport(token, await api.createExport(token, { dataset_id: MONTHLY.id, format: 'csv' }))
     const s = sampler(server)
-    await new Promise(resolve => setTimeout(resolve, 1000))
+    await new Promise(resolve => setTimeout(resolve, IDLE_SECONDS * 1000))
     const idle = s.rssMb()
     const ids = await Promise.all(cases.map(c => api.createExport(token, { dataset_id: TRANSACTIONS.id, format: c.format, ...(c.compression !== 'none' && { compression: c.compression }) })))
     const jobs: ExportJobDTO[] = await Promise.all(ids.map(id => api.waitForExport(token, id, 900_000, 500)))

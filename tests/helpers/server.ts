@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -17,23 +17,12 @@ export interface ServerHandle {
 
 const ENTRY = join(import.meta.dirname, '../../.output/server/index.mjs')
 
-/**
- * Node's flags from `npm start` (`node <flags> .output/server/index.mjs`), so that tests and
- * benchmarks run the server as production does: its memory depends on them (docs/operations.md).
- */
-const NODE_FLAGS: string[] = (() => {
-  const start: string = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')).scripts.start
-  const words = start.split(/\s+/)
-  if (words[0] !== 'node' || words.at(-1) !== '.output/server/index.mjs') throw new Error(`npm start is not \`node [flags] .output/server/index.mjs\`: ${start}`)
-  return words.slice(1, -1)
-})()
-
 /** `entry`: another copy of the build (a benchmark's, safe from rebuilds while it runs); `cwd`: where it runs (default: this checkout). */
 export async function startServer(env: Record<string, string>, opts: { requireHealthy?: boolean, entry?: string, cwd?: string } = {}): Promise<ServerHandle> {
   const entry = opts.entry ?? ENTRY
   if (!existsSync(entry)) throw new Error('No built server: run `npm run build` (npm test does) first')
   const port = await freePort()
-  const child = spawn(process.execPath, [...NODE_FLAGS, entry], {
+  const child = spawn(process.execPath, [entry], {
     cwd: opts.cwd,
     env: { PATH: process.env.PATH!, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -224,7 +224,7 @@ describe('the histogram', () => {
   })
 
   it('an aggregate\'s histogram counted from its computed rows equals the one counted by its own query', async () => {
-    const body = { dataset_id: DAILY.id, format: 'csv', limit: 25, row_filters: [{ column: 'transaction_count', op: 'gte', value: 2 }] } as const
+    const body: CreateExportInput = { dataset_id: DAILY.id, format: 'csv', limit: 25, row_filters: [{ column: 'transaction_count', op: 'gte', value: 2 }] }
     // With its date column the rows already computed are counted; without it the dataset is queried again.
     const counted = await preview(small!.user_id, body)
     const queried = await preview(small!.user_id, { ...body, columns: ['tag_name', 'transaction_count'] })

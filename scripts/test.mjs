@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { relative } from 'node:path'
+import { stripVTControlCharacters } from 'node:util'
 
 const args = process.argv.slice(2)
 const run = (cmd, cmdArgs) => spawnSync(cmd, cmdArgs, { stdio: 'inherit', env: process.env }).status ?? 1
@@ -33,7 +34,11 @@ if (existsSync(report)) {
     if (file.status === 'failed' && file.assertionResults.length === 0) console.log(`failed: ${name} (did not load)`)
     for (const test of file.assertionResults) {
       if (test.status === 'failed') console.log(`failed: ${name} > ${test.fullName}`)
-      else if (test.status === 'passed' && test.failureMessages.length > 0) console.log(`flaky (passed on its retry): ${name} > ${test.fullName}`)
+      else if (test.status === 'passed' && test.failureMessages.length > 0) {
+        // What the first try failed on: the retry's pass hides it everywhere else.
+        const reason = stripVTControlCharacters(test.failureMessages[0]).split('\n').find(line => line.trim()) ?? ''
+        console.log(`flaky (passed on its retry): ${name} > ${test.fullName} — first try: ${reason.trim().slice(0, 300)}`)
+      }
     }
   }
 }

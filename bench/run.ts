@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process'
 import { createReadStream, readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { availableParallelism, cpus, totalmem } from 'node:os'
+import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import type { S3Client } from '@aws-sdk/client-s3'
@@ -296,7 +296,8 @@ async function splitTopology(bench: Bench, demo: DemoOutput, warehouse: string, 
       record(`${label} + status polls at 500 req/s: CPU in cores`, loaded.cores)
     }
   } finally {
-    for (const pid of others()) pin(pid, `0-${availableParallelism() - 1}`, false)
+    // Every core of the machine: this process is pinned itself now, so its own count would be 1.
+    for (const pid of others()) pin(pid, `0-${cpus().length - 1}`, false)
     await Promise.all([web.stop(), worker.stop()])
   }
 }

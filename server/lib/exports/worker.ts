@@ -218,8 +218,8 @@ export class ExportWorker {
   private releaseCacheWhenIdle() {
     clearTimeout(this.releaseTimer)
     if (!this.opts.releaseCacheAfterMs || this.running.size > 0 || this.stopping) return
+    // An export that starts clears this timer (track()).
     this.releaseTimer = setTimeout(() => {
-      if (this.running.size > 0) return
       this.releasing = this.ctx.warehouse.releaseCache().catch((error: Error) => {
         this.opts.log(`could not empty DuckDB's cache: ${error.message}`)
       })

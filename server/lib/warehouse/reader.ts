@@ -19,7 +19,7 @@ const SPILL_DIR = /^(\d+)-[0-9a-f]{8}$/
 const CACHE_RELEASE_LIMIT = '8MB'
 
 /** A memory limit as DuckDB writes it (`192MB`, `183.1 MiB`): checked before it goes into SET. */
-function parseMemoryLimit(limit: string): string {
+function checkedMemoryLimit(limit: string): string {
   if (!/^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(limit)) throw new Error(`Unexpected DuckDB memory limit: ${limit}`)
   return limit
 }
@@ -120,11 +120,12 @@ export class WarehouseReader {
     if (!instance) return
     const connection = await instance.connect()
     try {
-      const limit = this.options.memoryLimit ?? String((await connection.runAndReadAll('SELECT current_setting(\'memory_limit\')')).getRows()[0]?.[0])
+      // Checked before the limit is lowered: one that could not be set back must not leave it low.
+      const limit = checkedMemoryLimit(this.options.memoryLimit ?? String((await connection.runAndReadAll('SELECT current_setting(\'memory_limit\')')).getRows()[0]?.[0]))
       try {
         await connection.run(`SET memory_limit = '${CACHE_RELEASE_LIMIT}'`)
       } finally {
-        await connection.run(`SET memory_limit = '${parseMemoryLimit(limit)}'`)
+        await connection.run(`SET memory_limit = '${limit}'`)
       }
     } finally {
       connection.closeSync()
